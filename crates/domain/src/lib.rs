@@ -1,0 +1,16 @@
+//! Probity's domain: the aggregates, their commands, events and rules.
+//!
+//! This crate does no I/O. Everything an aggregate needs from outside (the clock, the
+//! working-day calendar, the time-limit policy, already-encrypted personal data) arrives
+//! in the command or through the aggregate's `Services`.
+
+pub mod access;
+pub mod calendar;
+pub mod complaint;
+pub mod ids;
+pub mod policy;
+pub mod reporter;
+
+pub use calendar::{CalendarError, Deadline, WorkingCalendar};
+pub use ids::{CreditCode, IdError, IdentityNumber};
+pub use policy::TimeLimits;

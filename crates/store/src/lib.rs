@@ -1,0 +1,90 @@
+//! Probity's event store and the database it lives in.
+//!
+//! Postgres (through cqrs-es + postgres-es for appends, with this crate's own migration
+//! adding a global position, the writing transaction's id and the recorded time) or
+//! embedded SQLite (this crate's own cqrs-es repository). This crate also owns the whole
+//! schema (`migrations/postgres`, `migrations/sqlite`), the commit-order-safe reads used
+//! by the relay, replay and history, and the command executor that retries concurrency
+//! conflicts.
+//!
+//! INTERFACE (fixed, shared by all crates). STORE HELPER fills in the bodies.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod db;
+pub mod error;
+pub mod executor;
+pub mod keys;
+pub mod log;
+pub mod redact;
+
+pub use db::{Backend, Db};
+pub use error::StoreError;
+pub use executor::{ExecuteError, Executor, Metadata};
+pub use keys::KeyStore;
+pub use log::EventLog;
+pub use redact::redact_personal;
+
+/// One committed event as stored, with its place in the global order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Global position: unique, increasing in insert order (not necessarily commit order).
+    pub position: i64,
+    /// Commit-order key: Postgres transaction id (`pg_current_xact_id()`), SQLite position.
+    pub tx_id: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// Per-aggregate sequence, 1..n without gaps.
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: serde_json::Value,
+    /// Actor, role, unit, request and correlation ids (cqrs-es metadata).
+    pub metadata: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A place in the commit-safe global order `(tx_id, position)`; `Checkpoint::ZERO` is
+/// before everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub tx_id: i64,
+    pub position: i64,
+}
+
+impl Checkpoint {
+    pub const ZERO: Checkpoint = Checkpoint {
+        tx_id: 0,
+        position: 0,
+    };
+    pub fn of(event: &StoredEvent) -> Self {
+        Checkpoint {
+            tx_id: event.tx_id,
+            position: event.position,
+        }
+    }
+}
+
+/// What a projector did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The view changed (and its checkpoint moved) in one transaction.
+    Applied,
+    /// Already applied earlier (a redelivery): nothing changed.
+    AlreadyApplied,
+    /// An earlier event of the same aggregate has not been applied yet: try again later.
+    Gap,
+}
+
+/// A read-model projector. Implementations write their view change and their checkpoint
+/// (the last applied sequence per aggregate) in one database transaction, so a
+/// redelivered event has no second effect and an out-of-order one reports `Gap`.
+#[async_trait::async_trait]
+pub trait Projector: Send + Sync {
+    /// Stable name: the durable consumer name and the checkpoint key.
+    fn name(&self) -> &'static str;
+    /// Aggregate types this projector wants (others are acknowledged and skipped).
+    fn aggregate_types(&self) -> &'static [&'static str];
+    async fn handle(&self, event: &StoredEvent) -> Result<Applied, StoreError>;
+}

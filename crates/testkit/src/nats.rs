@@ -1,0 +1,1 @@
+//! NATS part (BUS HELPER).

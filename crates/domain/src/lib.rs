@@ -4,6 +4,8 @@
 //! working-day calendar, the time-limit policy, already-encrypted personal data) arrives
 //! in the command or through the aggregate's `Services`.
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod calendar;
 pub mod complaint;
@@ -11,6 +13,8 @@ pub mod ids;
 pub mod policy;
 pub mod reporter;
 
-pub use calendar::{CalendarError, Deadline, WorkingCalendar};
+pub use calendar::{
+    CalendarError, DayKind, Deadline, ScheduleError, WorkingCalendar, YearSchedule,
+};
 pub use ids::{CreditCode, IdError, IdentityNumber};
 pub use policy::TimeLimits;

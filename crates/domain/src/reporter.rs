@@ -18,7 +18,10 @@ pub struct SealedReporter {
 /// read it. Lives only in memory in the application layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReporterIdentity {
+    /// The reporter's name.
     pub name: Option<String>,
+    /// A phone number to reach the reporter (for the follow-up visit).
     pub phone: Option<String>,
+    /// 公民身份号码, if given (validated by the application with `IdentityNumber::parse`).
     pub identity_number: Option<String>,
 }

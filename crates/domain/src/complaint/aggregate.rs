@@ -1,8 +1,35 @@
-//! DOMAIN HELPER: the real handle/apply go here.
+//! The complaint aggregate's decisions (`handle`) and state changes (`apply`).
+//!
+//! `handle` is a pure decision: it checks the command against the current state and
+//! returns the events, computed from the state *before* any of them is applied, then
+//! writes them to the sink. The checks run in a fixed order so a caller always gets
+//! the same error for the same situation:
+//! 1. the case exists (`NotFound`) or, for filing, does not (`AlreadyFiled`);
+//! 2. the status allows the command (`InvalidTransition`);
+//! 3. the acting unit is the assigned one (`NotAssignedUnit`);
+//! 4. the fields are valid (`Invalid`);
+//! 5. the remaining rules (deadlines, pending extension, overdue, calendar).
+//!
+//! `apply` is total: it accepts any event in any state and never panics.
+
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 
-use super::{Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, ComplaintServices};
+use crate::calendar::{Deadline, WorkingCalendar};
+use crate::ids::CreditCode;
+
+use super::{
+    ClosedBecause, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, ComplaintServices,
+    PendingExtension, Status,
+};
+
+/// Longest title, in characters.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// Longest description, in characters (api-v1: "at most 4000 characters").
+pub const DESCRIPTION_MAX_CHARS: usize = 4000;
+/// Allowed extension lengths, in working days.
+pub const EXTENSION_WORKING_DAYS: std::ops::RangeInclusive<u32> = 1..=30;
 
 impl Aggregate for Complaint {
     const TYPE: &'static str = "complaint";
@@ -11,14 +38,414 @@ impl Aggregate for Complaint {
     type Error = ComplaintError;
     type Services = ComplaintServices;
 
+    #[tracing::instrument(
+        name = "complaint.handle",
+        skip_all,
+        fields(command = command.kind(), status = %self.status)
+    )]
     async fn handle(
         &mut self,
-        _command: Self::Command,
-        _services: &Self::Services,
-        _sink: &EventSink<Self>,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        Err(ComplaintError::NotFound)
+        let events = self.decide(command, services)?;
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
     }
 
-    fn apply(&mut self, _event: Self::Event) {}
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            ComplaintEvent::ComplaintFiled {
+                category,
+                anonymous,
+                received_at,
+                ..
+            } => {
+                self.status = Status::Received;
+                self.category = Some(category);
+                self.anonymous = anonymous;
+                self.last_event_at = Some(received_at);
+            }
+            ComplaintEvent::ComplaintAccepted { at } => {
+                self.status = Status::Accepted;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintDeclined { at, .. } => {
+                self.status = Status::Declined;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintDispatched {
+                unit,
+                sign_due,
+                reply_due,
+                at,
+            } => {
+                self.status = Status::Dispatched;
+                self.unit = Some(unit);
+                self.sign_due = Some(sign_due);
+                self.reply_due = Some(reply_due);
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintSigned { at, .. } => {
+                self.status = Status::InProgress;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintReturned { at, .. } => {
+                self.status = Status::Returned;
+                self.unit = None;
+                self.sign_due = None;
+                self.reply_due = None;
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ExtensionRequested {
+                working_days,
+                reason,
+                at,
+                ..
+            } => {
+                self.pending_extension = Some(PendingExtension {
+                    working_days,
+                    reason,
+                });
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ExtensionApproved { reply_due, at, .. } => {
+                self.reply_due = Some(reply_due);
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ExtensionDenied { at, .. } => {
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintReplied { at, .. } => {
+                self.status = Status::Replied;
+                // A request nobody decided is moot once the unit has replied.
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::FollowUpVisited { at, .. } => {
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintReopened { reply_due, at } => {
+                self.status = Status::InProgress;
+                self.reply_due = Some(reply_due);
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintClosed { at, .. } => {
+                self.status = Status::Closed;
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintMerged { into, at } => {
+                self.status = Status::Merged;
+                self.merged_into = Some(into);
+                self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintSupervised { at, .. } => {
+                self.supervisions = self.supervisions.saturating_add(1);
+                self.last_event_at = Some(at);
+            }
+        }
+    }
+}
+
+/// Refuses the command unless the status is one of `allowed`.
+fn require(status: Status, action: &'static str, allowed: &[Status]) -> Result<(), ComplaintError> {
+    if allowed.contains(&status) {
+        Ok(())
+    } else {
+        Err(ComplaintError::InvalidTransition { action, status })
+    }
+}
+
+/// Refuses an empty or whitespace-only text.
+fn non_empty(field: &'static str, value: &str) -> Result<(), ComplaintError> {
+    if value.trim().is_empty() {
+        Err(ComplaintError::Invalid {
+            field,
+            message: "must not be empty".into(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a text longer than `max` characters (Unicode scalar values, not bytes).
+fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), ComplaintError> {
+    let n = value.chars().count();
+    if n > max {
+        Err(ComplaintError::Invalid {
+            field,
+            message: format!("must be at most {max} characters, found {n}"),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl Complaint {
+    /// Whether the case is past a deadline on `today` (Asia/Shanghai): the reply deadline
+    /// while dispatched or in progress, or the sign deadline while still dispatched.
+    pub fn is_overdue(&self, today: chrono::NaiveDate) -> bool {
+        let past = |d: Option<Deadline>| d.is_some_and(|d| today > d.due);
+        match self.status {
+            Status::Dispatched => past(self.reply_due) || past(self.sign_due),
+            Status::InProgress => past(self.reply_due),
+            _ => false,
+        }
+    }
+
+    /// Refuses a unit other than the assigned one.
+    fn require_assigned(&self, unit: &CreditCode) -> Result<(), ComplaintError> {
+        if self.unit.as_ref() == Some(unit) {
+            Ok(())
+        } else {
+            Err(ComplaintError::NotAssignedUnit)
+        }
+    }
+
+    /// The decision: the events a command produces in the current state, or why not.
+    /// Pure and synchronous; `handle` writes the events.
+    pub fn decide(
+        &self,
+        command: ComplaintCommand,
+        services: &ComplaintServices,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        use ComplaintCommand as C;
+        use ComplaintEvent as E;
+        use Status as S;
+
+        if let C::FileComplaint {
+            category,
+            channel,
+            subject_code,
+            title,
+            description,
+            anonymous,
+            reporter,
+            at,
+        } = command
+        {
+            if self.status != S::New {
+                return Err(ComplaintError::AlreadyFiled);
+            }
+            non_empty("title", &title)?;
+            at_most("title", &title, TITLE_MAX_CHARS)?;
+            non_empty("description", &description)?;
+            at_most("description", &description, DESCRIPTION_MAX_CHARS)?;
+            match (anonymous, reporter.is_some()) {
+                (false, false) => {
+                    return Err(ComplaintError::Invalid {
+                        field: "reporter",
+                        message: "a complaint that is not anonymous needs the reporter".into(),
+                    })
+                }
+                (true, true) => {
+                    return Err(ComplaintError::Invalid {
+                        field: "reporter",
+                        message: "an anonymous complaint carries no reporter".into(),
+                    })
+                }
+                _ => {}
+            }
+            return Ok(vec![E::ComplaintFiled {
+                category,
+                channel,
+                subject_code,
+                title,
+                description,
+                anonymous,
+                reporter,
+                received_at: at,
+            }]);
+        }
+
+        if self.status == S::New {
+            return Err(ComplaintError::NotFound);
+        }
+        let calendar: &WorkingCalendar = &services.calendar;
+        let limits = &services.limits;
+        let today = |at: DateTime<Utc>| WorkingCalendar::local_date(at);
+
+        match command {
+            C::FileComplaint { .. } => Err(ComplaintError::AlreadyFiled),
+            C::AcceptComplaint { at } => {
+                require(self.status, "accept", &[S::Received])?;
+                Ok(vec![E::ComplaintAccepted { at }])
+            }
+            C::DeclineComplaint { reason, at } => {
+                require(self.status, "decline", &[S::Received])?;
+                non_empty("reason", &reason)?;
+                Ok(vec![E::ComplaintDeclined { reason, at }])
+            }
+            C::DispatchComplaint { unit, at } => {
+                require(self.status, "dispatch", &[S::Accepted, S::Returned])?;
+                let category = self.category.ok_or(ComplaintError::NotFound)?;
+                let from = today(at);
+                let sign_due = calendar.add_working_days(from, limits.sign_working_days)?;
+                let reply_due =
+                    calendar.add_working_days(from, limits.reply_working_days(category))?;
+                Ok(vec![E::ComplaintDispatched {
+                    unit,
+                    sign_due,
+                    reply_due,
+                    at,
+                }])
+            }
+            C::SignComplaint { unit, at } => {
+                require(self.status, "sign", &[S::Dispatched])?;
+                self.require_assigned(&unit)?;
+                Ok(vec![E::ComplaintSigned { unit, at }])
+            }
+            C::ReturnComplaint { unit, reason, at } => {
+                require(self.status, "return", &[S::Dispatched, S::InProgress])?;
+                self.require_assigned(&unit)?;
+                non_empty("reason", &reason)?;
+                Ok(vec![E::ComplaintReturned { unit, reason, at }])
+            }
+            C::RequestExtension {
+                unit,
+                working_days,
+                reason,
+                at,
+            } => {
+                require(
+                    self.status,
+                    "request an extension for",
+                    &[S::Dispatched, S::InProgress],
+                )?;
+                self.require_assigned(&unit)?;
+                if !EXTENSION_WORKING_DAYS.contains(&working_days) {
+                    return Err(ComplaintError::Invalid {
+                        field: "working_days",
+                        message: format!(
+                            "must be between {} and {}",
+                            EXTENSION_WORKING_DAYS.start(),
+                            EXTENSION_WORKING_DAYS.end()
+                        ),
+                    });
+                }
+                non_empty("reason", &reason)?;
+                if self.reply_due.is_some_and(|d| today(at) > d.due) {
+                    return Err(ComplaintError::ExtensionTooLate);
+                }
+                if self.pending_extension.is_some() {
+                    return Err(ComplaintError::ExtensionPending);
+                }
+                Ok(vec![E::ExtensionRequested {
+                    unit,
+                    working_days,
+                    reason,
+                    at,
+                }])
+            }
+            C::ApproveExtension { note, at } => {
+                require(
+                    self.status,
+                    "approve an extension for",
+                    &[S::Dispatched, S::InProgress],
+                )?;
+                let pending = self
+                    .pending_extension
+                    .as_ref()
+                    .ok_or(ComplaintError::NoExtensionPending)?;
+                // Dispatched and in-progress cases always have a reply deadline; the
+                // fallback keeps this total for a malformed history.
+                let base = self.reply_due.unwrap_or(Deadline {
+                    due: today(at),
+                    provisional: false,
+                });
+                let extended = calendar.add_working_days(base.due, pending.working_days)?;
+                let reply_due = Deadline {
+                    due: extended.due,
+                    // Counted from a provisional date, the result is provisional too.
+                    provisional: extended.provisional || base.provisional,
+                };
+                Ok(vec![E::ExtensionApproved {
+                    note,
+                    reply_due,
+                    at,
+                }])
+            }
+            C::DenyExtension { note, at } => {
+                require(
+                    self.status,
+                    "deny an extension for",
+                    &[S::Dispatched, S::InProgress],
+                )?;
+                if self.pending_extension.is_none() {
+                    return Err(ComplaintError::NoExtensionPending);
+                }
+                Ok(vec![E::ExtensionDenied { note, at }])
+            }
+            C::ReplyToComplaint { unit, content, at } => {
+                require(self.status, "reply to", &[S::InProgress])?;
+                self.require_assigned(&unit)?;
+                non_empty("content", &content)?;
+                let mut events = vec![E::ComplaintReplied { unit, content, at }];
+                if self.anonymous {
+                    events.push(E::ComplaintClosed {
+                        because: ClosedBecause::AnonymousReplied,
+                        at,
+                    });
+                }
+                Ok(events)
+            }
+            C::RecordVisit {
+                satisfied,
+                comment,
+                at,
+            } => {
+                require(self.status, "visit", &[S::Replied])?;
+                let second = if satisfied {
+                    E::ComplaintClosed {
+                        because: ClosedBecause::Satisfied,
+                        at,
+                    }
+                } else {
+                    let reply_due =
+                        calendar.add_working_days(today(at), limits.reopen_working_days)?;
+                    E::ComplaintReopened { reply_due, at }
+                };
+                Ok(vec![
+                    E::FollowUpVisited {
+                        satisfied,
+                        comment,
+                        at,
+                    },
+                    second,
+                ])
+            }
+            C::MergeComplaint { into, at } => {
+                require(
+                    self.status,
+                    "merge",
+                    &[
+                        S::Received,
+                        S::Accepted,
+                        S::Dispatched,
+                        S::InProgress,
+                        S::Returned,
+                    ],
+                )?;
+                non_empty("into", &into)?;
+                Ok(vec![E::ComplaintMerged { into, at }])
+            }
+            C::SuperviseComplaint { note, at } => {
+                require(self.status, "supervise", &[S::Dispatched, S::InProgress])?;
+                non_empty("note", &note)?;
+                if !self.is_overdue(today(at)) {
+                    return Err(ComplaintError::NotOverdue);
+                }
+                Ok(vec![E::ComplaintSupervised { note, at }])
+            }
+        }
+    }
 }

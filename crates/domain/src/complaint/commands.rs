@@ -9,46 +9,159 @@ use crate::reporter::SealedReporter;
 
 use super::{Category, Channel};
 
+/// What intake staff, handlers and supervisors ask of a complaint. `at` is when the
+/// command was issued; deadlines are computed from its Asia/Shanghai date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComplaintCommand {
+    /// 登记: record a new case (only on a fresh aggregate).
     FileComplaint {
+        /// What the reporter asks for; decides the reply time limit.
         category: Category,
+        /// How the case reached intake.
         channel: Channel,
+        /// The body complained about, if known.
         subject_code: Option<CreditCode>,
+        /// Short title: not blank, at most 200 characters.
         title: String,
+        /// The case in the reporter's words: not blank, at most 4000 characters.
         description: String,
+        /// The reporter stays anonymous: no reporter block, no follow-up visit.
         anonymous: bool,
+        /// Must be `Some` unless `anonymous`, and `None` if it is.
         reporter: Option<SealedReporter>,
+        /// When the command was issued.
         at: DateTime<Utc>,
     },
-    AcceptComplaint { at: DateTime<Utc> },
-    DeclineComplaint { reason: String, at: DateTime<Utc> },
-    DispatchComplaint { unit: CreditCode, at: DateTime<Utc> },
-    /// `unit` is the acting handler's unit; only the assigned unit may sign.
-    SignComplaint { unit: CreditCode, at: DateTime<Utc> },
+    /// 受理: received → accepted.
+    AcceptComplaint {
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 不予受理: received → declined.
+    DeclineComplaint {
+        /// Why (not blank).
+        reason: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 派单/转办: accepted or returned → dispatched to `unit`.
+    DispatchComplaint {
+        /// The acting unit (for dispatch: the unit the case goes to).
+        unit: CreditCode,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 签收. `unit` is the acting handler's unit; only the assigned unit may sign.
+    SignComplaint {
+        /// The acting unit (for dispatch: the unit the case goes to).
+        unit: CreditCode,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 退单: the assigned unit sends a misrouted case back.
     ReturnComplaint {
+        /// The acting unit (for dispatch: the unit the case goes to).
         unit: CreditCode,
+        /// Why (not blank).
         reason: String,
+        /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// The assigned unit asks for `working_days` (1–30) more to reply.
     RequestExtension {
+        /// The acting unit (for dispatch: the unit the case goes to).
         unit: CreditCode,
+        /// Working days asked for, 1–30.
         working_days: u32,
+        /// Why (not blank).
         reason: String,
+        /// When the command was issued.
         at: DateTime<Utc>,
     },
-    ApproveExtension { note: String, at: DateTime<Utc> },
-    DenyExtension { note: String, at: DateTime<Utc> },
+    /// A supervisor grants the pending extension request.
+    ApproveExtension {
+        /// The supervisor's note.
+        note: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// A supervisor refuses the pending extension request.
+    DenyExtension {
+        /// The supervisor's note.
+        note: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 答复: the assigned unit replies to the reporter.
     ReplyToComplaint {
+        /// The acting unit (for dispatch: the unit the case goes to).
         unit: CreditCode,
+        /// The reply to the reporter (not blank).
         content: String,
+        /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// 回访: intake records the follow-up visit and the reporter's satisfaction.
     RecordVisit {
+        /// Whether the reporter is satisfied with the reply.
         satisfied: bool,
+        /// What the reporter said.
         comment: String,
+        /// When the command was issued.
         at: DateTime<Utc>,
     },
-    MergeComplaint { into: String, at: DateTime<Utc> },
-    SuperviseComplaint { note: String, at: DateTime<Utc> },
+    /// 并单: the case repeats case `into` (existence checked by the caller).
+    MergeComplaint {
+        /// Id of the case this one repeats (not blank).
+        into: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// 督办: a supervisor presses an overdue case.
+    SuperviseComplaint {
+        /// The supervisor's note.
+        note: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+}
+
+impl ComplaintCommand {
+    /// The command's name, for logs and spans (never its content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::FileComplaint { .. } => "FileComplaint",
+            Self::AcceptComplaint { .. } => "AcceptComplaint",
+            Self::DeclineComplaint { .. } => "DeclineComplaint",
+            Self::DispatchComplaint { .. } => "DispatchComplaint",
+            Self::SignComplaint { .. } => "SignComplaint",
+            Self::ReturnComplaint { .. } => "ReturnComplaint",
+            Self::RequestExtension { .. } => "RequestExtension",
+            Self::ApproveExtension { .. } => "ApproveExtension",
+            Self::DenyExtension { .. } => "DenyExtension",
+            Self::ReplyToComplaint { .. } => "ReplyToComplaint",
+            Self::RecordVisit { .. } => "RecordVisit",
+            Self::MergeComplaint { .. } => "MergeComplaint",
+            Self::SuperviseComplaint { .. } => "SuperviseComplaint",
+        }
+    }
+
+    /// When the command was issued.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::FileComplaint { at, .. }
+            | Self::AcceptComplaint { at }
+            | Self::DeclineComplaint { at, .. }
+            | Self::DispatchComplaint { at, .. }
+            | Self::SignComplaint { at, .. }
+            | Self::ReturnComplaint { at, .. }
+            | Self::RequestExtension { at, .. }
+            | Self::ApproveExtension { at, .. }
+            | Self::DenyExtension { at, .. }
+            | Self::ReplyToComplaint { at, .. }
+            | Self::RecordVisit { at, .. }
+            | Self::MergeComplaint { at, .. }
+            | Self::SuperviseComplaint { at, .. } => *at,
+        }
+    }
 }

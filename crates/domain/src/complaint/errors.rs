@@ -6,11 +6,17 @@ use crate::calendar::CalendarError;
 
 use super::Status;
 
+/// Why a complaint command was refused. `PartialEq` so tests assert the exact variant.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ComplaintError {
     /// The command is not allowed in the case's current status (HTTP 409 `invalid_transition`).
     #[error("cannot {action} a complaint that is {status}")]
-    InvalidTransition { action: &'static str, status: Status },
+    InvalidTransition {
+        /// The verb refused, e.g. `"sign"`, `"request an extension for"`.
+        action: &'static str,
+        /// The status the case is in.
+        status: Status,
+    },
     /// The complaint was never filed (HTTP 404 `not_found`).
     #[error("complaint not found")]
     NotFound,
@@ -22,7 +28,12 @@ pub enum ComplaintError {
     NotAssignedUnit,
     /// A field failed validation (HTTP 422 `validation_failed`).
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        /// The API field name, e.g. `"title"`, `"working_days"`.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An extension was requested after the reply deadline (HTTP 409 `invalid_transition`).
     #[error("an extension must be requested before the reply deadline")]
     ExtensionTooLate,
@@ -35,9 +46,6 @@ pub enum ComplaintError {
     /// Supervision (督办) is only for an overdue case (409 `invalid_transition`).
     #[error("only an overdue case can be supervised")]
     NotOverdue,
-    /// A case cannot be merged into itself (422 `validation_failed`).
-    #[error("a case cannot be merged into itself")]
-    MergeIntoSelf,
     /// The working-day calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),

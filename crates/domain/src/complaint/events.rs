@@ -12,73 +12,141 @@ use crate::reporter::SealedReporter;
 
 use super::{Category, Channel, ClosedBecause};
 
+/// Everything that can happen to a complaint, in the past tense.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComplaintEvent {
     /// 登记: the hotline or a web form recorded a new case.
     ComplaintFiled {
+        /// What the reporter asks for; decides the reply time limit.
         category: Category,
+        /// How the case reached intake.
         channel: Channel,
+        /// The body complained about, if known.
         subject_code: Option<CreditCode>,
+        /// Short title (1–200 characters).
         title: String,
+        /// The case in the reporter's words (1–4000 characters).
         description: String,
+        /// The reporter stays anonymous: no reporter block, no follow-up visit.
         anonymous: bool,
         /// The reporter's name, phone and identity number, encrypted with a key of
         /// their own (absent for anonymous cases). Never decrypted by projectors.
         reporter: Option<SealedReporter>,
+        /// When the case was filed.
         received_at: DateTime<Utc>,
     },
     /// 受理
-    ComplaintAccepted { at: DateTime<Utc> },
+    ComplaintAccepted {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 不予受理
-    ComplaintDeclined { reason: String, at: DateTime<Utc> },
+    ComplaintDeclined {
+        /// Why (not blank).
+        reason: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 派单/转办: the case went to a handling unit with its sign and reply deadlines.
     ComplaintDispatched {
+        /// The handling unit concerned.
         unit: CreditCode,
+        /// Sign (签收) by the end of this day.
         sign_due: Deadline,
+        /// Reply (答复) by the end of this day.
         reply_due: Deadline,
+        /// When it happened.
         at: DateTime<Utc>,
     },
     /// 签收
-    ComplaintSigned { unit: CreditCode, at: DateTime<Utc> },
-    /// 退单: the unit sent the case back as misrouted.
-    ComplaintReturned {
+    ComplaintSigned {
+        /// The handling unit concerned.
         unit: CreditCode,
-        reason: String,
+        /// When it happened.
         at: DateTime<Utc>,
     },
-    ExtensionRequested {
+    /// 退单: the unit sent the case back as misrouted.
+    ComplaintReturned {
+        /// The handling unit concerned.
         unit: CreditCode,
-        working_days: u32,
+        /// Why (not blank).
         reason: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The assigned unit asked for more working days to reply (延期申请).
+    ExtensionRequested {
+        /// The handling unit concerned.
+        unit: CreditCode,
+        /// Working days asked for, 1–30.
+        working_days: u32,
+        /// Why (not blank).
+        reason: String,
+        /// When it happened.
         at: DateTime<Utc>,
     },
     /// The supervisor approved; `reply_due` is the new deadline.
     ExtensionApproved {
+        /// The supervisor's note.
         note: String,
+        /// Reply (答复) by the end of this day.
         reply_due: Deadline,
+        /// When it happened.
         at: DateTime<Utc>,
     },
-    ExtensionDenied { note: String, at: DateTime<Utc> },
+    /// The supervisor refused the extension; the reply deadline stands.
+    ExtensionDenied {
+        /// The supervisor's note.
+        note: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 答复
     ComplaintReplied {
+        /// The handling unit concerned.
         unit: CreditCode,
+        /// The reply to the reporter.
         content: String,
+        /// When it happened.
         at: DateTime<Utc>,
     },
     /// 回访: the follow-up visit and the reporter's satisfaction.
     FollowUpVisited {
+        /// Whether the reporter is satisfied with the reply.
         satisfied: bool,
+        /// What the reporter said.
         comment: String,
+        /// When it happened.
         at: DateTime<Utc>,
     },
     /// An unsatisfied visit sent the case back to the unit with a new reply deadline.
-    ComplaintReopened { reply_due: Deadline, at: DateTime<Utc> },
+    ComplaintReopened {
+        /// Reply (答复) by the end of this day.
+        reply_due: Deadline,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 办结
-    ComplaintClosed { because: ClosedBecause, at: DateTime<Utc> },
+    ComplaintClosed {
+        /// Why the case closed.
+        because: ClosedBecause,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 并单: a repeat of another case.
-    ComplaintMerged { into: String, at: DateTime<Utc> },
+    ComplaintMerged {
+        /// Id of the case this one was merged into.
+        into: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 督办 on an overdue case.
-    ComplaintSupervised { note: String, at: DateTime<Utc> },
+    ComplaintSupervised {
+        /// The supervisor's note.
+        note: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ComplaintEvent {

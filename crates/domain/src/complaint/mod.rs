@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use aggregate::{DESCRIPTION_MAX_CHARS, EXTENSION_WORKING_DAYS, TITLE_MAX_CHARS};
 pub use commands::ComplaintCommand;
 pub use errors::ComplaintError;
 pub use events::ComplaintEvent;
@@ -24,48 +25,73 @@ use crate::policy::TimeLimits;
 /// What the aggregate needs from outside: reference data only, no I/O.
 #[derive(Debug, Clone)]
 pub struct ComplaintServices {
+    /// The working-day calendar deadlines are counted on.
     pub calendar: Arc<WorkingCalendar>,
+    /// The time limits (sign, reply by category, reopen) in force.
     pub limits: TimeLimits,
 }
 
+/// What the reporter asks for; decides the reply time limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// 咨询
     Consultation,
+    /// 求助
     Help,
+    /// 建议
     Suggestion,
+    /// 投诉
     Complaint,
+    /// 举报
     Report,
 }
 
+/// How the case reached intake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    /// The 12345 hotline.
     Hotline,
+    /// The web form of the integrity report platform.
     Web,
+    /// A letter (来信).
     Letter,
+    /// In person (来访).
     Visit,
+    /// An Open311 GeoReport v2 client.
     Open311,
 }
 
+/// Where a case stands in its lifecycle (see `docs/domain.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Not yet filed (the state of a fresh aggregate).
     #[default]
     New,
+    /// 登记: filed, waiting for intake to accept or decline.
     Received,
+    /// 受理: accepted, waiting to be dispatched.
     Accepted,
+    /// 不予受理: closed without handling.
     Declined,
+    /// 派单: sent to a unit, waiting for it to sign.
     Dispatched,
+    /// 签收/办理: the unit is handling it.
     InProgress,
+    /// 退单: the unit sent it back; to be dispatched again.
     Returned,
+    /// 答复: replied, waiting for the follow-up visit.
     Replied,
+    /// 办结.
     Closed,
+    /// 并单: a repeat of another case.
     Merged,
 }
 
 impl Status {
+    /// The snake_case name used in the API and the views.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
@@ -88,6 +114,7 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Why a case was closed (办结).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosedBecause {
@@ -100,19 +127,35 @@ pub enum ClosedBecause {
 /// A pending extension request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingExtension {
+    /// Working days asked for, added to the reply deadline if approved.
     pub working_days: u32,
+    /// The unit's reason.
     pub reason: String,
 }
 
 /// Write-side state: only what the rules need.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Complaint {
+    /// The lifecycle status; `New` until filed.
     pub status: Status,
+    /// Decides the reply time limit at dispatch.
     pub category: Option<Category>,
+    /// Anonymous cases close on reply (nobody to visit).
     pub anonymous: bool,
+    /// The unit the case is dispatched to (cleared on return).
     pub unit: Option<CreditCode>,
+    /// Sign (签收) deadline of the current dispatch.
     pub sign_due: Option<Deadline>,
+    /// Reply (答复) deadline: set on dispatch, moved by an approved extension, reset by a
+    /// reopening.
     pub reply_due: Option<Deadline>,
+    /// The extension request awaiting a supervisor's decision, if any.
     pub pending_extension: Option<PendingExtension>,
+    /// Time of the last event applied.
     pub last_event_at: Option<DateTime<Utc>>,
+    /// The case this one was merged into (并单).
+    pub merged_into: Option<String>,
+    /// How many times the case was supervised (督办).
+    pub supervisions: u32,
 }

@@ -1,6 +1,7 @@
 //! Adapter errors of the store.
 use thiserror::Error;
 
+/// Errors of the store adapter (database, migrations, serialization, sealing).
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database error: {0}")]

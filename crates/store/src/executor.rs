@@ -1,15 +1,39 @@
 //! Runs commands against aggregates on the plain cqrs-es event store, checking an
 //! expected version (`If-Match`) and retrying concurrency conflicts with backoff.
+//!
+//! One attempt is: load the aggregate from its events
+//! (`PersistedEventStore::new_event_store`, never the snapshot or aggregate stores),
+//! compare the expected version, `handle` the command with a fresh `EventSink`, and
+//! `commit`. A commit that loses the race for the next sequence (an optimistic-lock
+//! conflict) is retried from a fresh load after a jittered, exponentially growing pause,
+//! unless the caller named the version it expected: then the conflict is the caller's
+//! `VersionConflict`, as a retry would act on a state the caller has not seen.
+//!
+//! Within one process, commands on the same aggregate take turns (a striped lock held
+//! from load to commit), so they do not burn their retries racing each other; the
+//! optimistic lock still arbitrates between processes (several servers, the CLI).
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::time::Duration;
 
-use cqrs_es::{Aggregate, EventEnvelope};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
+use rand::Rng;
 
-use crate::{Db, StoreError};
+use crate::repo::EventRepository;
+use crate::{Backend, Db, EventLog, StoreError};
 
 /// Command metadata stored with every event: `actor`, `role`, `unit`, `request_id`,
 /// `correlation_id`. Never personal data.
 pub type Metadata = HashMap<String, String>;
+
+/// Attempts of one command (the first plus retries) before giving up with `Conflict`.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Pause before the first retry; doubles per attempt up to [`MAX_BACKOFF`].
+pub const BASE_BACKOFF: Duration = Duration::from_millis(5);
+/// Longest pause between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError<E: std::error::Error> {
@@ -41,24 +65,175 @@ impl<A: Aggregate> Executor<A> {
         }
     }
 
+    fn store(&self) -> Result<PersistedEventStore<EventRepository, A>, StoreError> {
+        Ok(PersistedEventStore::new_event_store(EventRepository::new(
+            &self.db,
+        )?))
+    }
+
     /// Loads the aggregate, checks `expected_version` (its last sequence; 0 = new),
     /// handles `command` and commits. A conflict reloads and retries (the command is
     /// cloned for each attempt). Returns the committed events.
+    ///
+    /// Commands of this process on one aggregate take turns (see the module docs), so
+    /// an aggregate's `handle` (and its services) must not itself execute commands on
+    /// this database.
+    #[tracing::instrument(
+        name = "execute",
+        skip(self, command, metadata),
+        fields(aggregate_type = A::TYPE, aggregate_id = %aggregate_id, expected_version = ?expected_version)
+    )]
     pub async fn execute(
         &self,
-        _aggregate_id: &str,
-        _command: A::Command,
-        _expected_version: Option<usize>,
-        _metadata: Metadata,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<usize>,
+        metadata: Metadata,
     ) -> Result<Vec<EventEnvelope<A>>, ExecuteError<A::Error>>
     where
         A::Command: Clone,
     {
-        Err(ExecuteError::Store(StoreError::Other("STORE HELPER".into())))
+        let store = self.store()?;
+        let mut attempt: u32 = 1;
+        loop {
+            // Take turns with this process's other commands on the aggregate (held until
+            // the commit, released during a backoff).
+            let turn = self
+                .db
+                .signal
+                .command_lock(A::TYPE, aggregate_id)
+                .lock()
+                .await;
+            let mut context = store
+                .load_aggregate(aggregate_id)
+                .await
+                .map_err(aggregate_error)?;
+            let current = context.current_sequence;
+            if let Some(expected) = expected_version {
+                if expected != current {
+                    return Err(ExecuteError::VersionConflict { expected, current });
+                }
+            }
+            let sink = EventSink::<A>::default();
+            context
+                .aggregate()
+                .handle(command.clone(), &self.services, &sink)
+                .await
+                .map_err(ExecuteError::Domain)?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            match store.commit(events, context, metadata.clone()).await {
+                Ok(committed) => {
+                    // Wake this process's tailers at once (SQLite's repository already
+                    // did; Postgres' NOTIFY reaches other processes).
+                    if self.db.backend == Backend::Postgres {
+                        self.db.signal.bump();
+                    }
+                    tracing::debug!(attempt, events = committed.len(), "committed");
+                    return Ok(committed);
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    if let Some(expected) = expected_version {
+                        // Someone else committed after our load: the caller's version is stale.
+                        let current = EventLog::new(self.db.clone())
+                            .last_sequence(A::TYPE, aggregate_id)
+                            .await?;
+                        return Err(ExecuteError::VersionConflict {
+                            expected,
+                            current: usize::try_from(current).unwrap_or(usize::MAX),
+                        });
+                    }
+                    if attempt >= MAX_ATTEMPTS {
+                        tracing::warn!(attempt, "concurrency conflict persisted after retries");
+                        return Err(ExecuteError::Conflict);
+                    }
+                    let pause = backoff(attempt);
+                    tracing::debug!(
+                        attempt,
+                        pause_ms = pause.as_millis() as u64,
+                        "concurrency conflict; retrying"
+                    );
+                    drop(turn);
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(other) => return Err(aggregate_error(other)),
+            }
+        }
     }
 
     /// All events of one aggregate, deserialized.
-    pub async fn load(&self, _aggregate_id: &str) -> Result<Vec<EventEnvelope<A>>, StoreError> {
-        Err(StoreError::Other("STORE HELPER".into()))
+    pub async fn load(&self, aggregate_id: &str) -> Result<Vec<EventEnvelope<A>>, StoreError> {
+        self.store()?.load_events(aggregate_id).await.map_err(|e| {
+            match aggregate_error::<A::Error>(e) {
+                ExecuteError::Store(e) => e,
+                other => StoreError::Other(other.to_string()),
+            }
+        })
+    }
+}
+
+/// The pause before retry number `attempt` (1-based): `BASE_BACKOFF * 2^(attempt-1)`,
+/// capped at `MAX_BACKOFF`, then drawn uniformly from its upper half so that competing
+/// writers spread out.
+pub fn backoff(attempt: u32) -> Duration {
+    let exp = BASE_BACKOFF
+        .saturating_mul(1_u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let max = exp.as_micros() as u64;
+    let micros = rand::thread_rng().gen_range(max / 2..=max);
+    Duration::from_micros(micros)
+}
+
+/// Maps a cqrs-es error: the command's own error is `Domain`, everything else is a store
+/// error (a database error keeps its `sqlx::Error`).
+fn aggregate_error<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
+    match error {
+        AggregateError::UserError(e) => ExecuteError::Domain(e),
+        AggregateError::AggregateConflict => ExecuteError::Conflict,
+        AggregateError::DatabaseConnectionError(e) | AggregateError::UnexpectedError(e) => {
+            ExecuteError::Store(boxed_store_error(e))
+        }
+        AggregateError::DeserializationError(e) => ExecuteError::Store(StoreError::Other(format!(
+            "cannot deserialize an event: {e}"
+        ))),
+    }
+}
+
+fn boxed_store_error(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    match error.downcast::<sqlx::Error>() {
+        Ok(sqlx_error) => StoreError::Database(*sqlx_error),
+        Err(other) => match other.downcast::<serde_json::Error>() {
+            Ok(json) => StoreError::Serde(*json),
+            Err(other) => StoreError::Other(other.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_and_stays_capped() {
+        for attempt in 1..=20 {
+            let pause = backoff(attempt);
+            let ceiling = BASE_BACKOFF
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(MAX_BACKOFF);
+            assert!(
+                pause <= ceiling,
+                "attempt {attempt}: {pause:?} > {ceiling:?}"
+            );
+            assert!(
+                pause >= ceiling / 2,
+                "attempt {attempt}: {pause:?} < {:?}",
+                ceiling / 2
+            );
+        }
+        assert!(backoff(1) <= Duration::from_millis(5));
+        assert!(backoff(10) >= Duration::from_millis(100));
     }
 }

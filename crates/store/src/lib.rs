@@ -7,7 +7,7 @@
 //! by the relay, replay and history, and the command executor that retries concurrency
 //! conflicts.
 //!
-//! INTERFACE (fixed, shared by all crates). STORE HELPER fills in the bodies.
+//! The public names of this file are a fixed interface shared by all crates.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ pub mod executor;
 pub mod keys;
 pub mod log;
 pub mod redact;
+pub mod repo;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;
@@ -25,6 +26,7 @@ pub use executor::{ExecuteError, Executor, Metadata};
 pub use keys::KeyStore;
 pub use log::EventLog;
 pub use redact::redact_personal;
+pub use repo::EventRepository;
 
 /// One committed event as stored, with its place in the global order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +49,9 @@ pub struct StoredEvent {
 
 /// A place in the commit-safe global order `(tx_id, position)`; `Checkpoint::ZERO` is
 /// before everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Checkpoint {
     pub tx_id: i64,
     pub position: i64,

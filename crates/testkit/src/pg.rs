@@ -1,1 +1,369 @@
-//! Postgres part (STORE HELPER).
+//! Postgres part: a fresh, uniquely named database per test.
+//!
+//! With `DATABASE_URL` set (CI: `postgres://postgres@127.0.0.1:5432/postgres`), the new
+//! database is created on that server. Otherwise a private throwaway cluster is started
+//! once per test process from the `initdb` and `postgres` binaries on the machine (on
+//! `PATH` or under `/usr/lib/postgresql/*/bin`), with its data and socket in a temporary
+//! directory and a free port; as root it runs as the `postgres` (or `nobody`) user, since
+//! Postgres refuses to run as root. It is stopped when the test process exits. With
+//! neither, [`fresh_database`] fails, naming what is missing: tests never pass by
+//! skipping.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use sqlx::{Connection, Executor};
+
+/// The URL of a new, empty database named `probity_test_<uuid>`.
+pub async fn fresh_database() -> anyhow::Result<String> {
+    let server = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => private_cluster_url()?,
+    };
+    let name = format!("probity_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&server)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the Postgres server at {}",
+                redact(&server)
+            )
+        })?;
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .with_context(|| format!("cannot create database {name}"))?;
+    conn.close().await.ok();
+    with_database(&server, &name)
+}
+
+/// `url` with its database (path) replaced by `name`, query parameters kept.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base
+        .find("://")
+        .ok_or_else(|| anyhow!("DATABASE_URL is not a URL: {}", redact(url)))?
+        + 3;
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..authority_end], name);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
+/// Hides a password in a URL for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The private cluster, started on first use.
+struct Cluster {
+    url: String,
+    child: Mutex<Option<Child>>,
+    dir: PathBuf,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+fn private_cluster_url() -> anyhow::Result<String> {
+    match CLUSTER.get_or_init(|| start_cluster().map_err(|e| format!("{e:#}"))) {
+        Ok(cluster) => Ok(cluster.url.clone()),
+        Err(message) => bail!(
+            "no Postgres for tests: DATABASE_URL is not set and a private cluster could not be started: {message}"
+        ),
+    }
+}
+
+/// Stops the private cluster when the test process exits.
+extern "C" fn stop_cluster() {
+    if let Some(Ok(cluster)) = CLUSTER.get() {
+        if let Ok(mut child) = cluster.child.lock() {
+            if let Some(mut child) = child.take() {
+                // SIGINT: Postgres' "fast" shutdown; SIGKILL if it takes too long.
+                let interrupted = match i32::try_from(child.id()) {
+                    // SAFETY: signals our own child process by its pid.
+                    Ok(pid) => unsafe { kill(pid, SIGINT) == 0 },
+                    Err(_) => false,
+                };
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while interrupted && Instant::now() < deadline {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&cluster.dir);
+    }
+}
+
+const SIGINT: i32 = 2;
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> i32;
+    fn geteuid() -> u32;
+    fn kill(pid: i32, signal: i32) -> i32;
+}
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin").join(name))
+        .filter(|p| p.is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// An unprivileged account to run Postgres as: name, uid, gid.
+#[derive(Clone, Copy)]
+struct RunAs<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+}
+
+fn account(name: &str) -> Option<RunAs<'_>> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id")
+            .arg(flag)
+            .arg(name)
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    Some(RunAs {
+        name,
+        uid: id("-u")?,
+        gid: id("-g")?,
+    })
+}
+
+/// How to run a Postgres binary: directly, or as an unprivileged user when we are root.
+fn command(binary: &Path, as_user: Option<RunAs<'_>>) -> Command {
+    match as_user {
+        Some(user) => {
+            let mut cmd = Command::new("setpriv");
+            cmd.arg(format!("--reuid={}", user.uid))
+                .arg(format!("--regid={}", user.gid))
+                .arg("--clear-groups")
+                .arg("--");
+            cmd.arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
+    }
+}
+
+fn start_cluster() -> anyhow::Result<Cluster> {
+    let initdb = find_binary("initdb")
+        .ok_or_else(|| anyhow!("`initdb` not found on PATH nor under /usr/lib/postgresql/*/bin"))?;
+    let postgres = find_binary("postgres").ok_or_else(|| {
+        anyhow!("`postgres` not found on PATH nor under /usr/lib/postgresql/*/bin")
+    })?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { geteuid() } == 0;
+    let user = if root {
+        let user = ["postgres", "nobody"].into_iter().find_map(account).ok_or_else(|| {
+            anyhow!("running as root and neither a `postgres` nor a `nobody` user exists to run Postgres as")
+        })?;
+        Some(user)
+    } else {
+        None
+    };
+
+    let dir = std::env::temp_dir().join(format!("probity-pg-{}", uuid::Uuid::new_v4().simple()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(user) = user {
+        let status = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", user.uid, user.gid))
+            .arg(&dir)
+            .status()
+            .context("cannot run chown")?;
+        if !status.success() {
+            bail!("cannot give {} to user {}", dir.display(), user.name);
+        }
+    }
+
+    let output = command(&initdb, user)
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ])
+        .output()
+        .with_context(|| format!("cannot run {}", initdb.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed: {}",
+            initdb.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+
+    let port = free_port()?;
+    let log =
+        std::fs::File::create(dir.join("postgres.log")).context("cannot create the cluster log")?;
+    if let Some(user) = user {
+        let _ = Command::new("chown")
+            .arg(format!("{}:{}", user.uid, user.gid))
+            .arg(dir.join("postgres.log"))
+            .status();
+    }
+    let child = command(&postgres, user)
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+        .arg(&dir)
+        .args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "full_page_writes=off",
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", postgres.display()))?;
+    let cluster = Cluster {
+        url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        child: Mutex::new(Some(child)),
+        dir: dir.clone(),
+    };
+
+    // Wait until it accepts TCP connections.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        let exited = cluster
+            .child
+            .lock()
+            .map_err(|_| anyhow!("cluster lock poisoned"))?
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
+            bail!(
+                "{} exited with {status}: {}",
+                postgres.display(),
+                log.trim()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} did not accept connections on port {port} within 30 s",
+                postgres.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The server may accept TCP before it accepts logins; fresh_database's connect is
+    // retried by waiting for a real session here.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let psql_ready = || -> bool {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        match rt {
+            Ok(rt) => {
+                rt.block_on(async { sqlx::PgConnection::connect(&cluster.url).await.is_ok() })
+            }
+            Err(_) => false,
+        }
+    };
+    while !std::thread::scope(|s| s.spawn(psql_ready).join().unwrap_or(false)) {
+        if Instant::now() > deadline {
+            bail!(
+                "{} accepts TCP but no logins on port {port}",
+                postgres.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // SAFETY: registering a plain extern "C" function without arguments.
+    unsafe {
+        atexit(stop_cluster);
+    }
+    Ok(cluster)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_replaces_the_database_of_a_url() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h:1/db?sslmode=disable", "x").unwrap(),
+            "postgres://u:p@h:1/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h", "x").unwrap(),
+            "postgres://h/x"
+        );
+    }
+
+    #[test]
+    fn it_hides_passwords_in_messages() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,1258 @@
+//! Complaints (投诉举报): creation, the verbs of the closed loop, reads, lists and the
+//! audited history. Handlers are thin: extract, authorise, build the command and its
+//! metadata, execute, and answer with the aggregate folded from its events (so a
+//! response always reflects the write, whatever the projection's lag).
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use probity_domain::access::AccessCommand;
+use probity_domain::complaint::{Category, Channel, ComplaintCommand};
+use probity_domain::reporter::{ReporterIdentity, SealedReporter};
+use probity_domain::{CreditCode, IdentityNumber, WorkingCalendar};
+use probity_store::{ExecuteError, Metadata, StoredEvent};
+use probity_views::{ComplaintFilter, ComplaintView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Auth, Role};
+use crate::error::{ApiError, FieldError};
+use crate::extract::{
+    ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
+};
+use crate::idempotency::{self, Begin, StoredResponse};
+use crate::metrics::CommandOutcome;
+use crate::AppState;
+
+/// Aggregate type of complaints in the event log.
+pub const COMPLAINT: &str = "complaint";
+/// Longest accepted description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+/// Longest accepted title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest accepted free text (reasons, notes, replies, comments), in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// The routes of this module (under `/api/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/complaints", post(complaint_create).get(complaint_list))
+        .route("/complaints/{id}", get(complaint_view))
+        .route("/complaints/{id}/history", get(complaint_history))
+        .route("/complaints/{id}/accept", post(complaint_accept))
+        .route("/complaints/{id}/decline", post(complaint_decline))
+        .route("/complaints/{id}/dispatch", post(complaint_dispatch))
+        .route("/complaints/{id}/sign", post(complaint_sign))
+        .route("/complaints/{id}/return", post(complaint_return))
+        .route(
+            "/complaints/{id}/request-extension",
+            post(complaint_request_extension),
+        )
+        .route(
+            "/complaints/{id}/approve-extension",
+            post(complaint_approve_extension),
+        )
+        .route(
+            "/complaints/{id}/deny-extension",
+            post(complaint_deny_extension),
+        )
+        .route("/complaints/{id}/reply", post(complaint_reply))
+        .route("/complaints/{id}/visit", post(complaint_visit))
+        .route("/complaints/{id}/merge", post(complaint_merge))
+        .route("/complaints/{id}/supervise", post(complaint_supervise))
+}
+
+// ---------------------------------------------------------------------------------------
+// Request and response bodies
+// ---------------------------------------------------------------------------------------
+
+/// The reporter as intake staff enter it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReporterInput {
+    /// An anonymous report carries no name, phone or identity number, and gets no visit.
+    #[serde(default)]
+    pub anonymous: bool,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// Resident identity number (GB 11643), checksum verified.
+    pub identity_number: Option<String>,
+}
+
+/// `POST /api/v1/complaints`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateComplaint {
+    #[schema(value_type = String, example = "complaint")]
+    /// consultation | help | suggestion | complaint | report
+    pub category: Category,
+    #[schema(value_type = String, example = "hotline")]
+    /// hotline | web | letter | visit | open311
+    pub channel: Channel,
+    /// Credit code of the body complained about.
+    pub subject_code: Option<String>,
+    pub title: String,
+    /// At most 4000 characters.
+    pub description: String,
+    /// Required; `{"anonymous": true}` for an anonymous report.
+    pub reporter: Option<ReporterInput>,
+}
+
+/// The reporter block shown to intake and auditors (each read is recorded).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ReporterBlock {
+    pub anonymous: bool,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub identity_number: Option<String>,
+    /// The reporter's key was destroyed (crypto-shredded): the fields are gone for good.
+    pub erased: bool,
+}
+
+/// A complaint view, with the reporter block for intake and auditors.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComplaintResponse {
+    #[serde(flatten)]
+    pub view: ComplaintView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<ReporterBlock>,
+}
+
+/// A verb without parameters: no body, or `{}`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// `decline`, `return`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// `dispatch`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchBody {
+    /// Credit code of the handling unit.
+    pub unit: String,
+}
+
+/// `request-extension`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionBody {
+    /// Extra working days asked for (at least 1).
+    pub working_days: u32,
+    pub reason: String,
+}
+
+/// `approve-extension`, `deny-extension`, `supervise`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `reply`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    pub content: String,
+}
+
+/// `visit`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitBody {
+    pub satisfied: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// `merge`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// Id of the case this one repeats.
+    pub into: String,
+}
+
+/// A page of complaints (never with reporter blocks).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComplaintList {
+    pub items: Vec<ComplaintView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/complaints` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ComplaintListQuery {
+    /// received | accepted | declined | dispatched | in_progress | returned | replied | closed | merged
+    pub status: Option<String>,
+    /// Credit code of the handling unit (a handler always sees its own unit only).
+    pub unit: Option<String>,
+    /// consultation | help | suggestion | complaint | report
+    pub category: Option<String>,
+    pub overdue: Option<bool>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// One event of a case's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub sequence: i64,
+    pub position: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub recorded_at: DateTime<Utc>,
+    /// Token id of whoever issued the command.
+    pub actor: Option<String>,
+    /// The event's fields, personal blocks replaced by `{"key_id", "sealed": true}`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// A page of a case's history. With `as_of`, `view` is the case as it stood at that
+/// instant (null if it did not exist yet) and `items` are the events up to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryItem>,
+    pub next_cursor: Option<String>,
+    /// Present only with `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<Option<ComplaintView>>,
+}
+
+/// `GET /api/v1/complaints/{id}/history` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// RFC 3339 instant: only events recorded at or before it, plus the view then.
+    pub as_of: Option<String>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// Checks `limit` (default 50, 1..=500).
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field(
+            "limit",
+            "out_of_range",
+            "limit must be between 1 and 500",
+        )),
+    }
+}
+
+fn parse_credit_code(field: &str, value: &str) -> Result<CreditCode, ApiError> {
+    CreditCode::parse(value.trim()).map_err(|e| ApiError::from_id(field, e))
+}
+
+fn required_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::field(
+            field,
+            "missing",
+            format!("{field} must not be empty"),
+        ));
+    }
+    check_length(field, value, max)
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::field(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Command metadata: who, in which role and unit, for which request. Never personal data.
+fn metadata(auth: &Auth, ctx: &RequestCtx) -> Metadata {
+    let mut m = HashMap::new();
+    m.insert("actor".to_string(), auth.token_id.clone());
+    m.insert("role".to_string(), auth.role.as_str().to_string());
+    if let Some(unit) = &auth.unit {
+        m.insert("unit".to_string(), unit.to_string());
+    }
+    m.insert("request_id".to_string(), ctx.request_id.clone());
+    m.insert("correlation_id".to_string(), ctx.correlation_id.clone());
+    m
+}
+
+fn outcome<E: std::error::Error>(e: &ExecuteError<E>) -> CommandOutcome {
+    match e {
+        ExecuteError::Domain(_) => CommandOutcome::Rejected,
+        ExecuteError::VersionConflict { .. } => CommandOutcome::VersionConflict,
+        ExecuteError::Conflict => CommandOutcome::Conflict,
+        ExecuteError::Store(_) => CommandOutcome::Error,
+    }
+}
+
+impl AppState {
+    /// Runs a complaint command and counts its outcome.
+    async fn execute_complaint(
+        &self,
+        id: &str,
+        command: ComplaintCommand,
+        expected_version: Option<usize>,
+        metadata: Metadata,
+    ) -> Result<(), ApiError> {
+        match self
+            .complaints
+            .execute(id, command, expected_version, metadata)
+            .await
+        {
+            Ok(_) => {
+                self.metrics.record_command(CommandOutcome::Ok);
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.record_command(outcome(&e));
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The complaint's events straight from the log (optionally up to `as_of`).
+    async fn complaint_events(
+        &self,
+        id: &str,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredEvent>, ApiError> {
+        Ok(self.log.read_aggregate(COMPLAINT, id, as_of).await?)
+    }
+
+    /// The complaint folded from the log: always current, whatever the projection's lag.
+    pub async fn fold_complaint(&self, id: &str) -> Result<Option<ComplaintView>, ApiError> {
+        let events = self.complaint_events(id, None).await?;
+        fold(id, &events, self.clock.today())
+    }
+
+    /// The complaint from the read model, or folded from the log if the projection has
+    /// not caught up with the case's last event yet (read-your-writes).
+    async fn read_complaint(&self, id: &str) -> Result<Option<ComplaintView>, ApiError> {
+        let projected = self.views.complaint(id, self.clock.today()).await?;
+        let last = self.log.last_sequence(COMPLAINT, id).await?;
+        match projected {
+            Some(view) if i64::try_from(view.version).unwrap_or(i64::MAX) >= last => Ok(Some(view)),
+            // Not projected yet, or behind the log (a write this client just made).
+            _ if last > 0 => self.fold_complaint(id).await,
+            _ => Ok(None),
+        }
+    }
+}
+
+fn fold(
+    id: &str,
+    events: &[StoredEvent],
+    today: chrono::NaiveDate,
+) -> Result<Option<ComplaintView>, ApiError> {
+    let view = ComplaintView::from_stored(id, events)
+        .map_err(|e| ApiError::internal(format!("complaint {id} does not fold: {e}")))?;
+    Ok(view.map(|mut v| {
+        v.refresh_overdue(today);
+        v
+    }))
+}
+
+/// Runs `command` on complaint `id` and answers with the updated view.
+async fn command(
+    state: &AppState,
+    ctx: &RequestCtx,
+    auth: &Auth,
+    id: &str,
+    if_match: IfMatch,
+    command: ComplaintCommand,
+) -> Result<Json<ComplaintView>, ApiError> {
+    state
+        .execute_complaint(id, command, if_match.0, metadata(auth, ctx))
+        .await?;
+    let view = state.fold_complaint(id).await?.ok_or_else(|| {
+        ApiError::internal(format!("complaint {id} has no events after a command"))
+    })?;
+    Ok(Json(view))
+}
+
+/// The reporter block of a stored case for an authorised reader: records the read in
+/// the access log FIRST, then decrypts.
+async fn reporter_block(
+    state: &AppState,
+    ctx: &RequestCtx,
+    auth: &Auth,
+    id: &str,
+    anonymous: bool,
+) -> Result<ReporterBlock, ApiError> {
+    let empty = ReporterBlock {
+        anonymous,
+        name: None,
+        phone: None,
+        identity_number: None,
+        erased: false,
+    };
+    if anonymous {
+        return Ok(empty);
+    }
+    let events = state.complaint_events(id, None).await?;
+    let sealed: Option<SealedReporter> = events.iter().find_map(|e| {
+        e.payload
+            .get("ComplaintFiled")
+            .and_then(|filed| filed.get("reporter"))
+            .and_then(|r| serde_json::from_value::<SealedReporter>(r.clone()).ok())
+    });
+    let Some(sealed) = sealed else {
+        return Ok(empty);
+    };
+    let read = AccessCommand::RecordPersonalDataRead {
+        case_type: COMPLAINT.to_string(),
+        case_id: id.to_string(),
+        actor: auth.token_id.clone(),
+        role: auth.role.as_str().to_string(),
+        purpose: "reporter block of GET /api/v1/complaints/{id}".to_string(),
+        at: state.clock.now(),
+    };
+    state
+        .access
+        .execute(
+            &format!("{COMPLAINT}-{id}"),
+            read,
+            None,
+            metadata(auth, ctx),
+        )
+        .await?;
+    state.metrics.record_personal_data_read();
+    Ok(match state.keys.open(&sealed).await? {
+        Some(identity) => ReporterBlock {
+            anonymous: false,
+            name: identity.name,
+            phone: identity.phone,
+            identity_number: identity.identity_number,
+            erased: false,
+        },
+        None => ReporterBlock {
+            erased: true,
+            ..empty
+        },
+    })
+}
+
+/// Adds the field errors of a failed check to `errors`.
+fn collect(errors: &mut Vec<FieldError>, result: Result<(), ApiError>) {
+    if let Err(ApiError::Validation { errors: mut e, .. }) = result {
+        errors.append(&mut e);
+    }
+}
+
+/// Validates the new complaint and returns the reporter in the clear (if any).
+fn validate_create(
+    body: &CreateComplaint,
+) -> Result<(Option<CreditCode>, Option<ReporterIdentity>, bool), ApiError> {
+    let mut errors = Vec::new();
+    collect(
+        &mut errors,
+        required_text("title", &body.title, MAX_TITLE_CHARS),
+    );
+    collect(
+        &mut errors,
+        required_text("description", &body.description, MAX_DESCRIPTION_CHARS),
+    );
+    let reporter = match &body.reporter {
+        None => {
+            errors.push(FieldError::new(
+                "reporter",
+                "missing",
+                "reporter is required; send {\"anonymous\": true} for an anonymous report",
+            ));
+            None
+        }
+        Some(r) => Some(r),
+    };
+    if let Some(r) = reporter {
+        let given = [&r.name, &r.phone, &r.identity_number]
+            .iter()
+            .any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()));
+        if r.anonymous && given {
+            errors.push(FieldError::new(
+                "reporter.anonymous",
+                "invalid",
+                "an anonymous report carries no name, phone or identity number",
+            ));
+        }
+        if !r.anonymous && !given {
+            errors.push(FieldError::new(
+                "reporter",
+                "missing",
+                "give the reporter's name, phone or identity number, or anonymous: true",
+            ));
+        }
+        if let Some(name) = &r.name {
+            collect(&mut errors, check_length("reporter.name", name, 100));
+        }
+        if let Some(phone) = &r.phone {
+            let ok = phone.chars().count() <= 32
+                && phone
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+            if !ok {
+                errors.push(FieldError::new(
+                    "reporter.phone",
+                    "invalid",
+                    "a phone number has at most 32 digits, spaces, +, -, ( or )",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation {
+            detail: errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            errors,
+        });
+    }
+    let subject = match &body.subject_code {
+        Some(code) if !code.trim().is_empty() => Some(parse_credit_code("subject_code", code)?),
+        _ => None,
+    };
+    let Some(reporter) = reporter else {
+        return Err(ApiError::field(
+            "reporter",
+            "missing",
+            "reporter is required",
+        ));
+    };
+    if reporter.anonymous {
+        return Ok((subject, None, true));
+    }
+    let identity_number = match &reporter.identity_number {
+        Some(n) if !n.trim().is_empty() => Some(
+            IdentityNumber::parse(n.trim())
+                .map_err(|e| ApiError::from_id("reporter.identity_number", e))?
+                .expose()
+                .to_string(),
+        ),
+        _ => None,
+    };
+    let clean = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Ok((
+        subject,
+        Some(ReporterIdentity {
+            name: clean(&reporter.name),
+            phone: clean(&reporter.phone),
+            identity_number,
+        }),
+        false,
+    ))
+}
+
+fn created_response(stored: &StoredResponse, reporter: Option<ReporterBlock>) -> Response {
+    let mut body = stored.body.clone();
+    if let (Some(block), Value::Object(map)) = (reporter, &mut body) {
+        map.insert(
+            "reporter".to_string(),
+            serde_json::to_value(block).unwrap_or(Value::Null),
+        );
+    }
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
+    let mut response = (status, Json(body)).into_response();
+    if let Some(location) = stored
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn reporter_echo(identity: &Option<ReporterIdentity>) -> ReporterBlock {
+    match identity {
+        None => ReporterBlock {
+            anonymous: true,
+            name: None,
+            phone: None,
+            identity_number: None,
+            erased: false,
+        },
+        Some(r) => ReporterBlock {
+            anonymous: false,
+            name: r.name.clone(),
+            phone: r.phone.clone(),
+            identity_number: r.identity_number.clone(),
+            erased: false,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------
+
+/// File a new complaint (intake). Replays the first response for a repeated
+/// `Idempotency-Key` with the same body.
+#[utoipa::path(
+    post, path = "/api/v1/complaints", tag = "complaints", operation_id = "complaint_create",
+    request_body = CreateComplaint,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    responses(
+        (status = 201, description = "Filed; `Location` names the new case", body = ComplaintResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed, invalid_credit_code, invalid_identity_number, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "complaint_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id, case_id))]
+pub async fn complaint_create(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    body: ApiJson<CreateComplaint>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Intake])?;
+    let (subject, identity, anonymous) = validate_create(&body.value)?;
+    let pending = match &key {
+        None => None,
+        Some(key) => {
+            let hash = idempotency::request_hash("POST", "/api/v1/complaints", &body.raw);
+            match idempotency::begin(&state.db, &auth.token_id, key, &hash).await? {
+                Begin::Replay(stored) => {
+                    state.metrics.record_idempotent_replay();
+                    return Ok(created_response(&stored, Some(reporter_echo(&identity))));
+                }
+                Begin::Proceed(pending) => Some(pending),
+            }
+        }
+    };
+    let result = create(
+        &state,
+        &ctx,
+        &auth,
+        body.value,
+        subject,
+        identity.clone(),
+        anonymous,
+    )
+    .await;
+    match (result, pending) {
+        (Ok(stored), Some(pending)) => {
+            pending.complete(&stored).await?;
+            Ok(created_response(&stored, Some(reporter_echo(&identity))))
+        }
+        (Ok(stored), None) => Ok(created_response(&stored, Some(reporter_echo(&identity)))),
+        (Err(e), Some(pending)) => {
+            pending.abandon().await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// Seals the reporter, files the complaint and returns the response to store (without
+/// the reporter block, which is never stored in the clear).
+async fn create(
+    state: &AppState,
+    ctx: &RequestCtx,
+    auth: &Auth,
+    body: CreateComplaint,
+    subject_code: Option<CreditCode>,
+    identity: Option<ReporterIdentity>,
+    anonymous: bool,
+) -> Result<StoredResponse, ApiError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("case_id", id.as_str());
+    let reporter = match &identity {
+        Some(identity) => Some(state.keys.seal(identity).await?),
+        None => None,
+    };
+    let file = ComplaintCommand::FileComplaint {
+        category: body.category,
+        channel: body.channel,
+        subject_code,
+        title: body.title.trim().to_string(),
+        description: body.description,
+        anonymous,
+        reporter,
+        at: state.clock.now(),
+    };
+    state
+        .execute_complaint(&id, file, None, metadata(auth, ctx))
+        .await?;
+    let view = state
+        .fold_complaint(&id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("complaint {id} has no events after filing")))?;
+    Ok(StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        body: serde_json::to_value(&view).map_err(ApiError::internal)?,
+        location: Some(format!("/api/v1/complaints/{id}")),
+    })
+}
+
+/// One complaint. Intake and auditors also get the reporter block (the read is
+/// recorded first); a handler sees only cases of its unit (others are 404).
+#[utoipa::path(
+    get, path = "/api/v1/complaints/{id}", tag = "complaints", operation_id = "complaint_view",
+    params(("id" = String, Path, description = "Case id")),
+    responses(
+        (status = 200, body = ComplaintResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "complaint_view", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+pub async fn complaint_view(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+) -> Result<Json<ComplaintResponse>, ApiError> {
+    auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
+    let not_found = || ApiError::NotFound(format!("complaint {} not found", id.0));
+    let mut view = state.read_complaint(&id.0).await?.ok_or_else(not_found)?;
+    if auth.role == Role::Handler {
+        let own = |v: &ComplaintView| auth.unit.as_ref().map(|u| u.as_str()) == v.unit.as_deref();
+        if !own(&view) {
+            // The projection may lag behind a dispatch: decide on the log.
+            view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
+            if !own(&view) {
+                return Err(not_found());
+            }
+        }
+    }
+    let reporter = match auth.role {
+        Role::Intake | Role::Auditor => {
+            Some(reporter_block(&state, &ctx, &auth, &id.0, view.anonymous).await?)
+        }
+        _ => None,
+    };
+    Ok(Json(ComplaintResponse { view, reporter }))
+}
+
+const STATUSES: [&str; 9] = [
+    "received",
+    "accepted",
+    "declined",
+    "dispatched",
+    "in_progress",
+    "returned",
+    "replied",
+    "closed",
+    "merged",
+];
+const CATEGORIES: [&str; 5] = ["consultation", "help", "suggestion", "complaint", "report"];
+
+/// A page of complaints, filtered; never with reporter blocks. A handler sees only its
+/// own unit's cases.
+#[utoipa::path(
+    get, path = "/api/v1/complaints", tag = "complaints", operation_id = "complaint_list",
+    params(ComplaintListQuery),
+    responses(
+        (status = 200, body = ComplaintList),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "complaint_list", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id))]
+pub async fn complaint_list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ComplaintListQuery>,
+) -> Result<Json<ComplaintList>, ApiError> {
+    auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
+    let limit = page_limit(q.limit)?;
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::field(
+                "status",
+                "invalid",
+                format!("status must be one of {}", STATUSES.join(", ")),
+            ));
+        }
+    }
+    if let Some(c) = &q.category {
+        if !CATEGORIES.contains(&c.as_str()) {
+            return Err(ApiError::field(
+                "category",
+                "invalid",
+                format!("category must be one of {}", CATEGORIES.join(", ")),
+            ));
+        }
+    }
+    let unit = match (&auth.role, &q.unit) {
+        (Role::Handler, _) => Some(auth.handler_unit()?.to_string()),
+        (_, Some(u)) => Some(parse_credit_code("unit", u)?.to_string()),
+        (_, None) => None,
+    };
+    let filter = ComplaintFilter {
+        status: q.status,
+        unit,
+        category: q.category,
+        overdue: q.overdue,
+    };
+    let page = state
+        .views
+        .complaints(&filter, state.clock.today(), limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(ComplaintList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The case's events in order, personal blocks masked (auditor, supervisor). With
+/// `as_of`, only the events up to that instant and the view as it stood then.
+#[utoipa::path(
+    get, path = "/api/v1/complaints/{id}/history", tag = "complaints", operation_id = "complaint_history",
+    params(("id" = String, Path, description = "Case id"), HistoryQuery),
+    responses(
+        (status = 200, body = HistoryPage),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "complaint_history", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+pub async fn complaint_history(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    auth.require(&[Role::Auditor, Role::Supervisor])?;
+    let limit = page_limit(q.limit)? as usize;
+    let as_of = match &q.as_of {
+        None => None,
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t.trim())
+                .map_err(|_| {
+                    ApiError::field("as_of", "invalid", "as_of must be an RFC 3339 timestamp")
+                })?
+                .with_timezone(&Utc),
+        ),
+    };
+    let after: i64 = match &q.cursor {
+        None => 0,
+        Some(c) => c.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+            ApiError::field("cursor", "invalid", "not a cursor this list returned")
+        })?,
+    };
+    let events = state.complaint_events(&id.0, as_of).await?;
+    if events.is_empty()
+        && (as_of.is_none() || state.complaint_events(&id.0, None).await?.is_empty())
+    {
+        return Err(ApiError::NotFound(format!("complaint {} not found", id.0)));
+    }
+    let view = match as_of {
+        Some(t) => Some(fold(&id.0, &events, WorkingCalendar::local_date(t))?),
+        None => None,
+    };
+    let mut rest = events.iter().filter(|e| e.sequence > after);
+    let items: Vec<HistoryItem> = rest.by_ref().take(limit).map(history_item).collect();
+    let next_cursor = if rest.next().is_some() {
+        items.last().map(|i| i.sequence.to_string())
+    } else {
+        None
+    };
+    Ok(Json(HistoryPage {
+        items,
+        next_cursor,
+        view,
+    }))
+}
+
+fn history_item(e: &StoredEvent) -> HistoryItem {
+    let mut data = e.payload.clone();
+    // cqrs-es stores `{"<EventType>": {fields}}`: show the fields.
+    if let Value::Object(map) = &mut data {
+        if map.len() == 1 {
+            if let Some(inner) = map.remove(&e.event_type) {
+                data = inner;
+            }
+        }
+    }
+    probity_store::redact_personal(&mut data);
+    HistoryItem {
+        sequence: e.sequence,
+        position: e.position,
+        event_type: e.event_type.clone(),
+        event_version: e.event_version.clone(),
+        recorded_at: e.recorded_at,
+        actor: e
+            .metadata
+            .get("actor")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        data,
+    }
+}
+
+macro_rules! verb_doc {
+    ($name:ident, $path:literal, $body:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            post, path = $path, tag = "complaints", operation_id = stringify!($name),
+            params(
+                ("id" = String, Path, description = "Case id"),
+                ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"; stale is 412"),
+            ),
+            request_body = $body,
+            responses(
+                (status = 200, description = "The updated view", body = ComplaintView),
+                (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "invalid_transition or conflict", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
+                (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "validation_failed, invalid_credit_code, calendar_missing", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = []))
+        )]
+        #[allow(dead_code)]
+        fn $name() {}
+    };
+}
+
+/// OpenAPI descriptions of the verbs (the handlers below carry the behaviour).
+pub mod docs {
+    use super::*;
+    use crate::error::Problem;
+    verb_doc!(
+        complaint_accept,
+        "/api/v1/complaints/{id}/accept",
+        Option<EmptyBody>,
+        "received → accepted (intake)."
+    );
+    verb_doc!(
+        complaint_decline,
+        "/api/v1/complaints/{id}/decline",
+        ReasonBody,
+        "received → declined (intake)."
+    );
+    verb_doc!(complaint_dispatch, "/api/v1/complaints/{id}/dispatch", DispatchBody, "accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).");
+    verb_doc!(
+        complaint_sign,
+        "/api/v1/complaints/{id}/sign",
+        Option<EmptyBody>,
+        "dispatched → in_progress (handler of the assigned unit)."
+    );
+    verb_doc!(
+        complaint_return,
+        "/api/v1/complaints/{id}/return",
+        ReasonBody,
+        "dispatched/in_progress → returned (handler of the assigned unit)."
+    );
+    verb_doc!(
+        complaint_request_extension,
+        "/api/v1/complaints/{id}/request-extension",
+        ExtensionBody,
+        "Ask for more working days, before `reply_due` (handler of the assigned unit)."
+    );
+    verb_doc!(
+        complaint_approve_extension,
+        "/api/v1/complaints/{id}/approve-extension",
+        Option<NoteBody>,
+        "Approve the pending extension; `reply_due` moves (supervisor)."
+    );
+    verb_doc!(
+        complaint_deny_extension,
+        "/api/v1/complaints/{id}/deny-extension",
+        Option<NoteBody>,
+        "Deny the pending extension (supervisor)."
+    );
+    verb_doc!(
+        complaint_reply,
+        "/api/v1/complaints/{id}/reply",
+        ReplyBody,
+        "in_progress → replied; anonymous cases close (handler of the assigned unit)."
+    );
+    verb_doc!(
+        complaint_visit,
+        "/api/v1/complaints/{id}/visit",
+        VisitBody,
+        "replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake)."
+    );
+    verb_doc!(
+        complaint_merge,
+        "/api/v1/complaints/{id}/merge",
+        MergeBody,
+        "→ merged into another existing case (intake, supervisor)."
+    );
+    verb_doc!(
+        complaint_supervise,
+        "/api/v1/complaints/{id}/supervise",
+        Option<NoteBody>,
+        "Record 督办 on an overdue case (supervisor)."
+    );
+}
+
+#[tracing::instrument(name = "complaint_accept", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_accept(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    OptionalJson(_): OptionalJson<EmptyBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Intake])?;
+    let cmd = ComplaintCommand::AcceptComplaint {
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_decline", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_decline(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<ReasonBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Intake])?;
+    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::DeclineComplaint {
+        reason: body.value.reason,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_dispatch", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_dispatch(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<DispatchBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Intake, Role::Supervisor])?;
+    let unit = parse_credit_code("unit", &body.value.unit)?;
+    let cmd = ComplaintCommand::DispatchComplaint {
+        unit,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_sign", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_sign(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    OptionalJson(_): OptionalJson<EmptyBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Handler])?;
+    let cmd = ComplaintCommand::SignComplaint {
+        unit: auth.handler_unit()?,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_return", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_return(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<ReasonBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Handler])?;
+    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::ReturnComplaint {
+        unit: auth.handler_unit()?,
+        reason: body.value.reason,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_request_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_request_extension(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<ExtensionBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Handler])?;
+    if body.value.working_days == 0 || body.value.working_days > 365 {
+        return Err(ApiError::field(
+            "working_days",
+            "out_of_range",
+            "working_days must be between 1 and 365",
+        ));
+    }
+    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::RequestExtension {
+        unit: auth.handler_unit()?,
+        working_days: body.value.working_days,
+        reason: body.value.reason,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_approve_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_approve_extension(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    OptionalJson(body): OptionalJson<NoteBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Supervisor])?;
+    check_length("note", &body.note, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::ApproveExtension {
+        note: body.note,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_deny_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_deny_extension(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    OptionalJson(body): OptionalJson<NoteBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Supervisor])?;
+    check_length("note", &body.note, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::DenyExtension {
+        note: body.note,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_reply", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_reply(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<ReplyBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Handler])?;
+    required_text("content", &body.value.content, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::ReplyToComplaint {
+        unit: auth.handler_unit()?,
+        content: body.value.content,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_visit", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_visit(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<VisitBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Intake])?;
+    check_length("comment", &body.value.comment, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::RecordVisit {
+        satisfied: body.value.satisfied,
+        comment: body.value.comment,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_merge", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_merge(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    body: ApiJson<MergeBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Intake, Role::Supervisor])?;
+    let into = body.value.into.trim().to_string();
+    if into.is_empty() {
+        return Err(ApiError::field("into", "missing", "into must name a case"));
+    }
+    if into == id.0 {
+        return Err(ApiError::field(
+            "into",
+            "same_case",
+            "a case cannot be merged into itself",
+        ));
+    }
+    if state.complaint_events(&into, None).await?.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "the case to merge into ({into}) was not found"
+        )));
+    }
+    let cmd = ComplaintCommand::MergeComplaint {
+        into,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+#[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
+async fn complaint_supervise(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    id: CaseId,
+    if_match: IfMatch,
+    OptionalJson(body): OptionalJson<NoteBody>,
+) -> Result<Json<ComplaintView>, ApiError> {
+    auth.require(&[Role::Supervisor])?;
+    check_length("note", &body.note, MAX_TEXT_CHARS)?;
+    let cmd = ComplaintCommand::SuperviseComplaint {
+        note: body.note,
+        at: state.clock.now(),
+    };
+    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+}
+
+use crate::error::Problem;

@@ -1,0 +1,101 @@
+//! `GET /api/v1/deadlines`: every open deadline of every case kind, for supervisors (and
+//! for a handler, its own unit's only).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use probity_views::{DeadlineEntry, DeadlineFilter, DeadlineState};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Auth, Role};
+use crate::complaints::page_limit;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiQuery, RequestCtx};
+use crate::AppState;
+
+/// The routes of this module (under `/api/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new().route("/deadlines", get(deadline_list))
+}
+
+/// `GET /api/v1/deadlines` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadlineQuery {
+    /// overdue | due_soon
+    pub state: Option<String>,
+    /// Deadline kind, e.g. complaint_sign, complaint_reply.
+    pub kind: Option<String>,
+    /// Credit code of the responsible unit (a handler always sees its own unit only).
+    pub unit: Option<String>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A page of open deadlines, soonest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeadlineList {
+    pub items: Vec<DeadlineEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Open deadlines (supervisor; a handler sees its own unit's only).
+#[utoipa::path(
+    get, path = "/api/v1/deadlines", tag = "deadlines", operation_id = "deadline_list",
+    params(DeadlineQuery),
+    responses(
+        (status = 200, body = DeadlineList),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed, invalid_credit_code, calendar_missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "deadline_list", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id))]
+pub async fn deadline_list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<DeadlineQuery>,
+) -> Result<Json<DeadlineList>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Handler])?;
+    let limit = page_limit(q.limit)?;
+    let deadline_state = match q.state.as_deref() {
+        None => None,
+        Some("overdue") => Some(DeadlineState::Overdue),
+        Some("due_soon") => Some(DeadlineState::DueSoon),
+        Some(_) => {
+            return Err(ApiError::field(
+                "state",
+                "invalid",
+                "state must be overdue or due_soon",
+            ));
+        }
+    };
+    let unit = match (&auth.role, &q.unit) {
+        (Role::Handler, _) => Some(auth.handler_unit()?.to_string()),
+        (_, Some(u)) => Some(
+            probity_domain::CreditCode::parse(u.trim())
+                .map_err(|e| ApiError::from_id("unit", e))?
+                .to_string(),
+        ),
+        (_, None) => None,
+    };
+    let filter = DeadlineFilter {
+        state: deadline_state,
+        kind: q.kind,
+        unit,
+        due_soon_working_days: state.due_soon_working_days,
+        limit,
+        cursor: q.cursor,
+    };
+    let page = state
+        .views
+        .deadlines(&filter, state.clock.today(), &state.calendar)
+        .await?;
+    Ok(Json(DeadlineList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}

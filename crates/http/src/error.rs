@@ -1,0 +1,339 @@
+//! The one API error type and its one `IntoResponse`: every failure a client can see is
+//! an `application/problem+json` document (RFC 9457) with a stable `code`.
+//!
+//! Lower layers (domain, store, views, extractors) keep their own error enums; the `From`
+//! conversions below are the single place where those become HTTP statuses and codes.
+//! Internal details (database errors, unexpected states) are logged here and never shown.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use probity_domain::complaint::ComplaintError;
+use probity_domain::{CalendarError, IdError};
+use probity_store::{ExecuteError, StoreError};
+use probity_views::ViewError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field (`reporter.identity_number`), query parameter or header name.
+    pub field: String,
+    /// Machine-readable reason (`unknown_field`, `missing`, `invalid`, `too_long`, ...).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The problem document (RFC 9457) every error response carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI naming the problem type (`https://probity.invalid/problems/<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable error code (see the API conventions).
+    pub code: String,
+    pub errors: Vec<FieldError>,
+}
+
+/// Every error the HTTP API returns. Each variant documents its status and `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422 `validation_failed`: malformed JSON, unknown or missing fields, bad values.
+    #[error("{detail}")]
+    Validation {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// 422 `invalid_credit_code`.
+    #[error("invalid unified social credit code in {field}")]
+    InvalidCreditCode { field: String, message: String },
+    /// 422 `invalid_identity_number`.
+    #[error("invalid identity number in {field}")]
+    InvalidIdentityNumber { field: String },
+    /// 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 401 `unauthenticated`: missing or unknown bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// 403 `forbidden`: the role or unit may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409 `invalid_transition`: not allowed in the case's current state.
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// 412 `version_conflict`: `If-Match` named a version that is not the current one.
+    #[error("{0}")]
+    VersionConflict(String),
+    /// 409 `conflict`: concurrent writers kept colliding after the retries, or an
+    /// identical idempotent request is still being processed.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422 `idempotency_key_reused`: the key was used with another request body.
+    #[error("the Idempotency-Key was already used with another request")]
+    IdempotencyKeyReused,
+    /// 413 `payload_too_large`.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 415 `unsupported_media_type`.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// 422 `calendar_missing`: no working-day calendar for a year the deadline needs.
+    #[error("{0}")]
+    CalendarMissing(String),
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    /// 503 `not_ready`: the readiness probe failed.
+    #[error("not ready: {0}")]
+    NotReady(String),
+    /// 500 `internal`: the message is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 `validation_failed` about one field.
+    pub fn field(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let e = FieldError::new(field, code, message);
+        ApiError::Validation {
+            detail: format!("{}: {}", e.field, e.message),
+            errors: vec![e],
+        }
+    }
+
+    /// An internal error; `context` is logged, not shown.
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        ApiError::Internal(context.to_string())
+    }
+
+    /// HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. }
+            | ApiError::InvalidCreditCode { .. }
+            | ApiError::InvalidIdentityNumber { .. }
+            | ApiError::IdempotencyKeyReused
+            | ApiError::CalendarMissing(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "validation_failed",
+            ApiError::InvalidCreditCode { .. } => "invalid_credit_code",
+            ApiError::InvalidIdentityNumber { .. } => "invalid_identity_number",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::InvalidTransition(_) => "invalid_transition",
+            ApiError::VersionConflict(_) => "version_conflict",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::CalendarMissing(_) => "calendar_missing",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::NotReady(_) => "not_ready",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "Validation failed",
+            ApiError::InvalidCreditCode { .. } => "Invalid unified social credit code",
+            ApiError::InvalidIdentityNumber { .. } => "Invalid identity number",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::Unauthenticated => "Unauthenticated",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::InvalidTransition(_) => "Invalid transition",
+            ApiError::VersionConflict(_) => "Version conflict",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::IdempotencyKeyReused => "Idempotency key reused",
+            ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::CalendarMissing(_) => "Working-day calendar missing",
+            ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::NotReady(_) => "Not ready",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    /// The problem document a client sees.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            ApiError::Internal(_) => "an internal error occurred; it has been logged".to_string(),
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::Validation { errors, .. } => errors.clone(),
+            ApiError::InvalidCreditCode { field, message } => {
+                vec![FieldError::new(
+                    field.clone(),
+                    "invalid_credit_code",
+                    message.clone(),
+                )]
+            }
+            ApiError::InvalidIdentityNumber { field } => vec![FieldError::new(
+                field.clone(),
+                "invalid_identity_number",
+                "not a valid resident identity number",
+            )],
+            _ => Vec::new(),
+        };
+        Problem {
+            type_: format!("https://probity.invalid/problems/{}", self.code()),
+            title: self.title().to_string(),
+            status: status.as_u16(),
+            detail,
+            code: self.code().to_string(),
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Internal(context) => tracing::error!(error = %context, "internal error"),
+            ApiError::NotReady(reason) => tracing::warn!(reason = %reason, "not ready"),
+            other => tracing::debug!(code = other.code(), "request refused"),
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ComplaintError> for ApiError {
+    fn from(e: ComplaintError) -> Self {
+        match e {
+            ComplaintError::InvalidTransition { .. }
+            | ComplaintError::ExtensionTooLate
+            | ComplaintError::ExtensionPending
+            | ComplaintError::NoExtensionPending
+            | ComplaintError::NotOverdue
+            | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
+            ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
+            ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
+            ComplaintError::Invalid { field, message } => {
+                ApiError::field(field, "invalid", message)
+            }
+            ComplaintError::Calendar(c) => c.into(),
+        }
+    }
+}
+
+impl From<CalendarError> for ApiError {
+    fn from(e: CalendarError) -> Self {
+        ApiError::CalendarMissing(e.to_string())
+    }
+}
+
+impl<E> From<ExecuteError<E>> for ApiError
+where
+    E: std::error::Error + Into<ApiError>,
+{
+    fn from(e: ExecuteError<E>) -> Self {
+        match e {
+            ExecuteError::Domain(d) => d.into(),
+            ExecuteError::VersionConflict { expected, current } => ApiError::VersionConflict(
+                format!("If-Match named version {expected} but the current version is {current}"),
+            ),
+            ExecuteError::Conflict => {
+                ApiError::Conflict("concurrent changes kept conflicting; retry the request".into())
+            }
+            ExecuteError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<probity_domain::access::AccessError> for ApiError {
+    fn from(e: probity_domain::access::AccessError) -> Self {
+        ApiError::internal(format!("access log refused a read record: {e}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::InvalidCursor => {
+                ApiError::field("cursor", "invalid", "not a cursor this list returned")
+            }
+            ViewError::Calendar(c) => c.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl ApiError {
+    /// Maps an identifier parse failure in `field`.
+    pub fn from_id(field: &str, e: IdError) -> Self {
+        match e {
+            IdError::InvalidCreditCode(m) => ApiError::InvalidCreditCode {
+                field: field.to_string(),
+                message: m,
+            },
+            IdError::InvalidIdentityNumber(_) => ApiError::InvalidIdentityNumber {
+                field: field.to_string(),
+            },
+        }
+    }
+}

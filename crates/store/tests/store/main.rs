@@ -1,0 +1,8 @@
+//! Integration tests of the event store against a real Postgres database (one fresh
+//! database per test) and an embedded SQLite database in a temporary directory.
+mod helpers;
+
+mod concurrency;
+mod keys;
+mod reads;
+mod repository;

@@ -1,1 +1,28 @@
-//! placeholder
+//! Probity's read models: the complaint view and the deadline board, the projector that
+//! keeps them current from committed events, their reads, and rebuild from the log.
+//!
+//! Everything here is portable SQL on `Db::any` (Postgres or SQLite), in the tables of
+//! migrations 0010-0019. Projection is idempotent and ordered per aggregate through
+//! `projection_positions`, so the bus may redeliver or reorder freely.
+
+use std::sync::Arc;
+
+use probity_store::{Db, Projector};
+
+pub mod complaint_view;
+pub mod error;
+pub mod projector;
+pub mod rebuild;
+mod sql;
+pub mod store;
+
+pub use complaint_view::{ComplaintView, ExtensionView};
+pub use error::ViewError;
+pub use projector::{ComplaintProjector, KIND_COMPLAINT_REPLY, KIND_COMPLAINT_SIGN};
+pub use rebuild::{dump, rebuild};
+pub use store::{ComplaintFilter, DeadlineEntry, DeadlineFilter, DeadlineState, Page, Views};
+
+/// Every projector of this crate, for the bus consumers and rebuild.
+pub fn projectors(db: &Db) -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(ComplaintProjector::new(db.clone()))]
+}

@@ -1,1 +1,306 @@
-//! Test helpers.
+//! Helpers of the black-box suite: `spawn_app()` starts the real server (what
+//! `probity serve` starts) on port 0, against a fresh Postgres database and a unique NATS
+//! prefix, or against a fresh embedded store with the in-process bus.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use probity::settings::{Policy, Secret, Settings};
+use probity::RunningApp;
+use probity_http::Role;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Where the app under test keeps its events and which bus it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Postgres + NATS JetStream (`DATABASE_URL`/`NATS_URL` or private servers).
+    PostgresNats,
+    /// Embedded SQLite in a temporary data dir, in-process bus.
+    Embedded,
+}
+
+/// Two units used throughout the suite (valid unified social credit codes).
+pub const UNIT_A: &str = "113604000123456713";
+pub const UNIT_B: &str = "914403001922038216";
+
+/// The store and bus of a test app, reusable to start a second server on the same ones.
+#[derive(Debug, Clone)]
+pub struct Backing {
+    pub mode: Mode,
+    pub database_url: Option<String>,
+    pub nats_url: Option<String>,
+    pub prefix: String,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Backing {
+    pub async fn new(mode: Mode) -> anyhow::Result<(Backing, Option<tempfile::TempDir>)> {
+        let dir = tempfile::tempdir().context("creating a temporary data dir")?;
+        let prefix = probity_testkit::nats::unique_prefix();
+        match mode {
+            Mode::PostgresNats => Ok((
+                Backing {
+                    mode,
+                    database_url: Some(probity_testkit::pg::fresh_database().await?),
+                    nats_url: Some(probity_testkit::nats::nats_url().await?),
+                    prefix,
+                    data_dir: dir.path().to_path_buf(),
+                },
+                Some(dir),
+            )),
+            Mode::Embedded => Ok((
+                Backing {
+                    mode,
+                    database_url: None,
+                    nats_url: None,
+                    prefix,
+                    data_dir: dir.path().to_path_buf(),
+                },
+                Some(dir),
+            )),
+        }
+    }
+
+    pub fn settings(&self, clock_offset: chrono::Duration) -> Settings {
+        Settings {
+            bind: "127.0.0.1:0".parse().expect("a loopback address"),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone().map(Secret::new),
+            nats_url: self.nats_url.clone(),
+            nats_prefix: self.prefix.clone(),
+            clock_offset,
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// A running server and tokens for every role.
+pub struct TestApp {
+    pub app: RunningApp,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub backing: Backing,
+    pub admin: String,
+    pub intake: String,
+    pub supervisor: String,
+    pub auditor: String,
+    /// Handler of UNIT_A.
+    pub handler_a: String,
+    /// Handler of UNIT_B.
+    pub handler_b: String,
+    /// Keeps the embedded data dir alive as long as the app.
+    pub dir: Option<tempfile::TempDir>,
+}
+
+/// A response: status, content type and JSON body (`Value::Null` when not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The problem+json `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content type {} for {}",
+            self.content_type,
+            self.body
+        );
+        assert_eq!(self.code(), code, "body: {}", self.body);
+    }
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Value {
+        assert!(
+            self.status.is_success(),
+            "expected success, got {}: {}",
+            self.status,
+            self.body
+        );
+        &self.body
+    }
+}
+
+pub async fn spawn_app(mode: Mode) -> TestApp {
+    spawn_app_with(mode, chrono::Duration::zero()).await
+}
+
+pub async fn spawn_app_with(mode: Mode, clock_offset: chrono::Duration) -> TestApp {
+    let (backing, dir) = Backing::new(mode)
+        .await
+        .expect("the test services (Postgres, NATS) must be available");
+    start_on(backing, dir, clock_offset).await
+}
+
+/// Starts a server on an existing backing (a second server, or a restart).
+pub async fn start_on(
+    backing: Backing,
+    dir: Option<tempfile::TempDir>,
+    clock_offset: chrono::Duration,
+) -> TestApp {
+    let settings = backing.settings(clock_offset);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding port 0");
+    let app = probity::start(&settings, listener)
+        .await
+        .expect("the app starts");
+    let db = app.db.clone();
+    let token = |role: Role, unit: Option<&str>, label: &str| {
+        let db = db.clone();
+        let unit = unit.map(|u| probity_domain::CreditCode::parse(u).expect("a valid unit"));
+        let label = label.to_string();
+        async move {
+            probity_http::create_token(&db, role, unit, Some(label))
+                .await
+                .expect("creating a token")
+        }
+    };
+    let url = app.url();
+    TestApp {
+        admin: token(Role::Admin, None, "admin").await,
+        intake: token(Role::Intake, None, "intake").await,
+        supervisor: token(Role::Supervisor, None, "supervisor").await,
+        auditor: token(Role::Auditor, None, "auditor").await,
+        handler_a: token(Role::Handler, Some(UNIT_A), "handler a").await,
+        handler_b: token(Role::Handler, Some(UNIT_B), "handler b").await,
+        app,
+        url,
+        client: reqwest::Client::new(),
+        backing,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("the server answers");
+        Self::read(resp).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.request(reqwest::Method::GET, path, Some(token), None, &[])
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.request(reqwest::Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    /// Files a named (non-anonymous) complaint of `category` and returns its id.
+    pub async fn file(&self, category: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/complaints",
+                &self.intake,
+                &serde_json::json!({
+                    "category": category,
+                    "channel": "hotline",
+                    "subject_code": UNIT_A,
+                    "title": "Permit delayed past the promised date",
+                    "description": "The permit promised in 10 days has not been issued after 40 days.",
+                    "reporter": {
+                        "anonymous": false,
+                        "name": "张三",
+                        "phone": "13800138000",
+                        "identity_number": "11010519491231002X"
+                    }
+                }),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "filing failed: {}", r.body);
+        r.body["id"].as_str().expect("an id").to_string()
+    }
+
+    /// Runs a verb on a complaint and asserts success; returns the updated view.
+    pub async fn verb(&self, id: &str, verb: &str, token: &str, body: Value) -> Value {
+        let r = self
+            .post(&format!("/api/v1/complaints/{id}/{verb}"), token, &body)
+            .await;
+        r.assert_ok().clone()
+    }
+
+    /// Files, accepts and dispatches a complaint to UNIT_A.
+    pub async fn dispatched(&self, category: &str) -> String {
+        let id = self.file(category).await;
+        self.verb(&id, "accept", &self.intake, serde_json::json!({}))
+            .await;
+        self.verb(
+            &id,
+            "dispatch",
+            &self.intake,
+            serde_json::json!({ "unit": UNIT_A }),
+        )
+        .await;
+        id
+    }
+
+    /// Polls `GET path` as `token` until `pred` holds (the projections are eventually
+    /// consistent); fails after 15 s.
+    pub async fn eventually(
+        &self,
+        path: &str,
+        token: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = self.get(path, token).await;
+            if r.status.is_success() && pred(&r.body) {
+                return r.body;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{path} never satisfied the condition; last: {} {}",
+                    r.status, r.body
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,1 +1,589 @@
-fn main() {}
+//! `probity-bench`: the benchmark program behind `docs/performance.md`.
+//!
+//! It drives the real release binary (`target/release/probity serve`) as a child process
+//! against the machine's Postgres and NATS, each scenario on a fresh database and a
+//! unique subject prefix, and prints every figure beside the command that reproduces it:
+//!
+//! - `baseline`: one-row INSERT transactions into a table shaped like `events`, 16 clients;
+//! - `commands`: complaint commands per second through the HTTP API at 1 and 16 clients;
+//! - `lag`: commit-to-view lag (event recorded → view row written) at a steady rate;
+//! - `bulk`: 1,000,000 events loaded into the log, the server started on them until every
+//!   view has caught up, its resident memory read from `/proc`, then `probity rebuild` timed.
+//!
+//! Nothing here is a test: figures are reported as measured, missed targets included.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use cqrs_es::DomainEvent;
+use hdrhistogram::Histogram;
+use probity_domain::calendar::Deadline;
+use probity_domain::complaint::{Category, Channel, ComplaintEvent};
+use probity_domain::CreditCode;
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Parser)]
+#[command(name = "probity-bench", about = "Probity benchmark program")]
+struct Args {
+    /// Postgres server to create the benchmark databases on.
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    admin_url: String,
+    /// NATS server with JetStream.
+    #[arg(long, env = "BENCH_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// The probity binary (build it with `cargo build --release` first).
+    #[arg(long, default_value = "target/release/probity")]
+    probity: PathBuf,
+    /// Duration of each timed run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Steady command rate for the lag scenario.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Events in the bulk scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Scenarios to run, comma-separated: baseline, commands, lag, bulk.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baseline,commands,lag,bulk"
+    )]
+    scenarios: Vec<String>,
+}
+
+const UNIT: &str = "113604000123456713";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !args.probity.exists() {
+        bail!(
+            "{} does not exist: run `cargo build --release` first",
+            args.probity.display()
+        );
+    }
+    println!(
+        "# probity-bench on {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    let mut baseline_tps = None;
+    for scenario in &args.scenarios {
+        match scenario.as_str() {
+            "baseline" => baseline_tps = Some(baseline(&args).await?),
+            "commands" => commands(&args, baseline_tps).await?,
+            "lag" => lag(&args).await?,
+            "bulk" => bulk(&args).await?,
+            other => bail!("unknown scenario {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// Creates a fresh database and returns its URL.
+async fn fresh_database(admin_url: &str) -> anyhow::Result<String> {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await
+        .with_context(|| format!("connecting to {admin_url}"))?;
+    let name = format!("probity_bench_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .context("creating the benchmark database")?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    Ok(format!("{base}/{name}"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A `probity serve` child process.
+struct Server {
+    child: Child,
+    url: String,
+    admin: String,
+    db_url: String,
+}
+
+impl Server {
+    async fn start(args: &Args, db_url: &str) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
+        let mut child = Command::new(&args.probity)
+            .arg("serve")
+            .env("DATABASE_URL", db_url)
+            .env("NATS_URL", &args.nats_url)
+            .env("PROBITY_NATS_PREFIX", &prefix)
+            .env("PROBITY_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting probity serve")?;
+        let stdout = child.stdout.take().context("probity's stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut admin = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while admin.is_none() {
+            let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+                .await
+                .context("probity serve did not print its admin token within 60 s")??
+                .context("probity serve exited")?;
+            if let Some(t) = line.strip_prefix("First admin token (shown once): ") {
+                admin = Some(t.trim().to_string());
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            admin: admin.unwrap_or_default(),
+            db_url: db_url.to_string(),
+        })
+    }
+
+    async fn token(&self, args: &Args, role: &str, unit: Option<&str>) -> anyhow::Result<String> {
+        let mut cmd = Command::new(&args.probity);
+        cmd.args(["token", "create", "--role", role])
+            .env("DATABASE_URL", &self.db_url);
+        if let Some(u) = unit {
+            cmd.args(["--unit", u]);
+        }
+        let out = cmd.output().await.context("probity token create")?;
+        if !out.status.success() {
+            bail!(
+                "probity token create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+    }
+
+    fn rss_kib(&self) -> anyhow::Result<(u64, u64)> {
+        let pid = self.child.id().context("the server's pid")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok((field("VmRSS:"), field("VmHWM:")))
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The raw baseline: one-row INSERT transactions into a table shaped like `events`.
+async fn baseline(args: &Args) -> anyhow::Result<f64> {
+    let url = fresh_database(&args.admin_url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&url)
+        .await?;
+    pool.execute(
+        "CREATE TABLE bench_raw (aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+           event_type TEXT NOT NULL, event_version TEXT NOT NULL, payload JSONB NOT NULL, metadata JSONB NOT NULL,
+           position BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+           tx_id BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+           recorded_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+           PRIMARY KEY (aggregate_type, aggregate_id, sequence))",
+    )
+    .await?;
+    let count = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for client in 0..16 {
+        let (pool, count) = (pool.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < end {
+                sqlx::query("INSERT INTO bench_raw (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ('complaint', $1, 1, 'ComplaintAccepted', '1', $2, $3)")
+                    .bind(format!("c{client}-{n}"))
+                    .bind(json!({"ComplaintAccepted": {"at": "2026-01-05T01:00:00Z"}}))
+                    .bind(json!({"actor": "bench"}))
+                    .execute(&pool)
+                    .await
+                    .expect("baseline insert");
+                n += 1;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let tps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
+    println!("baseline: one-row INSERT transactions, 16 clients: {tps:.0} tx/s");
+    Ok(tps)
+}
+
+/// A client's command loop: file (anonymous) → accept → dispatch → sign → reply.
+async fn command_loop(
+    http: reqwest::Client,
+    base: String,
+    intake: String,
+    handler: String,
+    end: Instant,
+    count: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+) {
+    while Instant::now() < end {
+        let r = http
+            .post(format!("{base}/api/v1/complaints"))
+            .bearer_auth(&intake)
+            .json(
+                &json!({"category": "complaint", "channel": "hotline", "title": "bench",
+                          "description": "benchmark case", "reporter": {"anonymous": true}}),
+            )
+            .send()
+            .await;
+        let id = match r {
+            Ok(r) if r.status().as_u16() == 201 => {
+                count.fetch_add(1, Ordering::Relaxed);
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                v["id"].as_str().unwrap_or_default().to_string()
+            }
+            _ => {
+                errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        let steps: [(&str, &String, serde_json::Value); 4] = [
+            ("accept", &intake, json!({})),
+            ("dispatch", &intake, json!({"unit": UNIT})),
+            ("sign", &handler, json!({})),
+            ("reply", &handler, json!({"content": "done"})),
+        ];
+        for (verb, token, body) in steps {
+            if Instant::now() >= end {
+                return;
+            }
+            let r = http
+                .post(format!("{base}/api/v1/complaints/{id}/{verb}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().is_success() => {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn commands(args: &Args, baseline_tps: Option<f64>) -> anyhow::Result<()> {
+    let db_url = fresh_database(&args.admin_url).await?;
+    let server = Server::start(args, &db_url).await?;
+    let intake = server.token(args, "intake", None).await?;
+    let handler = server.token(args, "handler", Some(UNIT)).await?;
+    let http = reqwest::Client::new();
+    let _ = &server.admin;
+    for clients in [1usize, 16] {
+        let count = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let end = Instant::now() + Duration::from_secs(args.seconds);
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                tokio::spawn(command_loop(
+                    http.clone(),
+                    server.url.clone(),
+                    intake.clone(),
+                    handler.clone(),
+                    end,
+                    count.clone(),
+                    errors.clone(),
+                ))
+            })
+            .collect();
+        for t in tasks {
+            t.await?;
+        }
+        let cps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
+        let vs = baseline_tps
+            .map(|b| format!(" ({:.0}% of the raw baseline)", 100.0 * cps / b))
+            .unwrap_or_default();
+        println!(
+            "commands: {clients} client(s): {cps:.0} commands/s{vs}, {} errors",
+            errors.load(Ordering::Relaxed)
+        );
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// Commit-to-view lag: new complaints at a steady rate; for each, the time from the event's
+/// `recorded_at` to the moment its projection row was written (`projected_at`).
+async fn lag(args: &Args) -> anyhow::Result<()> {
+    let db_url = fresh_database(&args.admin_url).await?;
+    let server = Server::start(args, &db_url).await?;
+    let intake = server.token(args, "intake", None).await?;
+    let http = reqwest::Client::new();
+    let total = args.rate * args.seconds;
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let errors = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        ticker.tick().await;
+        let permit = in_flight.clone().acquire_owned().await?;
+        let (http, base, intake, errors) = (
+            http.clone(),
+            server.url.clone(),
+            intake.clone(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(format!("{base}/api/v1/complaints"))
+                .bearer_auth(&intake)
+                .json(
+                    &json!({"category": "help", "channel": "web", "title": "lag",
+                              "description": "lag probe", "reporter": {"anonymous": true}}),
+                )
+                .send()
+                .await;
+            if !matches!(r, Ok(ref r) if r.status().as_u16() == 201) {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let achieved = total as f64 / started.elapsed().as_secs_f64();
+    let pool = PgPool::connect(&db_url).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM projection_positions WHERE projector = 'complaints' AND projected_at IS NOT NULL",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if n as u64 >= total - errors.load(Ordering::Relaxed) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows: Vec<(f64,)> = sqlx::query_as(
+        "SELECT (EXTRACT(EPOCH FROM (p.projected_at::timestamptz - e.recorded_at)) * 1000)::float8
+           FROM events e JOIN projection_positions p
+             ON p.projector = 'complaints' AND p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id
+          WHERE e.aggregate_type = 'complaint' AND e.sequence = 1 AND p.last_sequence = 1",
+    )
+    .fetch_all(&pool)
+    .await?;
+    let mut hist = Histogram::<u64>::new(3)?;
+    for (ms,) in &rows {
+        hist.record((ms.max(0.0) * 1000.0) as u64)?;
+    }
+    println!(
+        "lag: {} commands at {achieved:.0}/s ({} errors): commit-to-view p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} events",
+        total,
+        errors.load(Ordering::Relaxed),
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+        hist.max() as f64 / 1000.0,
+        rows.len()
+    );
+    server.stop().await;
+    Ok(())
+}
+
+/// Loads `args.events` events (complaints of five events each) straight into the log.
+async fn load_events(pool: &PgPool, events: u64) -> anyhow::Result<()> {
+    let unit = CreditCode::parse(UNIT)?;
+    let at = chrono::Utc::now();
+    let due = |d: i64| Deadline {
+        due: at.date_naive() + chrono::Duration::days(d),
+        provisional: false,
+    };
+    let lifecycle = [
+        ComplaintEvent::ComplaintFiled {
+            category: Category::Complaint,
+            channel: Channel::Hotline,
+            subject_code: Some(unit.clone()),
+            title: "bulk".into(),
+            description: "bulk-loaded case".into(),
+            anonymous: true,
+            reporter: None,
+            received_at: at,
+        },
+        ComplaintEvent::ComplaintAccepted { at },
+        ComplaintEvent::ComplaintDispatched {
+            unit: unit.clone(),
+            sign_due: due(1),
+            reply_due: due(21),
+            at,
+        },
+        ComplaintEvent::ComplaintSigned {
+            unit: unit.clone(),
+            at,
+        },
+        ComplaintEvent::ComplaintReplied {
+            unit,
+            content: "done".into(),
+            at,
+        },
+    ];
+    let encoded: Vec<(String, serde_json::Value)> = lifecycle
+        .iter()
+        .map(|e| {
+            (
+                e.event_type(),
+                serde_json::to_value(e).expect("events serialize"),
+            )
+        })
+        .collect();
+    let cases = events / lifecycle.len() as u64;
+    let batch_cases = 2_000u64;
+    let mut done = 0u64;
+    while done < cases {
+        let n = batch_cases.min(cases - done);
+        let mut ids = Vec::new();
+        let mut seqs = Vec::new();
+        let mut types = Vec::new();
+        let mut payloads = Vec::new();
+        for _ in 0..n {
+            let id = uuid::Uuid::now_v7().to_string();
+            for (i, (t, p)) in encoded.iter().enumerate() {
+                ids.push(id.clone());
+                seqs.push(i as i64 + 1);
+                types.push(t.clone());
+                payloads.push(p.clone());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT 'complaint', id, seq, t, '1', p, '{\"actor\":\"bench\"}'::jsonb
+               FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::jsonb[]) AS u(id, seq, t, p)",
+        )
+        .bind(&ids)
+        .bind(&seqs)
+        .bind(&types)
+        .bind(&payloads)
+        .execute(pool)
+        .await
+        .context("bulk insert")?;
+        done += n;
+    }
+    Ok(())
+}
+
+async fn bulk(args: &Args) -> anyhow::Result<()> {
+    let db_url = fresh_database(&args.admin_url).await?;
+    // Start once so the migrations run, then stop, load, and start again on the full log.
+    let server = Server::start(args, &db_url).await?;
+    server.stop().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db_url)
+        .await?;
+    let t = Instant::now();
+    load_events(&pool, args.events).await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "bulk: loaded {total} events in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let server = Server::start(args, &db_url).await?;
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    let mut peak_rss = 0;
+    loop {
+        let (applied,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(SUM(last_sequence), 0)::bigint FROM projection_positions WHERE projector = 'complaints'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        let (rss, _) = server.rss_kib()?;
+        peak_rss = peak_rss.max(rss);
+        if applied >= total || Instant::now() > deadline {
+            println!(
+                "bulk: the server published and projected {applied} of {total} events in {:.1} s ({:.0} events/s through relay, NATS and projector)",
+                t.elapsed().as_secs_f64(),
+                applied as f64 / t.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, hwm) = server.rss_kib()?;
+    println!(
+        "bulk: server resident memory after {total} events: {:.1} MiB now, {:.1} MiB peak (sampled {:.1} MiB)",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0,
+        peak_rss as f64 / 1024.0
+    );
+    server.stop().await;
+
+    let t = Instant::now();
+    let out = Command::new(&args.probity)
+        .arg("rebuild")
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .await
+        .context("probity rebuild")?;
+    if !out.status.success() {
+        bail!(
+            "probity rebuild failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "rebuild: {total} events in {secs:.1} s = {:.0} events/s (whole process, start-up included); probity said: {}",
+        total as f64 / secs,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    Ok(())
+}

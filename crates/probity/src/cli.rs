@@ -1,0 +1,196 @@
+//! The command line: `probity serve`, `probity token create`, `probity rebuild`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::settings::{parse_clock_offset, Policy, Secret, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "probity",
+    version,
+    about = "Event-sourced case management for government integrity work (政务诚信)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the store and the bus are; shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Directory of the embedded SQLite store (used when no DATABASE_URL is given).
+    #[arg(
+        long,
+        env = "PROBITY_DATA_DIR",
+        default_value = "./probity-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Postgres URL; absent means the embedded SQLite store.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// NATS URL; absent means the in-process bus.
+    #[arg(long, env = "NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// Subject prefix on the bus.
+    #[arg(
+        long,
+        env = "PROBITY_NATS_PREFIX",
+        default_value = "probity",
+        global = true
+    )]
+    pub nats_prefix: String,
+    /// Shift of the server's clock (e.g. 30d, -12h) for drills and tests.
+    #[arg(long, env = "PROBITY_CLOCK_OFFSET", default_value = "0", global = true)]
+    pub clock_offset: String,
+    /// Policy file (TOML): time limits and operational limits.
+    #[arg(long, env = "PROBITY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP API, the relay and the projectors.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PROBITY_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Rebuild every projection from position zero.
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it alone on stdout (it is stored hashed).
+    Create {
+        /// intake, handler, supervisor, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Credit code of the unit (required for handler; binds a supervisor).
+        #[arg(long)]
+        unit: Option<String>,
+        /// A label to recognise the token by.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+impl CommonArgs {
+    pub fn settings(&self, bind: &str) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            bind: bind
+                .parse()
+                .with_context(|| format!("--bind {bind:?} is not an address:port"))?,
+            data_dir: self.data_dir.clone(),
+            database_url: self
+                .database_url
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+            nats_url: self.nats_url.clone().filter(|s| !s.is_empty()),
+            nats_prefix: self.nats_prefix.clone(),
+            clock_offset: parse_clock_offset(&self.clock_offset)?,
+            policy: Policy::load(self.config.as_deref())?,
+        })
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { bind } => serve(cli.common.settings(&bind)?).await,
+        Command::Token(TokenCommand::Create { role, unit, label }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            let db = crate::app::open_db(&settings).await?;
+            let role: probity_http::Role = role.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--role {role:?}: expected intake, handler, supervisor, auditor or admin"
+                )
+            })?;
+            let unit = unit
+                .map(|u| probity_domain::CreditCode::parse(&u))
+                .transpose()
+                .context("--unit is not a valid unified social credit code")?;
+            let token = probity_http::create_token(&db, role, unit, label)
+                .await
+                .context("storing the token")?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Rebuild => rebuild(cli.common.settings("127.0.0.1:0")?).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.bind))?;
+    let app = crate::app::start(&settings, listener).await?;
+    println!("Probity is serving at {}", app.url());
+    if let Some(token) = &app.first_admin_token {
+        println!("First admin token (shown once): {token}");
+    }
+    let token = app.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        token.cancel();
+    });
+    app.wait().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn rebuild(settings: Settings) -> anyhow::Result<()> {
+    let db = crate::app::open_db(&settings).await?;
+    let log = probity_store::EventLog::new(db.clone());
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+        )
+        .expect("a valid progress template")
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let n = probity_views::rebuild(&log, &db, &progress)
+        .await
+        .context("rebuilding the projections")?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Rebuilt every projection from {n} events in {secs:.2} s ({:.0} events/s)",
+        n as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}

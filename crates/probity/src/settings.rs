@@ -1,0 +1,153 @@
+//! Typed settings from flags, environment and an optional TOML policy file.
+//!
+//! Flags and environment (`--bind`/`PROBITY_BIND`, `--data-dir`/`PROBITY_DATA_DIR`,
+//! `DATABASE_URL`, `NATS_URL`, `PROBITY_NATS_PREFIX`, `PROBITY_CLOCK_OFFSET`,
+//! `PROBITY_CONFIG`) choose where things are; the policy file holds the rules that are
+//! local practice (time limits) and operational limits. Secrets never print.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use probity_domain::TimeLimits;
+use serde::Deserialize;
+
+/// A value that must never appear in logs or `Debug` output (a database URL may carry a
+/// password).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything `probity serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port: the tests do).
+    pub bind: SocketAddr,
+    /// Where the embedded SQLite store lives when no `DATABASE_URL` is given.
+    pub data_dir: PathBuf,
+    /// Postgres URL; `None` means embedded SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// NATS URL; `None` means the in-process bus.
+    pub nats_url: Option<String>,
+    /// Subject prefix on the bus (`<prefix>.events.<type>.<id>`).
+    pub nats_prefix: String,
+    /// Shift of the server's clock, for drills and tests.
+    pub clock_offset: chrono::Duration,
+    /// Rules and limits from the policy file (defaults when no file is given).
+    pub policy: Policy,
+}
+
+/// The policy file (`PROBITY_CONFIG`, TOML). Every field has a shipped default.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    pub time_limits: TimeLimits,
+    pub http: HttpPolicy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpPolicy {
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// `/readyz` fails when the projections lag the log by more than this.
+    pub max_projection_lag_ms: u64,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            max_projection_lag_ms: 5_000,
+        }
+    }
+}
+
+impl HttpPolicy {
+    pub fn max_projection_lag(&self) -> Duration {
+        Duration::from_millis(self.max_projection_lag_ms)
+    }
+}
+
+impl Policy {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Policy> {
+        match path {
+            None => Ok(Policy::default()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading policy file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing policy file {}", path.display()))
+            }
+        }
+    }
+}
+
+/// Parses a clock offset such as `30d`, `12h`, `-5m`, `90s` or `0`.
+pub fn parse_clock_offset(s: &str) -> anyhow::Result<chrono::Duration> {
+    let s = s.trim();
+    if s.is_empty() || s == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let (number, unit) = s.split_at(s.len() - 1);
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("clock offset {s:?}: expected e.g. 30d, 12h, -5m, 90s"))?;
+    let d = match unit {
+        "d" => chrono::Duration::days(n),
+        "h" => chrono::Duration::hours(n),
+        "m" => chrono::Duration::minutes(n),
+        "s" => chrono::Duration::seconds(n),
+        _ => anyhow::bail!("clock offset {s:?}: unit must be d, h, m or s"),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_offsets_parse_in_days_hours_minutes_and_seconds() {
+        assert_eq!(
+            parse_clock_offset("30d").unwrap(),
+            chrono::Duration::days(30)
+        );
+        assert_eq!(
+            parse_clock_offset("-5m").unwrap(),
+            chrono::Duration::minutes(-5)
+        );
+        assert_eq!(parse_clock_offset("0").unwrap(), chrono::Duration::zero());
+        assert!(parse_clock_offset("5w").is_err());
+        assert!(parse_clock_offset("xd").is_err());
+    }
+
+    #[test]
+    fn a_secret_never_prints() {
+        let s = Secret::new("postgres://u:pw@h/db");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn the_policy_file_overrides_time_limits_and_rejects_unknown_keys() {
+        let p: Policy = toml::from_str("[time_limits]\ncomplaint_working_days = 20\n").unwrap();
+        assert_eq!(p.time_limits.complaint_working_days, 20);
+        assert_eq!(p.time_limits.sign_working_days, 1);
+        assert!(toml::from_str::<Policy>("[time_limits]\nnope = 1\n").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! The black-box suite: the real server through `spawn_app()`, every scenario on
+//! Postgres + NATS and again on the embedded store with the in-process bus.
+
+mod complaints;
+mod errors;
+mod personal_data;
+mod replicas;
+
+/// Declares one `#[tokio::test]` per mode for each scenario `async fn name(mode: Mode)`.
+#[macro_export]
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_nats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(probity_tests::Mode::PostgresNats).await
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(probity_tests::Mode::Embedded).await
+                }
+            )*
+        }
+    };
+}

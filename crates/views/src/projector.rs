@@ -130,19 +130,21 @@ pub(crate) async fn claim_position(
 ) -> Result<bool, sqlx::Error> {
     let result = if old == 0 {
         sqlx::query(
-            "INSERT INTO projection_positions (projector, aggregate_type, aggregate_id, last_sequence) \
-             VALUES ($1, $2, $3, $4) \
+            "INSERT INTO projection_positions \
+             (projector, aggregate_type, aggregate_id, last_sequence, projected_at) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (projector, aggregate_type, aggregate_id) DO NOTHING",
         )
         .bind(projector)
         .bind(&event.aggregate_type)
         .bind(&event.aggregate_id)
         .bind(event.sequence)
+        .bind(ts_text(chrono::Utc::now()))
         .execute(&mut **tx)
         .await?
     } else {
         sqlx::query(
-            "UPDATE projection_positions SET last_sequence = $1 \
+            "UPDATE projection_positions SET last_sequence = $1, projected_at = $6 \
              WHERE projector = $2 AND aggregate_type = $3 AND aggregate_id = $4 \
              AND last_sequence = $5",
         )
@@ -151,6 +153,7 @@ pub(crate) async fn claim_position(
         .bind(&event.aggregate_type)
         .bind(&event.aggregate_id)
         .bind(old)
+        .bind(ts_text(chrono::Utc::now()))
         .execute(&mut **tx)
         .await?
     };
@@ -286,28 +289,6 @@ async fn project_one(
         store_deadlines(tx, &view, &body).await?;
     }
     Ok(Applied::Applied)
-}
-
-impl ComplaintProjector {
-    /// Applies a page of events (in log order) in one transaction, as `handle` would one
-    /// by one: the same classification and writes, only fewer commits. Used by rebuild;
-    /// events of other aggregate types are skipped (`AlreadyApplied`).
-    pub(crate) async fn handle_page(
-        &self,
-        events: &[StoredEvent],
-    ) -> Result<Vec<Applied>, StoreError> {
-        let mut tx = begin_write(&self.db).await?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            outcomes.push(if event.aggregate_type == COMPLAINT_TYPE {
-                project_one(&mut tx, Self::NAME, event).await?
-            } else {
-                Applied::AlreadyApplied
-            });
-        }
-        tx.commit().await?;
-        Ok(outcomes)
-    }
 }
 
 #[async_trait::async_trait]

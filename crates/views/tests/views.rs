@@ -966,7 +966,7 @@ async fn rebuild_arrives_at_the_incremental_state(kind: Kind) -> anyhow::Result<
     sqlx::query("DELETE FROM deadline_entries WHERE case_id = 'r-1'")
         .execute(&app.db.any)
         .await?;
-    sqlx::query("INSERT INTO projection_positions VALUES ('complaints', 'complaint', 'ghost', 4)")
+    sqlx::query("INSERT INTO projection_positions (projector, aggregate_type, aggregate_id, last_sequence) VALUES ('complaints', 'complaint', 'ghost', 4)")
         .execute(&app.db.any)
         .await?;
     sqlx::query("INSERT INTO local_bus_checkpoints (projector, tx_id, position) VALUES ('complaints', 99, 99)")

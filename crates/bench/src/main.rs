@@ -56,7 +56,8 @@ struct Args {
     /// Events in the bulk scenario.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
-    /// Scenarios to run, comma-separated: baseline, commands, lag, bulk.
+    /// Scenarios to run, comma-separated: baseline, commands, lag, bulk (load, catch up,
+    /// memory, rebuild), rebuild (load and rebuild only).
     #[arg(
         long,
         value_delimiter = ',',
@@ -89,9 +90,28 @@ async fn main() -> anyhow::Result<()> {
             "commands" => commands(&args, baseline_tps).await?,
             "lag" => lag(&args).await?,
             "bulk" => bulk(&args).await?,
+            "rebuild" => rebuild_only(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }
+    Ok(())
+}
+
+/// Drops a benchmark database (the bulk one holds a million events).
+async fn drop_database(admin_url: &str, db_url: &str) -> anyhow::Result<()> {
+    let name = db_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or_default();
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+        .with_context(|| format!("dropping {name}"))?;
     Ok(())
 }
 
@@ -124,8 +144,12 @@ fn free_port() -> anyhow::Result<u16> {
 struct Server {
     child: Child,
     url: String,
-    admin: String,
+    /// The first admin token, when the store was new.
+    admin: Option<String>,
     db_url: String,
+    nats_url: String,
+    /// The server's subject prefix: its stream is deleted when it stops.
+    prefix: String,
 }
 
 impl Server {
@@ -145,23 +169,38 @@ impl Server {
             .context("starting probity serve")?;
         let stdout = child.stdout.take().context("probity's stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        // `serve` prints its URL, then (on a new store only) a first admin token.
         let mut admin = None;
         let deadline = Instant::now() + Duration::from_secs(60);
-        while admin.is_none() {
+        loop {
             let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
                 .await
-                .context("probity serve did not print its admin token within 60 s")??
+                .context("probity serve did not start within 60 s")??
                 .context("probity serve exited")?;
             if let Some(t) = line.strip_prefix("First admin token (shown once): ") {
                 admin = Some(t.trim().to_string());
+                break;
+            }
+            if line.starts_with("Probity is serving at") {
+                // The token line, if any, follows at once.
+                if let Ok(Ok(Some(next))) =
+                    tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await
+                {
+                    admin = next
+                        .strip_prefix("First admin token (shown once): ")
+                        .map(|t| t.trim().to_string());
+                }
+                break;
             }
         }
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Server {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            admin: admin.unwrap_or_default(),
+            admin,
             db_url: db_url.to_string(),
+            nats_url: args.nats_url.clone(),
+            prefix,
         })
     }
 
@@ -206,6 +245,13 @@ impl Server {
         }
         let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
         let _ = self.child.kill().await;
+        // The benchmark's stream holds up to a million messages: do not leave it behind.
+        if let Ok(client) = async_nats::connect(self.nats_url.as_str()).await {
+            let js = async_nats::jetstream::new(client);
+            let _ = js
+                .delete_stream(format!("{}_EVENTS", self.prefix.to_uppercase()))
+                .await;
+        }
     }
 }
 
@@ -250,6 +296,8 @@ async fn baseline(args: &Args) -> anyhow::Result<f64> {
     }
     let tps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
     println!("baseline: one-row INSERT transactions, 16 clients: {tps:.0} tx/s");
+    pool.close().await;
+    drop_database(&args.admin_url, &url).await?;
     Ok(tps)
 }
 
@@ -319,7 +367,10 @@ async fn commands(args: &Args, baseline_tps: Option<f64>) -> anyhow::Result<()> 
     let intake = server.token(args, "intake", None).await?;
     let handler = server.token(args, "handler", Some(UNIT)).await?;
     let http = reqwest::Client::new();
-    let _ = &server.admin;
+    debug_assert!(
+        server.admin.is_some(),
+        "a new store prints its first admin token"
+    );
     for clients in [1usize, 16] {
         let count = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
@@ -350,6 +401,7 @@ async fn commands(args: &Args, baseline_tps: Option<f64>) -> anyhow::Result<()> 
         );
     }
     server.stop().await;
+    drop_database(&args.admin_url, &db_url).await?;
     Ok(())
 }
 
@@ -432,6 +484,8 @@ async fn lag(args: &Args) -> anyhow::Result<()> {
         rows.len()
     );
     server.stop().await;
+    pool.close().await;
+    drop_database(&args.admin_url, &db_url).await?;
     Ok(())
 }
 
@@ -566,10 +620,18 @@ async fn bulk(args: &Args) -> anyhow::Result<()> {
     );
     server.stop().await;
 
+    time_rebuild(args, &db_url, total).await?;
+    pool.close().await;
+    drop_database(&args.admin_url, &db_url).await?;
+    Ok(())
+}
+
+/// Runs `probity rebuild` on `db_url` and prints its rate.
+async fn time_rebuild(args: &Args, db_url: &str, total: i64) -> anyhow::Result<()> {
     let t = Instant::now();
     let out = Command::new(&args.probity)
         .arg("rebuild")
-        .env("DATABASE_URL", &db_url)
+        .env("DATABASE_URL", db_url)
         .output()
         .await
         .context("probity rebuild")?;
@@ -585,5 +647,24 @@ async fn bulk(args: &Args) -> anyhow::Result<()> {
         total as f64 / secs,
         String::from_utf8_lossy(&out.stdout).trim()
     );
+    Ok(())
+}
+
+/// Loads `args.events` events and times `probity rebuild` on them (no server running).
+async fn rebuild_only(args: &Args) -> anyhow::Result<()> {
+    let db_url = fresh_database(&args.admin_url).await?;
+    let server = Server::start(args, &db_url).await?;
+    server.stop().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db_url)
+        .await?;
+    load_events(&pool, args.events).await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    time_rebuild(args, &db_url, total).await?;
+    pool.close().await;
+    drop_database(&args.admin_url, &db_url).await?;
     Ok(())
 }

@@ -149,6 +149,48 @@ impl Auth {
     }
 }
 
+/// Known tokens, remembered for [`TOKEN_CACHE_TTL`] so that a request costs no token
+/// query. Unknown tokens are never remembered (a token created a moment ago by the CLI
+/// works at once); a remembered token is at most the TTL out of date, which bounds how
+/// long a future revocation takes to bite.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Auth, std::time::Instant)>>,
+}
+
+/// How long a known token is served from memory.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Tokens remembered at most; the cache is emptied when it would grow past this.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+impl TokenCache {
+    /// The caller for `token`, from memory or from the store.
+    pub async fn authenticate(&self, db: &Db, token: &str) -> Result<Option<Auth>, ApiError> {
+        let key = hash_token(token);
+        if let Some(auth) = self.get(&key) {
+            return Ok(Some(auth));
+        }
+        let found = authenticate(db, token).await?;
+        if let Some(auth) = &found {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(key, (auth.clone(), std::time::Instant::now()));
+        }
+        Ok(found)
+    }
+
+    fn get(&self, key: &str) -> Option<Auth> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(auth, _)| auth.clone())
+    }
+}
+
 /// Looks a bearer token up; `None` when unknown.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Auth>, ApiError> {
     let row: Option<(String, String, Option<String>, Option<String>)> =
@@ -193,7 +235,9 @@ impl FromRequestParts<AppState> for Auth {
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(ApiError::Unauthenticated);
         }
-        let auth = authenticate(&state.db, token.trim())
+        let auth = state
+            .tokens
+            .authenticate(&state.db, token.trim())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         if auth.role == Role::Handler && auth.unit.is_none() {

@@ -311,22 +311,38 @@ fn outcome<E: std::error::Error>(e: &ExecuteError<E>) -> CommandOutcome {
 }
 
 impl AppState {
-    /// Runs a complaint command and counts its outcome.
+    /// Runs a complaint command, counts its outcome, and returns the case's view after it.
     async fn execute_complaint(
         &self,
         id: &str,
         command: ComplaintCommand,
         expected_version: Option<usize>,
         metadata: Metadata,
-    ) -> Result<(), ApiError> {
+    ) -> Result<ComplaintView, ApiError> {
         match self
             .complaints
-            .execute(id, command, expected_version, metadata)
+            .execute_with_history(id, command, expected_version, metadata)
             .await
         {
-            Ok(_) => {
+            Ok(executed) => {
                 self.metrics.record_command(CommandOutcome::Ok);
-                Ok(())
+                // The view of the result, folded from the history the command was
+                // decided on plus its new events: no second read of the log.
+                let view = ComplaintView::from_events(
+                    id,
+                    executed
+                        .history
+                        .iter()
+                        .map(|e| (e.sequence as u64, &e.payload)),
+                )
+                .map(|mut v| {
+                    v.refresh_overdue(self.clock.today());
+                    v
+                })
+                .ok_or_else(|| {
+                    ApiError::internal(format!("complaint {id} has no events after a command"))
+                })?;
+                Ok(view)
             }
             Err(e) => {
                 self.metrics.record_command(outcome(&e));
@@ -386,12 +402,9 @@ async fn command(
     if_match: IfMatch,
     command: ComplaintCommand,
 ) -> Result<Json<ComplaintView>, ApiError> {
-    state
+    let view = state
         .execute_complaint(id, command, if_match.0, metadata(auth, ctx))
         .await?;
-    let view = state.fold_complaint(id).await?.ok_or_else(|| {
-        ApiError::internal(format!("complaint {id} has no events after a command"))
-    })?;
     Ok(Json(view))
 }
 
@@ -703,13 +716,9 @@ async fn create(
         reporter,
         at: state.clock.now(),
     };
-    state
+    let view = state
         .execute_complaint(&id, file, None, metadata(auth, ctx))
         .await?;
-    let view = state
-        .fold_complaint(&id)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("complaint {id} has no events after filing")))?;
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: serde_json::to_value(&view).map_err(ApiError::internal)?,

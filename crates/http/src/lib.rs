@@ -105,6 +105,8 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// A deadline is `due_soon` within this many working days.
     pub due_soon_working_days: i64,
+    /// Known bearer tokens, so a request costs no token query.
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 /// The components the binary hands to [`AppState::new`] (shared with its other tasks).
@@ -147,6 +149,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             readiness: parts.readiness,
             due_soon_working_days: DUE_SOON_WORKING_DAYS,
+            tokens: Arc::new(auth::TokenCache::default()),
         }
     }
 

@@ -110,6 +110,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let projectors: Vec<Arc<dyn Projector>> = probity_views::projectors(&db);
 
     // The bus: NATS JetStream with the relay, or the in-process bus.
+    let mut renderers: Vec<probity_http::MetricsRenderer> = Vec::new();
     let nats = match &settings.nats_url {
         Some(url) => {
             let client = async_nats::ConnectOptions::new()
@@ -123,21 +124,22 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             probity_bus::ensure_stream(&js, &cfg)
                 .await
                 .context("creating the JetStream stream")?;
-            {
-                let (log, js, cfg, token) =
-                    (log.clone(), js.clone(), cfg.clone(), shutdown.clone());
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = probity_bus::run_relay(log, js, cfg, token).await {
-                        tracing::error!(%error, "the relay stopped");
-                    }
-                }));
-            }
+            let relay = probity_bus::Relay::new(log.clone(), js.clone(), cfg.clone());
+            renderers.push(relay_renderer(relay.metrics()));
+            let token = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = relay.run(token).await {
+                    tracing::error!(%error, "the relay stopped");
+                }
+            }));
             for projector in &projectors {
-                let (js, cfg, p, token) =
-                    (js.clone(), cfg.clone(), projector.clone(), shutdown.clone());
+                let name = projector.name();
+                let feed =
+                    probity_bus::NatsProjector::new(js.clone(), cfg.clone(), projector.clone());
+                renderers.push(projector_renderer(name, feed.metrics()));
+                let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
-                    let name = p.name();
-                    if let Err(error) = probity_bus::run_nats_projector(js, cfg, p, token).await {
+                    if let Err(error) = feed.run(token).await {
                         tracing::error!(%error, projector = name, "a projector stopped");
                     }
                 }));
@@ -146,10 +148,12 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         }
         None => {
             for projector in &projectors {
-                let (log, p, token) = (log.clone(), projector.clone(), shutdown.clone());
+                let name = projector.name();
+                let feed = probity_bus::LocalProjector::new(log.clone(), projector.clone());
+                renderers.push(projector_renderer(name, feed.metrics()));
+                let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
-                    let name = p.name();
-                    if let Err(error) = probity_bus::run_local_projector(log, p, token).await {
+                    if let Err(error) = feed.run(token).await {
                         tracing::error!(%error, projector = name, "a projector stopped");
                     }
                 }));
@@ -161,6 +165,11 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let readiness = Arc::new(Readiness {
         db: db.clone(),
         nats,
+        projectors: projectors
+            .iter()
+            .map(|p| (p.name(), p.aggregate_types()))
+            .collect(),
+        max_lag: settings.policy.http.max_projection_lag(),
     });
     let state = probity_http::AppState::new(probity_http::AppParts {
         db: db.clone(),
@@ -176,6 +185,9 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         },
         readiness,
     });
+    for renderer in renderers {
+        state.metrics.register(renderer);
+    }
     let router = probity_http::router(state);
     let token = shutdown.clone();
     tasks.push(tokio::spawn(async move {
@@ -197,10 +209,46 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     })
 }
 
-/// `/readyz`: the store answers and, with NATS, the connection is up.
+/// `/readyz`: the store answers, with NATS the connection is up, and every projector has
+/// applied the recent events of its aggregate types within the configured lag.
 struct Readiness {
     db: Db,
     nats: Option<async_nats::Client>,
+    projectors: Vec<(&'static str, &'static [&'static str])>,
+    max_lag: Duration,
+}
+
+/// How far back `/readyz` looks for unapplied events (it must stay cheap).
+const READINESS_WINDOW: i64 = 1_000;
+
+impl Readiness {
+    /// Age in milliseconds of the oldest event among the last [`READINESS_WINDOW`] of
+    /// `aggregate_type` that `projector` has not applied yet (0 when none).
+    async fn lag_ms(&self, projector: &str, aggregate_type: &str) -> Result<f64, sqlx::Error> {
+        let age = match self.db.backend {
+            probity_store::Backend::Postgres => {
+                "(EXTRACT(EPOCH FROM (clock_timestamp() - MIN(e.recorded_at))) * 1000)::float8"
+            }
+            probity_store::Backend::Sqlite => {
+                "(julianday('now') - julianday(MIN(e.recorded_at))) * 86400000.0"
+            }
+        };
+        let sql = format!(
+            "SELECT COALESCE({age}, 0.0) FROM events e \
+             LEFT JOIN projection_positions p ON p.projector = $1 \
+               AND p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
+             WHERE e.aggregate_type = $2 \
+               AND e.position > (SELECT COALESCE(MAX(position), 0) FROM events) - $3 \
+               AND e.sequence > COALESCE(p.last_sequence, 0)"
+        );
+        let (lag,): (f64,) = sqlx::query_as(&sql)
+            .bind(projector)
+            .bind(aggregate_type)
+            .bind(READINESS_WINDOW)
+            .fetch_one(&self.db.any)
+            .await?;
+        Ok(lag)
+    }
 }
 
 #[async_trait::async_trait]
@@ -215,6 +263,103 @@ impl probity_http::Readiness for Readiness {
                 return Err("the bus (NATS) is not connected".into());
             }
         }
+        for (projector, types) in &self.projectors {
+            for aggregate_type in *types {
+                let lag = self
+                    .lag_ms(projector, aggregate_type)
+                    .await
+                    .map_err(|error| {
+                        tracing::warn!(%error, projector, "readiness: lag query failed");
+                        format!("the lag of projector {projector} cannot be read")
+                    })?;
+                if lag > self.max_lag.as_millis() as f64 {
+                    return Err(format!(
+                        "projector {projector} is {lag:.0} ms behind on {aggregate_type} events"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// Prometheus text for the relay's counters.
+fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_http::MetricsRenderer {
+    Arc::new(move || {
+        let s = metrics.snapshot();
+        format!(
+            "# HELP probity_relay_published_total Events the relay published to JetStream.\n\
+             # TYPE probity_relay_published_total counter\n\
+             probity_relay_published_total {}\n\
+             # HELP probity_relay_duplicates_total Re-publishes JetStream recognised as duplicates.\n\
+             # TYPE probity_relay_duplicates_total counter\n\
+             probity_relay_duplicates_total {}\n\
+             # HELP probity_relay_errors_total Failed relay batches.\n\
+             # TYPE probity_relay_errors_total counter\n\
+             probity_relay_errors_total {}\n\
+             # HELP probity_relay_checkpoint_position Global position of the relay checkpoint.\n\
+             # TYPE probity_relay_checkpoint_position gauge\n\
+             probity_relay_checkpoint_position {}\n\
+             # HELP probity_relay_lag_milliseconds Recording-to-ack time of the last published event.\n\
+             # TYPE probity_relay_lag_milliseconds gauge\n\
+             probity_relay_lag_milliseconds {}\n\
+             # HELP probity_relay_leader 1 when this server's relay holds the lock.\n\
+             # TYPE probity_relay_leader gauge\n\
+             probity_relay_leader {}\n",
+            s.published,
+            s.duplicates,
+            s.errors,
+            s.last_checkpoint.position,
+            s.last_lag_ms,
+            u8::from(s.leader)
+        )
+    })
+}
+
+/// Prometheus text for one projector feed's counters.
+fn projector_renderer(
+    name: &'static str,
+    metrics: Arc<probity_bus::ProjectorMetrics>,
+) -> probity_http::MetricsRenderer {
+    Arc::new(move || {
+        let s = metrics.snapshot();
+        let mut out = String::new();
+        for (metric, help, kind, value) in [
+            (
+                "probity_projector_applied_total",
+                "Events that changed a view.",
+                "counter",
+                s.applied as i64,
+            ),
+            (
+                "probity_projector_redelivered_total",
+                "Redeliveries already applied.",
+                "counter",
+                s.already_applied as i64,
+            ),
+            (
+                "probity_projector_gaps_total",
+                "Events that arrived before their predecessor.",
+                "counter",
+                s.gaps as i64,
+            ),
+            (
+                "probity_projector_errors_total",
+                "Projector or transport errors.",
+                "counter",
+                s.errors as i64,
+            ),
+            (
+                "probity_projector_lag_milliseconds",
+                "Recording-to-handling time of the last event.",
+                "gauge",
+                s.last_lag_ms,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric}{{projector=\"{name}\"}} {value}\n"
+            ));
+        }
+        out
+    })
 }

@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use rand::Rng;
 
@@ -93,6 +93,26 @@ impl<A: Aggregate> Executor<A> {
     where
         A::Command: Clone,
     {
+        let mut executed = self
+            .execute_with_history(aggregate_id, command, expected_version, metadata)
+            .await?;
+        let first_new = executed.history.len() - executed.new_events;
+        Ok(executed.history.split_off(first_new))
+    }
+
+    /// Like [`Executor::execute`], but returns the aggregate's whole history after the
+    /// command (the events it was decided on, then the new ones), so a caller can fold
+    /// a view of the result without reading the log again.
+    pub async fn execute_with_history(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<usize>,
+        metadata: Metadata,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
         let store = self.store()?;
         let mut attempt: u32 = 1;
         loop {
@@ -104,10 +124,12 @@ impl<A: Aggregate> Executor<A> {
                 .command_lock(A::TYPE, aggregate_id)
                 .lock()
                 .await;
-            let mut context = store
-                .load_aggregate(aggregate_id)
+            // What the plain event store's `load_aggregate` does, keeping the events.
+            let history = store
+                .load_events(aggregate_id)
                 .await
                 .map_err(aggregate_error)?;
+            let mut context = context_of::<A>(aggregate_id, &history);
             let current = context.current_sequence;
             if let Some(expected) = expected_version {
                 if expected != current {
@@ -122,7 +144,10 @@ impl<A: Aggregate> Executor<A> {
                 .map_err(ExecuteError::Domain)?;
             let events = sink.collect().await;
             if events.is_empty() {
-                return Ok(Vec::new());
+                return Ok(Executed {
+                    history,
+                    new_events: 0,
+                });
             }
             match store.commit(events, context, metadata.clone()).await {
                 Ok(committed) => {
@@ -132,7 +157,13 @@ impl<A: Aggregate> Executor<A> {
                         self.db.signal.bump();
                     }
                     tracing::debug!(attempt, events = committed.len(), "committed");
-                    return Ok(committed);
+                    let new_events = committed.len();
+                    let mut history = history;
+                    history.extend(committed);
+                    return Ok(Executed {
+                        history,
+                        new_events,
+                    });
                 }
                 Err(AggregateError::AggregateConflict) => {
                     if let Some(expected) = expected_version {
@@ -172,6 +203,32 @@ impl<A: Aggregate> Executor<A> {
                 other => StoreError::Other(other.to_string()),
             }
         })
+    }
+}
+
+/// An aggregate's history after a command.
+#[derive(Debug)]
+pub struct Executed<A: Aggregate> {
+    /// Every event of the aggregate, in sequence order, the new ones last.
+    pub history: Vec<EventEnvelope<A>>,
+    /// How many of them the command added.
+    pub new_events: usize,
+}
+
+/// The aggregate folded from its history, as the plain event store loads it.
+fn context_of<A: Aggregate>(
+    aggregate_id: &str,
+    history: &[EventEnvelope<A>],
+) -> EventStoreAggregateContext<A> {
+    let mut aggregate = A::default();
+    for envelope in history {
+        aggregate.apply(envelope.payload.clone());
+    }
+    EventStoreAggregateContext {
+        aggregate_id: aggregate_id.to_string(),
+        aggregate,
+        current_sequence: history.last().map(|e| e.sequence).unwrap_or(0),
+        current_snapshot: None,
     }
 }
 

@@ -22,7 +22,7 @@ pub mod repo;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;
-pub use executor::{ExecuteError, Executor, Metadata};
+pub use executor::{ExecuteError, Executed, Executor, Metadata};
 pub use keys::KeyStore;
 pub use log::EventLog;
 pub use redact::redact_personal;

@@ -26,6 +26,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn nats_url() -> anyhow::Result<String> {
     if let Ok(url) = std::env::var("NATS_URL") {
         if !url.trim().is_empty() {
+            static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+            SWEPT
+                .get_or_init(|| async {
+                    if let Err(error) = sweep_stale_streams(&url).await {
+                        eprintln!("testkit: could not delete stale test streams: {error:#}");
+                    }
+                })
+                .await;
             return Ok(url);
         }
     }
@@ -44,6 +52,42 @@ pub async fn nats_url() -> anyhow::Result<String> {
         .await
         .cloned()
         .context("no NATS_URL set, and starting a private nats-server failed")
+}
+
+/// A test stream older than this belongs to a finished run and is deleted.
+const STALE_AFTER_SECS: i64 = 3 * 3600;
+
+/// Whether `name` is the stream of a [`unique_prefix`]: `T<32 hex digits>_EVENTS`.
+fn is_test_stream(name: &str) -> bool {
+    name.strip_suffix("_EVENTS")
+        .and_then(|p| p.strip_prefix('T'))
+        .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Deletes the streams of earlier test runs on a shared server (created more than
+/// [`STALE_AFTER_SECS`] ago), so repeated runs do not fill it; younger ones may belong
+/// to a run still going on.
+async fn sweep_stale_streams(url: &str) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut stale = Vec::new();
+    let mut streams = js.streams();
+    while let Some(info) = streams.next().await {
+        let info = info?;
+        if is_test_stream(&info.config.name)
+            && info.created.unix_timestamp() < now - STALE_AFTER_SECS
+        {
+            stale.push(info.config.name.clone());
+        }
+    }
+    for name in stale {
+        js.delete_stream(&name).await?;
+    }
+    Ok(())
 }
 
 /// A subject / stream prefix unique to one test: `t<uuid without dashes>`.
@@ -274,4 +318,15 @@ async fn jetstream_answers(url: &str) -> bool {
         tokio::time::timeout(Duration::from_secs(2), attempt).await,
         Ok(Some(_))
     )
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    #[test]
+    fn only_streams_of_unique_prefixes_count_as_test_streams() {
+        let name = format!("{}_EVENTS", super::unique_prefix().to_uppercase());
+        assert!(super::is_test_stream(&name), "{name}");
+        assert!(!super::is_test_stream("PROBITY_EVENTS"));
+        assert!(!super::is_test_stream("TABC_EVENTS"));
+    }
 }

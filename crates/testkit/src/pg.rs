@@ -23,7 +23,11 @@ pub async fn fresh_database() -> anyhow::Result<String> {
         Ok(url) if !url.trim().is_empty() => url,
         _ => private_cluster_url()?,
     };
-    let name = format!("probity_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!(
+        "{TEST_DB_PREFIX}{}_{}",
+        unix_now(),
+        uuid::Uuid::new_v4().simple()
+    );
     let mut conn = sqlx::PgConnection::connect(&server)
         .await
         .with_context(|| {
@@ -32,11 +36,59 @@ pub async fn fresh_database() -> anyhow::Result<String> {
                 redact(&server)
             )
         })?;
+    SWEPT
+        .get_or_init(|| async {
+            if let Err(error) = sweep_stale_databases(&mut conn).await {
+                eprintln!("testkit: could not drop stale test databases: {error:#}");
+            }
+        })
+        .await;
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .with_context(|| format!("cannot create database {name}"))?;
     conn.close().await.ok();
     with_database(&server, &name)
+}
+
+/// Names of the databases this kit creates: the prefix, the creation time (Unix
+/// seconds), a uuid.
+const TEST_DB_PREFIX: &str = "probity_test_";
+
+/// A test database older than this belongs to a finished run and is dropped.
+const STALE_AFTER_SECS: u64 = 3 * 3600;
+
+/// Set once the stale databases of earlier runs have been dropped in this process.
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Drops this kit's databases created more than [`STALE_AFTER_SECS`] ago (and those of
+/// the older naming without a time), so repeated runs do not fill the server. Younger
+/// ones may belong to a run still going on and are left alone.
+async fn sweep_stale_databases(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'probity\\_test\\_%'")
+            .fetch_all(&mut *conn)
+            .await?;
+    let cutoff = unix_now().saturating_sub(STALE_AFTER_SECS);
+    for (name,) in names {
+        let created = name
+            .strip_prefix(TEST_DB_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(secs, _)| secs.parse::<u64>().ok())
+            .unwrap_or(0);
+        if created < cutoff {
+            conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await
+                .with_context(|| format!("dropping {name}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// `url` with its database (path) replaced by `name`, query parameters kept.

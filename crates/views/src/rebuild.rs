@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use probity_store::{Backend, Checkpoint, Db, EventLog, Projector, StoreError};
+use probity_store::{Backend, Checkpoint, Db, EventLog, Projector, StoreError, StoredEvent};
 use serde_json::{json, Value};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Row, Transaction};
@@ -20,7 +20,7 @@ use crate::sql::{date_text, ts_text};
 use crate::{projectors, ComplaintProjector, ViewError};
 
 /// Events read from the log per page during a rebuild.
-pub const REBUILD_PAGE: i64 = 5_000;
+pub const REBUILD_PAGE: i64 = 10_000;
 
 /// Rows per multi-row INSERT when the folded views are written.
 const WRITE_CHUNK: usize = 1_000;
@@ -50,48 +50,75 @@ pub async fn rebuild(
     db: &Db,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, ViewError> {
-    let mut total = log.count().await?.max(0) as u64;
+    let total = log.count().await?.max(0) as u64;
     progress(0, total);
+    // A reader task fetches the next page while this one folds the last: the database
+    // and the fold work on both cores at once.
+    let (pages, mut incoming) =
+        tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>, StoreError>>(2);
+    let reader = tokio::spawn(read_pages(log.clone(), total, pages));
     let mut folded: HashMap<String, Folded> = HashMap::new();
-    let mut after = Checkpoint::ZERO;
     let mut done = 0u64;
-    let mut noted = std::time::Instant::now();
-    loop {
-        let page = log.read_after(after, REBUILD_PAGE).await?;
-        let Some(last) = page.last() else {
-            if done >= total {
-                break;
-            }
-            // Events counted at the start are committed but not yet readable in commit
-            // order (Postgres holds them back while an older transaction of the server
-            // is open): wait for them, or the rebuild would stop short.
-            if noted.elapsed() >= NOTE_EVERY {
-                tracing::info!(
-                    done,
-                    total,
-                    "rebuild waiting for the log to become readable"
-                );
-                noted = std::time::Instant::now();
-            }
-            tokio::time::sleep(CATCH_UP_PAUSE).await;
-            continue;
-        };
-        after = Checkpoint::of(last);
+    while let Some(page) = incoming.recv().await {
+        let page = page?;
         fold_page(&mut folded, &page)?;
         done += page.len() as u64;
-        total = total.max(done);
-        progress(done, total);
+        progress(done, total.max(done));
     }
+    let after = reader
+        .await
+        .map_err(|e| ViewError::Store(StoreError::Other(format!("rebuild reader failed: {e}"))))?;
     done += write_folded(db, log, &projectors(db), folded, after).await?;
     tracing::info!(events = done, "views rebuilt");
     Ok(done)
 }
 
+/// Reads the log in pages into `pages` until at least `total` events were read (events
+/// counted at the start may be committed but not yet readable in commit order: Postgres
+/// holds them back while an older transaction of the server is open). Returns the
+/// checkpoint after the last page.
+async fn read_pages(
+    log: EventLog,
+    total: u64,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+) -> Checkpoint {
+    let mut after = Checkpoint::ZERO;
+    let mut read = 0u64;
+    let mut noted = std::time::Instant::now();
+    loop {
+        match log.read_after(after, REBUILD_PAGE).await {
+            Ok(page) => {
+                let Some(last) = page.last() else {
+                    if read >= total {
+                        return after;
+                    }
+                    if noted.elapsed() >= NOTE_EVERY {
+                        tracing::info!(
+                            read,
+                            total,
+                            "rebuild waiting for the log to become readable"
+                        );
+                        noted = std::time::Instant::now();
+                    }
+                    tokio::time::sleep(CATCH_UP_PAUSE).await;
+                    continue;
+                };
+                after = Checkpoint::of(last);
+                read += page.len() as u64;
+                if pages.send(Ok(page)).await.is_err() {
+                    return after;
+                }
+            }
+            Err(e) => {
+                let _ = pages.send(Err(e)).await;
+                return after;
+            }
+        }
+    }
+}
+
 /// Folds a page of events (in log order) into the in-memory state.
-fn fold_page(
-    folded: &mut HashMap<String, Folded>,
-    page: &[probity_store::StoredEvent],
-) -> Result<(), ViewError> {
+fn fold_page(folded: &mut HashMap<String, Folded>, page: &[StoredEvent]) -> Result<(), ViewError> {
     for event in page.iter().filter(|e| e.aggregate_type == COMPLAINT_TYPE) {
         let entry = folded.entry(event.aggregate_id.clone()).or_default();
         if event.sequence != entry.last_sequence + 1 {

@@ -13,9 +13,11 @@ lint:
 test:
     cargo test --workspace
 
-# The benchmark program (Postgres + NATS must be reachable); writes its figures to stdout.
-bench:
-    cargo run --release -p probity-bench -- --all
+# The benchmark program against the machine's Postgres and NATS; prints every figure
+# (docs/performance.md records them). Pass e.g. `--scenarios rebuild --events 1000000`.
+bench *ARGS:
+    cargo build --release -p probity -p probity-bench
+    ./target/release/probity-bench {{ARGS}}
 
 # Run the server (embedded store and in-process bus unless DATABASE_URL / NATS_URL are set).
 run:

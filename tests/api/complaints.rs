@@ -472,9 +472,12 @@ async fn a_case_past_its_reply_due_is_overdue_and_can_be_supervised(mode: Mode) 
         )
         .await;
     r.assert_problem(409, "invalid_transition");
-    app.eventually(&format!("/api/v1/complaints/{id}"), &app.supervisor, |v| {
-        v["version"] == 3
-    })
+    // Lists come from the projection alone: wait until it shows the dispatch.
+    app.eventually(
+        "/api/v1/complaints?status=dispatched",
+        &app.supervisor,
+        |p| p["items"].as_array().is_some_and(|i| i.len() == 1),
+    )
     .await;
     let backing = app.backing.clone();
     let TestApp {

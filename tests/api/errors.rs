@@ -9,7 +9,58 @@ crate::both_modes!(
     bad_input_gets_a_stable_problem_code,
     an_invalid_transition_is_a_conflict_and_changes_nothing,
     operations_endpoints_answer,
+    a_deadline_before_the_calendar_data_is_calendar_missing,
+    a_deadline_in_a_year_without_data_is_provisional,
 );
+
+async fn a_deadline_before_the_calendar_data_is_calendar_missing(mode: Mode) {
+    // 700 days back from late 2026 is the last days of 2024: no holiday data for it.
+    let app = probity_tests::spawn_app_with(mode, chrono::Duration::days(-700)).await;
+    let id = app.file("complaint").await;
+    app.verb(&id, "accept", &app.intake, json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/complaints/{id}/dispatch"),
+            &app.intake,
+            &json!({ "unit": UNIT_A }),
+        )
+        .await;
+    r.assert_problem(422, "calendar_missing");
+    // Nothing was stored by the refusal.
+    let v = app
+        .get(&format!("/api/v1/complaints/{id}"), &app.intake)
+        .await;
+    assert_eq!(v.assert_ok()["status"], "accepted");
+    app.app.stop().await;
+}
+
+async fn a_deadline_in_a_year_without_data_is_provisional(mode: Mode) {
+    // The server's clock in early 2027, a year whose schedule is not loaded.
+    let offset = chrono::NaiveDate::from_ymd_opt(2027, 3, 1)
+        .unwrap()
+        .signed_duration_since(chrono::Utc::now().date_naive());
+    let app = probity_tests::spawn_app_with(mode, offset).await;
+    let id = app.dispatched("help").await;
+    let v = app
+        .get(&format!("/api/v1/complaints/{id}"), &app.supervisor)
+        .await;
+    let body = v.assert_ok();
+    assert_eq!(body["deadlines_provisional"], true, "{body}");
+    let board = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            b["items"].as_array().is_some_and(|i| i.len() == 2)
+        })
+        .await;
+    assert!(
+        board["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["provisional"] == true),
+        "{board}"
+    );
+    app.app.stop().await;
+}
 
 async fn requests_without_a_valid_token_are_unauthenticated(mode: Mode) {
     let app = spawn_app(mode).await;

@@ -643,11 +643,23 @@ async fn time_rebuild(args: &Args, db_url: &str, total: i64) -> anyhow::Result<(
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "rebuild: {total} events in {secs:.1} s = {:.0} events/s (whole process, start-up included); probity said: {}",
+        "rebuild: {total} events in {secs:.1} s = {:.0} events/s (whole process, start-up included), peak memory of the largest child so far {:.0} MiB; probity said: {}",
         total as f64 / secs,
+        children_max_rss_kib() as f64 / 1024.0,
         String::from_utf8_lossy(&out.stdout).trim()
     );
     Ok(())
+}
+
+/// The peak resident memory of the largest child process waited for so far.
+fn children_max_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } == 0 {
+        usage.ru_maxrss
+    } else {
+        0
+    }
 }
 
 /// Loads `args.events` events and times `probity rebuild` on them (no server running).

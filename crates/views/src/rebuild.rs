@@ -243,10 +243,32 @@ async fn write_folded(
     }
     clear(&mut tx, projectors, bus_checkpoints).await?;
     let now = ts_text(chrono::Utc::now());
-    let mut views = Vec::new();
-    let mut deadlines = Vec::new();
-    let mut positions = Vec::with_capacity(folded.len());
-    for (id, f) in folded {
+    const VIEW_COLUMNS: &[&str] = &[
+        "id",
+        "version",
+        "status",
+        "category",
+        "unit",
+        "received_at",
+        "sign_due",
+        "reply_due",
+        "doc",
+    ];
+    const DEADLINE_COLUMNS: &[&str] =
+        &["case_type", "case_id", "kind", "unit", "due", "provisional"];
+    const POSITION_COLUMNS: &[&str] = &[
+        "projector",
+        "aggregate_type",
+        "aggregate_id",
+        "last_sequence",
+        "projected_at",
+    ];
+    // Rows are flushed a chunk at a time while the map drains, so the rebuild never
+    // holds a second copy of every view.
+    let mut views = Vec::with_capacity(WRITE_CHUNK);
+    let mut deadlines = Vec::with_capacity(WRITE_CHUNK);
+    let mut positions = Vec::with_capacity(WRITE_CHUNK);
+    for (id, f) in folded.drain() {
         if let Some(view) = &f.view {
             views.push(vec![
                 Param::Text(view.id.clone()),
@@ -277,44 +299,37 @@ async fn write_folded(
             Param::Int(f.last_sequence),
             Param::Text(now.clone()),
         ]);
+        if views.len() >= WRITE_CHUNK {
+            insert_rows(
+                &mut tx,
+                "complaint_views",
+                VIEW_COLUMNS,
+                std::mem::take(&mut views),
+            )
+            .await?;
+        }
+        if deadlines.len() >= WRITE_CHUNK {
+            insert_rows(
+                &mut tx,
+                "deadline_entries",
+                DEADLINE_COLUMNS,
+                std::mem::take(&mut deadlines),
+            )
+            .await?;
+        }
+        if positions.len() >= WRITE_CHUNK {
+            insert_rows(
+                &mut tx,
+                "projection_positions",
+                POSITION_COLUMNS,
+                std::mem::take(&mut positions),
+            )
+            .await?;
+        }
     }
-    insert_rows(
-        &mut tx,
-        "complaint_views",
-        &[
-            "id",
-            "version",
-            "status",
-            "category",
-            "unit",
-            "received_at",
-            "sign_due",
-            "reply_due",
-            "doc",
-        ],
-        views,
-    )
-    .await?;
-    insert_rows(
-        &mut tx,
-        "deadline_entries",
-        &["case_type", "case_id", "kind", "unit", "due", "provisional"],
-        deadlines,
-    )
-    .await?;
-    insert_rows(
-        &mut tx,
-        "projection_positions",
-        &[
-            "projector",
-            "aggregate_type",
-            "aggregate_id",
-            "last_sequence",
-            "projected_at",
-        ],
-        positions,
-    )
-    .await?;
+    insert_rows(&mut tx, "complaint_views", VIEW_COLUMNS, views).await?;
+    insert_rows(&mut tx, "deadline_entries", DEADLINE_COLUMNS, deadlines).await?;
+    insert_rows(&mut tx, "projection_positions", POSITION_COLUMNS, positions).await?;
     tx.commit().await?;
     Ok(tail)
 }

@@ -25,6 +25,21 @@ pub enum AccessCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// Record that `actor` read the event history of `aggregate_type`/`aggregate_id`.
+    RecordHistoryRead {
+        /// Aggregate type whose history was read, e.g. `complaint`.
+        aggregate_type: String,
+        /// Id of the aggregate whose history was read.
+        aggregate_id: String,
+        /// Who read (not blank).
+        actor: String,
+        /// The reader's role.
+        role: String,
+        /// Why the history was read (the `X-Purpose` header, default `audit`).
+        purpose: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Events of the access log (documented in `docs/events.md`).
@@ -46,12 +61,29 @@ pub enum AccessEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// `actor` (with `role`) read the event history of `aggregate_type`/`aggregate_id`
+    /// for `purpose` at `at`.
+    HistoryRead {
+        /// Aggregate type whose history was read, e.g. `complaint`.
+        aggregate_type: String,
+        /// Id of the aggregate whose history was read.
+        aggregate_id: String,
+        /// Who read.
+        actor: String,
+        /// The reader's role.
+        role: String,
+        /// Why the history was read.
+        purpose: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for AccessEvent {
     fn event_type(&self) -> String {
         match self {
             Self::PersonalDataRead { .. } => "PersonalDataRead".to_string(),
+            Self::HistoryRead { .. } => "HistoryRead".to_string(),
         }
     }
     fn event_version(&self) -> String {
@@ -69,9 +101,21 @@ pub enum AccessError {
 
 /// The access log of one case: how many reads it holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccessLog {
-    /// Number of recorded reads.
+    /// Number of recorded reads of personal data.
     pub reads: u64,
+    /// Number of recorded history reads.
+    pub history_reads: u64,
+}
+
+/// Refuses a blank actor: every access must name who made it.
+fn require_actor(actor: &str) -> Result<(), AccessError> {
+    if actor.trim().is_empty() {
+        Err(AccessError::Invalid("actor is required".into()))
+    } else {
+        Ok(())
+    }
 }
 
 impl Aggregate for AccessLog {
@@ -97,13 +141,34 @@ impl Aggregate for AccessLog {
                 purpose,
                 at,
             } => {
-                if actor.trim().is_empty() {
-                    return Err(AccessError::Invalid("actor is required".into()));
-                }
+                require_actor(&actor)?;
                 sink.write(
                     AccessEvent::PersonalDataRead {
                         case_type,
                         case_id,
+                        actor,
+                        role,
+                        purpose,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                Ok(())
+            }
+            AccessCommand::RecordHistoryRead {
+                aggregate_type,
+                aggregate_id,
+                actor,
+                role,
+                purpose,
+                at,
+            } => {
+                require_actor(&actor)?;
+                sink.write(
+                    AccessEvent::HistoryRead {
+                        aggregate_type,
+                        aggregate_id,
                         actor,
                         role,
                         purpose,
@@ -120,6 +185,9 @@ impl Aggregate for AccessLog {
     fn apply(&mut self, event: Self::Event) {
         match event {
             AccessEvent::PersonalDataRead { .. } => self.reads = self.reads.saturating_add(1),
+            AccessEvent::HistoryRead { .. } => {
+                self.history_reads = self.history_reads.saturating_add(1)
+            }
         }
     }
 }
@@ -177,6 +245,60 @@ mod tests {
                 .when(read_by(actor))
                 .then_expect_error(AccessError::Invalid("actor is required".into()));
         }
+    }
+
+    fn history_read_by(actor: &str) -> AccessCommand {
+        AccessCommand::RecordHistoryRead {
+            aggregate_type: "complaint".into(),
+            aggregate_id: "c-1".into(),
+            actor: actor.into(),
+            role: "auditor".into(),
+            purpose: "audit".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 3, 0, 0).unwrap(),
+        }
+    }
+
+    fn history_read_event(actor: &str) -> AccessEvent {
+        AccessEvent::HistoryRead {
+            aggregate_type: "complaint".into(),
+            aggregate_id: "c-1".into(),
+            actor: actor.into(),
+            role: "auditor".into(),
+            purpose: "audit".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 3, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_history_read_is_recorded() {
+        TestFramework::<AccessLog>::with(())
+            .given(vec![read_event("a")])
+            .when(history_read_by("token:auditor-1"))
+            .then_expect_events(vec![history_read_event("token:auditor-1")]);
+    }
+
+    #[test]
+    fn a_history_read_without_an_actor_is_refused() {
+        for actor in ["", " \t"] {
+            TestFramework::<AccessLog>::with(())
+                .given_no_previous_events()
+                .when(history_read_by(actor))
+                .then_expect_error(AccessError::Invalid("actor is required".into()));
+        }
+    }
+
+    #[test]
+    fn the_log_counts_history_reads_apart_from_personal_data_reads() {
+        let mut log = AccessLog::default();
+        log.apply(read_event("a"));
+        log.apply(history_read_event("b"));
+        log.apply(history_read_event("c"));
+        assert_eq!((log.reads, log.history_reads), (1, 2));
+        let event = history_read_event("a");
+        assert_eq!(event.event_type(), "HistoryRead");
+        assert_eq!(event.event_version(), "1");
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get("HistoryRead").is_some(), "{json}");
     }
 
     #[test]

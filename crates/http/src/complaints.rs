@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use probity_domain::access::AccessCommand;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
-use probity_domain::{CreditCode, IdentityNumber, WorkingCalendar};
+use probity_domain::{CreditCode, IdentityNumber};
 use probity_store::{ExecuteError, Metadata, StoredEvent};
 use probity_views::{ComplaintFilter, ComplaintView};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ use crate::error::{ApiError, FieldError};
 use crate::extract::{
     ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
 };
+use crate::history::PurposeHeader;
 use crate::idempotency::{self, Begin, StoredResponse};
 use crate::metrics::CommandOutcome;
 use crate::AppState;
@@ -208,42 +209,7 @@ pub struct ComplaintListQuery {
     pub cursor: Option<String>,
 }
 
-/// One event of a case's history.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HistoryItem {
-    pub sequence: i64,
-    pub position: i64,
-    pub event_type: String,
-    pub event_version: String,
-    pub recorded_at: DateTime<Utc>,
-    /// Token id of whoever issued the command.
-    pub actor: Option<String>,
-    /// The event's fields, personal blocks replaced by `{"key_id", "sealed": true}`.
-    #[schema(value_type = Object)]
-    pub data: Value,
-}
-
-/// A page of a case's history. With `as_of`, `view` is the case as it stood at that
-/// instant (null if it did not exist yet) and `items` are the events up to it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HistoryPage {
-    pub items: Vec<HistoryItem>,
-    pub next_cursor: Option<String>,
-    /// Present only with `as_of`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub view: Option<Option<ComplaintView>>,
-}
-
-/// `GET /api/v1/complaints/{id}/history` parameters.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// RFC 3339 instant: only events recorded at or before it, plus the view then.
-    pub as_of: Option<String>,
-    /// 1 to 500, default 50.
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
+pub use crate::history::{HistoryItem, HistoryPage, HistoryQuery};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -289,7 +255,7 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// Command metadata: who, in which role and unit, for which request. Never personal data.
-fn metadata(auth: &Auth, ctx: &RequestCtx) -> Metadata {
+pub(crate) fn metadata(auth: &Auth, ctx: &RequestCtx) -> Metadata {
     let mut m = HashMap::new();
     m.insert("actor".to_string(), auth.token_id.clone());
     m.insert("role".to_string(), auth.role.as_str().to_string());
@@ -380,7 +346,7 @@ impl AppState {
     }
 }
 
-fn fold(
+pub(crate) fn fold(
     id: &str,
     events: &[StoredEvent],
     today: chrono::NaiveDate,
@@ -842,7 +808,11 @@ pub async fn complaint_list(
 /// `as_of`, only the events up to that instant and the view as it stood then.
 #[utoipa::path(
     get, path = "/api/v1/complaints/{id}/history", tag = "complaints", operation_id = "complaint_history",
-    params(("id" = String, Path, description = "Case id"), HistoryQuery),
+    params(
+        ("id" = String, Path, description = "Case id"),
+        ("X-Purpose" = Option<String>, Header, description = "Why the history is read (default audit)"),
+        HistoryQuery,
+    ),
     responses(
         (status = 200, body = HistoryPage),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -856,74 +826,12 @@ pub async fn complaint_history(
     ctx: RequestCtx,
     auth: Auth,
     id: CaseId,
+    PurposeHeader(purpose): PurposeHeader,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    auth.require(&[Role::Auditor, Role::Supervisor])?;
-    let limit = page_limit(q.limit)? as usize;
-    let as_of = match &q.as_of {
-        None => None,
-        Some(t) => Some(
-            DateTime::parse_from_rfc3339(t.trim())
-                .map_err(|_| {
-                    ApiError::field("as_of", "invalid", "as_of must be an RFC 3339 timestamp")
-                })?
-                .with_timezone(&Utc),
-        ),
-    };
-    let after: i64 = match &q.cursor {
-        None => 0,
-        Some(c) => c.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
-            ApiError::field("cursor", "invalid", "not a cursor this list returned")
-        })?,
-    };
-    let events = state.complaint_events(&id.0, as_of).await?;
-    if events.is_empty()
-        && (as_of.is_none() || state.complaint_events(&id.0, None).await?.is_empty())
-    {
-        return Err(ApiError::NotFound(format!("complaint {} not found", id.0)));
-    }
-    let view = match as_of {
-        Some(t) => Some(fold(&id.0, &events, WorkingCalendar::local_date(t))?),
-        None => None,
-    };
-    let mut rest = events.iter().filter(|e| e.sequence > after);
-    let items: Vec<HistoryItem> = rest.by_ref().take(limit).map(history_item).collect();
-    let next_cursor = if rest.next().is_some() {
-        items.last().map(|i| i.sequence.to_string())
-    } else {
-        None
-    };
-    Ok(Json(HistoryPage {
-        items,
-        next_cursor,
-        view,
-    }))
-}
-
-fn history_item(e: &StoredEvent) -> HistoryItem {
-    let mut data = e.payload.clone();
-    // cqrs-es stores `{"<EventType>": {fields}}`: show the fields.
-    if let Value::Object(map) = &mut data {
-        if map.len() == 1 {
-            if let Some(inner) = map.remove(&e.event_type) {
-                data = inner;
-            }
-        }
-    }
-    probity_store::redact_personal(&mut data);
-    HistoryItem {
-        sequence: e.sequence,
-        position: e.position,
-        event_type: e.event_type.clone(),
-        event_version: e.event_version.clone(),
-        recorded_at: e.recorded_at,
-        actor: e
-            .metadata
-            .get("actor")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        data,
-    }
+    crate::history::read_history(&state, &ctx, &auth, COMPLAINT, &id.0, q, purpose)
+        .await
+        .map(Json)
 }
 
 macro_rules! verb_doc {

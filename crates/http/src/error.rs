@@ -265,6 +265,8 @@ impl From<ComplaintError> for ApiError {
             | ComplaintError::ExtensionPending
             | ComplaintError::NoExtensionPending
             | ComplaintError::NotOverdue
+            | ComplaintError::AnonymousReporter
+            | ComplaintError::ReporterAlreadyErased
             | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
             ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
             ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),

@@ -5,7 +5,9 @@
 //! - [`auth`]: bearer tokens ([`create_token`], [`count_tokens`]) and roles.
 //! - [`error::ApiError`]: the single place where failures become HTTP statuses and
 //!   `application/problem+json` bodies with stable codes.
-//! - [`complaints`], [`deadlines`], [`ops`]: the endpoints; [`openapi`]: their document.
+//! - [`complaints`], [`deadlines`], [`history`] (audited histories, the access log),
+//!   [`ops`]: the endpoints; [`openapi`]: their document.
+//! - [`erasure`]: erasing a reporter's personal data (crypto-shredding).
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
 //! - [`clock::Clock`], [`metrics::Metrics`], [`Readiness`]: time, counters, readiness.
 
@@ -13,8 +15,10 @@ pub mod auth;
 pub mod clock;
 pub mod complaints;
 pub mod deadlines;
+pub mod erasure;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -204,7 +208,8 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .merge(complaints::router())
-        .merge(deadlines::router());
+        .merge(deadlines::router())
+        .merge(history::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

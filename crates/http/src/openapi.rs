@@ -1,14 +1,14 @@
 //! The OpenAPI 3.1 document of every path this crate serves (`GET /api/v1/openapi.json`).
 //!
 //! History with `as_of`: the same `HistoryPage` shape, with `view` set to the case as it
-//! stood at that instant (null when it did not exist yet); without `as_of`, `view` is
-//! absent.
+//! stood at that instant (null when it did not exist yet) for complaints; without `as_of`
+//! (or for other aggregate types), `view` is absent.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::complaints::{self, docs};
-use crate::{deadlines, error, ops};
+use crate::{deadlines, error, history, ops};
 
 /// The bearer security scheme.
 struct BearerAuth;
@@ -49,6 +49,8 @@ Errors are application/problem+json with a stable `code`."
         docs::complaint_merge,
         docs::complaint_supervise,
         deadlines::deadline_list,
+        history::aggregate_history,
+        history::access_log_list,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -62,8 +64,10 @@ Errors are application/problem+json with a stable `code`."
         complaints::ReporterBlock,
         complaints::ComplaintResponse,
         complaints::ComplaintList,
-        complaints::HistoryPage,
-        complaints::HistoryItem,
+        history::HistoryPage,
+        history::HistoryItem,
+        history::AccessEntry,
+        history::AccessLogPage,
         complaints::EmptyBody,
         complaints::ReasonBody,
         complaints::DispatchBody,
@@ -79,6 +83,7 @@ Errors are application/problem+json with a stable `code`."
     tags(
         (name = "complaints", description = "投诉举报: the closed loop from intake to close"),
         (name = "deadlines", description = "Open deadlines for supervision"),
+        (name = "audit", description = "Histories of every aggregate and the access log, for auditors"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

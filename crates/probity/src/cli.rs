@@ -1,4 +1,5 @@
-//! The command line: `probity serve`, `probity token create`, `probity rebuild`.
+//! The command line: `probity serve`, `probity token create`, `probity rebuild`,
+//! `probity erase reporter`.
 
 use std::path::PathBuf;
 
@@ -67,6 +68,24 @@ pub enum Command {
     Token(TokenCommand),
     /// Rebuild every projection from position zero.
     Rebuild,
+    /// Erase personal data (crypto-shredding).
+    #[command(subcommand)]
+    Erase(EraseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EraseCommand {
+    /// Erase a complaint's reporter: record `ReporterErased`, then destroy the key.
+    Reporter {
+        /// Id of the complaint.
+        id: String,
+        /// Why (the legal ground or the request's reference).
+        #[arg(long)]
+        reason: String,
+        /// Who erases (recorded as the event's actor).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +147,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rebuild => rebuild(cli.common.settings("127.0.0.1:0")?).await,
+        Command::Erase(EraseCommand::Reporter { id, reason, actor }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            let erasure = erase_reporter(&settings, &id, &reason, &actor).await?;
+            println!(
+                "erased the reporter of complaint {id} (key {}, version {})",
+                erasure.key_id, erasure.version
+            );
+            Ok(())
+        }
     }
+}
+
+/// Erases the reporter of complaint `id` on the store `settings` name (what
+/// `probity erase reporter` runs).
+pub async fn erase_reporter(
+    settings: &Settings,
+    id: &str,
+    reason: &str,
+    actor: &str,
+) -> anyhow::Result<probity_http::erasure::Erasure> {
+    let db = crate::app::open_db(settings).await?;
+    let complaints = probity_store::Executor::<probity_domain::complaint::Complaint>::new(
+        db.clone(),
+        probity_domain::complaint::ComplaintServices {
+            calendar: std::sync::Arc::new(probity_domain::WorkingCalendar::china()),
+            limits: settings.policy.time_limits.clone(),
+        },
+    );
+    let log = probity_store::EventLog::new(db.clone());
+    let keys = probity_store::KeyStore::new(db);
+    let parts = probity_http::erasure::ErasureParts {
+        complaints: &complaints,
+        log: &log,
+        keys: &keys,
+    };
+    let now = probity_http::Clock::new(settings.clock_offset).now();
+    probity_http::erasure::erase_reporter(parts, id, reason, actor, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("erasing the reporter of complaint {id}: {e}"))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

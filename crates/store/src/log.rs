@@ -125,6 +125,58 @@ impl EventLog {
         }
     }
 
+    /// Up to `limit` events of one aggregate type, newest first (descending `position`),
+    /// only those whose aggregate id starts with `id_prefix` when given, and only below
+    /// position `before` when given (the cursor of the previous page). For listings such
+    /// as the access log, not for tailing: it does not wait for older transactions.
+    pub async fn read_type_newest_first(
+        &self,
+        aggregate_type: &str,
+        id_prefix: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = limit.max(0);
+        match self.db.backend {
+            Backend::Postgres => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM events
+                      WHERE aggregate_type = $1
+                        AND ($2::text IS NULL OR left(aggregate_id, length($2::text)) = $2::text)
+                        AND ($3::bigint IS NULL OR position < $3::bigint)
+                      ORDER BY position DESC
+                      LIMIT $4"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(id_prefix)
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(self.db.pg_pool()?)
+                    .await?;
+                rows.iter().map(pg_stored).collect()
+            }
+            Backend::Sqlite => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM events
+                      WHERE aggregate_type = $1
+                        AND ($2 IS NULL OR substr(aggregate_id, 1, length($2)) = $2)
+                        AND ($3 IS NULL OR position < $3)
+                      ORDER BY position DESC
+                      LIMIT $4"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(id_prefix)
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(self.db.sqlite_pool()?)
+                    .await?;
+                rows.iter().map(sqlite_stored).collect()
+            }
+        }
+    }
+
     /// The last sequence of one aggregate (its version; 0 when it has no events).
     pub async fn last_sequence(
         &self,

@@ -282,6 +282,9 @@ impl ComplaintView {
                 v.overdue = true;
                 v.updated_at = *at;
             }
+            // The view never carries the reporter: erasure (the key destroyed by the
+            // writer) leaves every field as it was; only the version moves.
+            ComplaintEvent::ReporterErased { .. } => {}
         }
         if !reply_open(&v.status) {
             v.overdue = false;
@@ -738,6 +741,27 @@ mod tests {
         assert_eq!(view.status, "merged");
         assert_eq!(view.merged_into.as_deref(), Some("c-0"));
         assert!(!view.overdue);
+    }
+
+    #[test]
+    fn an_erasure_moves_only_the_version() {
+        let events = handled();
+        let before = fold(&events).unwrap();
+        let mut erased = events.clone();
+        erased.push(ComplaintEvent::ReporterErased {
+            key_id: "k".into(),
+            reason: "request".into(),
+            at: at(27, 1),
+        });
+        let after = fold(&erased).unwrap();
+        assert_eq!(after.version, before.version + 1);
+        assert_eq!(
+            ComplaintView {
+                version: before.version,
+                ..after
+            },
+            before
+        );
     }
 
     #[test]

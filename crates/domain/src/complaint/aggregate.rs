@@ -61,12 +61,14 @@ impl Aggregate for Complaint {
             ComplaintEvent::ComplaintFiled {
                 category,
                 anonymous,
+                reporter,
                 received_at,
                 ..
             } => {
                 self.status = Status::Received;
                 self.category = Some(category);
                 self.anonymous = anonymous;
+                self.reporter_key = reporter.map(|r| r.key_id);
                 self.last_event_at = Some(received_at);
             }
             ComplaintEvent::ComplaintAccepted { at } => {
@@ -150,6 +152,10 @@ impl Aggregate for Complaint {
             }
             ComplaintEvent::ComplaintSupervised { at, .. } => {
                 self.supervisions = self.supervisions.saturating_add(1);
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ReporterErased { at, .. } => {
+                self.reporter_erased = true;
                 self.last_event_at = Some(at);
             }
         }
@@ -445,6 +451,22 @@ impl Complaint {
                     return Err(ComplaintError::NotOverdue);
                 }
                 Ok(vec![E::ComplaintSupervised { note, at }])
+            }
+            C::EraseReporter { reason, at } => {
+                // Allowed in every filed status: erasure is a right of the reporter, not
+                // a step of the handling.
+                if self.anonymous {
+                    return Err(ComplaintError::AnonymousReporter);
+                }
+                if self.reporter_erased {
+                    return Err(ComplaintError::ReporterAlreadyErased);
+                }
+                non_empty("reason", &reason)?;
+                let key_id = self
+                    .reporter_key
+                    .clone()
+                    .ok_or(ComplaintError::AnonymousReporter)?;
+                Ok(vec![E::ReporterErased { key_id, reason, at }])
             }
         }
     }

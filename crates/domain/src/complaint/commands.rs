@@ -124,6 +124,15 @@ pub enum ComplaintCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// Erase the reporter's personal data (crypto-shredding): allowed in any filed
+    /// status, refused for an anonymous case and for one already erased. The caller
+    /// destroys the key named by the resulting event after it is recorded.
+    EraseReporter {
+        /// Why (not blank): the legal ground or request reference.
+        reason: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 impl ComplaintCommand {
@@ -143,6 +152,7 @@ impl ComplaintCommand {
             Self::RecordVisit { .. } => "RecordVisit",
             Self::MergeComplaint { .. } => "MergeComplaint",
             Self::SuperviseComplaint { .. } => "SuperviseComplaint",
+            Self::EraseReporter { .. } => "EraseReporter",
         }
     }
 
@@ -161,7 +171,8 @@ impl ComplaintCommand {
             | Self::ReplyToComplaint { at, .. }
             | Self::RecordVisit { at, .. }
             | Self::MergeComplaint { at, .. }
-            | Self::SuperviseComplaint { at, .. } => *at,
+            | Self::SuperviseComplaint { at, .. }
+            | Self::EraseReporter { at, .. } => *at,
         }
     }
 }

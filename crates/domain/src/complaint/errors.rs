@@ -46,6 +46,12 @@ pub enum ComplaintError {
     /// Supervision (督办) is only for an overdue case (409 `invalid_transition`).
     #[error("only an overdue case can be supervised")]
     NotOverdue,
+    /// An anonymous case has no reporter data to erase (409 `invalid_transition`).
+    #[error("an anonymous complaint has no reporter data to erase")]
+    AnonymousReporter,
+    /// The reporter's data was already erased (409 `invalid_transition`).
+    #[error("the reporter's data is already erased")]
+    ReporterAlreadyErased,
     /// The working-day calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),

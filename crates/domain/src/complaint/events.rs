@@ -147,6 +147,17 @@ pub enum ComplaintEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The reporter's personal data was erased (crypto-shredding): the key `key_id` that
+    /// sealed it is destroyed right after this event is recorded, so the sealed block in
+    /// `ComplaintFiled` can never be opened again. Nothing else about the case changes.
+    ReporterErased {
+        /// Id of the destroyed reporter key.
+        key_id: String,
+        /// Why (not blank).
+        reason: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ComplaintEvent {
@@ -167,6 +178,7 @@ impl DomainEvent for ComplaintEvent {
             Self::ComplaintClosed { .. } => "ComplaintClosed",
             Self::ComplaintMerged { .. } => "ComplaintMerged",
             Self::ComplaintSupervised { .. } => "ComplaintSupervised",
+            Self::ReporterErased { .. } => "ReporterErased",
         };
         name.to_string()
     }

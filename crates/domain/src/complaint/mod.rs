@@ -158,4 +158,8 @@ pub struct Complaint {
     pub merged_into: Option<String>,
     /// How many times the case was supervised (督办).
     pub supervisions: u32,
+    /// Id of the key that sealed the reporter block (none for anonymous cases).
+    pub reporter_key: Option<String>,
+    /// The reporter's data was erased (its key destroyed).
+    pub reporter_erased: bool,
 }

@@ -1404,6 +1404,95 @@ async fn a_complaint_goes_through_the_whole_closed_loop() {
     assert_eq!(state.status, Status::Closed);
 }
 
+// ---------------------------------------------------------------- erasure
+
+fn erase(reason: &str) -> ComplaintCommand {
+    ComplaintCommand::EraseReporter {
+        reason: reason.into(),
+        at: at("2025-10-30 10:00"),
+    }
+}
+
+fn erased() -> ComplaintEvent {
+    ComplaintEvent::ReporterErased {
+        key_id: "key-1".into(),
+        reason: "个人信息删除请求".into(),
+        at: at("2025-10-30 10:00"),
+    }
+}
+
+#[test]
+fn the_reporter_of_a_filed_case_is_erased_by_naming_the_key_to_destroy() {
+    for history in [
+        received_case(),
+        declined_case(),
+        closed_case(),
+        merged_case(),
+        returned_case(),
+    ] {
+        case()
+            .given(history)
+            .when(erase("个人信息删除请求"))
+            .then_expect_events(vec![erased()]);
+    }
+}
+
+#[test]
+fn an_anonymous_case_has_no_reporter_to_erase() {
+    case()
+        .given(vec![filed_as(Category::Complaint, true)])
+        .when(erase("r"))
+        .then_expect_error(ComplaintError::AnonymousReporter);
+}
+
+#[test]
+fn a_reporter_is_erased_only_once() {
+    let mut history = closed_case();
+    history.push(erased());
+    case()
+        .given(history)
+        .when(erase("again"))
+        .then_expect_error(ComplaintError::ReporterAlreadyErased);
+}
+
+#[test]
+fn an_erasure_needs_a_reason() {
+    for reason in ["", "  "] {
+        case()
+            .given(received_case())
+            .when(erase(reason))
+            .then_expect_error(ComplaintError::Invalid {
+                field: "reason",
+                message: "must not be empty".into(),
+            });
+    }
+}
+
+#[test]
+fn a_case_never_filed_cannot_have_its_reporter_erased() {
+    case()
+        .given_no_previous_events()
+        .when(erase("r"))
+        .then_expect_error(ComplaintError::NotFound);
+}
+
+#[test]
+fn an_erasure_changes_nothing_but_the_erased_flag() {
+    let mut before = Complaint::default();
+    for e in in_progress_case() {
+        before.apply(e);
+    }
+    assert_eq!(before.reporter_key.as_deref(), Some("key-1"));
+    let mut after = before.clone();
+    after.apply(erased());
+    assert!(after.reporter_erased);
+    assert_eq!(after.status, before.status);
+    assert_eq!(after.reply_due, before.reply_due);
+    assert_eq!(after.unit, before.unit);
+    assert_eq!(erased().event_type(), "ReporterErased");
+    assert_eq!(erased().event_version(), "1");
+}
+
 // ---------------------------------------------------------------- apply, events
 
 #[test]

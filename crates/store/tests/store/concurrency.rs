@@ -47,9 +47,8 @@ async fn fifty_concurrent_commands_on_one_aggregate_all_commit_with_gapless_sequ
         let mut actors: Vec<String> = loaded
             .iter()
             .map(|e| match &e.payload {
-                probity_domain::access::AccessEvent::PersonalDataRead { actor, .. } => {
-                    actor.clone()
-                }
+                probity_domain::access::AccessEvent::PersonalDataRead { actor, .. }
+                | probity_domain::access::AccessEvent::HistoryRead { actor, .. } => actor.clone(),
             })
             .collect();
         actors.sort();

@@ -1,0 +1,146 @@
+//! Erasing a reporter's personal data (crypto-shredding).
+//!
+//! [`erase_reporter`] records `ReporterErased` on the complaint FIRST (the domain refuses
+//! an anonymous case and a second erasure), then destroys the key named by the event with
+//! [`KeyStore::destroy`]. The log keeps the ciphertext, which nothing can open any more;
+//! the reporter block reads `{"erased": true}` with every personal field null from then
+//! on. Should the key destruction fail after the event is recorded, running the erasure
+//! again destroys the key before answering that the reporter is already erased, so a
+//! retry always completes the shredding.
+//!
+//! Used by `probity erase reporter <id> --reason TEXT`; no HTTP route exposes it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use probity_domain::complaint::{Complaint, ComplaintCommand, ComplaintError, ComplaintEvent};
+use probity_store::{EventLog, ExecuteError, Executor, KeyStore};
+
+use crate::complaints::{COMPLAINT, MAX_TEXT_CHARS};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// The destroyed key.
+    pub key_id: String,
+    /// The complaint's version after the erasure (the `ReporterErased` sequence).
+    pub version: usize,
+    /// Whether a live key was destroyed now (`false` if it was already gone).
+    pub key_destroyed: bool,
+}
+
+/// The parts an erasure needs: the complaint executor, the log and the key store.
+#[derive(Clone, Copy)]
+pub struct ErasureParts<'a> {
+    pub complaints: &'a Executor<Complaint>,
+    pub log: &'a EventLog,
+    pub keys: &'a KeyStore,
+}
+
+impl std::fmt::Debug for ErasureParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErasureParts").finish_non_exhaustive()
+    }
+}
+
+/// Erases the reporter of complaint `complaint_id`: records `ReporterErased` (with
+/// `reason`, by `actor`, at `at`) FIRST, then destroys its key. Errors: 404 for an
+/// unknown case, 422 for a blank or too long reason, 409 `invalid_transition` for an
+/// anonymous case or one already erased.
+pub async fn erase_reporter(
+    parts: ErasureParts<'_>,
+    complaint_id: &str,
+    reason: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Erasure, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::field(
+            "reason",
+            "missing",
+            "reason must not be empty",
+        ));
+    }
+    if reason.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::field(
+            "reason",
+            "too_long",
+            format!("reason must be at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    if actor.trim().is_empty() {
+        return Err(ApiError::field(
+            "actor",
+            "missing",
+            "actor must not be empty",
+        ));
+    }
+    let mut metadata = HashMap::new();
+    metadata.insert("actor".to_string(), actor.to_string());
+    metadata.insert("purpose".to_string(), "erasure".to_string());
+    metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
+    let command = ComplaintCommand::EraseReporter {
+        reason: reason.to_string(),
+        at,
+    };
+    match parts
+        .complaints
+        .execute(complaint_id, command, None, metadata)
+        .await
+    {
+        Ok(envelopes) => {
+            let Some((key_id, version)) = envelopes.iter().find_map(|e| match &e.payload {
+                ComplaintEvent::ReporterErased { key_id, .. } => Some((key_id.clone(), e.sequence)),
+                _ => None,
+            }) else {
+                return Err(ApiError::internal("an erasure recorded no ReporterErased"));
+            };
+            let key_destroyed = parts.keys.destroy(&key_id).await?;
+            tracing::info!(case_id = %complaint_id, %key_id, "reporter erased");
+            Ok(Erasure {
+                key_id,
+                version,
+                key_destroyed,
+            })
+        }
+        Err(ExecuteError::Domain(ComplaintError::ReporterAlreadyErased)) => {
+            // A retry after a failed key destruction: finish the shredding first.
+            let events = parts
+                .log
+                .read_aggregate(COMPLAINT, complaint_id, None)
+                .await?;
+            for e in &events {
+                if let Some(key_id) = e
+                    .payload
+                    .get("ReporterErased")
+                    .and_then(|r| r.get("key_id"))
+                    .and_then(|k| k.as_str())
+                {
+                    parts.keys.destroy(key_id).await?;
+                }
+            }
+            Err(ComplaintError::ReporterAlreadyErased.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl AppState {
+    /// [`erase_reporter`] with this state's components and clock.
+    pub async fn erase_reporter(
+        &self,
+        complaint_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Erasure, ApiError> {
+        let parts = ErasureParts {
+            complaints: &self.complaints,
+            log: &self.log,
+            keys: &self.keys,
+        };
+        erase_reporter(parts, complaint_id, reason, actor, self.clock.now()).await
+    }
+}

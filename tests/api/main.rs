@@ -6,6 +6,7 @@ mod complaints;
 mod errors;
 mod personal_data;
 mod replicas;
+mod tamper;
 
 /// Declares one `#[tokio::test]` per mode for each scenario `async fn name(mode: Mode)`.
 #[macro_export]

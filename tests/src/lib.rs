@@ -32,6 +32,8 @@ pub struct Backing {
     pub nats_url: Option<String>,
     pub prefix: String,
     pub data_dir: std::path::PathBuf,
+    /// The audit signing key the server uses (generated per test when wanted).
+    pub audit_key: Option<std::path::PathBuf>,
 }
 
 impl Backing {
@@ -46,6 +48,7 @@ impl Backing {
                     nats_url: Some(probity_testkit::nats::nats_url().await?),
                     prefix,
                     data_dir: dir.path().to_path_buf(),
+                    audit_key: None,
                 },
                 Some(dir),
             )),
@@ -56,6 +59,7 @@ impl Backing {
                     nats_url: None,
                     prefix,
                     data_dir: dir.path().to_path_buf(),
+                    audit_key: None,
                 },
                 Some(dir),
             )),
@@ -71,6 +75,8 @@ impl Backing {
             nats_prefix: self.prefix.clone(),
             clock_offset,
             policy: Policy::default(),
+            audit_key: self.audit_key.clone(),
+            audit_sign_interval: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -162,6 +162,35 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         }
     };
 
+    // Tamper evidence: seal every committed event into the hash chain; sign its head now
+    // and then when a key is configured.
+    {
+        let sealer = probity_audit::Sealer::new(log.clone());
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = sealer.run(token).await {
+                tracing::error!(%error, "the audit sealer stopped");
+            }
+        }));
+    }
+    if let Some(path) = &settings.audit_key {
+        let key = probity_audit::load_signing_key(path)
+            .with_context(|| format!("reading the audit signing key {}", path.display()))?;
+        let signer = probity_audit::Signer::new(
+            db.clone(),
+            key,
+            settings.audit_sign_interval,
+            nats.clone()
+                .map(|client| (client, settings.nats_prefix.clone())),
+        );
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = signer.run(token).await {
+                tracing::error!(%error, "the audit signer stopped");
+            }
+        }));
+    }
+
     let readiness = Arc::new(Readiness {
         db: db.clone(),
         nats,

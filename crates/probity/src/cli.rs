@@ -53,6 +53,17 @@ pub struct CommonArgs {
     /// Policy file (TOML): time limits and operational limits.
     #[arg(long, env = "PROBITY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Ed25519 secret key (from `probity keys generate`) that signs the audit chain.
+    #[arg(long, env = "PROBITY_AUDIT_KEY", global = true)]
+    pub audit_key: Option<PathBuf>,
+    /// Seconds between signed audit checkpoints.
+    #[arg(
+        long,
+        env = "PROBITY_AUDIT_SIGN_INTERVAL",
+        default_value_t = 60,
+        global = true
+    )]
+    pub audit_sign_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +82,50 @@ pub enum Command {
     /// Erase personal data (crypto-shredding).
     #[command(subcommand)]
     Erase(EraseCommand),
+    /// Audit signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Prove the log untampered; export and check verifiable bundles.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new Ed25519 key pair: `audit-signing.key` (secret, 0600) and `audit-signing.pub`.
+    Generate {
+        /// Directory to write them to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the whole log against the latest signed checkpoint; name the first event
+    /// that does not match. Exits non-zero on a mismatch.
+    Verify {
+        /// The public key to trust (`audit-signing.pub`).
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Write a verifiable bundle of one aggregate's events.
+    Export {
+        /// `TYPE/ID`, e.g. `complaint/01a2…`.
+        #[arg(long)]
+        aggregate: String,
+        /// The bundle file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a bundle offline (no database). Exits non-zero when it does not verify.
+    VerifyBundle {
+        /// The bundle file.
+        file: PathBuf,
+        /// The public key to trust; without it, the key inside the bundle is used.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +175,8 @@ impl CommonArgs {
             nats_prefix: self.nats_prefix.clone(),
             clock_offset: parse_clock_offset(&self.clock_offset)?,
             policy: Policy::load(self.config.as_deref())?,
+            audit_key: self.audit_key.clone(),
+            audit_sign_interval: std::time::Duration::from_secs(self.audit_sign_interval.max(1)),
         })
     }
 }
@@ -147,6 +204,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rebuild => rebuild(cli.common.settings("127.0.0.1:0")?).await,
+        Command::Keys(KeysCommand::Generate { out }) => {
+            let (secret, public) = probity_audit::generate_keys(&out)
+                .with_context(|| format!("writing keys to {}", out.display()))?;
+            println!("secret key: {}", secret.display());
+            println!("public key: {}", public.display());
+            Ok(())
+        }
+        Command::Audit(command) => audit(cli.common.settings("127.0.0.1:0")?, command).await,
         Command::Erase(EraseCommand::Reporter { id, reason, actor }) => {
             let settings = cli.common.settings("127.0.0.1:0")?;
             let erasure = erase_reporter(&settings, &id, &reason, &actor).await?;
@@ -250,4 +315,98 @@ async fn rebuild(settings: Settings) -> anyhow::Result<()> {
         n as f64 / secs.max(1e-9)
     );
     Ok(())
+}
+
+/// `probity audit …`.
+async fn audit(settings: Settings, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { public_key } => {
+            let key = probity_audit::load_verifying_key(&public_key)
+                .with_context(|| format!("reading {}", public_key.display()))?;
+            let db = crate::app::open_db(&settings).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} verifying [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+                )
+                .expect("a valid progress template")
+                .progress_chars("=> "),
+            );
+            let started = std::time::Instant::now();
+            let progress = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let report = probity_audit::verify_log(&db, &key, &progress)
+                .await
+                .context("verifying the log")?;
+            bar.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            match &report.checkpoint {
+                Some(c) => println!(
+                    "latest signed checkpoint: chain index {} (position {}), key {}, signed {}",
+                    c.chain_index, c.position, c.key_id, c.signed_at
+                ),
+                None => println!("no signed checkpoint yet"),
+            }
+            println!(
+                "{} events checked in {secs:.2} s ({:.0} events/s): {} sealed, {} not sealed yet",
+                report.events,
+                report.events as f64 / secs.max(1e-9),
+                report.sealed,
+                report.unsealed
+            );
+            match &report.mismatch {
+                None => {
+                    println!("OK: every event matches its seal and the signed chain");
+                    Ok(())
+                }
+                Some(m) => anyhow::bail!("TAMPERED: {m}"),
+            }
+        }
+        AuditCommand::Export { aggregate, out } => {
+            let (aggregate_type, aggregate_id) = aggregate
+                .split_once('/')
+                .filter(|(t, i)| !t.is_empty() && !i.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--aggregate must be TYPE/ID, e.g. complaint/<id>")
+                })?;
+            let db = crate::app::open_db(&settings).await?;
+            let bundle = probity_audit::export_bundle(&db, aggregate_type, aggregate_id)
+                .await
+                .context("exporting the bundle")?;
+            let bytes = bundle.to_bytes().context("encoding the bundle")?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} ({} events of {aggregate}, {} bytes)",
+                out.display(),
+                bundle.events.len(),
+                bytes.len()
+            );
+            Ok(())
+        }
+        AuditCommand::VerifyBundle { file, public_key } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = match public_key {
+                Some(path) => {
+                    let key = probity_audit::load_verifying_key(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    probity_audit::verify_bundle_with_key(&bytes, Some(&key))
+                }
+                None => probity_audit::verify_bundle(&bytes),
+            }
+            .map_err(|e| anyhow::anyhow!("DOES NOT VERIFY: {e}"))?;
+            println!(
+                "OK: {} events of {}/{} verify against checkpoint {} signed by key {} at {}",
+                report.events,
+                report.aggregate_type,
+                report.aggregate_id,
+                report.checkpoint_chain_index,
+                report.key_id,
+                report.signed_at
+            );
+            Ok(())
+        }
+    }
 }

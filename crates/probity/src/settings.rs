@@ -50,6 +50,10 @@ pub struct Settings {
     pub clock_offset: chrono::Duration,
     /// Rules and limits from the policy file (defaults when no file is given).
     pub policy: Policy,
+    /// Ed25519 secret key that signs the audit chain's head; `None`: seal, never sign.
+    pub audit_key: Option<PathBuf>,
+    /// How often the chain head is signed (when it moved).
+    pub audit_sign_interval: Duration,
 }
 
 /// The policy file (`PROBITY_CONFIG`, TOML). Every field has a shipped default.

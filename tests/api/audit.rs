@@ -17,6 +17,8 @@ crate::both_modes!(
     as_of_limits_the_history_to_what_was_recorded_by_then,
     every_history_read_is_recorded_and_listed_in_the_access_log,
     an_erased_reporter_reads_as_erased_and_is_gone_from_the_raw_tables,
+    the_bundle_endpoint_serves_a_verifiable_bundle_and_records_the_export,
+    as_of_shows_the_complaint_as_it_stood_then,
 );
 
 const PHONE: &str = "13800138000";
@@ -447,4 +449,199 @@ async fn an_erased_reporter_reads_as_erased_and_is_gone_from_the_raw_tables(mode
     );
     let unknown = erase_reporter(parts, "no-such-case", "r", "dpo", chrono::Utc::now()).await;
     assert!(matches!(unknown, Err(ApiError::NotFound(_))), "{unknown:?}");
+}
+
+async fn the_bundle_endpoint_serves_a_verifiable_bundle_and_records_the_export(mode: Mode) {
+    let (mut backing, dir) = probity_tests::Backing::new(mode)
+        .await
+        .expect("test services");
+    let keys = tempfile::tempdir().expect("a key dir");
+    let (secret, public) = probity_audit::generate_keys(keys.path()).expect("generating keys");
+    backing.audit_key = Some(secret);
+    let app = probity_tests::start_on(backing, dir, chrono::Duration::zero()).await;
+    let key = probity_audit::load_verifying_key(&public).expect("the public key");
+    let id = app.dispatched("complaint").await;
+    let path = format!("/api/v1/audit/bundles/complaint/{id}");
+
+    // Only auditors export; unknown aggregates are 404.
+    app.get(&path, &app.handler_a)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/api/v1/audit/bundles/complaint/no-such-case", &app.auditor)
+        .await
+        .assert_problem(404, "not_found");
+
+    // Wait until a signed checkpoint covers the case's three events (bounded 30 s);
+    // before that the endpoint answers 409 audit_not_ready.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (bytes, headers) = loop {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .bearer_auth(&app.auditor)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("a body").to_vec();
+        if status == 200 {
+            let report = probity_audit::verify_bundle_with_key(&bytes, Some(&key))
+                .expect("the served bundle verifies with the server's key");
+            if report.events == 3 {
+                break (bytes, headers);
+            }
+        } else {
+            assert_eq!(status, 409, "{}", String::from_utf8_lossy(&bytes));
+            let problem: Value = serde_json::from_slice(&bytes).expect("a problem");
+            assert_eq!(problem["code"], "audit_not_ready", "{problem}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no signed checkpoint covered the case within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let report = probity_audit::verify_bundle_with_key(&bytes, Some(&key)).expect("verifies");
+    assert_eq!(
+        (report.aggregate_type.as_str(), report.aggregate_id.as_str()),
+        ("complaint", id.as_str())
+    );
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(header("content-type").starts_with("application/json"));
+    assert_eq!(
+        header("content-disposition"),
+        format!("attachment; filename=\"complaint-{id}.bundle\"")
+    );
+
+    // The export is in the access log, with the auditor as actor (the same actor as
+    // the auditor's history read).
+    app.get(&format!("/api/v1/history/complaint/{id}"), &app.auditor)
+        .await
+        .assert_ok();
+    let log = app
+        .get(
+            &format!("/api/v1/access-log?case_type=complaint&case_id={id}"),
+            &app.auditor,
+        )
+        .await;
+    let log = log.assert_ok().clone();
+    let items = log["items"].as_array().expect("items");
+    assert_eq!(items[0]["event_type"], "HistoryRead", "{log}");
+    let exports: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["event_type"] == "BundleExported")
+        .collect();
+    assert!(!exports.is_empty(), "{log}");
+    for export in exports {
+        assert_eq!(export["actor"], items[0]["actor"], "{log}");
+        assert_eq!(export["role"], "auditor");
+        assert_eq!(export["purpose"], "export");
+        assert_eq!(export["case_type"], "complaint");
+        assert_eq!(export["case_id"], id.as_str());
+    }
+
+    // `probity audit export` records the same access event, with its `--actor`.
+    let out = keys.path().join("case.bundle");
+    let cli = probity::cli::Cli {
+        common: probity::cli::CommonArgs {
+            data_dir: app.backing.data_dir.clone(),
+            database_url: app.backing.database_url.clone(),
+            nats_url: None,
+            nats_prefix: app.backing.prefix.clone(),
+            clock_offset: "0".into(),
+            config: None,
+            audit_key: None,
+            audit_sign_interval: 60,
+        },
+        command: probity::cli::Command::Audit(probity::cli::AuditCommand::Export {
+            aggregate: format!("complaint/{id}"),
+            out: out.clone(),
+            actor: "alice".into(),
+            purpose: "case review 17".into(),
+        }),
+    };
+    probity::cli::run(cli).await.expect("the CLI exports");
+    let file = std::fs::read(&out).expect("the bundle file");
+    probity_audit::verify_bundle_with_key(&file, Some(&key)).expect("the CLI's bundle verifies");
+    let log = app
+        .get(
+            &format!("/api/v1/access-log?case_type=complaint&case_id={id}"),
+            &app.auditor,
+        )
+        .await;
+    let log = log.assert_ok().clone();
+    let newest = &log["items"][0];
+    assert_eq!(newest["event_type"], "BundleExported", "{log}");
+    assert_eq!(newest["actor"], "alice");
+    assert_eq!(newest["role"], "auditor");
+    assert_eq!(newest["purpose"], "case review 17");
+    app.app.stop().await;
+}
+
+async fn as_of_shows_the_complaint_as_it_stood_then(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let id = app.file("complaint").await;
+    let history = app
+        .get(&format!("/api/v1/history/complaint/{id}"), &app.auditor)
+        .await;
+    let filed_at = history.assert_ok()["items"][0]["recorded_at"]
+        .as_str()
+        .expect("recorded_at")
+        .to_string();
+    app.verb(&id, "accept", &app.intake, json!({})).await;
+    let filed_at = chrono::DateTime::parse_from_rfc3339(&filed_at).expect("RFC 3339");
+    let at = |t: chrono::DateTime<chrono::FixedOffset>| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            .replace('+', "%2B")
+    };
+
+    let now = app
+        .get(&format!("/api/v1/complaints/{id}"), &app.supervisor)
+        .await;
+    assert_eq!(now.assert_ok()["status"], "accepted");
+    let then = app
+        .get(
+            &format!("/api/v1/complaints/{id}?as_of={}", at(filed_at)),
+            &app.supervisor,
+        )
+        .await;
+    let then = then.assert_ok().clone();
+    assert_eq!(then["status"], "received", "{then}");
+    assert_eq!(then["id"], id.as_str());
+    assert!(then.get("reporter").is_none());
+
+    // An auditor gets the reporter block with as_of too, and the read is recorded.
+    let audited = app
+        .get(
+            &format!("/api/v1/complaints/{id}?as_of={}", at(filed_at)),
+            &app.auditor,
+        )
+        .await;
+    let audited = audited.assert_ok().clone();
+    assert_eq!(audited["status"], "received");
+    assert!(audited.get("reporter").is_some(), "{audited}");
+
+    // Before filing, the case did not exist.
+    let before = filed_at - chrono::Duration::seconds(1);
+    app.get(
+        &format!("/api/v1/complaints/{id}?as_of={}", at(before)),
+        &app.supervisor,
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // A malformed instant is a validation failure.
+    app.get(
+        &format!("/api/v1/complaints/{id}?as_of=yesterday"),
+        &app.supervisor,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
 }

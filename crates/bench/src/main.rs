@@ -8,7 +8,11 @@
 //! - `commands`: complaint commands per second through the HTTP API at 1 and 16 clients;
 //! - `lag`: commit-to-view lag (event recorded → view row written) at a steady rate;
 //! - `bulk`: 1,000,000 events loaded into the log, the server started on them until every
-//!   view has caught up, its resident memory read from `/proc`, then `probity rebuild` timed.
+//!   view has caught up, its resident memory read from `/proc`, then `probity rebuild` timed;
+//! - `replay`: one complaint with 10,000 events, its history `as_of` now (the view folded
+//!   from all 10,000 events) timed through the HTTP API and as a pure in-process fold;
+//! - `verify`: `--events` events sealed by a server holding an audit key, then
+//!   `probity audit verify` timed.
 //!
 //! Nothing here is a test: figures are reported as measured, missed targets included.
 
@@ -57,11 +61,12 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
     /// Scenarios to run, comma-separated: baseline, commands, lag, bulk (load, catch up,
-    /// memory, rebuild), rebuild (load and rebuild only).
+    /// memory, rebuild), rebuild (load and rebuild only), replay (one 10,000-event case),
+    /// verify (seal `--events` events, then `probity audit verify`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baseline,commands,lag,bulk"
+        default_value = "baseline,commands,lag,bulk,replay,verify"
     )]
     scenarios: Vec<String>,
 }
@@ -91,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
             "lag" => lag(&args).await?,
             "bulk" => bulk(&args).await?,
             "rebuild" => rebuild_only(&args).await?,
+            "replay" => replay(&args).await?,
+            "verify" => verify(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }
@@ -154,10 +161,20 @@ struct Server {
 
 impl Server {
     async fn start(args: &Args, db_url: &str) -> anyhow::Result<Server> {
+        Self::start_with(args, db_url, &[]).await
+    }
+
+    /// Starts `probity serve` with extra environment variables.
+    async fn start_with(
+        args: &Args,
+        db_url: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
         let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
         let mut child = Command::new(&args.probity)
             .arg("serve")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("DATABASE_URL", db_url)
             .env("NATS_URL", &args.nats_url)
             .env("PROBITY_NATS_PREFIX", &prefix)
@@ -678,5 +695,315 @@ async fn rebuild_only(args: &Args) -> anyhow::Result<()> {
     time_rebuild(args, &db_url, total).await?;
     pool.close().await;
     drop_database(&args.admin_url, &db_url).await?;
+    Ok(())
+}
+
+/// Milliseconds from a histogram of microseconds: (p50, p99, max).
+fn quantiles_ms(hist: &Histogram<u64>) -> (f64, f64, f64) {
+    (
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+        hist.max() as f64 / 1000.0,
+    )
+}
+
+/// Events in the replay scenario's one case.
+const REPLAY_EVENTS: i64 = 10_000;
+/// Timed requests (and in-process folds) in the replay scenario.
+const REPLAY_RUNS: usize = 50;
+
+/// One complaint with 10,000 events: its history `as_of` now (which folds every event into
+/// the view as it stood) through the HTTP API, and the same fold in-process.
+async fn replay(args: &Args) -> anyhow::Result<()> {
+    let db_url = fresh_database(&args.admin_url).await?;
+    let server = Server::start(args, &db_url).await?;
+    let auditor = server.token(args, "auditor", None).await?;
+    let intake = server.token(args, "intake", None).await?;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/complaints", server.url))
+        .bearer_auth(&intake)
+        .json(
+            &json!({"category": "complaint", "channel": "hotline", "title": "replay",
+                      "description": "a long-running case", "reporter": {"anonymous": true}}),
+        )
+        .send()
+        .await?;
+    if r.status().as_u16() != 201 {
+        bail!("filing the complaint: {} {}", r.status(), r.text().await?);
+    }
+    let filed: serde_json::Value = r.json().await?;
+    let id = filed["id"]
+        .as_str()
+        .context("the filed complaint's id")?
+        .to_string();
+    server.stop().await;
+
+    // Sequences 2..=10,000: supervision notes, valid after filing in every status.
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db_url)
+        .await?;
+    let event = ComplaintEvent::ComplaintSupervised {
+        note: "supervisor's note on the progress of the case".into(),
+        at: chrono::Utc::now(),
+    };
+    let (event_type, payload) = (event.event_type(), serde_json::to_value(&event)?);
+    let seqs: Vec<i64> = (2..=REPLAY_EVENTS).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT 'complaint', $1, seq, $2, '1', $3, '{\"actor\":\"bench\"}'::jsonb
+           FROM UNNEST($4::bigint[]) AS u(seq)",
+    )
+    .bind(&id)
+    .bind(&event_type)
+    .bind(&payload)
+    .bind(&seqs)
+    .execute(&pool)
+    .await
+    .context("appending the replay events")?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'complaint' AND aggregate_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await?;
+    if count != REPLAY_EVENTS {
+        bail!("the case holds {count} events, expected {REPLAY_EVENTS}");
+    }
+
+    // Start again and let the relay and projector catch up first, so they do not share
+    // the cores with the timed requests.
+    let server = Server::start(args, &db_url).await?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let applied: Option<i64> = sqlx::query_scalar(
+            "SELECT max(last_sequence) FROM projection_positions WHERE projector = 'complaints' AND aggregate_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&pool)
+        .await?;
+        if applied.unwrap_or(0) >= REPLAY_EVENTS || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let as_of = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let url = format!("{}/api/v1/complaints/{id}/history", server.url);
+    let mut hist = Histogram::<u64>::new(3)?;
+    for run in 0..=REPLAY_RUNS {
+        let t = Instant::now();
+        let r = http
+            .get(&url)
+            .bearer_auth(&auditor)
+            .query(&[("as_of", as_of.as_str()), ("limit", "1")])
+            .send()
+            .await?;
+        let status = r.status();
+        let body: serde_json::Value = r.json().await?;
+        let elapsed = t.elapsed();
+        if !status.is_success() {
+            bail!("history as_of: {status} {body}");
+        }
+        if body["view"]["version"].as_i64() != Some(REPLAY_EVENTS) {
+            bail!(
+                "history as_of folded to version {}, expected {REPLAY_EVENTS}",
+                body["view"]["version"]
+            );
+        }
+        // The first request warms the token cache and connections: not timed.
+        if run > 0 {
+            hist.record(elapsed.as_micros() as u64)?;
+        }
+    }
+    server.stop().await;
+    let (p50, p99, max) = quantiles_ms(&hist);
+    let verdict = if p99 <= 50.0 { "met" } else { "missed" };
+    println!(
+        "replay: GET /complaints/{{id}}/history?as_of=now&limit=1 on a case of {REPLAY_EVENTS} events, {REPLAY_RUNS} requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (target ≤ 50 ms: {verdict})"
+    );
+
+    // The same fold in-process: read the 10,000 events, fold them with the view's code.
+    let mut read = Histogram::<u64>::new(3)?;
+    let mut fold = Histogram::<u64>::new(3)?;
+    for _ in 0..REPLAY_RUNS {
+        let t = Instant::now();
+        let rows: Vec<StoredRow> = sqlx::query_as(
+            "SELECT position, tx_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, recorded_at
+               FROM events WHERE aggregate_type = 'complaint' AND aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(&id)
+        .fetch_all(&pool)
+        .await?;
+        let events: Vec<probity_store::StoredEvent> = rows.into_iter().map(stored).collect();
+        read.record(t.elapsed().as_micros() as u64)?;
+        let t = Instant::now();
+        let view =
+            probity_views::ComplaintView::from_stored(&id, &events)?.context("the folded view")?;
+        fold.record(t.elapsed().as_micros() as u64)?;
+        if view.version as i64 != REPLAY_EVENTS {
+            bail!("the fold reached version {}", view.version);
+        }
+    }
+    let (r50, r99, rmax) = quantiles_ms(&read);
+    let (f50, f99, fmax) = quantiles_ms(&fold);
+    println!(
+        "replay: in-process, {REPLAY_RUNS} runs: reading the {REPLAY_EVENTS} events with sqlx p50 {r50:.1} ms, p99 {r99:.1} ms, max {rmax:.1} ms; folding them (ComplaintView::from_stored) p50 {f50:.1} ms, p99 {f99:.1} ms, max {fmax:.1} ms"
+    );
+    pool.close().await;
+    drop_database(&args.admin_url, &db_url).await?;
+    Ok(())
+}
+
+/// An `events` row as sqlx reads it.
+type StoredRow = (
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    serde_json::Value,
+    serde_json::Value,
+    chrono::DateTime<chrono::Utc>,
+);
+
+fn stored(row: StoredRow) -> probity_store::StoredEvent {
+    let (
+        position,
+        tx_id,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+        recorded_at,
+    ) = row;
+    probity_store::StoredEvent {
+        position,
+        tx_id,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+        recorded_at,
+    }
+}
+
+/// `--events` events sealed and signed by a server holding an audit key, then
+/// `probity audit verify` timed as a child process.
+async fn verify(args: &Args) -> anyhow::Result<()> {
+    let keys = std::env::temp_dir().join(format!(
+        "probity-bench-keys-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&keys)?;
+    let out = Command::new(&args.probity)
+        .args(["keys", "generate", "--out"])
+        .arg(&keys)
+        .output()
+        .await
+        .context("probity keys generate")?;
+    if !out.status.success() {
+        bail!(
+            "probity keys generate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let secret = keys.join("audit-signing.key");
+    let public = keys.join("audit-signing.pub");
+
+    let db_url = fresh_database(&args.admin_url).await?;
+    // Start once so the migrations run, then stop, load, and start again with the key.
+    let server = Server::start(args, &db_url).await?;
+    server.stop().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db_url)
+        .await?;
+    let t = Instant::now();
+    load_events(&pool, args.events).await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "verify: loaded {total} events in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let server = Server::start_with(
+        args,
+        &db_url,
+        &[
+            ("PROBITY_AUDIT_KEY", secret.display().to_string()),
+            ("PROBITY_AUDIT_SIGN_INTERVAL", "1".to_string()),
+        ],
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    let mut sealed_in = None;
+    loop {
+        let (sealed,): (i64,) = sqlx::query_as("SELECT count(*) FROM event_seals")
+            .fetch_one(&pool)
+            .await?;
+        if sealed >= total && sealed_in.is_none() {
+            sealed_in = Some(t.elapsed());
+        }
+        let signed: Option<i64> =
+            sqlx::query_scalar("SELECT max(chain_index) FROM audit_checkpoints")
+                .fetch_one(&pool)
+                .await?;
+        if sealed >= total && signed.unwrap_or(-1) >= total - 1 {
+            break;
+        }
+        if Instant::now() > deadline {
+            server.stop().await;
+            bail!("sealed {sealed} of {total} events, signed up to chain index {signed:?} within an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let sealed_in = sealed_in.unwrap_or_else(|| t.elapsed()).as_secs_f64();
+    println!(
+        "verify: the server sealed {total} events in {sealed_in:.1} s ({:.0} events/s, start-up included, sharing the cores with the relay and projector); checkpoint signed after {:.1} s",
+        total as f64 / sealed_in,
+        t.elapsed().as_secs_f64()
+    );
+    server.stop().await;
+
+    let t = Instant::now();
+    let out = Command::new(&args.probity)
+        .args(["audit", "verify", "--public-key"])
+        .arg(&public)
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .await
+        .context("probity audit verify")?;
+    let secs = t.elapsed().as_secs_f64();
+    let said = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .replace('\n', "; ");
+    if !out.status.success() {
+        bail!(
+            "probity audit verify failed: {said} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rate = total as f64 / secs;
+    let verdict = if rate >= 100_000.0 { "met" } else { "missed" };
+    println!(
+        "verify: probity audit verify on {total} events in {secs:.2} s = {rate:.0} events/s (whole process, start-up included; target ≥ 100,000 events/s: {verdict}); probity said: {said}"
+    );
+    pool.close().await;
+    drop_database(&args.admin_url, &db_url).await?;
+    let _ = std::fs::remove_dir_all(&keys);
     Ok(())
 }

@@ -40,6 +40,21 @@ pub enum AccessCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// Record that `actor` exported a verifiable bundle of `aggregate_type`/`aggregate_id`.
+    RecordExport {
+        /// Aggregate type exported, e.g. `complaint`.
+        aggregate_type: String,
+        /// Id of the aggregate exported.
+        aggregate_id: String,
+        /// Who exported (not blank).
+        actor: String,
+        /// The exporter's role.
+        role: String,
+        /// Why the bundle was exported.
+        purpose: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Events of the access log (documented in `docs/events.md`).
@@ -77,6 +92,22 @@ pub enum AccessEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// `actor` (with `role`) exported a verifiable bundle of `aggregate_type`/`aggregate_id`
+    /// for `purpose` at `at`. Recorded before the bundle is handed out.
+    BundleExported {
+        /// Aggregate type exported, e.g. `complaint`.
+        aggregate_type: String,
+        /// Id of the aggregate exported.
+        aggregate_id: String,
+        /// Who exported.
+        actor: String,
+        /// The exporter's role.
+        role: String,
+        /// Why the bundle was exported.
+        purpose: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for AccessEvent {
@@ -84,6 +115,7 @@ impl DomainEvent for AccessEvent {
         match self {
             Self::PersonalDataRead { .. } => "PersonalDataRead".to_string(),
             Self::HistoryRead { .. } => "HistoryRead".to_string(),
+            Self::BundleExported { .. } => "BundleExported".to_string(),
         }
     }
     fn event_version(&self) -> String {
@@ -107,6 +139,8 @@ pub struct AccessLog {
     pub reads: u64,
     /// Number of recorded history reads.
     pub history_reads: u64,
+    /// Number of recorded bundle exports.
+    pub exports: u64,
 }
 
 /// Refuses a blank actor: every access must name who made it.
@@ -179,6 +213,29 @@ impl Aggregate for AccessLog {
                 .await;
                 Ok(())
             }
+            AccessCommand::RecordExport {
+                aggregate_type,
+                aggregate_id,
+                actor,
+                role,
+                purpose,
+                at,
+            } => {
+                require_actor(&actor)?;
+                sink.write(
+                    AccessEvent::BundleExported {
+                        aggregate_type,
+                        aggregate_id,
+                        actor,
+                        role,
+                        purpose,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                Ok(())
+            }
         }
     }
 
@@ -188,6 +245,7 @@ impl Aggregate for AccessLog {
             AccessEvent::HistoryRead { .. } => {
                 self.history_reads = self.history_reads.saturating_add(1)
             }
+            AccessEvent::BundleExported { .. } => self.exports = self.exports.saturating_add(1),
         }
     }
 }
@@ -310,5 +368,58 @@ mod tests {
         assert_eq!(AccessLog::TYPE, "access_log");
         assert_eq!(read_event("a").event_type(), "PersonalDataRead");
         assert_eq!(read_event("a").event_version(), "1");
+    }
+
+    fn export_by(actor: &str) -> AccessCommand {
+        AccessCommand::RecordExport {
+            aggregate_type: "complaint".into(),
+            aggregate_id: "c-1".into(),
+            actor: actor.into(),
+            role: "auditor".into(),
+            purpose: "export".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 4, 0, 0).unwrap(),
+        }
+    }
+
+    fn export_event(actor: &str) -> AccessEvent {
+        AccessEvent::BundleExported {
+            aggregate_type: "complaint".into(),
+            aggregate_id: "c-1".into(),
+            actor: actor.into(),
+            role: "auditor".into(),
+            purpose: "export".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 4, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_export_is_recorded() {
+        TestFramework::<AccessLog>::with(())
+            .given(vec![read_event("a"), history_read_event("b")])
+            .when(export_by("token:auditor-1"))
+            .then_expect_events(vec![export_event("token:auditor-1")]);
+    }
+
+    #[test]
+    fn an_export_without_an_actor_is_refused() {
+        for actor in ["", "  "] {
+            TestFramework::<AccessLog>::with(())
+                .given_no_previous_events()
+                .when(export_by(actor))
+                .then_expect_error(AccessError::Invalid("actor is required".into()));
+        }
+    }
+
+    #[test]
+    fn the_log_counts_its_exports() {
+        let mut log = AccessLog::default();
+        log.apply(export_event("a"));
+        log.apply(read_event("b"));
+        assert_eq!((log.reads, log.history_reads, log.exports), (1, 0, 1));
+        let event = export_event("a");
+        assert_eq!(event.event_type(), "BundleExported");
+        assert_eq!(event.event_version(), "1");
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get("BundleExported").is_some(), "{json}");
     }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use probity_domain::access::AccessCommand;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
-use probity_domain::{CreditCode, IdentityNumber};
+use probity_domain::{CreditCode, IdentityNumber, WorkingCalendar};
 use probity_store::{ExecuteError, Metadata, StoredEvent};
 use probity_views::{ComplaintFilter, ComplaintView};
 use serde::{Deserialize, Serialize};
@@ -692,14 +692,25 @@ async fn create(
     })
 }
 
+/// `GET /api/v1/complaints/{id}` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ComplaintViewQuery {
+    /// RFC 3339 instant: the case as it stood then, folded from the event log (404 if
+    /// it was not filed yet).
+    pub as_of: Option<String>,
+}
+
 /// One complaint. Intake and auditors also get the reporter block (the read is
-/// recorded first); a handler sees only cases of its unit (others are 404).
+/// recorded first); a handler sees only cases of its unit (others are 404). With
+/// `as_of`, the case as it stood at that instant, folded from the log.
 #[utoipa::path(
     get, path = "/api/v1/complaints/{id}", tag = "complaints", operation_id = "complaint_view",
-    params(("id" = String, Path, description = "Case id")),
+    params(("id" = String, Path, description = "Case id"), ComplaintViewQuery),
     responses(
         (status = 200, body = ComplaintResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -709,20 +720,38 @@ pub async fn complaint_view(
     ctx: RequestCtx,
     auth: Auth,
     id: CaseId,
+    ApiQuery(q): ApiQuery<ComplaintViewQuery>,
 ) -> Result<Json<ComplaintResponse>, ApiError> {
     auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
+    let as_of = crate::history::parse_as_of(q.as_of.as_deref())?;
     let not_found = || ApiError::NotFound(format!("complaint {} not found", id.0));
-    let mut view = state.read_complaint(&id.0).await?.ok_or_else(not_found)?;
-    if auth.role == Role::Handler {
-        let own = |v: &ComplaintView| auth.unit.as_ref().map(|u| u.as_str()) == v.unit.as_deref();
-        if !own(&view) {
-            // The projection may lag behind a dispatch: decide on the log.
-            view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
-            if !own(&view) {
-                return Err(not_found());
+    let own = |v: &ComplaintView| auth.unit.as_ref().map(|u| u.as_str()) == v.unit.as_deref();
+    let view = match as_of {
+        Some(t) => {
+            // Never from the projection: the log up to `as_of`, folded.
+            let events = state.log.read_aggregate(COMPLAINT, &id.0, Some(t)).await?;
+            let then = fold(&id.0, &events, WorkingCalendar::local_date(t))?;
+            if auth.role == Role::Handler {
+                // The handler's unit must hold the case then or now.
+                let now = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
+                if !own(&now) && !then.as_ref().is_some_and(own) {
+                    return Err(not_found());
+                }
             }
+            then.ok_or_else(not_found)?
         }
-    }
+        None => {
+            let mut view = state.read_complaint(&id.0).await?.ok_or_else(not_found)?;
+            if auth.role == Role::Handler && !own(&view) {
+                // The projection may lag behind a dispatch: decide on the log.
+                view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
+                if !own(&view) {
+                    return Err(not_found());
+                }
+            }
+            view
+        }
+    };
     let reporter = match auth.role {
         Role::Intake | Role::Auditor => {
             Some(reporter_block(&state, &ctx, &auth, &id.0, view.anonymous).await?)

@@ -102,6 +102,10 @@ pub enum ApiError {
     /// 405 `method_not_allowed`.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
+    /// 409 `audit_not_ready`: no signed checkpoint covers this aggregate yet, so no
+    /// verifiable bundle can be made (try again after the next checkpoint).
+    #[error("{0}")]
+    AuditNotReady(String),
     /// 503 `not_ready`: the readiness probe failed.
     #[error("not ready: {0}")]
     NotReady(String),
@@ -140,7 +144,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::InvalidTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::InvalidTransition(_) | ApiError::Conflict(_) | ApiError::AuditNotReady(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -167,6 +173,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::CalendarMissing(_) => "calendar_missing",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::AuditNotReady(_) => "audit_not_ready",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -188,6 +195,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::CalendarMissing(_) => "Working-day calendar missing",
             ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::AuditNotReady(_) => "Audit not ready",
             ApiError::NotReady(_) => "Not ready",
             ApiError::Internal(_) => "Internal error",
         }
@@ -305,6 +313,21 @@ where
 impl From<probity_domain::access::AccessError> for ApiError {
     fn from(e: probity_domain::access::AccessError) -> Self {
         ApiError::internal(format!("access log refused a read record: {e}"))
+    }
+}
+
+impl From<probity_audit::AuditError> for ApiError {
+    fn from(e: probity_audit::AuditError) -> Self {
+        use probity_audit::AuditError;
+        match e {
+            // `export_bundle`: no signed checkpoint yet, or none covers the aggregate.
+            AuditError::Other(detail) => ApiError::AuditNotReady(format!(
+                "no signed checkpoint covers this aggregate yet: {detail}"
+            )),
+            AuditError::Store(e) => e.into(),
+            AuditError::Sqlx(e) => e.into(),
+            other => ApiError::internal(other),
+        }
     }
 }
 

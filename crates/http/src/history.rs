@@ -7,11 +7,16 @@
 //! - Every history read is recorded FIRST, as a `HistoryRead` event in the access log of
 //!   the aggregate read (`access_log` aggregate `<aggregate_type>-<id>`), with the purpose
 //!   from `X-Purpose` (or `?purpose=`; default `audit`).
+//! - `GET /api/v1/audit/bundles/{aggregate_type}/{id}` (auditor): a verifiable bundle
+//!   of the aggregate (`probity_audit::export_bundle`), the export recorded FIRST as a
+//!   `BundleExported` event in the aggregate's access log.
 //! - `GET /api/v1/access-log` (auditor): the recorded accesses (personal-data reads and
 //!   history reads) across cases, newest first, straight from the log.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -41,6 +46,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/history/{aggregate_type}/{id}", get(aggregate_history))
         .route("/access-log", get(access_log_list))
+        .route("/audit/bundles/{aggregate_type}/{id}", get(audit_bundle))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,7 +113,8 @@ pub struct AccessLogQuery {
 pub struct AccessEntry {
     /// Global position of the access event (the list's order, newest first).
     pub position: i64,
-    /// `PersonalDataRead` (the reporter block) or `HistoryRead` (an event history).
+    /// `PersonalDataRead` (the reporter block), `HistoryRead` (an event history) or
+    /// `BundleExported` (a verifiable bundle).
     pub event_type: String,
     /// Aggregate type of the case accessed, e.g. `complaint`.
     pub case_type: String,
@@ -192,7 +199,7 @@ fn purpose(header: Option<String>, query: Option<String>) -> Result<String, ApiE
     Ok(given)
 }
 
-fn parse_as_of(as_of: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(crate) fn parse_as_of(as_of: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     as_of
         .map(|t| {
             DateTime::parse_from_rfc3339(t.trim())
@@ -319,6 +326,14 @@ fn access_entry(e: &StoredEvent) -> Option<AccessEntry> {
             at,
         } => (case_type, case_id, actor, role, purpose, at),
         AccessEvent::HistoryRead {
+            aggregate_type,
+            aggregate_id,
+            actor,
+            role,
+            purpose,
+            at,
+        }
+        | AccessEvent::BundleExported {
             aggregate_type,
             aggregate_id,
             actor,
@@ -460,6 +475,93 @@ pub async fn access_log_list(
     };
     let items = events.iter().filter_map(access_entry).collect();
     Ok(Json(AccessLogPage { items, next_cursor }))
+}
+
+/// Purpose recorded for a bundle export when the auditor gives none.
+pub const EXPORT_PURPOSE: &str = "export";
+
+/// `GET /api/v1/audit/bundles/{aggregate_type}/{id}` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BundleQuery {
+    /// Why the bundle is exported (recorded in the access log); `X-Purpose` wins.
+    /// Default `export`.
+    pub purpose: Option<String>,
+}
+
+/// A verifiable bundle of one aggregate (auditor): the file `probity audit
+/// verify-bundle` checks offline. The export is recorded in the access log first, as
+/// `BundleExported`. Unknown aggregate: 404; no signed checkpoint covering its events
+/// yet: 409 `audit_not_ready`.
+#[utoipa::path(
+    get, path = "/api/v1/audit/bundles/{aggregate_type}/{id}", tag = "audit", operation_id = "audit_bundle",
+    params(
+        ("aggregate_type" = String, Path, description = "Aggregate type, e.g. complaint"),
+        ("id" = String, Path, description = "Aggregate id"),
+        ("X-Purpose" = Option<String>, Header, description = "Why the bundle is exported (default export)"),
+        BundleQuery,
+    ),
+    responses(
+        (status = 200, description = "The bundle file (probity-audit-bundle/1, canonical JSON and a newline), as an attachment `<type>-<id>.bundle`", body = Object, content_type = "application/json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "audit_not_ready: no signed checkpoint covers this aggregate yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "audit_bundle", skip_all, fields(request_id = %ctx.request_id, aggregate_type = %target.aggregate_type, aggregate_id = %target.id, actor = %auth.token_id))]
+pub async fn audit_bundle(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    target: AggregateRef,
+    PurposeHeader(purpose_header): PurposeHeader,
+    ApiQuery(q): ApiQuery<BundleQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Auditor])?;
+    let purpose = match purpose(purpose_header, q.purpose)? {
+        p if p == DEFAULT_PURPOSE => EXPORT_PURPOSE.to_string(),
+        p => p,
+    };
+    let (aggregate_type, id) = (&target.aggregate_type, &target.id);
+    if state.log.last_sequence(aggregate_type, id).await? == 0 {
+        return Err(ApiError::NotFound(format!(
+            "{aggregate_type} {id} not found"
+        )));
+    }
+    let export = AccessCommand::RecordExport {
+        aggregate_type: aggregate_type.clone(),
+        aggregate_id: id.clone(),
+        actor: auth.token_id.clone(),
+        role: auth.role.as_str().to_string(),
+        purpose,
+        at: state.clock.now(),
+    };
+    state
+        .access
+        .execute(
+            &access_log_id(aggregate_type, id),
+            export,
+            None,
+            metadata(&auth, &ctx),
+        )
+        .await?;
+    let bundle = probity_audit::export_bundle(&state.db, aggregate_type, id).await?;
+    let bytes = bundle.to_bytes()?;
+    let disposition = format!("attachment; filename=\"{aggregate_type}-{id}.bundle\"");
+    let disposition = HeaderValue::from_str(&disposition)
+        .map_err(|_| ApiError::NotFound("no such aggregate".into()))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 use crate::error::Problem;

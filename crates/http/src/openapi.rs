@@ -51,6 +51,7 @@ Errors are application/problem+json with a stable `code`."
         deadlines::deadline_list,
         history::aggregate_history,
         history::access_log_list,
+        history::audit_bundle,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -83,7 +84,7 @@ Errors are application/problem+json with a stable `code`."
     tags(
         (name = "complaints", description = "投诉举报: the closed loop from intake to close"),
         (name = "deadlines", description = "Open deadlines for supervision"),
-        (name = "audit", description = "Histories of every aggregate and the access log, for auditors"),
+        (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -958,6 +958,7 @@ async fn it_should_serve_health_readiness_metrics_and_openapi(app: &TestApp) {
         "/api/v1/complaints/{id}/merge",
         "/api/v1/complaints/{id}/supervise",
         "/api/v1/deadlines",
+        "/api/v1/audit/bundles/{aggregate_type}/{id}",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -117,6 +117,12 @@ pub enum AuditCommand {
         /// The bundle file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Who exports (recorded in the access log as `BundleExported`, role `auditor`).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        /// Why the bundle is exported (recorded in the access log).
+        #[arg(long, default_value = "export")]
+        purpose: String,
     },
     /// Check a bundle offline (no database). Exits non-zero when it does not verify.
     VerifyBundle {
@@ -364,7 +370,12 @@ async fn audit(settings: Settings, command: AuditCommand) -> anyhow::Result<()> 
                 Some(m) => anyhow::bail!("TAMPERED: {m}"),
             }
         }
-        AuditCommand::Export { aggregate, out } => {
+        AuditCommand::Export {
+            aggregate,
+            out,
+            actor,
+            purpose,
+        } => {
             let (aggregate_type, aggregate_id) = aggregate
                 .split_once('/')
                 .filter(|(t, i)| !t.is_empty() && !i.is_empty())
@@ -376,6 +387,28 @@ async fn audit(settings: Settings, command: AuditCommand) -> anyhow::Result<()> 
                 .await
                 .context("exporting the bundle")?;
             let bytes = bundle.to_bytes().context("encoding the bundle")?;
+            // Every export is an access event, recorded before the file is written.
+            let access =
+                probity_store::Executor::<probity_domain::access::AccessLog>::new(db.clone(), ());
+            let mut metadata = std::collections::HashMap::new();
+            metadata.insert("actor".to_string(), actor.clone());
+            metadata.insert("role".to_string(), "auditor".to_string());
+            access
+                .execute(
+                    &format!("{aggregate_type}-{aggregate_id}"),
+                    probity_domain::access::AccessCommand::RecordExport {
+                        aggregate_type: aggregate_type.to_string(),
+                        aggregate_id: aggregate_id.to_string(),
+                        actor,
+                        role: "auditor".to_string(),
+                        purpose,
+                        at: chrono::Utc::now(),
+                    },
+                    None,
+                    metadata,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("recording the export in the access log: {e}"))?;
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} ({} events of {aggregate}, {} bytes)",

@@ -48,7 +48,10 @@ async fn fifty_concurrent_commands_on_one_aggregate_all_commit_with_gapless_sequ
             .iter()
             .map(|e| match &e.payload {
                 probity_domain::access::AccessEvent::PersonalDataRead { actor, .. }
-                | probity_domain::access::AccessEvent::HistoryRead { actor, .. } => actor.clone(),
+                | probity_domain::access::AccessEvent::HistoryRead { actor, .. }
+                | probity_domain::access::AccessEvent::BundleExported { actor, .. } => {
+                    actor.clone()
+                }
             })
             .collect();
         actors.sort();

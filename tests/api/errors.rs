@@ -282,6 +282,16 @@ async fn operations_endpoints_answer(mode: Mode) {
     assert!(r.status().is_success());
     let text = r.text().await.unwrap();
     assert!(text.contains("# TYPE"), "{text}");
+    assert!(
+        text.contains("probity_projector_applied_total{projector=\"complaints\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE probity_projector_applied_total ")
+            .count(),
+        1,
+        "each metric is declared once: {text}"
+    );
     let r = app
         .request(
             reqwest::Method::GET,

@@ -243,7 +243,9 @@ pub(crate) async fn read_history(
     let as_of = parse_as_of(q.as_of.as_deref())?;
     let after = parse_cursor(q.cursor.as_deref())?.unwrap_or(0);
     let purpose = purpose(purpose_header, q.purpose)?;
-    if state.log.last_sequence(aggregate_type, id).await? == 0 {
+    // One read serves both the existence check and the page (filtered by `as_of` here).
+    let mut events = state.log.read_aggregate(aggregate_type, id, None).await?;
+    if events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "{aggregate_type} {id} not found"
         )));
@@ -265,7 +267,9 @@ pub(crate) async fn read_history(
             metadata(auth, ctx),
         )
         .await?;
-    let events = state.log.read_aggregate(aggregate_type, id, as_of).await?;
+    if let Some(t) = as_of {
+        events.retain(|e| e.recorded_at <= t);
+    }
     let view = match as_of {
         Some(t) if aggregate_type == COMPLAINT => {
             Some(fold(id, &events, WorkingCalendar::local_date(t))?)

@@ -111,6 +111,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
 
     // The bus: NATS JetStream with the relay, or the in-process bus.
     let mut renderers: Vec<probity_http::MetricsRenderer> = Vec::new();
+    let mut feeds = Vec::new();
     let nats = match &settings.nats_url {
         Some(url) => {
             let client = async_nats::ConnectOptions::new()
@@ -136,7 +137,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                 let name = projector.name();
                 let feed =
                     probity_bus::NatsProjector::new(js.clone(), cfg.clone(), projector.clone());
-                renderers.push(projector_renderer(name, feed.metrics()));
+                feeds.push((name, feed.metrics()));
                 let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = feed.run(token).await {
@@ -150,7 +151,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             for projector in &projectors {
                 let name = projector.name();
                 let feed = probity_bus::LocalProjector::new(log.clone(), projector.clone());
-                renderers.push(projector_renderer(name, feed.metrics()));
+                feeds.push((name, feed.metrics()));
                 let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = feed.run(token).await {
@@ -214,6 +215,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         },
         readiness,
     });
+    renderers.push(projectors_renderer(feeds));
     for renderer in renderers {
         state.metrics.register(renderer);
     }
@@ -345,49 +347,55 @@ fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_http::Metr
     })
 }
 
-/// Prometheus text for one projector feed's counters.
-fn projector_renderer(
-    name: &'static str,
-    metrics: Arc<probity_bus::ProjectorMetrics>,
+/// Prometheus text for the projector feeds' counters: each metric's HELP and TYPE once,
+/// then one sample per projector.
+fn projectors_renderer(
+    feeds: Vec<(&'static str, Arc<probity_bus::ProjectorMetrics>)>,
 ) -> probity_http::MetricsRenderer {
     Arc::new(move || {
-        let s = metrics.snapshot();
+        let stats: Vec<_> = feeds
+            .iter()
+            .map(|(name, m)| (*name, m.snapshot()))
+            .collect();
         let mut out = String::new();
-        for (metric, help, kind, value) in [
+        type Pick = fn(&probity_bus::ProjectorStats) -> i64;
+        let metrics: [(&str, &str, &str, Pick); 5] = [
             (
                 "probity_projector_applied_total",
                 "Events that changed a view.",
                 "counter",
-                s.applied as i64,
+                |s| s.applied as i64,
             ),
             (
                 "probity_projector_redelivered_total",
                 "Redeliveries already applied.",
                 "counter",
-                s.already_applied as i64,
+                |s| s.already_applied as i64,
             ),
             (
                 "probity_projector_gaps_total",
                 "Events that arrived before their predecessor.",
                 "counter",
-                s.gaps as i64,
+                |s| s.gaps as i64,
             ),
             (
                 "probity_projector_errors_total",
                 "Projector or transport errors.",
                 "counter",
-                s.errors as i64,
+                |s| s.errors as i64,
             ),
             (
                 "probity_projector_lag_milliseconds",
                 "Recording-to-handling time of the last event.",
                 "gauge",
-                s.last_lag_ms,
+                |s| s.last_lag_ms,
             ),
-        ] {
-            out.push_str(&format!(
-                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric}{{projector=\"{name}\"}} {value}\n"
-            ));
+        ];
+        for (metric, help, kind, pick) in metrics {
+            out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} {kind}\n"));
+            for (name, s) in &stats {
+                out.push_str(&format!("{metric}{{projector=\"{name}\"}} {}\n", pick(s)));
+            }
         }
         out
     })

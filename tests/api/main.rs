@@ -2,8 +2,10 @@
 //! Postgres + NATS and again on the embedded store with the in-process bus.
 
 mod audit;
+mod civil_servants;
 mod complaints;
 mod errors;
+mod integrity;
 mod personal_data;
 mod replicas;
 mod tamper;

@@ -74,7 +74,16 @@ impl Backing {
             nats_url: self.nats_url.clone(),
             nats_prefix: self.prefix.clone(),
             clock_offset,
-            policy: Policy::default(),
+            // No due-soon reminders: a dispatched case's sign deadline is always one
+            // working day away, so reminders would add events at unpredictable moments
+            // and scenarios assert exact versions. The engine's own tests cover them.
+            policy: Policy {
+                deadlines: probity::settings::DeadlinePolicy {
+                    reminder_working_days: 0,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             audit_key: self.audit_key.clone(),
             audit_sign_interval: std::time::Duration::from_secs(1),
         }

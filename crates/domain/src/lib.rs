@@ -7,11 +7,20 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod assessment;
 pub mod calendar;
+pub mod civil_servant;
+pub mod commitment;
 pub mod complaint;
 pub mod ids;
+pub mod integrity;
+pub mod objection;
 pub mod policy;
+pub mod record;
+pub mod rectification;
+pub mod repair;
 pub mod reporter;
+pub mod subject;
 
 pub use calendar::{
     CalendarError, DayKind, Deadline, ScheduleError, WorkingCalendar, YearSchedule,

@@ -144,3 +144,72 @@ impl AppState {
         erase_reporter(parts, complaint_id, reason, actor, self.clock.now()).await
     }
 }
+
+/// Erases a civil servant's personal data: records `CivilServantDataErased` FIRST, then
+/// destroys the key that sealed their name and identity number and removes their entry
+/// from the keyed-hash index. Their records stay (under the opaque id); nothing can show
+/// who they were any more. A retry after a failed destruction finishes the shredding
+/// before answering that the data is already erased.
+///
+/// Used by `probity erase civil-servant <id> --reason TEXT`.
+pub async fn erase_civil_servant(
+    integrity: &crate::integrity::IntegrityCommands,
+    keys: &KeyStore,
+    civil_servant_id: &str,
+    reason: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Erasure, ApiError> {
+    use probity_domain::civil_servant::{CivilServantCommand, CivilServantError, CivilServantEvent};
+    if actor.trim().is_empty() {
+        return Err(ApiError::field("actor", "missing", "actor must not be empty"));
+    }
+    let mut metadata = HashMap::new();
+    metadata.insert("actor".to_string(), actor.to_string());
+    metadata.insert("purpose".to_string(), "erasure".to_string());
+    metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
+    let command = CivilServantCommand::ErasePersonalData {
+        reason: reason.trim().to_string(),
+        at,
+    };
+    match integrity
+        .civil_servants
+        .execute(civil_servant_id, command, None, metadata)
+        .await
+    {
+        Ok(envelopes) => {
+            let Some((key_id, version)) = envelopes.iter().find_map(|e| match &e.payload {
+                CivilServantEvent::CivilServantDataErased { key_id, .. } => {
+                    Some((key_id.clone(), e.sequence))
+                }
+                _ => None,
+            }) else {
+                return Err(ApiError::internal("an erasure recorded no CivilServantDataErased"));
+            };
+            let key_destroyed = keys.destroy(&key_id).await?;
+            integrity
+                .index
+                .forget(crate::integrity::CIVIL_SERVANT_KIND, civil_servant_id)
+                .await?;
+            tracing::info!(civil_servant_id, %key_id, "civil servant's personal data erased");
+            Ok(Erasure {
+                key_id,
+                version,
+                key_destroyed,
+            })
+        }
+        Err(ExecuteError::Domain(CivilServantError::AlreadyErased)) => {
+            let (servant, _) =
+                crate::integrity::load(&integrity.civil_servants, civil_servant_id).await?;
+            if let Some(key_id) = servant.key_id {
+                keys.destroy(&key_id).await?;
+            }
+            integrity
+                .index
+                .forget(crate::integrity::CIVIL_SERVANT_KIND, civil_servant_id)
+                .await?;
+            Err(CivilServantError::AlreadyErased.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -7,7 +7,14 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use probity_domain::civil_servant::CivilServantError;
+use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
+use probity_domain::objection::ObjectionError;
+use probity_domain::record::RecordError;
+use probity_domain::rectification::RectificationError;
+use probity_domain::repair::RepairError;
+use probity_domain::subject::SubjectError;
 use probity_domain::{CalendarError, IdError};
 use probity_store::{ExecuteError, StoreError};
 use probity_views::ViewError;
@@ -51,6 +58,9 @@ pub struct Problem {
     /// Stable error code (see the API conventions).
     pub code: String,
     pub errors: Vec<FieldError>,
+    /// `repair_not_eligible` only: the first day an application can succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub possible_from: Option<chrono::NaiveDate>,
 }
 
 /// Every error the HTTP API returns. Each variant documents its status and `code`.
@@ -102,6 +112,17 @@ pub enum ApiError {
     /// 405 `method_not_allowed`.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
+    /// 409 `already_exists`: creating something that exists (a subject's code, a record
+    /// of the same source decision, a civil servant with the same identity number).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// 409 `repair_not_eligible`: a credit repair is too early or not allowed; carries
+    /// the first day an application can succeed when there is one.
+    #[error("{detail}")]
+    RepairNotEligible {
+        detail: String,
+        possible_from: Option<chrono::NaiveDate>,
+    },
     /// 409 `audit_not_ready`: no signed checkpoint covers this aggregate yet, so no
     /// verifiable bundle can be made (try again after the next checkpoint).
     #[error("{0}")]
@@ -144,9 +165,11 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::InvalidTransition(_) | ApiError::Conflict(_) | ApiError::AuditNotReady(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::InvalidTransition(_)
+            | ApiError::Conflict(_)
+            | ApiError::AuditNotReady(_)
+            | ApiError::AlreadyExists(_)
+            | ApiError::RepairNotEligible { .. } => StatusCode::CONFLICT,
             ApiError::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -174,6 +197,8 @@ impl ApiError {
             ApiError::CalendarMissing(_) => "calendar_missing",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::AuditNotReady(_) => "audit_not_ready",
+            ApiError::AlreadyExists(_) => "already_exists",
+            ApiError::RepairNotEligible { .. } => "repair_not_eligible",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -196,6 +221,8 @@ impl ApiError {
             ApiError::CalendarMissing(_) => "Working-day calendar missing",
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::AuditNotReady(_) => "Audit not ready",
+            ApiError::AlreadyExists(_) => "Already exists",
+            ApiError::RepairNotEligible { .. } => "Repair not eligible",
             ApiError::NotReady(_) => "Not ready",
             ApiError::Internal(_) => "Internal error",
         }
@@ -231,6 +258,10 @@ impl ApiError {
             detail,
             code: self.code().to_string(),
             errors,
+            possible_from: match self {
+                ApiError::RepairNotEligible { possible_from, .. } => *possible_from,
+                _ => None,
+            },
         }
     }
 }
@@ -275,6 +306,7 @@ impl From<ComplaintError> for ApiError {
             | ComplaintError::NotOverdue
             | ComplaintError::AnonymousReporter
             | ComplaintError::ReporterAlreadyErased
+            | ComplaintError::Deadline(_)
             | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
             ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
             ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
@@ -282,6 +314,118 @@ impl From<ComplaintError> for ApiError {
                 ApiError::field(field, "invalid", message)
             }
             ComplaintError::Calendar(c) => c.into(),
+        }
+    }
+}
+
+impl From<SubjectError> for ApiError {
+    fn from(e: SubjectError) -> Self {
+        match e {
+            SubjectError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
+            SubjectError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        }
+    }
+}
+
+impl From<CivilServantError> for ApiError {
+    fn from(e: CivilServantError) -> Self {
+        match e {
+            CivilServantError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
+            CivilServantError::NotFound => ApiError::NotFound(e.to_string()),
+            CivilServantError::AlreadyErased => ApiError::InvalidTransition(e.to_string()),
+            CivilServantError::Invalid { field, message } => {
+                ApiError::field(field, "invalid", message)
+            }
+        }
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::NotFound => ApiError::NotFound("record not found".into()),
+            RecordError::AlreadyRecorded => ApiError::AlreadyExists(e.to_string()),
+            RecordError::Withdrawn { .. } | RecordError::ObjectionNotUpheld(_) => {
+                ApiError::InvalidTransition(e.to_string())
+            }
+            RecordError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        }
+    }
+}
+
+impl From<RectificationError> for ApiError {
+    fn from(e: RectificationError) -> Self {
+        match e {
+            RectificationError::NotFound => ApiError::NotFound("rectification not found".into()),
+            RectificationError::AlreadyOrdered => ApiError::AlreadyExists(e.to_string()),
+            RectificationError::InvalidTransition { .. }
+            | RectificationError::RecordWithdrawn
+            | RectificationError::NotOverdue
+            | RectificationError::AlreadyEscalated
+            | RectificationError::AlreadyMitigated => ApiError::InvalidTransition(e.to_string()),
+            RectificationError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
+            RectificationError::Invalid { field, message } => {
+                ApiError::field(field, "invalid", message)
+            }
+            RectificationError::Calendar(c) => c.into(),
+        }
+    }
+}
+
+impl From<RepairError> for ApiError {
+    fn from(e: RepairError) -> Self {
+        match e {
+            RepairError::NotFound => ApiError::NotFound("repair not found".into()),
+            RepairError::AlreadyApplied => ApiError::AlreadyExists(e.to_string()),
+            RepairError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
+            RepairError::NotEligible {
+                ref reason,
+                possible_from,
+            } => ApiError::RepairNotEligible {
+                detail: match possible_from {
+                    Some(day) => format!("{reason}; a repair is possible from {day}"),
+                    None => reason.clone(),
+                },
+                possible_from,
+            },
+            RepairError::NotRecordUnit | RepairError::NotDecidingAuthority => {
+                ApiError::Forbidden(e.to_string())
+            }
+            RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+            RepairError::Calendar(c) => c.into(),
+        }
+    }
+}
+
+impl From<ObjectionError> for ApiError {
+    fn from(e: ObjectionError) -> Self {
+        match e {
+            ObjectionError::NotFound => ApiError::NotFound("objection not found".into()),
+            ObjectionError::AlreadyFiled => ApiError::AlreadyExists(e.to_string()),
+            ObjectionError::InvalidTransition { .. } | ObjectionError::RecordWithdrawn => {
+                ApiError::InvalidTransition(e.to_string())
+            }
+            ObjectionError::NotRecordUnit | ObjectionError::NotDecidingAuthority => {
+                ApiError::Forbidden(e.to_string())
+            }
+            ObjectionError::Invalid { field, message } => {
+                ApiError::field(field, "invalid", message)
+            }
+            ObjectionError::Calendar(c) => c.into(),
+        }
+    }
+}
+
+impl From<CommitmentError> for ApiError {
+    fn from(e: CommitmentError) -> Self {
+        match e {
+            CommitmentError::NotFound => ApiError::NotFound("commitment not found".into()),
+            CommitmentError::AlreadyMade => ApiError::AlreadyExists(e.to_string()),
+            CommitmentError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
+            CommitmentError::NotOwnUnit => ApiError::Forbidden(e.to_string()),
+            CommitmentError::Invalid { field, message } => {
+                ApiError::field(field, "invalid", message)
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
 //! - [`clock::Clock`], [`metrics::Metrics`], [`Readiness`]: time, counters, readiness.
 
+pub mod assessments;
 pub mod auth;
 pub mod clock;
 pub mod complaints;
@@ -20,9 +21,11 @@ pub mod error;
 pub mod extract;
 pub mod history;
 pub mod idempotency;
+pub mod integrity;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod public;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +36,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use probity_domain::access::AccessLog;
+use probity_domain::assessment::AssessmentFormula;
 use probity_domain::complaint::{Complaint, ComplaintServices};
 use probity_domain::{TimeLimits, WorkingCalendar};
 use probity_store::{Db, EventLog, Executor, KeyStore};
@@ -111,6 +115,10 @@ pub struct AppState {
     pub due_soon_working_days: i64,
     /// Known bearer tokens, so a request costs no token query.
     pub tokens: Arc<auth::TokenCache>,
+    /// The integrity aggregates' executors and rules.
+    pub integrity: Arc<integrity::IntegrityCommands>,
+    /// The assessment formula (`[assessment]`).
+    pub assessment: AssessmentFormula,
 }
 
 /// The components the binary hands to [`AppState::new`] (shared with its other tasks).
@@ -124,6 +132,8 @@ pub struct AppParts {
     pub clock: Clock,
     pub config: HttpConfig,
     pub readiness: Arc<dyn Readiness>,
+    pub integrity: Arc<integrity::IntegrityCommands>,
+    pub assessment: AssessmentFormula,
 }
 
 impl std::fmt::Debug for AppState {
@@ -154,11 +164,13 @@ impl AppState {
             readiness: parts.readiness,
             due_soon_working_days: DUE_SOON_WORKING_DAYS,
             tokens: Arc::new(auth::TokenCache::default()),
+            integrity: parts.integrity,
+            assessment: parts.assessment,
         }
     }
 
     /// Builds every component over one database (tests, tools): event log, key store,
-    /// executors with `calendar` and `limits`.
+    /// executors with `calendar` and `limits`, and the integrity rules' defaults.
     pub fn over_db(
         db: Db,
         calendar: Arc<WorkingCalendar>,
@@ -171,7 +183,16 @@ impl AppState {
             calendar: calendar.clone(),
             limits,
         };
+        let integrity = Arc::new(integrity::IntegrityCommands::new(
+            db.clone(),
+            probity_domain::integrity::IntegrityServices {
+                calendar: calendar.clone(),
+                policy: Default::default(),
+            },
+        ));
         Self::new(AppParts {
+            integrity,
+            assessment: AssessmentFormula::default(),
             log: EventLog::new(db.clone()),
             keys: KeyStore::new(db.clone()),
             complaints: Arc::new(Executor::new(db.clone(), services)),
@@ -209,7 +230,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(complaints::router())
         .merge(deadlines::router())
-        .merge(history::router());
+        .merge(assessments::router())
+        .merge(history::router())
+        .merge(integrity::router())
+        .merge(public::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

@@ -192,6 +192,38 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         }));
     }
 
+    // The integrity aggregates (records, rectifications, repairs, objections, ...).
+    let integrity = Arc::new(probity_http::integrity::IntegrityCommands::new(
+        db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: calendar.clone(),
+            policy: settings.policy.integrity.clone(),
+        },
+    ));
+
+    // Deadlines: mark passed ones overdue and remind near ones, on the server's clock.
+    {
+        let clock = probity_http::Clock::new(settings.clock_offset);
+        let deadlines = &settings.policy.deadlines;
+        let engine = probity_deadlines::DeadlineEngine::new(
+            db.clone(),
+            probity_deadlines::complaint::register(
+                probity_deadlines::Registry::new(),
+                complaints.clone(),
+            ),
+            calendar.clone(),
+            Arc::new(move || clock.now()),
+            probity_deadlines::EngineConfig {
+                tick: deadlines.tick(),
+                reminder_working_days: deadlines.reminder_working_days,
+                ..probity_deadlines::EngineConfig::default()
+            },
+        );
+        let metrics = engine.metrics();
+        renderers.push(Arc::new(move || metrics.render()));
+        tasks.push(tokio::spawn(engine.run(shutdown.clone())));
+    }
+
     let readiness = Arc::new(Readiness {
         db: db.clone(),
         nats,
@@ -214,6 +246,8 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             max_projection_lag: settings.policy.http.max_projection_lag(),
         },
         readiness,
+        integrity,
+        assessment: settings.policy.assessment.clone(),
     });
     renderers.push(projectors_renderer(feeds));
     for renderer in renderers {

@@ -88,6 +88,28 @@ pub enum Command {
     /// Prove the log untampered; export and check verifiable bundles.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Bulk imports of existing lists.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the city's penalty and sanction lists as dishonesty records. FILE is UTF-8
+    /// CSV with the header
+    /// `subject_code,subject_name,source,source_ref,decision_date,severity,sector,summary,ban_years`.
+    /// Invalid rows are quarantined to the report; re-running a file imports nothing twice.
+    /// Exits non-zero only when the file cannot be read or the store fails.
+    Records {
+        /// The CSV file.
+        file: PathBuf,
+        /// Where to write the quarantined rows (default `<FILE>.report.csv`).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Credit code of the recording authority (default: the municipal credit office).
+        #[arg(long)]
+        recorded_by: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +161,18 @@ pub enum EraseCommand {
     /// Erase a complaint's reporter: record `ReporterErased`, then destroy the key.
     Reporter {
         /// Id of the complaint.
+        id: String,
+        /// Why (the legal ground or the request's reference).
+        #[arg(long)]
+        reason: String,
+        /// Who erases (recorded as the event's actor).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Erase a civil servant's name and identity number: record
+    /// `CivilServantDataErased`, destroy their key, drop their index entry.
+    CivilServant {
+        /// The civil servant's opaque id.
         id: String,
         /// Why (the legal ground or the request's reference).
         #[arg(long)]
@@ -218,11 +252,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit(command) => audit(cli.common.settings("127.0.0.1:0")?, command).await,
+        Command::Import(ImportCommand::Records {
+            file,
+            report,
+            recorded_by,
+        }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            crate::import::run(&settings, &file, report, recorded_by).await?;
+            Ok(())
+        }
         Command::Erase(EraseCommand::Reporter { id, reason, actor }) => {
             let settings = cli.common.settings("127.0.0.1:0")?;
             let erasure = erase_reporter(&settings, &id, &reason, &actor).await?;
             println!(
                 "erased the reporter of complaint {id} (key {}, version {})",
+                erasure.key_id, erasure.version
+            );
+            Ok(())
+        }
+        Command::Erase(EraseCommand::CivilServant { id, reason, actor }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            let erasure = erase_civil_servant(&settings, &id, &reason, &actor).await?;
+            println!(
+                "erased the personal data of civil servant {id} (key {}, version {})",
                 erasure.key_id, erasure.version
             );
             Ok(())
@@ -257,6 +309,29 @@ pub async fn erase_reporter(
     probity_http::erasure::erase_reporter(parts, id, reason, actor, now)
         .await
         .map_err(|e| anyhow::anyhow!("erasing the reporter of complaint {id}: {e}"))
+}
+
+/// Erases civil servant `id`'s personal data on the store `settings` name (what
+/// `probity erase civil-servant` runs).
+pub async fn erase_civil_servant(
+    settings: &Settings,
+    id: &str,
+    reason: &str,
+    actor: &str,
+) -> anyhow::Result<probity_http::erasure::Erasure> {
+    let db = crate::app::open_db(settings).await?;
+    let integrity = probity_http::integrity::IntegrityCommands::new(
+        db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: std::sync::Arc::new(probity_domain::WorkingCalendar::china()),
+            policy: settings.policy.integrity.clone(),
+        },
+    );
+    let keys = probity_store::KeyStore::new(db);
+    let now = probity_http::Clock::new(settings.clock_offset).now();
+    probity_http::erasure::erase_civil_servant(&integrity, &keys, id, reason, actor, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("erasing civil servant {id}: {e}"))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod import;
 pub mod settings;
 
 pub use app::{start, RunningApp};

@@ -62,6 +62,62 @@ pub struct Settings {
 pub struct Policy {
     pub time_limits: TimeLimits,
     pub http: HttpPolicy,
+    /// The deadline engine (`[deadlines]`; `PROBITY_DEADLINE_TICK` and
+    /// `PROBITY_REMINDER_WORKING_DAYS` override the file).
+    pub deadlines: DeadlinePolicy,
+    /// Publicity table, repair and objection limits, sanction periods (`[integrity]`).
+    pub integrity: probity_domain::integrity::IntegrityPolicy,
+    /// The assessment formula (`[assessment]`; docs/assessment.md).
+    pub assessment: probity_domain::assessment::AssessmentFormula,
+}
+
+/// How the deadline engine runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadlinePolicy {
+    /// Seconds between two passes over the deadline board (may be fractional, > 0).
+    pub tick_seconds: f64,
+    /// A deadline with at most this many working days left is reminded once; 0: never.
+    pub reminder_working_days: u32,
+}
+
+impl Default for DeadlinePolicy {
+    fn default() -> Self {
+        Self {
+            tick_seconds: 1.0,
+            reminder_working_days: 1,
+        }
+    }
+}
+
+impl DeadlinePolicy {
+    /// The tick as a duration.
+    pub fn tick(&self) -> Duration {
+        Duration::from_secs_f64(self.tick_seconds)
+    }
+
+    /// Applies `PROBITY_DEADLINE_TICK` (seconds) and `PROBITY_REMINDER_WORKING_DAYS`
+    /// from `var` (the environment) over the file's values, and checks the result.
+    fn override_from(mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        if let Some(tick) = var("PROBITY_DEADLINE_TICK").filter(|v| !v.trim().is_empty()) {
+            self.tick_seconds = tick.trim().parse().with_context(|| {
+                format!("PROBITY_DEADLINE_TICK {tick:?}: expected seconds, e.g. 1 or 0.5")
+            })?;
+        }
+        if let Some(days) = var("PROBITY_REMINDER_WORKING_DAYS").filter(|v| !v.trim().is_empty()) {
+            self.reminder_working_days = days.trim().parse().with_context(|| {
+                format!("PROBITY_REMINDER_WORKING_DAYS {days:?}: expected a whole number of working days")
+            })?;
+        }
+        anyhow::ensure!(
+            self.tick_seconds.is_finite()
+                && self.tick_seconds >= 0.01
+                && self.tick_seconds <= 86_400.0,
+            "the deadline tick must be between 0.01 and 86400 seconds, found {}",
+            self.tick_seconds
+        );
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,15 +146,19 @@ impl HttpPolicy {
 
 impl Policy {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Policy> {
-        match path {
-            None => Ok(Policy::default()),
+        let mut policy: Policy = match path {
+            None => Policy::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading policy file {}", path.display()))?;
                 toml::from_str(&text)
-                    .with_context(|| format!("parsing policy file {}", path.display()))
+                    .with_context(|| format!("parsing policy file {}", path.display()))?
             }
-        }
+        };
+        policy.deadlines = policy
+            .deadlines
+            .override_from(|name| std::env::var(name).ok())?;
+        Ok(policy)
     }
 }
 
@@ -145,6 +205,33 @@ mod tests {
     fn a_secret_never_prints() {
         let s = Secret::new("postgres://u:pw@h/db");
         assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn the_deadline_engine_ticks_every_second_and_reminds_one_working_day_ahead_by_default() {
+        let p = Policy::default();
+        assert_eq!(p.deadlines.tick(), Duration::from_secs(1));
+        assert_eq!(p.deadlines.reminder_working_days, 1);
+        let p: Policy =
+            toml::from_str("[deadlines]\ntick_seconds = 5\nreminder_working_days = 2\n").unwrap();
+        assert_eq!(p.deadlines.tick(), Duration::from_secs(5));
+        let env = |tick: &'static str, days: &'static str| {
+            move |name: &str| match name {
+                "PROBITY_DEADLINE_TICK" => Some(tick.to_string()),
+                "PROBITY_REMINDER_WORKING_DAYS" => Some(days.to_string()),
+                _ => None,
+            }
+        };
+        let d = p.deadlines.clone().override_from(env("0.5", "0")).unwrap();
+        assert_eq!(d.tick(), Duration::from_millis(500));
+        assert_eq!(d.reminder_working_days, 0);
+        assert_eq!(
+            p.deadlines.clone().override_from(env("", "")).unwrap(),
+            p.deadlines
+        );
+        assert!(p.deadlines.clone().override_from(env("0", "1")).is_err());
+        assert!(p.deadlines.clone().override_from(env("1s", "1")).is_err());
+        assert!(p.deadlines.clone().override_from(env("1", "-1")).is_err());
     }
 
     #[test]

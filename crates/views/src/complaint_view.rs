@@ -61,6 +61,15 @@ pub struct ComplaintView {
     pub satisfied: Option<bool>,
     /// How many times the case was supervised (督办) while overdue.
     pub supervision_count: u32,
+    /// The deadline engine recorded that a deadline the unit owes passed (`SignOverdue`
+    /// or `ReplyOverdue`) in the current handling round; a new dispatch, a return or a
+    /// reopening clears it.
+    #[serde(default)]
+    pub overdue_marked: bool,
+    /// An overdue reply (`ReplyOverdue`) put the case under supervision (督办): it counts
+    /// against the unit and stays set.
+    #[serde(default)]
+    pub supervised: bool,
     /// Why the case closed: satisfied or anonymous_replied.
     pub closed_because: Option<String>,
     /// Time of the last event (its own `at`), not of the projection.
@@ -185,8 +194,9 @@ impl ComplaintView {
                 v.reply_due = Some(reply_due.due);
                 v.deadlines_provisional = sign_due.provisional || reply_due.provisional;
                 // A new dispatch starts a new handling round: an earlier round's
-                // extension does not carry over.
+                // extension (and overdue marking) does not carry over.
                 v.extension = None;
+                v.overdue_marked = false;
                 v.updated_at = *at;
             }
             ComplaintEvent::ComplaintSigned { unit: _, at } => {
@@ -205,6 +215,7 @@ impl ComplaintView {
                 v.sign_due = None;
                 v.reply_due = None;
                 v.deadlines_provisional = false;
+                v.overdue_marked = false;
                 v.updated_at = *at;
             }
             ComplaintEvent::ExtensionRequested {
@@ -264,6 +275,7 @@ impl ComplaintView {
                 set_status(&mut v, Status::InProgress);
                 v.reply_due = Some(reply_due.due);
                 v.deadlines_provisional = reply_due.provisional;
+                v.overdue_marked = false;
                 v.updated_at = *at;
             }
             ComplaintEvent::ComplaintClosed { because, at } => {
@@ -285,6 +297,31 @@ impl ComplaintView {
             // The view never carries the reporter: erasure (the key destroyed by the
             // writer) leaves every field as it was; only the version moves.
             ComplaintEvent::ReporterErased { .. } => {}
+            // Recorded by the deadline engine once the due day has passed; the status
+            // does not change (the act is still owed).
+            ComplaintEvent::SignOverdue {
+                unit: _,
+                due: _,
+                at,
+            } => {
+                v.overdue_marked = true;
+                v.overdue = true;
+                v.updated_at = *at;
+            }
+            ComplaintEvent::ReplyOverdue {
+                unit: _,
+                due: _,
+                at,
+            } => {
+                v.overdue_marked = true;
+                v.supervised = true;
+                v.overdue = true;
+                v.updated_at = *at;
+            }
+            // A reminder changes nothing a reader sees but the time of the last event.
+            ComplaintEvent::DeadlineDueSoon { at, .. } => {
+                v.updated_at = *at;
+            }
         }
         if !reply_open(&v.status) {
             v.overdue = false;
@@ -377,6 +414,8 @@ fn filed_view(id: &str, sequence: u64, event: &ComplaintEvent) -> Option<Complai
         reply: None,
         satisfied: None,
         supervision_count: 0,
+        overdue_marked: false,
+        supervised: false,
         closed_because: None,
         updated_at: *received_at,
     })
@@ -777,6 +816,69 @@ mod tests {
         assert_eq!(view.supervision_count, 2);
         assert!(view.overdue);
         assert_eq!(view.updated_at, at(26, 1));
+    }
+
+    #[test]
+    fn overdue_markings_flag_the_case_and_an_overdue_reply_puts_it_under_supervision() {
+        let mut events = handled()[..3].to_vec();
+        events.push(ComplaintEvent::DeadlineDueSoon {
+            kind: probity_domain::complaint::DeadlineKind::Sign,
+            due: date(3, 3),
+            at: at(2, 5),
+        });
+        let reminded = fold(&events).unwrap();
+        assert!(!reminded.overdue_marked && !reminded.supervised);
+        assert_eq!(
+            (
+                reminded.version,
+                reminded.updated_at,
+                reminded.status.as_str()
+            ),
+            (4, at(2, 5), "dispatched")
+        );
+        events.push(ComplaintEvent::SignOverdue {
+            unit: unit(),
+            due: date(3, 3),
+            at: at(4, 1),
+        });
+        let sign_late = fold(&events).unwrap();
+        assert!(sign_late.overdue_marked && sign_late.overdue);
+        assert!(!sign_late.supervised, "a late signature alone is not 督办");
+        assert_eq!(sign_late.status, "dispatched");
+        events.push(ComplaintEvent::ComplaintSigned {
+            unit: unit(),
+            at: at(5, 1),
+        });
+        events.push(ComplaintEvent::ReplyOverdue {
+            unit: unit(),
+            due: date(3, 23),
+            at: at(24, 1),
+        });
+        let reply_late = fold(&events).unwrap();
+        assert!(reply_late.overdue_marked && reply_late.supervised);
+        assert_eq!(
+            (reply_late.status.as_str(), reply_late.updated_at),
+            ("in_progress", at(24, 1))
+        );
+        events.push(ComplaintEvent::ComplaintReturned {
+            unit: unit(),
+            reason: "misrouted".into(),
+            at: at(25, 1),
+        });
+        let returned = fold(&events).unwrap();
+        assert!(!returned.overdue_marked, "a return ends the round");
+        assert!(returned.supervised, "the supervision stays on record");
+    }
+
+    #[test]
+    fn a_stored_view_without_the_marking_flags_still_loads() {
+        let view = fold(&handled()).unwrap();
+        let mut doc = serde_json::to_value(&view).unwrap();
+        let map = doc.as_object_mut().unwrap();
+        map.remove("overdue_marked");
+        map.remove("supervised");
+        let back: ComplaintView = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, view);
     }
 
     #[test]

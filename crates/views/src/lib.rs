@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use probity_store::{Db, Projector};
 
+pub mod assessment;
 pub mod complaint_view;
 pub mod error;
+pub mod integrity;
 pub mod projector;
 pub mod rebuild;
 mod sql;
@@ -18,11 +20,15 @@ pub mod store;
 
 pub use complaint_view::{ComplaintView, ExtensionView};
 pub use error::ViewError;
+pub use integrity::IntegrityProjector;
 pub use projector::{ComplaintProjector, KIND_COMPLAINT_REPLY, KIND_COMPLAINT_SIGN};
 pub use rebuild::{dump, rebuild};
 pub use store::{ComplaintFilter, DeadlineEntry, DeadlineFilter, DeadlineState, Page, Views};
 
 /// Every projector of this crate, for the bus consumers and rebuild.
 pub fn projectors(db: &Db) -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(ComplaintProjector::new(db.clone()))]
+    vec![
+        Arc::new(ComplaintProjector::new(db.clone())),
+        Arc::new(integrity::IntegrityProjector::new(db.clone())),
+    ]
 }

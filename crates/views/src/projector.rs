@@ -243,7 +243,7 @@ async fn store_deadlines(
 /// Opens a transaction for projecting. On SQLite its first statement is a (no-op)
 /// write, so the transaction takes the write lock up front, waiting out the busy timeout,
 /// instead of reading first and failing with BUSY when it later needs to write.
-async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, StoreError> {
+pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, StoreError> {
     let mut tx = db.any.begin().await?;
     if db.backend == Backend::Sqlite {
         sqlx::query("DELETE FROM projection_positions WHERE 1 = 0")

@@ -15,6 +15,8 @@ use sqlx::any::AnyArguments;
 use sqlx::{Any, Row, Transaction};
 
 use crate::complaint_view::{decode_event, ComplaintView, COMPLAINT_TYPE};
+use crate::integrity::projector::project_in_tx;
+use crate::integrity::{IntegrityProjector, INTEGRITY_TYPES};
 use crate::projector::{open_deadlines, EntryRow};
 use crate::sql::{date_text, ts_text};
 use crate::{projectors, ComplaintProjector, ViewError};
@@ -32,7 +34,25 @@ const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10)
 const NOTE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// View tables of this crate, cleared by a rebuild.
-const VIEW_TABLES: &[&str] = &["complaint_views", "deadline_entries"];
+const VIEW_TABLES: &[&str] = &[
+    "complaint_views",
+    "deadline_entries",
+    "subject_views",
+    "civil_servant_views",
+    "record_views",
+    "rectification_views",
+    "repair_views",
+    "objection_views",
+    "commitment_views",
+];
+
+/// Integrity events of the log, kept in order for replay through the integrity
+/// projector inside the rebuild's transaction (they are few beside complaints).
+fn integrity_events(page: &[StoredEvent]) -> impl Iterator<Item = StoredEvent> + '_ {
+    page.iter()
+        .filter(|e| INTEGRITY_TYPES.contains(&e.aggregate_type.as_str()))
+        .cloned()
+}
 
 /// One complaint as folded so far.
 #[derive(Default)]
@@ -59,16 +79,18 @@ pub async fn rebuild(
     let reader = tokio::spawn(read_pages(log.clone(), total, pages));
     let mut folded: HashMap<String, Folded> = HashMap::new();
     let mut done = 0u64;
+    let mut integrity: Vec<StoredEvent> = Vec::new();
     while let Some(page) = incoming.recv().await {
         let page = page?;
         fold_page(&mut folded, &page)?;
+        integrity.extend(integrity_events(&page));
         done += page.len() as u64;
         progress(done, total.max(done));
     }
     let after = reader
         .await
         .map_err(|e| ViewError::Store(StoreError::Other(format!("rebuild reader failed: {e}"))))?;
-    done += write_folded(db, log, &projectors(db), folded, after).await?;
+    done += write_folded(db, log, &projectors(db), folded, integrity, after).await?;
     tracing::info!(events = done, "views rebuilt");
     Ok(done)
 }
@@ -212,6 +234,7 @@ async fn write_folded(
     log: &EventLog,
     projectors: &[Arc<dyn Projector>],
     mut folded: HashMap<String, Folded>,
+    mut integrity: Vec<StoredEvent>,
     mut after: Checkpoint,
 ) -> Result<u64, ViewError> {
     let bus_checkpoints = has_local_bus_checkpoints(db).await?;
@@ -221,7 +244,9 @@ async fn write_folded(
         // so waiting on it while holding nothing else cannot deadlock.
         Backend::Postgres => {
             sqlx::query(
-                "LOCK TABLE projection_positions, complaint_views, deadline_entries IN EXCLUSIVE MODE",
+                "LOCK TABLE projection_positions, complaint_views, deadline_entries, \
+                 subject_views, civil_servant_views, record_views, rectification_views, \
+                 repair_views, objection_views, commitment_views IN EXCLUSIVE MODE",
             )
             .execute(&mut *tx)
             .await?;
@@ -239,6 +264,7 @@ async fn write_folded(
         let Some(last) = page.last() else { break };
         after = Checkpoint::of(last);
         fold_page(&mut folded, &page)?;
+        integrity.extend(integrity_events(&page));
         tail += page.len() as u64;
     }
     clear(&mut tx, projectors, bus_checkpoints).await?;
@@ -330,6 +356,19 @@ async fn write_folded(
     insert_rows(&mut tx, "complaint_views", VIEW_COLUMNS, views).await?;
     insert_rows(&mut tx, "deadline_entries", DEADLINE_COLUMNS, deadlines).await?;
     insert_rows(&mut tx, "projection_positions", POSITION_COLUMNS, positions).await?;
+    for event in &integrity {
+        let outcome = project_in_tx(&mut tx, IntegrityProjector::NAME, event).await?;
+        if outcome != probity_store::Applied::Applied {
+            return Err(ViewError::Store(StoreError::Other(format!(
+                "rebuild of {}: {}:{} sequence {} was {:?}",
+                IntegrityProjector::NAME,
+                event.aggregate_type,
+                event.aggregate_id,
+                event.sequence,
+                outcome
+            ))));
+        }
+    }
     tx.commit().await?;
     Ok(tail)
 }
@@ -437,9 +476,28 @@ pub async fn dump(db: &Db) -> Result<Value, ViewError> {
         }))
     })
     .collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({
+    let mut out = json!({
         "complaint_views": views,
         "deadline_entries": deadlines,
         "projection_positions": positions,
-    }))
+    });
+    for ty in INTEGRITY_TYPES {
+        let Some((table, key)) = crate::integrity::projector::table_of(ty) else {
+            continue;
+        };
+        let rows = sqlx::query(&format!("SELECT {key}, doc FROM {table} ORDER BY {key}"))
+            .fetch_all(&db.any)
+            .await?
+            .into_iter()
+            .map(|r| -> Result<Value, ViewError> {
+                let doc: String = r.try_get(1)?;
+                Ok(json!({
+                    "key": r.try_get::<String, _>(0)?,
+                    "doc": serde_json::from_str::<Value>(&doc)?,
+                }))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out[table] = Value::Array(rows);
+    }
+    Ok(out)
 }

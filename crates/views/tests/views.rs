@@ -976,7 +976,7 @@ async fn rebuild_arrives_at_the_incremental_state(kind: Kind) -> anyhow::Result<
     let names: Vec<_> = projectors(&app.db).iter().map(|p| p.name()).collect();
     assert_eq!(
         names,
-        ["complaints"],
+        ["complaints", "integrity"],
         "rebuild applies exactly these projectors"
     );
 

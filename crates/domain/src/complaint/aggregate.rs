@@ -10,6 +10,14 @@
 //! 4. the fields are valid (`Invalid`);
 //! 5. the remaining rules (deadlines, pending extension, overdue, calendar).
 //!
+//! The deadline commands of the deadline engine (`MarkSignOverdue`, `MarkReplyOverdue`,
+//! `RemindDeadline`) answer with a [`DeadlineRefusal`] instead, in this order: the
+//! deadline is open (`NotOpen`), this due day was not already marked or reminded
+//! (`AlreadyMarked`, `AlreadyReminded`), it has passed for a marking (`NotYetDue`) or not
+//! passed for a reminder (`Passed`). "Passed" is: the Asia/Shanghai date of `at` is after
+//! the due day (the due day is on time until its end). Each deadline is marked at most
+//! once per due day; a new dispatch or a reopening starts fresh markings.
+//!
 //! `apply` is total: it accepts any event in any state and never panics.
 
 use chrono::{DateTime, Utc};
@@ -21,7 +29,7 @@ use crate::ids::CreditCode;
 
 use super::{
     ClosedBecause, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, ComplaintServices,
-    PendingExtension, Status,
+    DeadlineKind, DeadlineRefusal, PendingExtension, Status,
 };
 
 /// Longest title, in characters.
@@ -90,6 +98,7 @@ impl Aggregate for Complaint {
                 self.sign_due = Some(sign_due);
                 self.reply_due = Some(reply_due);
                 self.pending_extension = None;
+                self.clear_deadline_marks(true);
                 self.last_event_at = Some(at);
             }
             ComplaintEvent::ComplaintSigned { at, .. } => {
@@ -102,6 +111,7 @@ impl Aggregate for Complaint {
                 self.sign_due = None;
                 self.reply_due = None;
                 self.pending_extension = None;
+                self.clear_deadline_marks(true);
                 self.last_event_at = Some(at);
             }
             ComplaintEvent::ExtensionRequested {
@@ -137,6 +147,7 @@ impl Aggregate for Complaint {
             ComplaintEvent::ComplaintReopened { reply_due, at } => {
                 self.status = Status::InProgress;
                 self.reply_due = Some(reply_due);
+                self.clear_deadline_marks(false);
                 self.last_event_at = Some(at);
             }
             ComplaintEvent::ComplaintClosed { at, .. } => {
@@ -156,6 +167,21 @@ impl Aggregate for Complaint {
             }
             ComplaintEvent::ReporterErased { at, .. } => {
                 self.reporter_erased = true;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::SignOverdue { due, at, .. } => {
+                self.sign_overdue_marked = Some(due);
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ReplyOverdue { due, at, .. } => {
+                self.reply_overdue_marked = Some(due);
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::DeadlineDueSoon { kind, due, at } => {
+                match kind {
+                    DeadlineKind::Sign => self.sign_reminded = Some(due),
+                    DeadlineKind::Reply => self.reply_reminded = Some(due),
+                }
                 self.last_event_at = Some(at);
             }
         }
@@ -206,6 +232,83 @@ impl Complaint {
             Status::InProgress => past(self.reply_due),
             _ => false,
         }
+    }
+
+    /// Forgets the overdue markings and reminders of the reply deadline (a reopening), and
+    /// of the sign deadline too (`sign`: a dispatch or a return).
+    fn clear_deadline_marks(&mut self, sign: bool) {
+        self.reply_overdue_marked = None;
+        self.reply_reminded = None;
+        if sign {
+            self.sign_overdue_marked = None;
+            self.sign_reminded = None;
+        }
+    }
+
+    /// The unit owing the deadline `kind` and its current due day, if it is open: the
+    /// sign deadline while dispatched, the reply deadline while dispatched or in progress.
+    pub fn open_deadline(&self, kind: DeadlineKind) -> Option<(CreditCode, chrono::NaiveDate)> {
+        let (open, due) = match kind {
+            DeadlineKind::Sign => (self.status == Status::Dispatched, self.sign_due),
+            DeadlineKind::Reply => (
+                matches!(self.status, Status::Dispatched | Status::InProgress),
+                self.reply_due,
+            ),
+        };
+        match (open, self.unit.clone(), due) {
+            (true, Some(unit), Some(due)) => Some((unit, due.due)),
+            _ => None,
+        }
+    }
+
+    /// The due day already marked overdue / already reminded for `kind`.
+    fn deadline_marks(
+        &self,
+        kind: DeadlineKind,
+    ) -> (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>) {
+        match kind {
+            DeadlineKind::Sign => (self.sign_overdue_marked, self.sign_reminded),
+            DeadlineKind::Reply => (self.reply_overdue_marked, self.reply_reminded),
+        }
+    }
+
+    /// The overdue marking of `kind` at `at`, or why not.
+    fn mark_overdue(
+        &self,
+        kind: DeadlineKind,
+        at: DateTime<Utc>,
+    ) -> Result<ComplaintEvent, ComplaintError> {
+        let (unit, due) = self
+            .open_deadline(kind)
+            .ok_or(DeadlineRefusal::NotOpen { kind })?;
+        if self.deadline_marks(kind).0 == Some(due) {
+            return Err(DeadlineRefusal::AlreadyMarked { kind, due }.into());
+        }
+        if WorkingCalendar::local_date(at) <= due {
+            return Err(DeadlineRefusal::NotYetDue { kind, due }.into());
+        }
+        Ok(match kind {
+            DeadlineKind::Sign => ComplaintEvent::SignOverdue { unit, due, at },
+            DeadlineKind::Reply => ComplaintEvent::ReplyOverdue { unit, due, at },
+        })
+    }
+
+    /// The reminder of `kind` at `at`, or why not.
+    fn remind(
+        &self,
+        kind: DeadlineKind,
+        at: DateTime<Utc>,
+    ) -> Result<ComplaintEvent, ComplaintError> {
+        let (_, due) = self
+            .open_deadline(kind)
+            .ok_or(DeadlineRefusal::NotOpen { kind })?;
+        if self.deadline_marks(kind).1 == Some(due) {
+            return Err(DeadlineRefusal::AlreadyReminded { kind, due }.into());
+        }
+        if WorkingCalendar::local_date(at) > due {
+            return Err(DeadlineRefusal::Passed { kind, due }.into());
+        }
+        Ok(ComplaintEvent::DeadlineDueSoon { kind, due, at })
     }
 
     /// Refuses a unit other than the assigned one.
@@ -468,6 +571,9 @@ impl Complaint {
                     .ok_or(ComplaintError::AnonymousReporter)?;
                 Ok(vec![E::ReporterErased { key_id, reason, at }])
             }
+            C::MarkSignOverdue { at } => Ok(vec![self.mark_overdue(DeadlineKind::Sign, at)?]),
+            C::MarkReplyOverdue { at } => Ok(vec![self.mark_overdue(DeadlineKind::Reply, at)?]),
+            C::RemindDeadline { kind, at } => Ok(vec![self.remind(kind, at)?]),
         }
     }
 }

@@ -133,6 +133,57 @@ pub enum ComplaintCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// The deadline engine records that the unit did not sign by the sign due day.
+    /// Refused unless the case is still unsigned (dispatched), the Asia/Shanghai date of
+    /// `at` is after the due day, and this due day was not marked already.
+    MarkSignOverdue {
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// The deadline engine records that the unit did not reply by the reply due day
+    /// (the case goes to supervision, 督办, and counts against the unit). Refused
+    /// unless the reply is still owed (dispatched or in progress), the Asia/Shanghai date
+    /// of `at` is after the current reply due day (an approved extension moves it), and
+    /// this due day was not marked already.
+    MarkReplyOverdue {
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// The deadline engine reminds the unit that a deadline is near. Refused unless the
+    /// deadline is open, not yet passed, and not reminded already for this due day. How
+    /// near is near (the reminder window) is the engine's policy, not the aggregate's.
+    RemindDeadline {
+        /// Which deadline: sign or reply.
+        kind: DeadlineKind,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Which deadline of a complaint a deadline command or event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// The unit's signature (签收) on a dispatched case.
+    Sign,
+    /// The unit's reply (答复).
+    Reply,
+}
+
+impl DeadlineKind {
+    /// The snake_case name used in events and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sign => "sign",
+            Self::Reply => "reply",
+        }
+    }
+}
+
+impl std::fmt::Display for DeadlineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ComplaintCommand {
@@ -153,6 +204,9 @@ impl ComplaintCommand {
             Self::MergeComplaint { .. } => "MergeComplaint",
             Self::SuperviseComplaint { .. } => "SuperviseComplaint",
             Self::EraseReporter { .. } => "EraseReporter",
+            Self::MarkSignOverdue { .. } => "MarkSignOverdue",
+            Self::MarkReplyOverdue { .. } => "MarkReplyOverdue",
+            Self::RemindDeadline { .. } => "RemindDeadline",
         }
     }
 
@@ -172,7 +226,10 @@ impl ComplaintCommand {
             | Self::RecordVisit { at, .. }
             | Self::MergeComplaint { at, .. }
             | Self::SuperviseComplaint { at, .. }
-            | Self::EraseReporter { at, .. } => *at,
+            | Self::EraseReporter { at, .. }
+            | Self::MarkSignOverdue { at }
+            | Self::MarkReplyOverdue { at }
+            | Self::RemindDeadline { at, .. } => *at,
         }
     }
 }

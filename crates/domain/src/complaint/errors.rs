@@ -1,10 +1,11 @@
 //! Every way a complaint command can be refused. Technical failures never appear here.
 
+use chrono::NaiveDate;
 use thiserror::Error;
 
 use crate::calendar::CalendarError;
 
-use super::Status;
+use super::{DeadlineKind, Status};
 
 /// Why a complaint command was refused. `PartialEq` so tests assert the exact variant.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -55,4 +56,55 @@ pub enum ComplaintError {
     /// The working-day calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),
+    /// A deadline command (`MarkSignOverdue`, `MarkReplyOverdue`, `RemindDeadline`) has
+    /// nothing to do (409 `invalid_transition`). The deadline engine takes each of these
+    /// as "settled": someone else already did it, or there is nothing left to do.
+    #[error(transparent)]
+    Deadline(#[from] DeadlineRefusal),
+}
+
+/// Why a deadline command was refused: each deadline fires at most once per due day, and
+/// only while it is open.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeadlineRefusal {
+    /// The deadline is not open: signed, replied, returned, closed, merged, declined or
+    /// never dispatched.
+    #[error("the {kind} deadline is not open")]
+    NotOpen {
+        /// Which deadline.
+        kind: DeadlineKind,
+    },
+    /// This due day was already marked overdue.
+    #[error("the {kind} deadline of {due} is already marked overdue")]
+    AlreadyMarked {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The due day marked.
+        due: NaiveDate,
+    },
+    /// The Asia/Shanghai date of the command is not after the (current) due day; after an
+    /// approved extension this is the new one.
+    #[error("the {kind} deadline of {due} has not passed yet")]
+    NotYetDue {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The current due day.
+        due: NaiveDate,
+    },
+    /// This due day was already reminded.
+    #[error("the {kind} deadline of {due} was already reminded")]
+    AlreadyReminded {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The due day reminded.
+        due: NaiveDate,
+    },
+    /// A reminder after the due day: too late, marking it overdue takes over.
+    #[error("the {kind} deadline of {due} has already passed")]
+    Passed {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The due day that passed.
+        due: NaiveDate,
+    },
 }

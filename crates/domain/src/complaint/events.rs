@@ -2,7 +2,7 @@
 //! shape gets a new `event_version` and an upcaster. Each is documented in
 //! `docs/events.md`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,7 @@ use crate::calendar::Deadline;
 use crate::ids::CreditCode;
 use crate::reporter::SealedReporter;
 
-use super::{Category, Channel, ClosedBecause};
+use super::{Category, Channel, ClosedBecause, DeadlineKind};
 
 /// Everything that can happen to a complaint, in the past tense.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +158,36 @@ pub enum ComplaintEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The unit did not sign by the end of the sign due day (recorded once per due day
+    /// by the deadline engine). The status does not change: the signature is still owed.
+    SignOverdue {
+        /// The unit that owed the signature.
+        unit: CreditCode,
+        /// The sign due day that passed.
+        due: NaiveDate,
+        /// When it was recorded (its Asia/Shanghai date is after `due`).
+        at: DateTime<Utc>,
+    },
+    /// The unit did not reply by the end of the reply due day (recorded once per due day
+    /// by the deadline engine): the case goes to supervision (督办) and counts against
+    /// the unit. The status does not change: the reply is still owed.
+    ReplyOverdue {
+        /// The unit that owed the reply (the one it counts against).
+        unit: CreditCode,
+        /// The reply due day that passed.
+        due: NaiveDate,
+        /// When it was recorded (its Asia/Shanghai date is after `due`).
+        at: DateTime<Utc>,
+    },
+    /// The unit was reminded that a deadline is near (once per deadline and due day).
+    DeadlineDueSoon {
+        /// Which deadline: sign or reply.
+        kind: DeadlineKind,
+        /// Its due day (not yet passed when reminded).
+        due: NaiveDate,
+        /// When the reminder was recorded.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ComplaintEvent {
@@ -179,6 +209,9 @@ impl DomainEvent for ComplaintEvent {
             Self::ComplaintMerged { .. } => "ComplaintMerged",
             Self::ComplaintSupervised { .. } => "ComplaintSupervised",
             Self::ReporterErased { .. } => "ReporterErased",
+            Self::SignOverdue { .. } => "SignOverdue",
+            Self::ReplyOverdue { .. } => "ReplyOverdue",
+            Self::DeadlineDueSoon { .. } => "DeadlineDueSoon",
         };
         name.to_string()
     }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use aggregate::{DESCRIPTION_MAX_CHARS, EXTENSION_WORKING_DAYS, TITLE_MAX_CHARS};
-pub use commands::ComplaintCommand;
-pub use errors::ComplaintError;
+pub use commands::{ComplaintCommand, DeadlineKind};
+pub use errors::{ComplaintError, DeadlineRefusal};
 pub use events::ComplaintEvent;
 
 use crate::calendar::{Deadline, WorkingCalendar};
@@ -162,4 +162,12 @@ pub struct Complaint {
     pub reporter_key: Option<String>,
     /// The reporter's data was erased (its key destroyed).
     pub reporter_erased: bool,
+    /// The sign due day already marked overdue (`SignOverdue`) in this dispatch.
+    pub sign_overdue_marked: Option<chrono::NaiveDate>,
+    /// The reply due day already marked overdue (`ReplyOverdue`) in this handling round.
+    pub reply_overdue_marked: Option<chrono::NaiveDate>,
+    /// The sign due day already reminded (`DeadlineDueSoon`) in this dispatch.
+    pub sign_reminded: Option<chrono::NaiveDate>,
+    /// The reply due day already reminded (`DeadlineDueSoon`) in this handling round.
+    pub reply_reminded: Option<chrono::NaiveDate>,
 }

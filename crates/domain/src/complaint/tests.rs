@@ -1576,3 +1576,519 @@ fn a_serialized_state_loads_back_identically() {
     let back: Complaint = serde_json::from_str(&json).unwrap();
     assert_eq!(back, state);
 }
+
+// ---------------------------------------------------------------- deadlines (deadline engine)
+//
+// Fixture: dispatched Fri 26 Sep 2025 to unit A, sign due Sun 28 Sep (make-up working
+// day), reply due Thu 23 Oct. "Passed" is the Asia/Shanghai date of `at` after the due day.
+
+fn refused(refusal: DeadlineRefusal) -> ComplaintError {
+    ComplaintError::Deadline(refusal)
+}
+
+fn sign_overdue(at_: DateTime<Utc>) -> ComplaintEvent {
+    ComplaintEvent::SignOverdue {
+        unit: unit_a(),
+        due: day("2025-09-28"),
+        at: at_,
+    }
+}
+
+fn reply_overdue(at_: DateTime<Utc>) -> ComplaintEvent {
+    ComplaintEvent::ReplyOverdue {
+        unit: unit_a(),
+        due: day("2025-10-23"),
+        at: at_,
+    }
+}
+
+/// In progress, with an extension of 3 working days approved on 21 Oct, before the reply
+/// due day: the reply is now due Tue 28 Oct.
+fn extended_case() -> Vec<ComplaintEvent> {
+    let mut h = in_progress_case();
+    h.push(extension_requested(3));
+    h.push(ComplaintEvent::ExtensionApproved {
+        note: "同意".into(),
+        reply_due: due("2025-10-28"),
+        at: at("2025-10-21 09:00"),
+    });
+    h
+}
+
+#[test]
+fn an_unsigned_case_is_marked_sign_overdue_from_the_first_minute_after_its_sign_due_day() {
+    // 29 Sep 00:00 in Shanghai is still 28 Sep in UTC: the local date decides.
+    case()
+        .given(dispatched_case())
+        .when(ComplaintCommand::MarkSignOverdue {
+            at: at("2025-09-29 00:00"),
+        })
+        .then_expect_events(vec![sign_overdue(at("2025-09-29 00:00"))]);
+}
+
+#[test]
+fn a_sign_deadline_is_not_overdue_until_its_due_day_has_ended() {
+    for when in ["2025-09-26 11:00", "2025-09-28 00:00", "2025-09-28 23:59"] {
+        case()
+            .given(dispatched_case())
+            .when(ComplaintCommand::MarkSignOverdue { at: at(when) })
+            .then_expect_error(refused(DeadlineRefusal::NotYetDue {
+                kind: DeadlineKind::Sign,
+                due: day("2025-09-28"),
+            }));
+    }
+}
+
+#[test]
+fn a_sign_deadline_is_marked_overdue_only_once_per_due_day() {
+    let mut h = dispatched_case();
+    h.push(sign_overdue(at("2025-09-29 00:00")));
+    case()
+        .given(h)
+        .when(ComplaintCommand::MarkSignOverdue {
+            at: at("2025-09-30 09:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::AlreadyMarked {
+            kind: DeadlineKind::Sign,
+            due: day("2025-09-28"),
+        }));
+}
+
+#[test]
+fn a_sign_deadline_that_is_no_longer_open_is_not_marked() {
+    // Signed, returned, replied, closed, merged, declined, or never dispatched.
+    for given in [
+        in_progress_case(),
+        returned_case(),
+        replied_case(),
+        closed_case(),
+        merged_case(),
+        declined_case(),
+        accepted_case(),
+    ] {
+        case()
+            .given(given)
+            .when(ComplaintCommand::MarkSignOverdue {
+                at: at("2025-11-30 09:00"),
+            })
+            .then_expect_error(refused(DeadlineRefusal::NotOpen {
+                kind: DeadlineKind::Sign,
+            }));
+    }
+}
+
+#[test]
+fn deadline_commands_on_a_case_never_filed_are_not_found() {
+    for command in [
+        ComplaintCommand::MarkSignOverdue {
+            at: at("2025-11-30 09:00"),
+        },
+        ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-11-30 09:00"),
+        },
+        ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2025-11-30 09:00"),
+        },
+    ] {
+        case()
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(ComplaintError::NotFound);
+    }
+}
+
+#[test]
+fn a_new_dispatch_after_a_return_owes_a_new_signature_that_can_be_marked_again() {
+    let mut h = dispatched_case();
+    h.push(sign_overdue(at("2025-09-29 00:00")));
+    h.push(ComplaintEvent::ComplaintReturned {
+        unit: unit_a(),
+        reason: "不属于本单位职责".into(),
+        at: at("2025-09-29 09:00"),
+    });
+    // Dispatched again on Mon 29 Sep to unit B: sign due Tue 30 Sep.
+    h.push(ComplaintEvent::ComplaintDispatched {
+        unit: unit_b(),
+        sign_due: due("2025-09-30"),
+        reply_due: due("2025-10-27"),
+        at: at("2025-09-29 10:00"),
+    });
+    case()
+        .given(h)
+        .when(ComplaintCommand::MarkSignOverdue {
+            at: at("2025-10-01 08:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::SignOverdue {
+            unit: unit_b(),
+            due: day("2025-09-30"),
+            at: at("2025-10-01 08:00"),
+        }]);
+}
+
+#[test]
+fn a_reply_not_given_by_its_due_day_is_marked_overdue_against_the_unit() {
+    case()
+        .given(in_progress_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-24 00:00"),
+        })
+        .then_expect_events(vec![reply_overdue(at("2025-10-24 00:00"))]);
+    // Still unsigned: the reply is owed all the same.
+    case()
+        .given(dispatched_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-24 09:00"),
+        })
+        .then_expect_events(vec![reply_overdue(at("2025-10-24 09:00"))]);
+}
+
+#[test]
+fn a_reply_deadline_is_not_overdue_on_its_due_day() {
+    case()
+        .given(in_progress_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-23 23:59"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::NotYetDue {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-23"),
+        }));
+}
+
+#[test]
+fn a_reply_deadline_is_marked_overdue_only_once_per_due_day() {
+    let mut h = in_progress_case();
+    h.push(reply_overdue(at("2025-10-24 00:00")));
+    case()
+        .given(h)
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-27 09:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::AlreadyMarked {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-23"),
+        }));
+}
+
+#[test]
+fn a_reply_deadline_that_is_no_longer_open_is_not_marked() {
+    for given in [
+        replied_case(),
+        closed_case(),
+        returned_case(),
+        merged_case(),
+        declined_case(),
+        accepted_case(),
+    ] {
+        case()
+            .given(given)
+            .when(ComplaintCommand::MarkReplyOverdue {
+                at: at("2025-11-30 09:00"),
+            })
+            .then_expect_error(refused(DeadlineRefusal::NotOpen {
+                kind: DeadlineKind::Reply,
+            }));
+    }
+}
+
+#[test]
+fn an_extension_approved_before_the_due_day_prevents_marking_the_old_due_day() {
+    case()
+        .given(extended_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-24 09:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::NotYetDue {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-28"),
+        }));
+    // The new due day is marked once it has passed.
+    case()
+        .given(extended_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-10-29 00:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::ReplyOverdue {
+            unit: unit_a(),
+            due: day("2025-10-28"),
+            at: at("2025-10-29 00:00"),
+        }]);
+}
+
+#[test]
+fn a_reopened_case_owes_a_new_reply_that_can_be_marked_again() {
+    let mut h = in_progress_case();
+    h.push(reply_overdue(at("2025-10-24 00:00")));
+    h.push(ComplaintEvent::ComplaintReplied {
+        unit: unit_a(),
+        content: "已核实并整改".into(),
+        at: at("2025-10-24 15:00"),
+    });
+    h.push(ComplaintEvent::FollowUpVisited {
+        satisfied: false,
+        comment: "未解决".into(),
+        at: at("2025-10-27 10:00"),
+    });
+    h.push(ComplaintEvent::ComplaintReopened {
+        reply_due: due("2025-11-10"),
+        at: at("2025-10-27 10:00"),
+    });
+    case()
+        .given(h)
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2025-11-11 09:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::ReplyOverdue {
+            unit: unit_a(),
+            due: day("2025-11-10"),
+            at: at("2025-11-11 09:00"),
+        }]);
+}
+
+#[test]
+fn a_deadline_is_reminded_while_open_and_not_yet_passed_on_the_due_day_included() {
+    for when in ["2025-09-27 09:00", "2025-09-28 23:59"] {
+        case()
+            .given(dispatched_case())
+            .when(ComplaintCommand::RemindDeadline {
+                kind: DeadlineKind::Sign,
+                at: at(when),
+            })
+            .then_expect_events(vec![ComplaintEvent::DeadlineDueSoon {
+                kind: DeadlineKind::Sign,
+                due: day("2025-09-28"),
+                at: at(when),
+            }]);
+    }
+    case()
+        .given(in_progress_case())
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2025-10-22 09:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::DeadlineDueSoon {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-23"),
+            at: at("2025-10-22 09:00"),
+        }]);
+}
+
+#[test]
+fn a_deadline_is_reminded_only_once_per_due_day() {
+    let mut h = in_progress_case();
+    h.push(ComplaintEvent::DeadlineDueSoon {
+        kind: DeadlineKind::Reply,
+        due: day("2025-10-23"),
+        at: at("2025-10-22 09:00"),
+    });
+    case()
+        .given(h)
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2025-10-23 09:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::AlreadyReminded {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-23"),
+        }));
+}
+
+#[test]
+fn a_reminder_after_the_due_day_is_refused_as_passed() {
+    case()
+        .given(dispatched_case())
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Sign,
+            at: at("2025-09-29 00:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::Passed {
+            kind: DeadlineKind::Sign,
+            due: day("2025-09-28"),
+        }));
+}
+
+#[test]
+fn a_deadline_no_longer_open_is_not_reminded() {
+    case()
+        .given(in_progress_case())
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Sign,
+            at: at("2025-09-28 09:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::NotOpen {
+            kind: DeadlineKind::Sign,
+        }));
+    case()
+        .given(replied_case())
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2025-10-22 16:00"),
+        })
+        .then_expect_error(refused(DeadlineRefusal::NotOpen {
+            kind: DeadlineKind::Reply,
+        }));
+}
+
+#[test]
+fn an_extended_deadline_gets_a_reminder_of_its_own() {
+    let mut h = in_progress_case();
+    h.push(ComplaintEvent::DeadlineDueSoon {
+        kind: DeadlineKind::Reply,
+        due: day("2025-10-23"),
+        at: at("2025-10-20 08:00"),
+    });
+    h.extend(extended_case().split_off(4));
+    case()
+        .given(h)
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2025-10-27 09:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::DeadlineDueSoon {
+            kind: DeadlineKind::Reply,
+            due: day("2025-10-28"),
+            at: at("2025-10-27 09:00"),
+        }]);
+}
+
+/// A consultation dispatched Thu 12 Feb 2026, before the Spring Festival (off 15–23 Feb,
+/// make-up Sat 14 and Sat 28 Feb): sign due Fri 13 Feb; reply (3 working days: 13, Sat 14,
+/// Tue 24) due Tue 24 Feb.
+fn spring_festival_case() -> Vec<ComplaintEvent> {
+    vec![
+        filed_as(Category::Consultation, false),
+        accepted(),
+        ComplaintEvent::ComplaintDispatched {
+            unit: unit_a(),
+            sign_due: due("2026-02-13"),
+            reply_due: due("2026-02-24"),
+            at: at("2026-02-12 10:00"),
+        },
+    ]
+}
+
+#[test]
+fn spring_festival_deadlines_are_counted_over_the_make_up_days() {
+    case()
+        .given(spring_festival_case()[..2].to_vec())
+        .when(ComplaintCommand::DispatchComplaint {
+            unit: unit_a(),
+            at: at("2026-02-12 10:00"),
+        })
+        .then_expect_events(spring_festival_case()[2..].to_vec());
+}
+
+#[test]
+fn a_sign_due_before_the_spring_festival_is_overdue_on_the_make_up_saturday() {
+    case()
+        .given(spring_festival_case())
+        .when(ComplaintCommand::MarkSignOverdue {
+            at: at("2026-02-14 09:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::SignOverdue {
+            unit: unit_a(),
+            due: day("2026-02-13"),
+            at: at("2026-02-14 09:00"),
+        }]);
+}
+
+#[test]
+fn a_reply_due_after_the_spring_festival_is_not_overdue_during_it() {
+    for when in ["2026-02-15 09:00", "2026-02-23 23:59", "2026-02-24 23:59"] {
+        case()
+            .given(spring_festival_case())
+            .when(ComplaintCommand::MarkReplyOverdue { at: at(when) })
+            .then_expect_error(refused(DeadlineRefusal::NotYetDue {
+                kind: DeadlineKind::Reply,
+                due: day("2026-02-24"),
+            }));
+    }
+    case()
+        .given(spring_festival_case())
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2026-02-25 00:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::ReplyOverdue {
+            unit: unit_a(),
+            due: day("2026-02-24"),
+            at: at("2026-02-25 00:00"),
+        }]);
+    // During the holiday one working day is left (24 Feb): a reminder is still in time.
+    let calendar = WorkingCalendar::china();
+    assert_eq!(
+        calendar
+            .working_days_left(day("2026-02-15"), day("2026-02-24"))
+            .unwrap(),
+        1
+    );
+    case()
+        .given(spring_festival_case())
+        .when(ComplaintCommand::RemindDeadline {
+            kind: DeadlineKind::Reply,
+            at: at("2026-02-15 09:00"),
+        })
+        .then_expect_events(vec![ComplaintEvent::DeadlineDueSoon {
+            kind: DeadlineKind::Reply,
+            due: day("2026-02-24"),
+            at: at("2026-02-15 09:00"),
+        }]);
+}
+
+#[test]
+fn deadline_events_are_named_at_version_1_and_apply_in_any_state() {
+    let events = [
+        (sign_overdue(at("2025-09-29 00:00")), "SignOverdue"),
+        (reply_overdue(at("2025-10-24 00:00")), "ReplyOverdue"),
+        (
+            ComplaintEvent::DeadlineDueSoon {
+                kind: DeadlineKind::Sign,
+                due: day("2025-09-28"),
+                at: at("2025-09-27 09:00"),
+            },
+            "DeadlineDueSoon",
+        ),
+    ];
+    for (event, name) in events {
+        assert_eq!(event.event_type(), name);
+        assert_eq!(event.event_version(), "1");
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get(name).is_some(), "{json}");
+        for given in [Vec::new(), closed_case(), dispatched_case()] {
+            let mut state = Complaint::default();
+            for e in given {
+                state.apply(e);
+            }
+            let status = state.status;
+            state.apply(event.clone());
+            assert_eq!(state.status, status, "{name} changes no status");
+        }
+    }
+    let json = serde_json::to_value(ComplaintEvent::DeadlineDueSoon {
+        kind: DeadlineKind::Reply,
+        due: day("2025-10-23"),
+        at: at("2025-10-22 09:00"),
+    })
+    .unwrap();
+    assert_eq!(json["DeadlineDueSoon"]["kind"], "reply");
+    assert_eq!(json["DeadlineDueSoon"]["due"], "2025-10-23");
+}
+
+#[test]
+fn a_state_saved_before_the_deadline_markings_loads_without_them() {
+    let mut state = Complaint::default();
+    for e in in_progress_case() {
+        state.apply(e);
+    }
+    let mut json = serde_json::to_value(&state).unwrap();
+    for field in [
+        "sign_overdue_marked",
+        "reply_overdue_marked",
+        "sign_reminded",
+        "reply_reminded",
+    ] {
+        json.as_object_mut().unwrap().remove(field);
+    }
+    let back: Complaint = serde_json::from_value(json).unwrap();
+    assert_eq!(back, state);
+}

@@ -1,0 +1,602 @@
+//! What the integrity-record aggregates (subjects, civil servants, dishonesty records,
+//! rectifications, credit repairs, objections, commitments) share: the classifications
+//! of a record, the publicity policy (domain-rules §5), the repair and objection time
+//! limits (§7, §8), the facts about a record another aggregate is decided on, and the
+//! services every one of them receives. Pure: no I/O.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::WorkingCalendar;
+use crate::ids::CreditCode;
+
+/// 失信信息来源 (§6 of the mission text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 行政处罚
+    AdministrativePenalty,
+    /// 处分 (disciplinary or government sanction)
+    Sanction,
+    /// 司法判决
+    CourtJudgment,
+    /// 审计结果
+    Audit,
+    /// A verified complaint (投诉举报查实).
+    Complaint,
+    /// A breached credit commitment (违背信用承诺).
+    CommitmentBreach,
+}
+
+impl Source {
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::AdministrativePenalty => "administrative_penalty",
+            Source::Sanction => "sanction",
+            Source::CourtJudgment => "court_judgment",
+            Source::Audit => "audit",
+            Source::Complaint => "complaint",
+            Source::CommitmentBreach => "commitment_breach",
+        }
+    }
+}
+
+/// 轻微 / 一般 / 严重 (§5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// 轻微: not published by default.
+    Minor,
+    /// 一般
+    Ordinary,
+    /// 严重
+    Serious,
+}
+
+impl Severity {
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Ordinary => "ordinary",
+            Severity::Serious => "serious",
+        }
+    }
+}
+
+/// The sector list a record belongs to (§9–§14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sector {
+    /// No sector list.
+    General,
+    /// 政府采购 (suppliers' bad-behaviour list).
+    Procurement,
+    /// 招标投标 (bidding blacklist).
+    Bidding,
+    /// 政府和社会资本合作 (PPP breach records).
+    Ppp,
+    /// 招商引资 (investment-promotion promises).
+    Investment,
+    /// 地方政府债务
+    Debt,
+    /// 乡镇 (township public commitments).
+    Township,
+}
+
+impl Sector {
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sector::General => "general",
+            Sector::Procurement => "procurement",
+            Sector::Bidding => "bidding",
+            Sector::Ppp => "ppp",
+            Sector::Investment => "investment",
+            Sector::Debt => "debt",
+            Sector::Township => "township",
+        }
+    }
+
+    /// The sector ban a record of this sector may carry, in whole years (§5 sector bans:
+    /// 政府采购法 art. 77, 招标投标法 arts. 53, 54, 60); `None` when the sector has no ban.
+    pub fn ban_years(self) -> Option<std::ops::RangeInclusive<u32>> {
+        match self {
+            Sector::Procurement => Some(1..=3),
+            Sector::Bidding | Sector::Ppp => Some(1..=5),
+            _ => None,
+        }
+    }
+}
+
+/// One severity's row of the publicity table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicityRule {
+    /// Published by default.
+    pub published: bool,
+    /// Months after the decision date from which repair may be applied for (0: at once,
+    /// once obligations are met).
+    pub minimum_months: u32,
+    /// Months after the decision date when publication stops by itself.
+    pub maximum_months: u32,
+}
+
+/// The publicity table of §5, named and versioned: every record carries the policy it was
+/// made under, so a later policy never changes an old record's window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicityPolicy {
+    /// Name of the policy document.
+    pub name: String,
+    /// Version of this table under that name.
+    pub version: u32,
+    /// 轻微
+    pub minor: PublicityRule,
+    /// 一般
+    pub ordinary: PublicityRule,
+    /// 严重
+    pub serious: PublicityRule,
+}
+
+impl Default for PublicityPolicy {
+    fn default() -> Self {
+        Self {
+            name: "fgw-2025-36".to_string(),
+            version: 1,
+            minor: PublicityRule {
+                published: false,
+                minimum_months: 0,
+                maximum_months: 3,
+            },
+            ordinary: PublicityRule {
+                published: true,
+                minimum_months: 3,
+                maximum_months: 12,
+            },
+            serious: PublicityRule {
+                published: true,
+                minimum_months: 12,
+                maximum_months: 36,
+            },
+        }
+    }
+}
+
+impl PublicityPolicy {
+    /// The row of one severity.
+    pub fn rule(&self, severity: Severity) -> PublicityRule {
+        match severity {
+            Severity::Minor => self.minor,
+            Severity::Ordinary => self.ordinary,
+            Severity::Serious => self.serious,
+        }
+    }
+
+    /// The window of a record decided on `decision_date`. `published` is the table's
+    /// default unless the record is personal (a civil servant's: never public) or the
+    /// recorder asked to publish a minor record.
+    pub fn window(
+        &self,
+        severity: Severity,
+        decision_date: NaiveDate,
+        personal: bool,
+        publish_minor: bool,
+    ) -> Publicity {
+        let rule = self.rule(severity);
+        let published =
+            !personal && (rule.published || (severity == Severity::Minor && publish_minor));
+        Publicity {
+            published,
+            start: decision_date,
+            repair_possible_from: add_months(decision_date, rule.minimum_months),
+            ends: add_months(decision_date, rule.maximum_months),
+            policy: self.name.clone(),
+            policy_version: self.version,
+        }
+    }
+}
+
+/// `months` calendar months after `date`; the 31st of a shorter month is its last day.
+pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(Months::new(months))
+        .unwrap_or_else(|| {
+            // Only past year 262142: unreachable for a validated decision date.
+            NaiveDate::from_ymd_opt(date.year(), 12, 31).unwrap_or(date)
+        })
+}
+
+/// A record's publicity window. Published on the days `start <= d < ends`; repair may be
+/// applied for on and after `repair_possible_from`. The last day shown is `ends - 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publicity {
+    /// Published under the policy (before any repair, objection or withdrawal).
+    pub published: bool,
+    /// First day of publication (the decision date).
+    pub start: NaiveDate,
+    /// First day a credit repair may be applied for (minimum period passed).
+    pub repair_possible_from: NaiveDate,
+    /// First day the record is no longer published (maximum period reached).
+    pub ends: NaiveDate,
+    /// The policy the window was computed under.
+    pub policy: String,
+    /// Its version.
+    pub policy_version: u32,
+}
+
+impl Publicity {
+    /// Inside the window on `day` (whether or not anything ended publication early).
+    pub fn in_window(&self, day: NaiveDate) -> bool {
+        self.start <= day && day < self.ends
+    }
+}
+
+/// Credit-repair limits (§7), configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepairLimits {
+    /// Name of the policy these values come from.
+    pub policy: String,
+    /// Working days to decide acceptance (受理).
+    pub acceptance_working_days: u32,
+    /// Working days to decide after acceptance.
+    pub decision_working_days: u32,
+    /// No new repair of the same subject within this many months of the last approved one.
+    pub min_months_between: u32,
+    /// At most this many approved repairs of the same subject ...
+    pub max_in_window: u32,
+    /// ... in this many months.
+    pub window_months: u32,
+}
+
+impl Default for RepairLimits {
+    fn default() -> Self {
+        Self {
+            policy: "fgw-2025-36".to_string(),
+            acceptance_working_days: 3,
+            decision_working_days: 10,
+            min_months_between: 12,
+            max_in_window: 2,
+            window_months: 60,
+        }
+    }
+}
+
+/// Objection limits (§8), configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectionLimits {
+    /// Name of the policy these values come from.
+    pub policy: String,
+    /// Working days to check (核查) an objection.
+    pub check_working_days: u32,
+    /// Working days to decide it.
+    pub decision_working_days: u32,
+}
+
+impl Default for ObjectionLimits {
+    fn default() -> Self {
+        Self {
+            policy: "local-objection-2026".to_string(),
+            check_working_days: 1,
+            decision_working_days: 5,
+        }
+    }
+}
+
+/// How long a sanction (处分) keeps a subject from honours, by the record's severity
+/// (政务处分法 art. 8: 警告 6 months, 记过 12, 记大过 18, 降级/撤职 24), configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SanctionMonths {
+    /// A minor sanction record (警告).
+    pub minor: u32,
+    /// An ordinary one (记过).
+    pub ordinary: u32,
+    /// A serious one (降级/撤职).
+    pub serious: u32,
+}
+
+impl Default for SanctionMonths {
+    fn default() -> Self {
+        Self {
+            minor: 6,
+            ordinary: 12,
+            serious: 24,
+        }
+    }
+}
+
+impl SanctionMonths {
+    /// The period of one severity.
+    pub fn of(&self, severity: Severity) -> u32 {
+        match severity {
+            Severity::Minor => self.minor,
+            Severity::Ordinary => self.ordinary,
+            Severity::Serious => self.serious,
+        }
+    }
+}
+
+/// The integrity rules as one configurable block (`[integrity]` in the policy file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrityPolicy {
+    /// §5 publicity table.
+    pub publicity: PublicityPolicy,
+    /// §7 repair limits.
+    pub repair: RepairLimits,
+    /// §8 objection limits.
+    pub objection: ObjectionLimits,
+    /// §6 sanction periods for honours eligibility.
+    pub sanction_months: SanctionMonths,
+}
+
+/// What every integrity aggregate receives from outside: reference data only.
+#[derive(Debug, Clone)]
+pub struct IntegrityServices {
+    /// The working-day calendar.
+    pub calendar: Arc<WorkingCalendar>,
+    /// The rules in force.
+    pub policy: IntegrityPolicy,
+}
+
+/// The facts about a dishonesty record that another aggregate (rectification, repair,
+/// objection) is decided on. The application reads them from the record's own events
+/// just before the command, so they are as fresh as the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFacts {
+    /// The record's id.
+    pub record_id: String,
+    /// The unit that answers for the record: the subject itself, or a civil servant's unit.
+    pub unit: CreditCode,
+    /// A civil servant's record (never public).
+    pub personal: bool,
+    /// 轻微 / 一般 / 严重
+    pub severity: Severity,
+    /// The window under its policy.
+    pub publicity: Publicity,
+    /// Withdrawn (source decision changed or revoked).
+    pub withdrawn: bool,
+    /// The authority that recorded it (`None`: the municipal credit office). Only it
+    /// decides a repair (谁认定谁修复).
+    pub recorded_by: Option<CreditCode>,
+}
+
+/// Who decides on a repair or objection: a supervisor bound to a unit, or the municipal
+/// credit office (unbound).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decider {
+    /// An unbound supervisor: the municipal credit office, decides any record.
+    CreditOffice,
+    /// A supervisor bound to this authority: decides only what it recorded.
+    Authority(CreditCode),
+}
+
+impl Decider {
+    /// May this decider decide on a record recorded by `recorded_by`?
+    pub fn may_decide(&self, recorded_by: Option<&CreditCode>) -> bool {
+        match self {
+            Decider::CreditOffice => true,
+            Decider::Authority(unit) => recorded_by == Some(unit),
+        }
+    }
+}
+
+/// Checks a required free text: trimmed non-empty, at most `max` characters.
+pub(crate) fn check_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), (&'static str, String)> {
+    if value.trim().is_empty() {
+        return Err((field, "must not be blank".to_string()));
+    }
+    if value.chars().count() > max {
+        return Err((field, format!("must be at most {max} characters")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn an_ordinary_record_is_published_for_a_year_and_repairable_after_three_months() {
+        let w =
+            PublicityPolicy::default().window(Severity::Ordinary, day("2026-03-10"), false, false);
+        assert!(w.published);
+        assert_eq!(w.start, day("2026-03-10"));
+        assert_eq!(w.repair_possible_from, day("2026-06-10"));
+        assert_eq!(w.ends, day("2027-03-10"));
+        assert!(w.in_window(day("2027-03-09")));
+        assert!(!w.in_window(day("2027-03-10")));
+        assert!(!w.in_window(day("2026-03-09")));
+    }
+
+    #[test]
+    fn a_serious_record_is_published_three_years_and_repairable_after_one() {
+        let w =
+            PublicityPolicy::default().window(Severity::Serious, day("2025-01-31"), false, false);
+        assert_eq!(w.repair_possible_from, day("2026-01-31"));
+        assert_eq!(w.ends, day("2028-01-31"));
+        assert_eq!(w.policy, "fgw-2025-36");
+        assert_eq!(w.policy_version, 1);
+    }
+
+    #[test]
+    fn a_minor_record_is_not_published_unless_asked_and_is_repairable_at_once() {
+        let policy = PublicityPolicy::default();
+        let w = policy.window(Severity::Minor, day("2026-01-31"), false, false);
+        assert!(!w.published);
+        assert_eq!(w.repair_possible_from, day("2026-01-31"));
+        assert_eq!(
+            w.ends,
+            day("2026-04-30"),
+            "31 Jan + 3 months ends on the last day of April"
+        );
+        assert!(
+            policy
+                .window(Severity::Minor, day("2026-01-31"), false, true)
+                .published
+        );
+    }
+
+    #[test]
+    fn a_civil_servants_record_is_never_published() {
+        let w = PublicityPolicy::default().window(Severity::Serious, day("2026-01-05"), true, true);
+        assert!(!w.published);
+    }
+
+    #[test]
+    fn only_the_recording_authority_or_the_credit_office_decides() {
+        let a = CreditCode::parse("914403001922038216").unwrap();
+        let b = CreditCode::parse("91330100716105852F").unwrap();
+        assert!(Decider::CreditOffice.may_decide(None));
+        assert!(Decider::CreditOffice.may_decide(Some(&a)));
+        assert!(Decider::Authority(a.clone()).may_decide(Some(&a)));
+        assert!(!Decider::Authority(a.clone()).may_decide(Some(&b)));
+        assert!(!Decider::Authority(a).may_decide(None));
+    }
+
+    #[test]
+    fn sector_bans_follow_the_laws_ranges() {
+        assert_eq!(Sector::Procurement.ban_years(), Some(1..=3));
+        assert_eq!(Sector::Bidding.ban_years(), Some(1..=5));
+        assert_eq!(Sector::General.ban_years(), None);
+    }
+
+    #[test]
+    fn a_ppp_ban_lasts_one_to_five_years_and_other_sectors_have_none() {
+        assert_eq!(Sector::Ppp.ban_years(), Some(1..=5));
+        for sector in [Sector::Investment, Sector::Debt, Sector::Township] {
+            assert_eq!(sector.ban_years(), None, "{sector:?}");
+        }
+    }
+
+    #[test]
+    fn months_are_added_in_calendar_months_with_the_last_day_of_shorter_months() {
+        assert_eq!(add_months(day("2026-03-10"), 0), day("2026-03-10"));
+        assert_eq!(add_months(day("2025-12-31"), 2), day("2026-02-28"));
+        assert_eq!(add_months(day("2024-02-29"), 12), day("2025-02-28"));
+        assert_eq!(add_months(day("2024-02-29"), 48), day("2028-02-29"));
+    }
+
+    #[test]
+    fn a_window_carries_the_name_and_version_of_its_policy() {
+        let policy = PublicityPolicy {
+            name: "local-2027".into(),
+            version: 4,
+            ..PublicityPolicy::default()
+        };
+        let w = policy.window(Severity::Ordinary, day("2026-03-10"), false, false);
+        assert_eq!((w.policy.as_str(), w.policy_version), ("local-2027", 4));
+        assert_eq!(policy.rule(Severity::Serious), policy.serious);
+    }
+
+    #[test]
+    fn publishing_a_minor_record_does_not_change_an_unpublished_ordinary_rule() {
+        let policy = PublicityPolicy {
+            ordinary: PublicityRule {
+                published: false,
+                ..PublicityPolicy::default().ordinary
+            },
+            ..PublicityPolicy::default()
+        };
+        assert!(
+            !policy
+                .window(Severity::Ordinary, day("2026-03-10"), false, true)
+                .published
+        );
+    }
+
+    #[test]
+    fn the_default_limits_are_three_and_ten_working_days_and_one_and_five_working_days() {
+        let repair = RepairLimits::default();
+        assert_eq!(
+            (repair.acceptance_working_days, repair.decision_working_days),
+            (3, 10)
+        );
+        assert_eq!(
+            (
+                repair.min_months_between,
+                repair.max_in_window,
+                repair.window_months
+            ),
+            (12, 2, 60)
+        );
+        let objection = ObjectionLimits::default();
+        assert_eq!(
+            (
+                objection.check_working_days,
+                objection.decision_working_days
+            ),
+            (1, 5)
+        );
+    }
+
+    #[test]
+    fn a_partial_integrity_block_keeps_the_defaults_and_unknown_keys_are_refused() {
+        let policy: IntegrityPolicy =
+            serde_json::from_value(serde_json::json!({ "repair": { "min_months_between": 6 } }))
+                .unwrap();
+        assert_eq!(policy.repair.min_months_between, 6);
+        assert_eq!(policy.repair.max_in_window, 2);
+        assert_eq!(policy.publicity, PublicityPolicy::default());
+        assert_eq!(policy.objection, ObjectionLimits::default());
+        assert!(serde_json::from_value::<IntegrityPolicy>(
+            serde_json::json!({ "repair": { "min_months": 6 } })
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_required_text_is_not_blank_and_not_too_long() {
+        assert!(check_text("summary", " 事实 ", 4).is_ok());
+        assert_eq!(
+            check_text("summary", " \n\t", 10),
+            Err(("summary", "must not be blank".to_string()))
+        );
+        assert_eq!(
+            check_text("summary", "事实清楚", 3),
+            Err(("summary", "must be at most 3 characters".to_string()))
+        );
+        assert!(
+            check_text("summary", "事实清楚", 4).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn the_contract_names_are_snake_case() {
+        assert_eq!(
+            Source::AdministrativePenalty.as_str(),
+            "administrative_penalty"
+        );
+        assert_eq!(Source::CommitmentBreach.as_str(), "commitment_breach");
+        assert_eq!(Severity::Ordinary.as_str(), "ordinary");
+        assert_eq!(Sector::Ppp.as_str(), "ppp");
+        for source in [
+            Source::AdministrativePenalty,
+            Source::Sanction,
+            Source::CourtJudgment,
+            Source::Audit,
+            Source::Complaint,
+            Source::CommitmentBreach,
+        ] {
+            assert_eq!(
+                serde_json::to_value(source).unwrap(),
+                serde_json::json!(source.as_str())
+            );
+        }
+        assert!(Severity::Minor < Severity::Ordinary && Severity::Ordinary < Severity::Serious);
+    }
+}

@@ -1,0 +1,500 @@
+//! Given/when/then tests of the objection aggregate, one per rule, named as sentences.
+//! Due dates are checked against the official 2025/2026 schedules shipped in
+//! `WorkingCalendar::china()`; times are written in Asia/Shanghai.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::calendar::CalendarError;
+use crate::integrity::{IntegrityPolicy, PublicityPolicy, Severity};
+
+type Framework = TestFramework<Objection>;
+
+fn services() -> IntegrityServices {
+    IntegrityServices {
+        calendar: Arc::new(WorkingCalendar::china()),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+fn objection() -> Framework {
+    Framework::with(services())
+}
+
+/// An instant given in Asia/Shanghai time, e.g. `at("2026-03-10 10:00")`.
+fn at(local: &str) -> DateTime<Utc> {
+    DateTime::parse_from_str(&format!("{local} +0800"), "%Y-%m-%d %H:%M %z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn due(s: &str) -> Deadline {
+    Deadline {
+        due: day(s),
+        provisional: false,
+    }
+}
+
+/// The unit the record is about.
+fn unit_a() -> CreditCode {
+    CreditCode::parse("914403001922038216").unwrap()
+}
+
+/// Another unit (or another authority).
+fn unit_b() -> CreditCode {
+    CreditCode::parse("91330100716105852F").unwrap()
+}
+
+/// The authority that recorded the record.
+fn authority() -> CreditCode {
+    CreditCode::parse("113604000123456713").unwrap()
+}
+
+fn facts(recorded_by: Option<CreditCode>, withdrawn: bool) -> RecordFacts {
+    RecordFacts {
+        record_id: "record-1".into(),
+        unit: unit_a(),
+        personal: false,
+        severity: Severity::Ordinary,
+        publicity: PublicityPolicy::default().window(
+            Severity::Ordinary,
+            day("2026-01-05"),
+            false,
+            false,
+        ),
+        withdrawn,
+        recorded_by,
+    }
+}
+
+fn file_at(when: DateTime<Utc>, filed_by_unit: Option<CreditCode>) -> ObjectionCommand {
+    ObjectionCommand::FileObjection {
+        record: facts(Some(authority()), false),
+        grounds: Grounds::WrongData,
+        detail: " 处罚金额登记错误 ".into(),
+        filed_by_unit,
+        at: when,
+    }
+}
+
+fn filed_event(recorded_by: Option<CreditCode>) -> ObjectionEvent {
+    ObjectionEvent::ObjectionFiled {
+        record_id: "record-1".into(),
+        unit: unit_a(),
+        recorded_by,
+        grounds: Grounds::WrongData,
+        detail: "处罚金额登记错误".into(),
+        check_due: due("2026-03-11"),
+        decision_due: due("2026-03-17"),
+        at: at("2026-03-10 10:00"),
+    }
+}
+
+fn filed() -> ObjectionEvent {
+    filed_event(Some(authority()))
+}
+
+fn upheld() -> ObjectionEvent {
+    ObjectionEvent::ObjectionUpheld {
+        outcome: ObjectionOutcome::Correct,
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn dismissed() -> ObjectionEvent {
+    ObjectionEvent::ObjectionDismissed {
+        reason: "登记无误".into(),
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn undeterminable() -> ObjectionEvent {
+    ObjectionEvent::ObjectionUndeterminable {
+        note: "双方材料均无法核实".into(),
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn uphold(decider: Decider) -> ObjectionCommand {
+    ObjectionCommand::UpholdObjection {
+        outcome: ObjectionOutcome::Correct,
+        decider,
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn dismiss(reason: &str, decider: Decider) -> ObjectionCommand {
+    ObjectionCommand::DismissObjection {
+        reason: reason.into(),
+        decider,
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn mark_undeterminable(note: &str, decider: Decider) -> ObjectionCommand {
+    ObjectionCommand::MarkUndeterminable {
+        note: note.into(),
+        decider,
+        at: at("2026-03-12 10:00"),
+    }
+}
+
+fn deciding() -> Decider {
+    Decider::Authority(authority())
+}
+
+/// Every deciding command, by the recording authority.
+fn every_decision() -> Vec<(&'static str, ObjectionCommand)> {
+    vec![
+        ("uphold", uphold(deciding())),
+        ("dismiss", dismiss("登记无误", deciding())),
+        (
+            "mark undeterminable",
+            mark_undeterminable("无法核实", deciding()),
+        ),
+    ]
+}
+
+fn invalid(field: &'static str) -> impl Fn(Result<Vec<ObjectionEvent>, ObjectionError>) {
+    move |result| match result {
+        Err(ObjectionError::Invalid { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected Invalid {{ field: {field} }}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- filing
+
+#[test]
+fn filing_computes_a_check_due_in_one_working_day_and_a_decision_due_in_five() {
+    // Tue 10 Mar 2026: check by Wed 11 Mar, decide by Tue 17 Mar (over a weekend).
+    objection()
+        .given_no_previous_events()
+        .when(file_at(at("2026-03-10 10:00"), None))
+        .then_expect_events(vec![filed()]);
+}
+
+#[test]
+fn due_dates_count_the_spring_festival_make_up_days_and_skip_the_holiday() {
+    // Fri 13 Feb 2026: Sat 14 Feb is a make-up working day (check due); 15–23 Feb are off,
+    // so the fifth working day is Fri 27 Feb.
+    let result = objection()
+        .given_no_previous_events()
+        .when(file_at(at("2026-02-13 10:00"), None))
+        .inspect_result()
+        .unwrap();
+    match &result[..] {
+        [ObjectionEvent::ObjectionFiled {
+            check_due,
+            decision_due,
+            ..
+        }] => {
+            assert_eq!(*check_due, due("2026-02-14"));
+            assert_eq!(*decision_due, due("2026-02-27"));
+        }
+        other => panic!("expected one ObjectionFiled, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_filing_day_is_the_shanghai_date_of_the_instant() {
+    // 23:30 in Shanghai on Mon 9 Mar is still 9 Mar: check by Tue 10 Mar.
+    let result = objection()
+        .given_no_previous_events()
+        .when(file_at(at("2026-03-09 23:30"), None))
+        .inspect_result()
+        .unwrap();
+    match &result[..] {
+        [ObjectionEvent::ObjectionFiled {
+            check_due,
+            decision_due,
+            ..
+        }] => {
+            assert_eq!(*check_due, due("2026-03-10"));
+            assert_eq!(*decision_due, due("2026-03-16"));
+        }
+        other => panic!("expected one ObjectionFiled, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_handler_of_the_records_unit_may_file() {
+    objection()
+        .given_no_previous_events()
+        .when(file_at(at("2026-03-10 10:00"), Some(unit_a())))
+        .then_expect_events(vec![filed()]);
+}
+
+#[test]
+fn a_handler_of_another_unit_may_not_file() {
+    objection()
+        .given_no_previous_events()
+        .when(file_at(at("2026-03-10 10:00"), Some(unit_b())))
+        .then_expect_error(ObjectionError::NotRecordUnit);
+}
+
+#[test]
+fn an_objection_to_a_withdrawn_record_is_refused() {
+    objection()
+        .given_no_previous_events()
+        .when(ObjectionCommand::FileObjection {
+            record: facts(Some(authority()), true),
+            grounds: Grounds::WronglyListed,
+            detail: "不应列入".into(),
+            filed_by_unit: None,
+            at: at("2026-03-10 10:00"),
+        })
+        .then_expect_error(ObjectionError::RecordWithdrawn);
+}
+
+#[test]
+fn a_blank_detail_is_refused() {
+    let result = objection()
+        .given_no_previous_events()
+        .when(ObjectionCommand::FileObjection {
+            record: facts(Some(authority()), false),
+            grounds: Grounds::MissingData,
+            detail: "   ".into(),
+            filed_by_unit: None,
+            at: at("2026-03-10 10:00"),
+        })
+        .inspect_result();
+    invalid("detail")(result);
+}
+
+#[test]
+fn a_detail_longer_than_the_limit_is_refused() {
+    let result = objection()
+        .given_no_previous_events()
+        .when(ObjectionCommand::FileObjection {
+            record: facts(Some(authority()), false),
+            grounds: Grounds::MissingData,
+            detail: "异".repeat(TEXT_MAX_CHARS + 1),
+            filed_by_unit: None,
+            at: at("2026-03-10 10:00"),
+        })
+        .inspect_result();
+    invalid("detail")(result);
+}
+
+#[test]
+fn filing_the_same_objection_twice_is_already_filed() {
+    objection()
+        .given(vec![filed()])
+        .when(file_at(at("2026-03-10 10:00"), None))
+        .then_expect_error(ObjectionError::AlreadyFiled);
+}
+
+#[test]
+fn filing_in_a_year_without_calendar_data_is_calendar_missing() {
+    objection()
+        .given_no_previous_events()
+        .when(file_at(at("2024-06-03 10:00"), None))
+        .then_expect_error(ObjectionError::Calendar(CalendarError::Missing {
+            year: 2024,
+        }));
+}
+
+// ---------------------------------------------------------------- deciding
+
+#[test]
+fn the_recording_authority_upholds_with_an_outcome() {
+    objection()
+        .given(vec![filed()])
+        .when(uphold(deciding()))
+        .then_expect_events(vec![upheld()]);
+}
+
+#[test]
+fn the_credit_office_upholds_any_objection() {
+    objection()
+        .given(vec![filed()])
+        .when(uphold(Decider::CreditOffice))
+        .then_expect_events(vec![upheld()]);
+}
+
+#[test]
+fn every_outcome_can_be_upheld() {
+    for outcome in [
+        ObjectionOutcome::Correct,
+        ObjectionOutcome::Complete,
+        ObjectionOutcome::StopPublication,
+        ObjectionOutcome::Unlist,
+    ] {
+        objection()
+            .given(vec![filed()])
+            .when(ObjectionCommand::UpholdObjection {
+                outcome,
+                decider: deciding(),
+                at: at("2026-03-12 10:00"),
+            })
+            .then_expect_events(vec![ObjectionEvent::ObjectionUpheld {
+                outcome,
+                at: at("2026-03-12 10:00"),
+            }]);
+    }
+    assert!(ObjectionOutcome::StopPublication.ends_publication());
+    assert!(ObjectionOutcome::Unlist.ends_publication());
+    assert!(!ObjectionOutcome::Correct.ends_publication());
+    assert!(!ObjectionOutcome::Complete.ends_publication());
+}
+
+#[test]
+fn the_recording_authority_dismisses_with_a_trimmed_reason() {
+    objection()
+        .given(vec![filed()])
+        .when(dismiss("  登记无误 ", deciding()))
+        .then_expect_events(vec![dismissed()]);
+}
+
+#[test]
+fn the_credit_office_dismisses_any_objection() {
+    objection()
+        .given(vec![filed()])
+        .when(dismiss("登记无误", Decider::CreditOffice))
+        .then_expect_events(vec![dismissed()]);
+}
+
+#[test]
+fn the_recording_authority_marks_an_objection_undeterminable() {
+    objection()
+        .given(vec![filed()])
+        .when(mark_undeterminable(" 双方材料均无法核实 ", deciding()))
+        .then_expect_events(vec![undeterminable()]);
+}
+
+#[test]
+fn the_credit_office_marks_any_objection_undeterminable() {
+    objection()
+        .given(vec![filed()])
+        .when(mark_undeterminable(
+            "双方材料均无法核实",
+            Decider::CreditOffice,
+        ))
+        .then_expect_events(vec![undeterminable()]);
+}
+
+#[test]
+fn a_bound_supervisor_of_another_authority_cannot_decide() {
+    for (_, command) in [
+        ("uphold", uphold(Decider::Authority(unit_b()))),
+        ("dismiss", dismiss("登记无误", Decider::Authority(unit_b()))),
+        (
+            "mark undeterminable",
+            mark_undeterminable("无法核实", Decider::Authority(unit_b())),
+        ),
+    ] {
+        objection()
+            .given(vec![filed()])
+            .when(command)
+            .then_expect_error(ObjectionError::NotDecidingAuthority);
+    }
+}
+
+#[test]
+fn a_record_of_the_credit_office_is_decided_only_by_the_credit_office() {
+    objection()
+        .given(vec![filed_event(None)])
+        .when(uphold(Decider::Authority(authority())))
+        .then_expect_error(ObjectionError::NotDecidingAuthority);
+    objection()
+        .given(vec![filed_event(None)])
+        .when(uphold(Decider::CreditOffice))
+        .then_expect_events(vec![upheld()]);
+}
+
+#[test]
+fn a_blank_dismissal_reason_is_refused() {
+    let result = objection()
+        .given(vec![filed()])
+        .when(dismiss(" ", deciding()))
+        .inspect_result();
+    invalid("reason")(result);
+}
+
+#[test]
+fn a_blank_undeterminable_note_is_refused() {
+    let result = objection()
+        .given(vec![filed()])
+        .when(mark_undeterminable("\n", deciding()))
+        .inspect_result();
+    invalid("note")(result);
+}
+
+#[test]
+fn deciding_an_unknown_objection_is_not_found() {
+    for (_, command) in every_decision() {
+        objection()
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(ObjectionError::NotFound);
+    }
+}
+
+#[test]
+fn an_upheld_objection_cannot_be_decided_again() {
+    for (action, command) in every_decision() {
+        objection()
+            .given(vec![filed(), upheld()])
+            .when(command)
+            .then_expect_error(ObjectionError::InvalidTransition {
+                action,
+                status: ObjectionStatus::Upheld,
+            });
+    }
+}
+
+#[test]
+fn a_dismissed_objection_cannot_be_decided_again() {
+    for (action, command) in every_decision() {
+        objection()
+            .given(vec![filed(), dismissed()])
+            .when(command)
+            .then_expect_error(ObjectionError::InvalidTransition {
+                action,
+                status: ObjectionStatus::Dismissed,
+            });
+    }
+}
+
+#[test]
+fn an_undeterminable_objection_cannot_be_decided_again() {
+    for (action, command) in every_decision() {
+        objection()
+            .given(vec![filed(), undeterminable()])
+            .when(command)
+            .then_expect_error(ObjectionError::InvalidTransition {
+                action,
+                status: ObjectionStatus::Undeterminable,
+            });
+    }
+}
+
+#[test]
+fn a_decided_objection_refuses_even_the_wrong_authority_as_an_invalid_transition() {
+    objection()
+        .given(vec![filed(), dismissed()])
+        .when(uphold(Decider::Authority(unit_b())))
+        .then_expect_error(ObjectionError::InvalidTransition {
+            action: "uphold",
+            status: ObjectionStatus::Dismissed,
+        });
+}
+
+#[test]
+fn the_state_follows_the_events() {
+    let mut o = Objection::default();
+    o.apply(filed());
+    assert_eq!(o.status, ObjectionStatus::Filed);
+    assert_eq!(o.record_id.as_deref(), Some("record-1"));
+    assert_eq!(o.recorded_by, Some(authority()));
+    o.apply(upheld());
+    assert_eq!(o.status, ObjectionStatus::Upheld);
+    assert_eq!(o.outcome, Some(ObjectionOutcome::Correct));
+}

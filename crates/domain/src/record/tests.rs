@@ -1,0 +1,1130 @@
+//! Given/when/then tests of the dishonesty-record aggregate, one per rule, named as
+//! sentences. Times are written in Asia/Shanghai.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::integrity::{IntegrityPolicy, PublicityRule};
+
+type Framework = TestFramework<DishonestyRecord>;
+
+fn services() -> IntegrityServices {
+    IntegrityServices {
+        calendar: Arc::new(WorkingCalendar::china()),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+fn record() -> Framework {
+    Framework::with(services())
+}
+
+/// An instant given in Asia/Shanghai time, e.g. `at("2026-03-10 10:00")`.
+fn at(local: &str) -> DateTime<Utc> {
+    DateTime::parse_from_str(&format!("{local} +0800"), "%Y-%m-%d %H:%M %z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// The unit the record is about.
+fn unit_a() -> CreditCode {
+    CreditCode::parse("914403001922038216").unwrap()
+}
+
+/// The recording authority.
+fn authority() -> CreditCode {
+    CreditCode::parse("113604000123456713").unwrap()
+}
+
+fn civil_servant() -> RecordTarget {
+    RecordTarget::CivilServant {
+        id: "cs-1".into(),
+        unit_code: unit_a(),
+    }
+}
+
+/// The fields of a `RecordDishonesty` command, with defaults: an ordinary general record
+/// of unit A from an administrative penalty decided on Mon 2 Mar 2026, recorded on
+/// Tue 10 Mar 2026 by the authority.
+#[derive(Clone)]
+struct Draft {
+    target: RecordTarget,
+    target_registered: bool,
+    source: Source,
+    source_ref: String,
+    decision_date: NaiveDate,
+    severity: Severity,
+    sector: Sector,
+    summary: String,
+    complaint: Option<(String, bool)>,
+    publish_minor: bool,
+    ban_years: Option<u32>,
+    recorded_by: Option<CreditCode>,
+    at: DateTime<Utc>,
+}
+
+fn draft() -> Draft {
+    Draft {
+        target: RecordTarget::Subject { code: unit_a() },
+        target_registered: true,
+        source: Source::AdministrativePenalty,
+        source_ref: "市监罚〔2026〕12号".into(),
+        decision_date: day("2026-03-02"),
+        severity: Severity::Ordinary,
+        sector: Sector::General,
+        summary: "未按合同约定支付中小企业账款".into(),
+        complaint: None,
+        publish_minor: false,
+        ban_years: None,
+        recorded_by: Some(authority()),
+        at: at("2026-03-10 10:00"),
+    }
+}
+
+impl Draft {
+    fn command(self) -> RecordCommand {
+        RecordCommand::RecordDishonesty {
+            target: self.target,
+            target_registered: self.target_registered,
+            source: self.source,
+            source_ref: self.source_ref,
+            decision_date: self.decision_date,
+            severity: self.severity,
+            sector: self.sector,
+            summary: self.summary,
+            complaint: self.complaint,
+            publish_minor: self.publish_minor,
+            ban_years: self.ban_years,
+            recorded_by: self.recorded_by,
+            at: self.at,
+        }
+    }
+
+    /// The event this draft is recorded as, under `policy`.
+    fn event_under(self, policy: PublicityPolicy) -> RecordEvent {
+        let publicity = policy.window(
+            self.severity,
+            self.decision_date,
+            self.target.personal(),
+            self.publish_minor,
+        );
+        RecordEvent::DishonestyRecorded {
+            ban_until: self
+                .ban_years
+                .map(|y| add_months(self.decision_date, y * 12)),
+            target: self.target,
+            source: self.source,
+            source_ref: self.source_ref.trim().to_string(),
+            decision_date: self.decision_date,
+            severity: self.severity,
+            sector: self.sector,
+            summary: self.summary.trim().to_string(),
+            complaint_id: self.complaint.map(|(id, _)| id),
+            publish_minor: self.publish_minor,
+            ban_years: self.ban_years,
+            recorded_by: self.recorded_by,
+            publicity,
+            policy,
+            at: self.at,
+        }
+    }
+
+    fn event(self) -> RecordEvent {
+        self.event_under(PublicityPolicy::default())
+    }
+}
+
+fn recorded() -> RecordEvent {
+    draft().event()
+}
+
+fn withdrawn() -> RecordEvent {
+    RecordEvent::RecordWithdrawn {
+        reason: "原处罚决定已被撤销".into(),
+        at: at("2026-04-01 10:00"),
+    }
+}
+
+fn withdraw(reason: &str) -> RecordCommand {
+    RecordCommand::WithdrawRecord {
+        reason: reason.into(),
+        at: at("2026-04-01 10:00"),
+    }
+}
+
+fn upheld(id: &str, outcome: Option<ObjectionOutcome>) -> UpheldObjection {
+    UpheldObjection {
+        objection_id: id.into(),
+        about_this_record: true,
+        outcome,
+    }
+}
+
+/// A correction of the summary only, on an upheld `Correct` objection.
+fn correct_summary(objection: UpheldObjection, summary: &str) -> RecordCommand {
+    RecordCommand::CorrectRecord {
+        objection,
+        summary: Some(summary.into()),
+        severity: None,
+        sector: None,
+        decision_date: None,
+        at: at("2026-03-20 10:00"),
+    }
+}
+
+fn correct_severity(severity: Severity) -> RecordCommand {
+    RecordCommand::CorrectRecord {
+        objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+        summary: None,
+        severity: Some(severity),
+        sector: None,
+        decision_date: None,
+        at: at("2026-03-20 10:00"),
+    }
+}
+
+/// The only event of a successful command.
+fn the_event(result: Result<Vec<RecordEvent>, RecordError>) -> RecordEvent {
+    let mut events = result.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    events.remove(0)
+}
+
+fn publicity_of(event: &RecordEvent) -> Publicity {
+    match event {
+        RecordEvent::DishonestyRecorded { publicity, .. }
+        | RecordEvent::RecordCorrected { publicity, .. } => publicity.clone(),
+        other => panic!("no publicity in {other:?}"),
+    }
+}
+
+fn invalid(field: &'static str) -> impl Fn(Result<Vec<RecordEvent>, RecordError>) {
+    move |result| match result {
+        Err(RecordError::Invalid { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected Invalid {{ field: {field} }}, got {other:?}"),
+    }
+}
+
+fn window(published: bool, start: &str, repair_from: &str, ends: &str) -> Publicity {
+    Publicity {
+        published,
+        start: day(start),
+        repair_possible_from: day(repair_from),
+        ends: day(ends),
+        policy: "fgw-2025-36".into(),
+        policy_version: 1,
+    }
+}
+
+// ---------------------------------------------------------------- recording (认定)
+
+#[test]
+fn a_finding_is_recorded_with_its_window_and_policy() {
+    record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                source_ref: " 市监罚〔2026〕12号 ".into(),
+                summary: "  未按合同约定支付中小企业账款\n".into(),
+                ..draft()
+            }
+            .command(),
+        )
+        .then_expect_events(vec![recorded()]);
+}
+
+#[test]
+fn an_ordinary_record_is_published_a_year_and_repairable_after_three_months() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(draft().command())
+            .inspect_result(),
+    );
+    assert_eq!(
+        publicity_of(&event),
+        window(true, "2026-03-02", "2026-06-02", "2027-03-02")
+    );
+}
+
+#[test]
+fn a_serious_record_is_published_three_years_and_repairable_after_one() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    severity: Severity::Serious,
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result(),
+    );
+    assert_eq!(
+        publicity_of(&event),
+        window(true, "2026-03-02", "2027-03-02", "2029-03-02")
+    );
+}
+
+#[test]
+fn a_minor_record_is_not_published_by_default() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    severity: Severity::Minor,
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result(),
+    );
+    assert_eq!(
+        publicity_of(&event),
+        window(false, "2026-03-02", "2026-03-02", "2026-06-02")
+    );
+}
+
+#[test]
+fn a_minor_record_is_published_when_the_recorder_asks() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    severity: Severity::Minor,
+                    publish_minor: true,
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result(),
+    );
+    assert_eq!(
+        publicity_of(&event),
+        window(true, "2026-03-02", "2026-03-02", "2026-06-02")
+    );
+}
+
+#[test]
+fn publishing_is_chosen_only_for_a_minor_record() {
+    for severity in [Severity::Ordinary, Severity::Serious] {
+        let result = record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    severity,
+                    publish_minor: true,
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result();
+        invalid("publish")(result);
+    }
+}
+
+#[test]
+fn a_civil_servants_record_is_never_published() {
+    for severity in [Severity::Minor, Severity::Ordinary, Severity::Serious] {
+        let event = the_event(
+            record()
+                .given_no_previous_events()
+                .when(
+                    Draft {
+                        target: civil_servant(),
+                        severity,
+                        source: Source::Sanction,
+                        ..draft()
+                    }
+                    .command(),
+                )
+                .inspect_result(),
+        );
+        assert!(!publicity_of(&event).published, "{severity:?}");
+    }
+}
+
+#[test]
+fn asking_to_publish_a_civil_servants_minor_record_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                target: civil_servant(),
+                severity: Severity::Minor,
+                publish_minor: true,
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("publish")(result);
+}
+
+#[test]
+fn a_record_is_made_under_the_policy_in_force() {
+    let custom = custom_policy();
+    let services = IntegrityServices {
+        policy: IntegrityPolicy {
+            publicity: custom.clone(),
+            ..IntegrityPolicy::default()
+        },
+        ..services()
+    };
+    Framework::with(services)
+        .given_no_previous_events()
+        .when(draft().command())
+        .then_expect_events(vec![draft().event_under(custom)]);
+}
+
+#[test]
+fn a_procurement_ban_lasts_one_to_three_years() {
+    for years in [1, 3] {
+        record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    sector: Sector::Procurement,
+                    ban_years: Some(years),
+                    ..draft()
+                }
+                .command(),
+            )
+            .then_expect_events(vec![Draft {
+                sector: Sector::Procurement,
+                ban_years: Some(years),
+                ..draft()
+            }
+            .event()]);
+    }
+    for years in [0, 4] {
+        let result = record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    sector: Sector::Procurement,
+                    ban_years: Some(years),
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result();
+        invalid("ban_years")(result);
+    }
+}
+
+#[test]
+fn a_bidding_or_ppp_ban_lasts_one_to_five_years() {
+    for sector in [Sector::Bidding, Sector::Ppp] {
+        for years in [1, 5] {
+            let event = the_event(
+                record()
+                    .given_no_previous_events()
+                    .when(
+                        Draft {
+                            sector,
+                            ban_years: Some(years),
+                            ..draft()
+                        }
+                        .command(),
+                    )
+                    .inspect_result(),
+            );
+            assert_eq!(
+                event,
+                Draft {
+                    sector,
+                    ban_years: Some(years),
+                    ..draft()
+                }
+                .event()
+            );
+        }
+        for years in [0, 6] {
+            let result = record()
+                .given_no_previous_events()
+                .when(
+                    Draft {
+                        sector,
+                        ban_years: Some(years),
+                        ..draft()
+                    }
+                    .command(),
+                )
+                .inspect_result();
+            invalid("ban_years")(result);
+        }
+    }
+}
+
+#[test]
+fn the_ban_ends_the_given_number_of_years_after_the_decision() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    sector: Sector::Bidding,
+                    ban_years: Some(3),
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result(),
+    );
+    match event {
+        RecordEvent::DishonestyRecorded { ban_until, .. } => {
+            assert_eq!(ban_until, Some(day("2029-03-02")))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_sector_without_ban_refuses_ban_years() {
+    for sector in [
+        Sector::General,
+        Sector::Investment,
+        Sector::Debt,
+        Sector::Township,
+    ] {
+        let result = record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    sector,
+                    ban_years: Some(1),
+                    ..draft()
+                }
+                .command(),
+            )
+            .inspect_result();
+        invalid("ban_years")(result);
+    }
+}
+
+#[test]
+fn a_sector_with_a_ban_may_be_recorded_without_one() {
+    record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                sector: Sector::Procurement,
+                ..draft()
+            }
+            .command(),
+        )
+        .then_expect_events(vec![Draft {
+            sector: Sector::Procurement,
+            ..draft()
+        }
+        .event()]);
+}
+
+#[test]
+fn a_decision_date_in_the_future_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                decision_date: day("2026-03-11"),
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("decision_date")(result);
+}
+
+#[test]
+fn a_decision_dated_today_in_shanghai_is_accepted() {
+    // 07:00 on 11 Mar in Shanghai is still 10 Mar in UTC.
+    let today = Draft {
+        decision_date: day("2026-03-11"),
+        at: at("2026-03-11 07:00"),
+        ..draft()
+    };
+    record()
+        .given_no_previous_events()
+        .when(today.clone().command())
+        .then_expect_events(vec![today.event()]);
+}
+
+#[test]
+fn a_record_from_a_complaint_must_name_the_complaint() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                source: Source::Complaint,
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("complaint_id")(result);
+}
+
+#[test]
+fn a_record_from_a_complaint_carries_the_complaint_id() {
+    let from_complaint = Draft {
+        source: Source::Complaint,
+        complaint: Some(("complaint-7".into(), true)),
+        ..draft()
+    };
+    record()
+        .given_no_previous_events()
+        .when(from_complaint.clone().command())
+        .then_expect_events(vec![from_complaint.event()]);
+}
+
+#[test]
+fn an_unknown_complaint_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                source: Source::Complaint,
+                complaint: Some(("complaint-404".into(), false)),
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("complaint_id")(result);
+}
+
+#[test]
+fn an_unregistered_subject_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                target_registered: false,
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("subject_code")(result);
+}
+
+#[test]
+fn an_unregistered_civil_servant_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                target: civil_servant(),
+                target_registered: false,
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("civil_servant_id")(result);
+}
+
+#[test]
+fn a_blank_source_reference_or_summary_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                source_ref: "  ".into(),
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("source_ref")(result);
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                summary: "".into(),
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("summary")(result);
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                summary: "事".repeat(SUMMARY_MAX_CHARS + 1),
+                ..draft()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("summary")(result);
+}
+
+#[test]
+fn recording_the_same_source_decision_twice_is_already_recorded() {
+    record()
+        .given(vec![recorded()])
+        .when(draft().command())
+        .then_expect_error(RecordError::AlreadyRecorded);
+}
+
+#[test]
+fn the_record_id_is_deterministic_per_source_and_reference() {
+    let id = record_id_for(Source::AdministrativePenalty, "市监罚〔2026〕12号");
+    assert_eq!(
+        id,
+        record_id_for(Source::AdministrativePenalty, "市监罚〔2026〕12号")
+    );
+    assert_eq!(
+        id,
+        record_id_for(Source::AdministrativePenalty, "  市监罚〔2026〕12号 "),
+        "the reference is trimmed"
+    );
+    assert_ne!(id, record_id_for(Source::Audit, "市监罚〔2026〕12号"));
+    assert_ne!(
+        id,
+        record_id_for(Source::AdministrativePenalty, "市监罚〔2026〕13号")
+    );
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+}
+
+// ---------------------------------------------------------------- withdrawing (撤销)
+
+#[test]
+fn a_record_is_withdrawn_with_a_trimmed_reason() {
+    record()
+        .given(vec![recorded()])
+        .when(withdraw(" 原处罚决定已被撤销 "))
+        .then_expect_events(vec![withdrawn()]);
+}
+
+#[test]
+fn withdrawing_twice_is_refused() {
+    record()
+        .given(vec![recorded(), withdrawn()])
+        .when(withdraw("再次撤销"))
+        .then_expect_error(RecordError::Withdrawn { action: "withdraw" });
+}
+
+#[test]
+fn withdrawing_an_unknown_record_is_not_found() {
+    record()
+        .given_no_previous_events()
+        .when(withdraw("原处罚决定已被撤销"))
+        .then_expect_error(RecordError::NotFound);
+}
+
+#[test]
+fn withdrawing_without_a_reason_is_refused() {
+    let result = record()
+        .given(vec![recorded()])
+        .when(withdraw(" "))
+        .inspect_result();
+    invalid("reason")(result);
+}
+
+// ---------------------------------------------------------------- correcting (更正)
+
+#[test]
+fn an_upheld_correct_objection_corrects_the_summary() {
+    record()
+        .given(vec![recorded()])
+        .when(correct_summary(
+            upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            " 更正后的事实 ",
+        ))
+        .then_expect_events(vec![RecordEvent::RecordCorrected {
+            objection_id: "objection-1".into(),
+            summary: "更正后的事实".into(),
+            severity: Severity::Ordinary,
+            sector: Sector::General,
+            decision_date: day("2026-03-02"),
+            ban_until: None,
+            publicity: window(true, "2026-03-02", "2026-06-02", "2027-03-02"),
+            at: at("2026-03-20 10:00"),
+        }]);
+}
+
+#[test]
+fn an_upheld_complete_objection_completes_the_record() {
+    let event = the_event(
+        record()
+            .given(vec![recorded()])
+            .when(correct_summary(
+                upheld("objection-1", Some(ObjectionOutcome::Complete)),
+                "补充：已部分支付",
+            ))
+            .inspect_result(),
+    );
+    assert!(
+        matches!(event, RecordEvent::RecordCorrected { summary, .. } if summary == "补充：已部分支付")
+    );
+}
+
+#[test]
+fn a_severity_correction_recomputes_the_window() {
+    let event = the_event(
+        record()
+            .given(vec![recorded()])
+            .when(correct_severity(Severity::Serious))
+            .inspect_result(),
+    );
+    assert_eq!(
+        publicity_of(&event),
+        window(true, "2026-03-02", "2027-03-02", "2029-03-02")
+    );
+    assert!(matches!(
+        event,
+        RecordEvent::RecordCorrected { summary, severity: Severity::Serious, .. }
+            if summary == "未按合同约定支付中小企业账款"
+    ));
+}
+
+#[test]
+fn a_decision_date_correction_moves_the_window_and_the_ban() {
+    let given = Draft {
+        sector: Sector::Procurement,
+        ban_years: Some(2),
+        ..draft()
+    };
+    record()
+        .given(vec![given.event()])
+        .when(RecordCommand::CorrectRecord {
+            objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            summary: None,
+            severity: None,
+            sector: None,
+            decision_date: Some(day("2026-02-27")),
+            at: at("2026-03-20 10:00"),
+        })
+        .then_expect_events(vec![RecordEvent::RecordCorrected {
+            objection_id: "objection-1".into(),
+            summary: "未按合同约定支付中小企业账款".into(),
+            severity: Severity::Ordinary,
+            sector: Sector::Procurement,
+            decision_date: day("2026-02-27"),
+            ban_until: Some(day("2028-02-27")),
+            publicity: window(true, "2026-02-27", "2026-05-27", "2027-02-27"),
+            at: at("2026-03-20 10:00"),
+        }]);
+}
+
+#[test]
+fn a_corrected_decision_date_in_the_future_is_refused() {
+    let result = record()
+        .given(vec![recorded()])
+        .when(RecordCommand::CorrectRecord {
+            objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            summary: None,
+            severity: None,
+            sector: None,
+            decision_date: Some(day("2026-03-21")),
+            at: at("2026-03-20 10:00"),
+        })
+        .inspect_result();
+    invalid("decision_date")(result);
+}
+
+#[test]
+fn moving_a_record_to_a_sector_without_ban_drops_the_ban() {
+    let given = Draft {
+        sector: Sector::Bidding,
+        ban_years: Some(3),
+        ..draft()
+    };
+    let event = the_event(
+        record()
+            .given(vec![given.event()])
+            .when(RecordCommand::CorrectRecord {
+                objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+                summary: None,
+                severity: None,
+                sector: Some(Sector::General),
+                decision_date: None,
+                at: at("2026-03-20 10:00"),
+            })
+            .inspect_result(),
+    );
+    assert!(matches!(
+        event,
+        RecordEvent::RecordCorrected {
+            sector: Sector::General,
+            ban_until: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn moving_a_ban_to_a_sector_whose_range_excludes_it_is_refused() {
+    let given = Draft {
+        sector: Sector::Bidding,
+        ban_years: Some(5),
+        ..draft()
+    };
+    let result = record()
+        .given(vec![given.event()])
+        .when(RecordCommand::CorrectRecord {
+            objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            summary: None,
+            severity: None,
+            sector: Some(Sector::Procurement),
+            decision_date: None,
+            at: at("2026-03-20 10:00"),
+        })
+        .inspect_result();
+    invalid("ban_years")(result);
+}
+
+#[test]
+fn a_correction_recomputes_the_window_under_the_records_own_policy() {
+    let custom = custom_policy();
+    // The record was made under the custom policy; services now carry the default one.
+    let given = draft().event_under(custom.clone());
+    let event = the_event(
+        record()
+            .given(vec![given])
+            .when(correct_severity(Severity::Serious))
+            .inspect_result(),
+    );
+    let publicity = publicity_of(&event);
+    assert_eq!(
+        publicity,
+        Publicity {
+            published: true,
+            start: day("2026-03-02"),
+            repair_possible_from: day("2026-09-02"),
+            ends: day("2028-03-02"),
+            policy: "custom-2024".into(),
+            policy_version: 3,
+        }
+    );
+    assert_eq!(
+        publicity,
+        custom.window(Severity::Serious, day("2026-03-02"), false, false)
+    );
+}
+
+#[test]
+fn correcting_a_published_minor_record_keeps_it_published_while_minor() {
+    let given = Draft {
+        severity: Severity::Minor,
+        publish_minor: true,
+        ..draft()
+    };
+    let event = the_event(
+        record()
+            .given(vec![given.event()])
+            .when(correct_summary(
+                upheld("objection-1", Some(ObjectionOutcome::Correct)),
+                "更正后的事实",
+            ))
+            .inspect_result(),
+    );
+    assert!(publicity_of(&event).published);
+}
+
+#[test]
+fn a_correction_on_an_objection_about_another_record_is_refused() {
+    record()
+        .given(vec![recorded()])
+        .when(correct_summary(
+            UpheldObjection {
+                about_this_record: false,
+                ..upheld("objection-1", Some(ObjectionOutcome::Correct))
+            },
+            "更正后的事实",
+        ))
+        .then_expect_error(RecordError::ObjectionNotUpheld(
+            "it is about another record",
+        ));
+}
+
+#[test]
+fn a_correction_on_an_objection_not_upheld_is_refused() {
+    record()
+        .given(vec![recorded()])
+        .when(correct_summary(upheld("objection-1", None), "更正后的事实"))
+        .then_expect_error(RecordError::ObjectionNotUpheld("it is not upheld"));
+}
+
+#[test]
+fn a_correction_on_a_stop_publication_or_unlist_objection_is_refused() {
+    for outcome in [ObjectionOutcome::StopPublication, ObjectionOutcome::Unlist] {
+        record()
+            .given(vec![recorded()])
+            .when(correct_summary(
+                upheld("objection-1", Some(outcome)),
+                "更正后的事实",
+            ))
+            .then_expect_error(RecordError::ObjectionNotUpheld(
+                "its outcome is not correct or complete",
+            ));
+    }
+}
+
+fn corrected_by(objection_id: &str) -> RecordEvent {
+    RecordEvent::RecordCorrected {
+        objection_id: objection_id.into(),
+        summary: "更正后的事实".into(),
+        severity: Severity::Ordinary,
+        sector: Sector::General,
+        decision_date: day("2026-03-02"),
+        ban_until: None,
+        publicity: window(true, "2026-03-02", "2026-06-02", "2027-03-02"),
+        at: at("2026-03-20 10:00"),
+    }
+}
+
+#[test]
+fn the_same_objection_cannot_correct_twice() {
+    record()
+        .given(vec![recorded(), corrected_by("objection-1")])
+        .when(correct_summary(
+            upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            "再次更正",
+        ))
+        .then_expect_error(RecordError::ObjectionNotUpheld("it was already applied"));
+}
+
+#[test]
+fn another_upheld_objection_may_correct_again() {
+    let event = the_event(
+        record()
+            .given(vec![recorded(), corrected_by("objection-1")])
+            .when(correct_summary(
+                upheld("objection-2", Some(ObjectionOutcome::Complete)),
+                "再次补充",
+            ))
+            .inspect_result(),
+    );
+    assert!(matches!(
+        event,
+        RecordEvent::RecordCorrected { objection_id, .. } if objection_id == "objection-2"
+    ));
+}
+
+#[test]
+fn a_withdrawn_record_cannot_be_corrected() {
+    record()
+        .given(vec![recorded(), withdrawn()])
+        .when(correct_summary(
+            upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            "更正后的事实",
+        ))
+        .then_expect_error(RecordError::Withdrawn { action: "correct" });
+}
+
+#[test]
+fn correcting_an_unknown_record_is_not_found() {
+    record()
+        .given_no_previous_events()
+        .when(correct_summary(
+            upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            "更正后的事实",
+        ))
+        .then_expect_error(RecordError::NotFound);
+}
+
+#[test]
+fn a_correction_that_changes_nothing_is_refused() {
+    let result = record()
+        .given(vec![recorded()])
+        .when(RecordCommand::CorrectRecord {
+            objection: upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            summary: None,
+            severity: None,
+            sector: None,
+            decision_date: None,
+            at: at("2026-03-20 10:00"),
+        })
+        .inspect_result();
+    invalid("summary")(result);
+}
+
+#[test]
+fn a_blank_corrected_summary_is_refused() {
+    let result = record()
+        .given(vec![recorded()])
+        .when(correct_summary(
+            upheld("objection-1", Some(ObjectionOutcome::Correct)),
+            "  ",
+        ))
+        .inspect_result();
+    invalid("summary")(result);
+}
+
+// ---------------------------------------------------------------- facts
+
+#[test]
+fn the_facts_follow_the_events() {
+    let mut r = DishonestyRecord::default();
+    assert_eq!(r.facts("record-1"), None);
+    r.apply(recorded());
+    let facts = r.facts("record-1").unwrap();
+    assert_eq!(facts.unit, unit_a());
+    assert!(!facts.personal);
+    assert_eq!(facts.severity, Severity::Ordinary);
+    assert_eq!(facts.recorded_by, Some(authority()));
+    assert!(!facts.withdrawn);
+    r.apply(RecordEvent::RecordCorrected {
+        objection_id: "objection-1".into(),
+        summary: "更正后的事实".into(),
+        severity: Severity::Serious,
+        sector: Sector::General,
+        decision_date: day("2026-03-02"),
+        ban_until: None,
+        publicity: window(true, "2026-03-02", "2027-03-02", "2029-03-02"),
+        at: at("2026-03-20 10:00"),
+    });
+    assert_eq!(r.summary, "更正后的事实");
+    assert_eq!(r.corrected_by, vec!["objection-1".to_string()]);
+    let facts = r.facts("record-1").unwrap();
+    assert_eq!(facts.severity, Severity::Serious);
+    assert_eq!(facts.publicity.ends, day("2029-03-02"));
+    r.apply(withdrawn());
+    assert!(r.facts("record-1").unwrap().withdrawn);
+}
+
+#[test]
+fn a_civil_servants_record_is_answered_for_by_their_unit() {
+    let mut r = DishonestyRecord::default();
+    r.apply(
+        Draft {
+            target: civil_servant(),
+            ..draft()
+        }
+        .event(),
+    );
+    let facts = r.facts("record-1").unwrap();
+    assert_eq!(facts.unit, unit_a());
+    assert!(facts.personal);
+    assert!(!facts.publicity.published);
+}
+
+/// A policy other than the default: serious records repairable after 6 months,
+/// published 2 years.
+fn custom_policy() -> PublicityPolicy {
+    PublicityPolicy {
+        name: "custom-2024".into(),
+        version: 3,
+        serious: PublicityRule {
+            published: true,
+            minimum_months: 6,
+            maximum_months: 24,
+        },
+        ..PublicityPolicy::default()
+    }
+}

@@ -1,0 +1,161 @@
+//! The public disclosure (信用中国（九江）): no token, nothing personal. Records of
+//! governments, departments and organisations inside their publicity window, never
+//! repaired, withdrawn, stopped or unlisted ones, never a civil servant's; a subject's
+//! public page with its eligibility; the sector lists with their ban periods.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use probity_views::integrity::{PublicRecord, PublicRecordFilter, PublicSubject, SectorListEntry};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::complaints::page_limit;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiQuery, CaseId, RequestCtx};
+use crate::integrity::{check_choice, sectors, severities};
+use crate::AppState;
+
+/// The sectors with a public list.
+pub const LISTED_SECTORS: [&str; 3] = ["procurement", "bidding", "ppp"];
+
+/// The routes of this module (under `/api/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/public/records", get(public_records))
+        .route("/public/subjects/{id}", get(public_subject))
+        .route("/public/sector-lists/{id}", get(public_sector_list))
+}
+
+/// `GET /api/v1/public/records` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicRecordQuery {
+    pub subject_code: Option<String>,
+    /// general | procurement | bidding | ppp | investment | debt | township
+    pub sector: Option<String>,
+    /// minor | ordinary | serious
+    pub severity: Option<String>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A page of public records.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicRecordList {
+    pub items: Vec<PublicRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/public/sector-lists/{sector}` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A page of a sector list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SectorList {
+    pub sector: String,
+    pub items: Vec<SectorListEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Published dishonesty records (no token).
+#[utoipa::path(get, path = "/api/v1/public/records", tag = "public", operation_id = "public_records",
+    params(PublicRecordQuery),
+    responses((status = 200, body = PublicRecordList),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(name = "public_records", skip_all, fields(request_id = %ctx.request_id))]
+pub async fn public_records(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiQuery(q): ApiQuery<PublicRecordQuery>,
+) -> Result<Json<PublicRecordList>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    check_choice("sector", &q.sector, sectors())?;
+    check_choice("severity", &q.severity, severities())?;
+    let subject_code = match &q.subject_code {
+        Some(code) => Some(
+            probity_domain::CreditCode::parse(code.trim())
+                .map_err(|e| ApiError::from_id("subject_code", e))?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let filter = PublicRecordFilter {
+        subject_code,
+        sector: q.sector,
+        severity: q.severity,
+    };
+    let page = state
+        .views
+        .public_records(&filter, state.clock.today(), limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(PublicRecordList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A subject's public page: the subject, its current disclosures, its eligibility.
+#[utoipa::path(get, path = "/api/v1/public/subjects/{code}", tag = "public", operation_id = "public_subject",
+    params(("code" = String, Path, description = "Unified social credit code")),
+    responses((status = 200, body = PublicSubject),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(name = "public_subject", skip_all, fields(request_id = %ctx.request_id))]
+pub async fn public_subject(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    id: CaseId,
+) -> Result<Json<PublicSubject>, ApiError> {
+    let code =
+        probity_domain::CreditCode::parse(id.0.trim()).map_err(|e| ApiError::from_id("code", e))?;
+    state
+        .views
+        .public_subject(
+            code.as_str(),
+            state.clock.today(),
+            &state.integrity.policy.sanction_months,
+        )
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))
+}
+
+/// A sector list: procurement suppliers' bad-behaviour list, bidding blacklist, PPP
+/// breach records, with their ban periods (no token).
+#[utoipa::path(get, path = "/api/v1/public/sector-lists/{sector}", tag = "public", operation_id = "public_sector_list",
+    params(("sector" = String, Path, description = "procurement | bidding | ppp"), PageQuery),
+    responses((status = 200, body = SectorList),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(name = "public_sector_list", skip_all, fields(request_id = %ctx.request_id))]
+pub async fn public_sector_list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    id: CaseId,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<SectorList>, ApiError> {
+    if !LISTED_SECTORS.contains(&id.0.as_str()) {
+        return Err(ApiError::NotFound(format!(
+            "no sector list {:?}: procurement, bidding or ppp",
+            id.0
+        )));
+    }
+    let limit = page_limit(q.limit)?;
+    let page = state
+        .views
+        .sector_list(&id.0, state.clock.today(), limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(SectorList {
+        sector: id.0,
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}

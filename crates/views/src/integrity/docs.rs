@@ -1,0 +1,842 @@
+//! The integrity read models (subjects, civil servants, records, rectifications,
+//! repairs, objections, commitments): one document per aggregate, folded from that
+//! aggregate's own events with no I/O. The same folds serve the projector, rebuild, the
+//! HTTP responses built from a command's history, and `as_of` reads.
+//!
+//! What depends on other aggregates (a record under objection, repaired, its publication
+//! stopped) or on the reader's day (in the window, overdue) is never stored in a
+//! document: the reads join and compute it (`queries.rs`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use probity_domain::civil_servant::CivilServantEvent;
+use probity_domain::commitment::{CommitmentEvent, CommitmentStatus, Fulfilment, ProposedRecord};
+use probity_domain::objection::{ObjectionEvent, ObjectionStatus};
+use probity_domain::record::{RecordEvent, RecordTarget};
+use probity_domain::rectification::{RectificationEvent, RectificationStatus};
+use probity_domain::repair::{RepairEvent, RepairStatus};
+use probity_domain::subject::SubjectEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Aggregate type names in the event log.
+pub const SUBJECT_TYPE: &str = "subject";
+/// Civil servants.
+pub const CIVIL_SERVANT_TYPE: &str = "civil_servant";
+/// Dishonesty records.
+pub const RECORD_TYPE: &str = "record";
+/// Rectifications.
+pub const RECTIFICATION_TYPE: &str = "rectification";
+/// Credit repairs.
+pub const REPAIR_TYPE: &str = "repair";
+/// Objections.
+pub const OBJECTION_TYPE: &str = "objection";
+/// Commitments.
+pub const COMMITMENT_TYPE: &str = "commitment";
+
+/// Every integrity aggregate type.
+pub const INTEGRITY_TYPES: &[&str] = &[
+    SUBJECT_TYPE,
+    CIVIL_SERVANT_TYPE,
+    RECORD_TYPE,
+    RECTIFICATION_TYPE,
+    REPAIR_TYPE,
+    OBJECTION_TYPE,
+    COMMITMENT_TYPE,
+];
+
+fn name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A government, department, public institution or enterprise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubjectView {
+    /// Unified social credit code.
+    pub code: String,
+    pub version: u64,
+    pub name: String,
+    /// government, department, public_institution or enterprise.
+    pub kind: String,
+    /// The government it belongs to.
+    pub parent_code: Option<String>,
+    pub registered_at: DateTime<Utc>,
+}
+
+impl SubjectView {
+    /// One fold step.
+    pub fn apply(view: Option<Self>, sequence: u64, event: &SubjectEvent) -> Option<Self> {
+        match event {
+            SubjectEvent::SubjectRegistered {
+                code,
+                name: subject_name,
+                kind,
+                parent_code,
+                at,
+            } => Some(SubjectView {
+                code: code.as_str().to_string(),
+                version: sequence,
+                name: subject_name.clone(),
+                kind: kind.as_str().to_string(),
+                parent_code: parent_code.as_ref().map(|c| c.as_str().to_string()),
+                registered_at: *at,
+            })
+            .or(view),
+        }
+    }
+}
+
+/// A civil servant as the system shows them: an opaque id and a unit, nothing personal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CivilServantView {
+    /// The opaque id.
+    pub id: String,
+    pub version: u64,
+    /// The unit they serve in.
+    pub unit_code: String,
+    pub registered_at: DateTime<Utc>,
+    /// Their personal data was erased (key destroyed).
+    pub erased: bool,
+}
+
+impl CivilServantView {
+    /// One fold step from a stored payload. Decoded field by field: on the bus and in
+    /// histories the sealed block arrives redacted and would not decode as an event.
+    pub fn apply_payload(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        payload: &Value,
+    ) -> Option<Self> {
+        if let Some(body) = payload.get("CivilServantRegistered") {
+            let unit_code = body.get("unit_code")?.as_str()?.to_string();
+            let at = serde_json::from_value(body.get("at")?.clone()).ok()?;
+            return Some(CivilServantView {
+                id: id.to_string(),
+                version: sequence,
+                unit_code,
+                registered_at: at,
+                erased: false,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        if payload.get("CivilServantDataErased").is_some() {
+            v.erased = true;
+        }
+        Some(v)
+    }
+
+    /// The event names this fold knows (for the catalogue test).
+    pub fn knows(event: &CivilServantEvent) -> bool {
+        matches!(
+            event,
+            CivilServantEvent::CivilServantRegistered { .. }
+                | CivilServantEvent::CivilServantDataErased { .. }
+        )
+    }
+}
+
+/// The publicity block of a record view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicityView {
+    /// Published on the reader's day: by policy, inside the window, and not withdrawn,
+    /// repaired, stopped or unlisted (computed at read).
+    pub published: bool,
+    /// Published by the policy table (before anything ended publication).
+    pub by_policy: bool,
+    /// First day of publication.
+    pub start: NaiveDate,
+    /// First day a repair may be applied for.
+    pub repair_possible_from: NaiveDate,
+    /// First day it is no longer published (maximum period).
+    pub ends: NaiveDate,
+    /// The policy the window was computed under, and its version.
+    pub policy: String,
+    pub policy_version: u32,
+}
+
+/// One correction of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionView {
+    pub objection_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A dishonesty record as supervisors, auditors and the record's unit see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordView {
+    pub id: String,
+    pub version: u64,
+    /// The organisation it is about (none for a civil servant's record).
+    pub subject_code: Option<String>,
+    /// The civil servant it is about (opaque id; never public).
+    pub civil_servant_id: Option<String>,
+    /// The unit that answers for it (the subject, or the civil servant's unit).
+    pub unit: String,
+    /// administrative_penalty, sanction, court_judgment, audit, complaint, commitment_breach.
+    pub source: String,
+    pub source_ref: String,
+    pub decision_date: NaiveDate,
+    /// minor, ordinary, serious.
+    pub severity: String,
+    /// general, procurement, bidding, ppp, investment, debt, township.
+    pub sector: String,
+    pub summary: String,
+    pub complaint_id: Option<String>,
+    /// The recording authority (none: the municipal credit office).
+    pub recorded_by: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    /// active or withdrawn.
+    pub status: String,
+    pub withdrawal_reason: Option<String>,
+    pub publicity: PublicityView,
+    /// Last day (exclusive) of the sector ban.
+    pub ban_until: Option<NaiveDate>,
+    pub corrections: Vec<CorrectionView>,
+    /// An objection is filed and undecided (computed at read).
+    pub under_objection: bool,
+    /// A repair was approved and stands (computed at read).
+    pub repaired: bool,
+    /// An upheld objection stopped its publication or unlisted it (computed at read).
+    pub publication_stopped: bool,
+}
+
+impl RecordView {
+    /// One fold step.
+    pub fn apply(view: Option<Self>, id: &str, sequence: u64, event: &RecordEvent) -> Option<Self> {
+        if let RecordEvent::DishonestyRecorded {
+            target,
+            source,
+            source_ref,
+            decision_date,
+            severity,
+            sector,
+            summary,
+            complaint_id,
+            ban_until,
+            recorded_by,
+            publicity,
+            at,
+            ..
+        } = event
+        {
+            let (subject_code, civil_servant_id) = match target {
+                RecordTarget::Subject { code } => (Some(code.as_str().to_string()), None),
+                RecordTarget::CivilServant { id, .. } => (None, Some(id.clone())),
+            };
+            return Some(RecordView {
+                id: id.to_string(),
+                version: sequence,
+                subject_code,
+                civil_servant_id,
+                unit: target.unit().as_str().to_string(),
+                source: source.as_str().to_string(),
+                source_ref: source_ref.clone(),
+                decision_date: *decision_date,
+                severity: severity.as_str().to_string(),
+                sector: sector.as_str().to_string(),
+                summary: summary.clone(),
+                complaint_id: complaint_id.clone(),
+                recorded_by: recorded_by.as_ref().map(|c| c.as_str().to_string()),
+                recorded_at: *at,
+                status: "active".into(),
+                withdrawal_reason: None,
+                publicity: PublicityView {
+                    published: publicity.published,
+                    by_policy: publicity.published,
+                    start: publicity.start,
+                    repair_possible_from: publicity.repair_possible_from,
+                    ends: publicity.ends,
+                    policy: publicity.policy.clone(),
+                    policy_version: publicity.policy_version,
+                },
+                ban_until: *ban_until,
+                corrections: Vec::new(),
+                under_objection: false,
+                repaired: false,
+                publication_stopped: false,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            RecordEvent::DishonestyRecorded { .. } => {}
+            RecordEvent::RecordWithdrawn { reason, .. } => {
+                v.status = "withdrawn".into();
+                v.withdrawal_reason = Some(reason.clone());
+            }
+            RecordEvent::RecordCorrected {
+                objection_id,
+                summary,
+                severity,
+                sector,
+                decision_date,
+                ban_until,
+                publicity,
+                at,
+            } => {
+                v.summary = summary.clone();
+                v.severity = severity.as_str().to_string();
+                v.sector = sector.as_str().to_string();
+                v.decision_date = *decision_date;
+                v.ban_until = *ban_until;
+                v.publicity = PublicityView {
+                    published: publicity.published,
+                    by_policy: publicity.published,
+                    start: publicity.start,
+                    repair_possible_from: publicity.repair_possible_from,
+                    ends: publicity.ends,
+                    policy: publicity.policy.clone(),
+                    policy_version: publicity.policy_version,
+                };
+                v.corrections.push(CorrectionView {
+                    objection_id: objection_id.clone(),
+                    at: *at,
+                });
+            }
+        }
+        Some(v)
+    }
+
+    /// Fills the computed fields for `today` from what other aggregates did.
+    pub fn overlay(
+        &mut self,
+        today: NaiveDate,
+        under_objection: bool,
+        repaired: bool,
+        stopped: bool,
+    ) {
+        self.under_objection = under_objection && self.status == "active";
+        self.repaired = repaired;
+        self.publication_stopped = stopped;
+        self.publicity.published = self.publicity.by_policy
+            && self.status == "active"
+            && !repaired
+            && !stopped
+            && self.publicity.start <= today
+            && today < self.publicity.ends;
+    }
+}
+
+/// A text with its time (explanations, reports, supplements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Entry {
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A rejection of a rectification report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RejectionView {
+    pub reason: String,
+    pub due: NaiveDate,
+    pub at: DateTime<Utc>,
+}
+
+/// A rectification (限期整改).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RectificationView {
+    pub id: String,
+    pub version: u64,
+    pub record_id: String,
+    /// The unit that must rectify.
+    pub unit: String,
+    /// ordered, explained, reported, rejected, verified.
+    pub status: String,
+    pub working_days: u32,
+    /// Due by the end of this working day.
+    pub due: NaiveDate,
+    /// Computed through a year without a holiday schedule.
+    pub provisional: bool,
+    /// The due date passed while the unit still owed it (computed at read).
+    pub overdue: bool,
+    pub explanation: Option<Entry>,
+    pub reports: Vec<Entry>,
+    pub rejections: Vec<RejectionView>,
+    pub mitigated: bool,
+    pub mitigation_reason: Option<String>,
+    /// 通报批评 recorded for these missed due dates.
+    pub escalations: Vec<NaiveDate>,
+    pub verified_at: Option<DateTime<Utc>>,
+    /// Verified without ever being escalated.
+    pub on_time: Option<bool>,
+    pub ordered_at: DateTime<Utc>,
+}
+
+impl RectificationView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &RectificationEvent,
+    ) -> Option<Self> {
+        if let RectificationEvent::RectificationOrdered {
+            record_id,
+            unit,
+            working_days,
+            due,
+            at,
+            ..
+        } = event
+        {
+            return Some(RectificationView {
+                id: id.to_string(),
+                version: sequence,
+                record_id: record_id.clone(),
+                unit: unit.as_str().to_string(),
+                status: RectificationStatus::Ordered.as_str().into(),
+                working_days: *working_days,
+                due: due.due,
+                provisional: due.provisional,
+                overdue: false,
+                explanation: None,
+                reports: Vec::new(),
+                rejections: Vec::new(),
+                mitigated: false,
+                mitigation_reason: None,
+                escalations: Vec::new(),
+                verified_at: None,
+                on_time: None,
+                ordered_at: *at,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            RectificationEvent::RectificationOrdered { .. } => {}
+            RectificationEvent::ExplanationFiled { text, at } => {
+                v.status = RectificationStatus::Explained.as_str().into();
+                v.explanation = Some(Entry {
+                    text: text.clone(),
+                    at: *at,
+                });
+            }
+            RectificationEvent::RectificationReported { text, at } => {
+                v.status = RectificationStatus::Reported.as_str().into();
+                v.reports.push(Entry {
+                    text: text.clone(),
+                    at: *at,
+                });
+            }
+            RectificationEvent::RectificationVerified { on_time, at } => {
+                v.status = RectificationStatus::Verified.as_str().into();
+                v.verified_at = Some(*at);
+                v.on_time = Some(*on_time);
+            }
+            RectificationEvent::RectificationRejected {
+                reason,
+                working_days,
+                due,
+                at,
+            } => {
+                v.status = RectificationStatus::Rejected.as_str().into();
+                v.working_days = *working_days;
+                v.due = due.due;
+                v.provisional = due.provisional;
+                v.rejections.push(RejectionView {
+                    reason: reason.clone(),
+                    due: due.due,
+                    at: *at,
+                });
+            }
+            RectificationEvent::MitigationRecorded { reason, .. } => {
+                v.mitigated = true;
+                v.mitigation_reason = Some(reason.clone());
+            }
+            RectificationEvent::RectificationEscalated { due, .. } => v.escalations.push(*due),
+        }
+        Some(v)
+    }
+
+    /// The unit still owes it (explanation or report).
+    pub fn owed_by_unit(&self) -> bool {
+        matches!(self.status.as_str(), "ordered" | "explained" | "rejected")
+    }
+
+    /// Sets `overdue` for the reader's day.
+    pub fn refresh_overdue(&mut self, today: NaiveDate) {
+        self.overdue = self.owed_by_unit() && today > self.due;
+    }
+}
+
+/// A credit repair (信用修复).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RepairView {
+    pub id: String,
+    pub version: u64,
+    pub record_id: String,
+    /// The record's unit (the applicant).
+    pub unit: String,
+    /// The deciding authority (none: the municipal credit office).
+    pub recorded_by: Option<String>,
+    /// applied, more_requested, accepted, approved, denied, revoked.
+    pub status: String,
+    pub commitment: String,
+    pub evidence: Vec<Entry>,
+    pub acceptance_due: NaiveDate,
+    pub decision_due: Option<NaiveDate>,
+    /// The open due date was computed through a year without a holiday schedule.
+    pub provisional: bool,
+    /// What was asked for, while more material is requested.
+    pub requested: Option<String>,
+    pub decision_reason: Option<String>,
+    pub applied_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub denied_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl RepairView {
+    /// One fold step.
+    pub fn apply(view: Option<Self>, id: &str, sequence: u64, event: &RepairEvent) -> Option<Self> {
+        if let RepairEvent::RepairApplied {
+            record_id,
+            unit,
+            recorded_by,
+            commitment,
+            evidence,
+            acceptance_due,
+            at,
+        } = event
+        {
+            return Some(RepairView {
+                id: id.to_string(),
+                version: sequence,
+                record_id: record_id.clone(),
+                unit: unit.as_str().to_string(),
+                recorded_by: recorded_by.as_ref().map(|c| c.as_str().to_string()),
+                status: RepairStatus::Applied.as_str().into(),
+                commitment: commitment.clone(),
+                evidence: vec![Entry {
+                    text: evidence.clone(),
+                    at: *at,
+                }],
+                acceptance_due: acceptance_due.due,
+                decision_due: None,
+                provisional: acceptance_due.provisional,
+                requested: None,
+                decision_reason: None,
+                applied_at: *at,
+                accepted_at: None,
+                approved_at: None,
+                denied_at: None,
+                revoked_at: None,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            RepairEvent::RepairApplied { .. } => {}
+            RepairEvent::RepairSupplemented { evidence, at } => {
+                v.status = if v.accepted_at.is_some() {
+                    RepairStatus::Accepted
+                } else {
+                    RepairStatus::Applied
+                }
+                .as_str()
+                .into();
+                v.requested = None;
+                v.evidence.push(Entry {
+                    text: evidence.clone(),
+                    at: *at,
+                });
+            }
+            RepairEvent::RepairAccepted { decision_due, at } => {
+                v.status = RepairStatus::Accepted.as_str().into();
+                v.decision_due = Some(decision_due.due);
+                v.provisional = decision_due.provisional;
+                v.accepted_at = Some(*at);
+            }
+            RepairEvent::RepairMoreRequested { what, .. } => {
+                v.status = RepairStatus::MoreRequested.as_str().into();
+                v.requested = Some(what.clone());
+            }
+            RepairEvent::RepairApproved { at } => {
+                v.status = RepairStatus::Approved.as_str().into();
+                v.approved_at = Some(*at);
+            }
+            RepairEvent::RepairDenied { reason, at } => {
+                v.status = RepairStatus::Denied.as_str().into();
+                v.decision_reason = Some(reason.clone());
+                v.denied_at = Some(*at);
+            }
+            RepairEvent::RepairRevoked { reason, at } => {
+                v.status = RepairStatus::Revoked.as_str().into();
+                v.decision_reason = Some(reason.clone());
+                v.revoked_at = Some(*at);
+            }
+        }
+        Some(v)
+    }
+
+    /// Still undecided.
+    pub fn open(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "applied" | "more_requested" | "accepted"
+        )
+    }
+}
+
+/// An objection (异议).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ObjectionView {
+    pub id: String,
+    pub version: u64,
+    pub record_id: String,
+    /// The record's unit.
+    pub unit: String,
+    /// The deciding authority (none: the municipal credit office).
+    pub recorded_by: Option<String>,
+    /// wrong_data, missing_data, past_period, wrongly_listed, not_removed.
+    pub grounds: String,
+    pub detail: String,
+    /// filed, upheld, dismissed, undeterminable.
+    pub status: String,
+    /// correct, complete, stop_publication, unlist (when upheld).
+    pub outcome: Option<String>,
+    pub check_due: NaiveDate,
+    pub decision_due: NaiveDate,
+    /// The due dates were computed through a year without a holiday schedule.
+    pub provisional: bool,
+    pub decision_note: Option<String>,
+    pub filed_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl ObjectionView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &ObjectionEvent,
+    ) -> Option<Self> {
+        if let ObjectionEvent::ObjectionFiled {
+            record_id,
+            unit,
+            recorded_by,
+            grounds,
+            detail,
+            check_due,
+            decision_due,
+            at,
+        } = event
+        {
+            return Some(ObjectionView {
+                id: id.to_string(),
+                version: sequence,
+                record_id: record_id.clone(),
+                unit: unit.as_str().to_string(),
+                recorded_by: recorded_by.as_ref().map(|c| c.as_str().to_string()),
+                grounds: name(grounds),
+                detail: detail.clone(),
+                status: ObjectionStatus::Filed.as_str().into(),
+                outcome: None,
+                check_due: check_due.due,
+                decision_due: decision_due.due,
+                provisional: decision_due.provisional,
+                decision_note: None,
+                filed_at: *at,
+                decided_at: None,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            ObjectionEvent::ObjectionFiled { .. } => {}
+            ObjectionEvent::ObjectionUpheld { outcome, at } => {
+                v.status = ObjectionStatus::Upheld.as_str().into();
+                v.outcome = Some(name(outcome));
+                v.decided_at = Some(*at);
+            }
+            ObjectionEvent::ObjectionDismissed { reason, at } => {
+                v.status = ObjectionStatus::Dismissed.as_str().into();
+                v.decision_note = Some(reason.clone());
+                v.decided_at = Some(*at);
+            }
+            ObjectionEvent::ObjectionUndeterminable { note, at } => {
+                v.status = ObjectionStatus::Undeterminable.as_str().into();
+                v.decision_note = Some(note.clone());
+                v.decided_at = Some(*at);
+            }
+        }
+        Some(v)
+    }
+}
+
+/// A commitment (信用承诺).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommitmentView {
+    pub id: String,
+    pub version: u64,
+    pub subject_code: String,
+    /// investment_promise, township_public, repair.
+    pub kind: String,
+    pub text: String,
+    pub due_date: Option<NaiveDate>,
+    /// made or assessed.
+    pub status: String,
+    /// fulfilled, partially_fulfilled, breached.
+    pub level: Option<String>,
+    pub note: Option<String>,
+    /// The record a breach proposes (source commitment_breach), for a supervisor.
+    #[schema(value_type = Option<Object>)]
+    pub proposed_record: Option<ProposedRecord>,
+    pub made_at: DateTime<Utc>,
+    pub assessed_at: Option<DateTime<Utc>>,
+}
+
+impl CommitmentView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &CommitmentEvent,
+    ) -> Option<Self> {
+        if let CommitmentEvent::CommitmentMade {
+            subject_code,
+            kind,
+            text,
+            due_date,
+            at,
+        } = event
+        {
+            return Some(CommitmentView {
+                id: id.to_string(),
+                version: sequence,
+                subject_code: subject_code.as_str().to_string(),
+                kind: kind.as_str().to_string(),
+                text: text.clone(),
+                due_date: *due_date,
+                status: CommitmentStatus::Made.as_str().into(),
+                level: None,
+                note: None,
+                proposed_record: None,
+                made_at: *at,
+                assessed_at: None,
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            CommitmentEvent::CommitmentMade { .. } => {}
+            CommitmentEvent::FulfilmentAssessed { level, note, at } => {
+                v.status = CommitmentStatus::Assessed.as_str().into();
+                v.level = Some(name::<Fulfilment>(level));
+                v.note = Some(note.clone());
+                v.assessed_at = Some(*at);
+            }
+            CommitmentEvent::CommitmentBreached { proposed, .. } => {
+                v.proposed_record = Some(proposed.clone());
+            }
+        }
+        Some(v)
+    }
+}
+
+/// Any integrity document, for the projector and rebuild.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntegrityDoc {
+    Subject(SubjectView),
+    CivilServant(CivilServantView),
+    Record(RecordView),
+    Rectification(RectificationView),
+    Repair(RepairView),
+    Objection(ObjectionView),
+    Commitment(CommitmentView),
+}
+
+/// Why a stored payload could not be folded.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable {aggregate_type} event: {source}")]
+pub struct DecodeError {
+    pub aggregate_type: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(ty: &str, payload: &Value) -> Result<T, DecodeError> {
+    serde_json::from_value(payload.clone()).map_err(|source| DecodeError {
+        aggregate_type: ty.to_string(),
+        source,
+    })
+}
+
+impl IntegrityDoc {
+    /// One fold step for any integrity aggregate; `Ok(None)` when the event does not
+    /// create a document and there is none yet.
+    pub fn apply(
+        doc: Option<IntegrityDoc>,
+        aggregate_type: &str,
+        id: &str,
+        sequence: u64,
+        payload: &Value,
+    ) -> Result<Option<IntegrityDoc>, DecodeError> {
+        use IntegrityDoc as D;
+        Ok(match aggregate_type {
+            SUBJECT_TYPE => {
+                let prev = match doc {
+                    Some(D::Subject(v)) => Some(v),
+                    _ => None,
+                };
+                SubjectView::apply(prev, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Subject)
+            }
+            CIVIL_SERVANT_TYPE => {
+                let prev = match doc {
+                    Some(D::CivilServant(v)) => Some(v),
+                    _ => None,
+                };
+                CivilServantView::apply_payload(prev, id, sequence, payload).map(D::CivilServant)
+            }
+            RECORD_TYPE => {
+                let prev = match doc {
+                    Some(D::Record(v)) => Some(v),
+                    _ => None,
+                };
+                RecordView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Record)
+            }
+            RECTIFICATION_TYPE => {
+                let prev = match doc {
+                    Some(D::Rectification(v)) => Some(v),
+                    _ => None,
+                };
+                RectificationView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Rectification)
+            }
+            REPAIR_TYPE => {
+                let prev = match doc {
+                    Some(D::Repair(v)) => Some(v),
+                    _ => None,
+                };
+                RepairView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Repair)
+            }
+            OBJECTION_TYPE => {
+                let prev = match doc {
+                    Some(D::Objection(v)) => Some(v),
+                    _ => None,
+                };
+                ObjectionView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Objection)
+            }
+            COMMITMENT_TYPE => {
+                let prev = match doc {
+                    Some(D::Commitment(v)) => Some(v),
+                    _ => None,
+                };
+                CommitmentView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
+                    .map(D::Commitment)
+            }
+            _ => doc,
+        })
+    }
+}

@@ -182,14 +182,23 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
     assert_eq!(items.len(), 1, "{}", board.body);
     assert_eq!(items[0]["case_id"], rect.as_str());
     assert!(items[0]["working_days_left"].as_i64().unwrap() < 0);
-    let e = app.get(&path, &app.auditor).await;
-    let codes: Vec<&str> = e.assert_ok()["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap())
-        .collect();
-    assert!(codes.contains(&"rectification_overdue"), "{codes:?}");
+    // The deadline engine escalates it by itself: 通报批评, and no honours until verified.
+    let v = app
+        .eventually(
+            &format!("/api/v1/rectifications/{rect}"),
+            &app.supervisor,
+            |b| b["escalations"].as_array().is_some_and(|e| e.len() == 1),
+        )
+        .await;
+    assert_eq!(day(&v["escalations"][0]), due);
+    let e = app
+        .eventually(&path, &app.auditor, |b| {
+            b["reasons"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["code"] == "rectification_escalated"))
+        })
+        .await;
+    assert_eq!(e["eligible"], false);
 
     // Only the department's own handler explains and reports.
     let explain = format!("/api/v1/rectifications/{rect}/file-explanation");
@@ -219,6 +228,7 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
         .await;
     assert_eq!(v.assert_ok()["status"], "verified");
     assert_eq!(v.body["overdue"], false);
+    assert_eq!(v.body["on_time"], false, "it was escalated");
 
     // An objection flags the record in every view.
     let o = app

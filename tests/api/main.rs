@@ -1,6 +1,7 @@
 //! The black-box suite: the real server through `spawn_app()`, every scenario on
 //! Postgres + NATS and again on the embedded store with the in-process bus.
 
+mod assessments;
 mod audit;
 mod civil_servants;
 mod complaints;

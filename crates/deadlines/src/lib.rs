@@ -35,9 +35,13 @@
 //! 4. register it: `registry.on_overdue("rectification", "rectification_report", action)`
 //!    (and `on_due_soon` for a reminder), next to [`complaint::register`] in the app.
 //!
+//! The integrity records' deadlines (rectification escalation, overdue repair and
+//! objection decisions) are registered by [`integrity::register`].
+//!
 //! Metrics ([`DeadlineMetrics`]) render as Prometheus text for `/metrics`.
 
 pub mod complaint;
+pub mod integrity;
 mod engine;
 mod metrics;
 mod registry;

@@ -386,6 +386,46 @@ impl Decider {
     }
 }
 
+/// Why flagging an overdue decision (a repair's acceptance or decision, an objection's
+/// decision) was refused: each due day is flagged at most once, only while the decision
+/// is still owed and only after the day has passed. The deadline engine takes these as
+/// "already settled".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionDeadlineRefusal {
+    /// Nothing is waiting for a decision (decided, withdrawn, never filed).
+    #[error("no decision is pending")]
+    NotOpen,
+    /// This due day was already flagged.
+    #[error("the decision due on {due} is already flagged as overdue")]
+    AlreadyFlagged {
+        /// The due day.
+        due: NaiveDate,
+    },
+    /// The due day has not passed yet (Asia/Shanghai).
+    #[error("the decision due on {due} is not overdue yet")]
+    NotYetDue {
+        /// The due day.
+        due: NaiveDate,
+    },
+}
+
+/// Decides a flag of an overdue decision due on `due` (if any is pending) at local date
+/// `today`, given the days already flagged.
+pub fn check_decision_overdue(
+    due: Option<NaiveDate>,
+    flagged: &[NaiveDate],
+    today: NaiveDate,
+) -> Result<NaiveDate, DecisionDeadlineRefusal> {
+    let due = due.ok_or(DecisionDeadlineRefusal::NotOpen)?;
+    if today <= due {
+        return Err(DecisionDeadlineRefusal::NotYetDue { due });
+    }
+    if flagged.contains(&due) {
+        return Err(DecisionDeadlineRefusal::AlreadyFlagged { due });
+    }
+    Ok(due)
+}
+
 /// Checks a required free text: trimmed non-empty, at most `max` characters.
 pub(crate) fn check_text(
     field: &'static str,

@@ -160,9 +160,15 @@ pub async fn erase_civil_servant(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Erasure, ApiError> {
-    use probity_domain::civil_servant::{CivilServantCommand, CivilServantError, CivilServantEvent};
+    use probity_domain::civil_servant::{
+        CivilServantCommand, CivilServantError, CivilServantEvent,
+    };
     if actor.trim().is_empty() {
-        return Err(ApiError::field("actor", "missing", "actor must not be empty"));
+        return Err(ApiError::field(
+            "actor",
+            "missing",
+            "actor must not be empty",
+        ));
     }
     let mut metadata = HashMap::new();
     metadata.insert("actor".to_string(), actor.to_string());
@@ -184,7 +190,9 @@ pub async fn erase_civil_servant(
                 }
                 _ => None,
             }) else {
-                return Err(ApiError::internal("an erasure recorded no CivilServantDataErased"));
+                return Err(ApiError::internal(
+                    "an erasure recorded no CivilServantDataErased",
+                ));
             };
             let key_destroyed = keys.destroy(&key_id).await?;
             integrity

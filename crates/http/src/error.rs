@@ -393,6 +393,7 @@ impl From<RepairError> for ApiError {
             }
             RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
             RepairError::Calendar(c) => c.into(),
+            RepairError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
         }
     }
 }
@@ -412,6 +413,7 @@ impl From<ObjectionError> for ApiError {
                 ApiError::field(field, "invalid", message)
             }
             ObjectionError::Calendar(c) => c.into(),
+            ObjectionError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
         }
     }
 }

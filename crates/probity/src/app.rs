@@ -193,12 +193,13 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     }
 
     // The integrity aggregates (records, rectifications, repairs, objections, ...).
+    let integrity_services = probity_domain::integrity::IntegrityServices {
+        calendar: calendar.clone(),
+        policy: settings.policy.integrity.clone(),
+    };
     let integrity = Arc::new(probity_http::integrity::IntegrityCommands::new(
         db.clone(),
-        probity_domain::integrity::IntegrityServices {
-            calendar: calendar.clone(),
-            policy: settings.policy.integrity.clone(),
-        },
+        integrity_services.clone(),
     ));
 
     // Deadlines: mark passed ones overdue and remind near ones, on the server's clock.
@@ -207,9 +208,14 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         let deadlines = &settings.policy.deadlines;
         let engine = probity_deadlines::DeadlineEngine::new(
             db.clone(),
-            probity_deadlines::complaint::register(
-                probity_deadlines::Registry::new(),
-                complaints.clone(),
+            probity_deadlines::integrity::register(
+                probity_deadlines::complaint::register(
+                    probity_deadlines::Registry::new(),
+                    complaints.clone(),
+                ),
+                Arc::new(Executor::new(db.clone(), integrity_services.clone())),
+                Arc::new(Executor::new(db.clone(), integrity_services.clone())),
+                Arc::new(Executor::new(db.clone(), integrity_services.clone())),
             ),
             calendar.clone(),
             Arc::new(move || clock.now()),

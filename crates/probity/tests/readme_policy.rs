@@ -7,8 +7,14 @@ use probity::settings::Policy;
 fn the_readme_policy_example_parses_and_equals_the_defaults() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
         .expect("reading README.md");
-    let start = readme.find("```toml\n").expect("a toml block in the README") + 8;
-    let end = start + readme[start..].find("```").expect("the end of the toml block");
+    let start = readme
+        .find("```toml\n")
+        .expect("a toml block in the README")
+        + 8;
+    let end = start
+        + readme[start..]
+            .find("```")
+            .expect("the end of the toml block");
     let policy: Policy = toml::from_str(&readme[start..end]).expect("the README's policy parses");
     let defaults = Policy::default();
     assert_eq!(policy.time_limits, defaults.time_limits);

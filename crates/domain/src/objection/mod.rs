@@ -14,7 +14,10 @@ use thiserror::Error;
 
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
-use crate::integrity::{check_text, Decider, IntegrityServices, RecordFacts};
+use crate::integrity::{
+    check_decision_overdue, check_text, Decider, DecisionDeadlineRefusal, IntegrityServices,
+    RecordFacts,
+};
 
 /// Longest free text, in characters.
 pub const TEXT_MAX_CHARS: usize = 4000;
@@ -103,6 +106,12 @@ pub struct Objection {
     pub recorded_by: Option<CreditCode>,
     /// The outcome when upheld.
     pub outcome: Option<ObjectionOutcome>,
+    /// The decision is due by the end of this day.
+    #[serde(default)]
+    pub decision_due: Option<chrono::NaiveDate>,
+    /// Due days already flagged as overdue.
+    #[serde(default)]
+    pub flagged: Vec<chrono::NaiveDate>,
 }
 
 /// What can be asked of an objection.
@@ -148,6 +157,11 @@ pub enum ObjectionCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Flag the pending decision as overdue (the deadline engine).
+    FlagDecisionOverdue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl ObjectionCommand {
@@ -158,6 +172,7 @@ impl ObjectionCommand {
             Self::UpholdObjection { .. } => "UpholdObjection",
             Self::DismissObjection { .. } => "DismissObjection",
             Self::MarkUndeterminable { .. } => "MarkUndeterminable",
+            Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
         }
     }
 }
@@ -205,6 +220,13 @@ pub enum ObjectionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The decision's due day passed: flagged to supervisors.
+    ObjectionDecisionOverdue {
+        /// The missed due day.
+        due: chrono::NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ObjectionEvent {
@@ -214,6 +236,7 @@ impl DomainEvent for ObjectionEvent {
             Self::ObjectionUpheld { .. } => "ObjectionUpheld",
             Self::ObjectionDismissed { .. } => "ObjectionDismissed",
             Self::ObjectionUndeterminable { .. } => "ObjectionUndeterminable",
+            Self::ObjectionDecisionOverdue { .. } => "ObjectionDecisionOverdue",
         }
         .to_string()
     }
@@ -259,6 +282,9 @@ pub enum ObjectionError {
     /// The calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),
+    /// Flagging an overdue decision was refused (409 `invalid_transition`).
+    #[error(transparent)]
+    Deadline(#[from] DecisionDeadlineRefusal),
 }
 
 impl From<(&'static str, String)> for ObjectionError {
@@ -341,6 +367,20 @@ impl Objection {
                     at,
                 }])
             }
+            ObjectionCommand::FlagDecisionOverdue { at } => {
+                if self.status == ObjectionStatus::New {
+                    return Err(ObjectionError::NotFound);
+                }
+                let pending = (self.status == ObjectionStatus::Filed)
+                    .then_some(self.decision_due)
+                    .flatten();
+                let due = check_decision_overdue(
+                    pending,
+                    &self.flagged,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![ObjectionEvent::ObjectionDecisionOverdue { due, at }])
+            }
             ObjectionCommand::MarkUndeterminable { note, decider, at } => {
                 self.decided("mark undeterminable", &decider)?;
                 check_text("note", &note, TEXT_MAX_CHARS)?;
@@ -378,9 +418,11 @@ impl Aggregate for Objection {
             ObjectionEvent::ObjectionFiled {
                 record_id,
                 recorded_by,
+                decision_due,
                 ..
             } => {
                 self.status = ObjectionStatus::Filed;
+                self.decision_due = Some(decision_due.due);
                 self.record_id = Some(record_id);
                 self.recorded_by = recorded_by;
             }
@@ -392,6 +434,7 @@ impl Aggregate for Objection {
             ObjectionEvent::ObjectionUndeterminable { .. } => {
                 self.status = ObjectionStatus::Undeterminable
             }
+            ObjectionEvent::ObjectionDecisionOverdue { due, .. } => self.flagged.push(due),
         }
     }
 }

@@ -498,3 +498,70 @@ fn the_state_follows_the_events() {
     assert_eq!(o.status, ObjectionStatus::Upheld);
     assert_eq!(o.outcome, Some(ObjectionOutcome::Correct));
 }
+
+// ---------------------------------------------------------------------------------------
+// Overdue decisions (the deadline engine)
+// ---------------------------------------------------------------------------------------
+
+fn flag(local: &str) -> ObjectionCommand {
+    ObjectionCommand::FlagDecisionOverdue { at: at(local) }
+}
+
+#[test]
+fn an_undecided_objection_is_flagged_the_day_after_its_decision_due_day() {
+    objection()
+        .given(vec![filed()])
+        .when(flag("2026-03-18 00:00"))
+        .then_expect_events(vec![ObjectionEvent::ObjectionDecisionOverdue {
+            due: day("2026-03-17"),
+            at: at("2026-03-18 00:00"),
+        }]);
+}
+
+#[test]
+fn on_its_decision_due_day_an_objection_is_not_overdue_yet() {
+    objection()
+        .given(vec![filed()])
+        .when(flag("2026-03-17 23:59"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::NotYetDue {
+                due: day("2026-03-17"),
+            },
+        ));
+}
+
+#[test]
+fn an_overdue_decision_is_flagged_only_once() {
+    objection()
+        .given(vec![
+            filed(),
+            ObjectionEvent::ObjectionDecisionOverdue {
+                due: day("2026-03-17"),
+                at: at("2026-03-18 00:00"),
+            },
+        ])
+        .when(flag("2026-03-19 09:00"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-03-17"),
+            },
+        ));
+}
+
+#[test]
+fn a_decided_objection_is_never_flagged() {
+    for decided in [upheld(), dismissed(), undeterminable()] {
+        objection()
+            .given(vec![filed(), decided])
+            .when(flag("2026-03-20 09:00"))
+            .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    }
+}
+
+#[test]
+fn an_objection_never_filed_cannot_be_flagged() {
+    objection()
+        .given_no_previous_events()
+        .when(flag("2026-03-20 09:00"))
+        .then_expect_error(ObjectionError::NotFound);
+}

@@ -16,7 +16,10 @@ use thiserror::Error;
 
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
-use crate::integrity::{add_months, check_text, Decider, IntegrityServices, RecordFacts};
+use crate::integrity::{
+    add_months, check_decision_overdue, check_text, Decider, DecisionDeadlineRefusal,
+    IntegrityServices, RecordFacts,
+};
 
 /// Longest free text, in characters.
 pub const TEXT_MAX_CHARS: usize = 8000;
@@ -86,6 +89,28 @@ pub struct Repair {
     pub recorded_by: Option<CreditCode>,
     /// It was accepted before more material was requested.
     pub accepted: bool,
+    /// Acceptance due by the end of this day.
+    #[serde(default)]
+    pub acceptance_due: Option<NaiveDate>,
+    /// Decision due by the end of this day (after acceptance).
+    #[serde(default)]
+    pub decision_due: Option<NaiveDate>,
+    /// Due days already flagged as overdue.
+    #[serde(default)]
+    pub flagged: Vec<NaiveDate>,
+}
+
+impl Repair {
+    /// The due day of the decision now owed by the authority, if one is.
+    pub fn pending_due(&self) -> Option<NaiveDate> {
+        match self.status {
+            RepairStatus::Applied => self.acceptance_due,
+            RepairStatus::Accepted | RepairStatus::MoreRequested => {
+                self.decision_due.or(self.acceptance_due)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What can be asked of a repair.
@@ -156,6 +181,11 @@ pub enum RepairCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Flag the pending acceptance or decision as overdue (the deadline engine).
+    FlagDecisionOverdue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl RepairCommand {
@@ -169,6 +199,7 @@ impl RepairCommand {
             Self::ApproveRepair { .. } => "ApproveRepair",
             Self::DenyRepair { .. } => "DenyRepair",
             Self::RevokeRepair { .. } => "RevokeRepair",
+            Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
         }
     }
 }
@@ -233,6 +264,13 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The authority let the acceptance or decision due day pass: flagged to supervisors.
+    RepairDecisionOverdue {
+        /// The missed due day.
+        due: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for RepairEvent {
@@ -245,6 +283,7 @@ impl DomainEvent for RepairEvent {
             Self::RepairApproved { .. } => "RepairApproved",
             Self::RepairDenied { .. } => "RepairDenied",
             Self::RepairRevoked { .. } => "RepairRevoked",
+            Self::RepairDecisionOverdue { .. } => "RepairDecisionOverdue",
         }
         .to_string()
     }
@@ -296,6 +335,9 @@ pub enum RepairError {
     /// The calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),
+    /// Flagging an overdue decision was refused (409 `invalid_transition`).
+    #[error(transparent)]
+    Deadline(#[from] DecisionDeadlineRefusal),
 }
 
 impl From<(&'static str, String)> for RepairError {
@@ -485,6 +527,17 @@ impl Repair {
                     at,
                 }])
             }
+            RepairCommand::FlagDecisionOverdue { at } => {
+                if self.status == S::New {
+                    return Err(RepairError::NotFound);
+                }
+                let due = check_decision_overdue(
+                    self.pending_due(),
+                    &self.flagged,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![RepairEvent::RepairDecisionOverdue { due, at }])
+            }
             RepairCommand::RevokeRepair {
                 reason,
                 decider,
@@ -525,9 +578,13 @@ impl Aggregate for Repair {
     fn apply(&mut self, event: Self::Event) {
         match event {
             RepairEvent::RepairApplied {
-                unit, recorded_by, ..
+                unit,
+                recorded_by,
+                acceptance_due,
+                ..
             } => {
                 self.status = RepairStatus::Applied;
+                self.acceptance_due = Some(acceptance_due.due);
                 self.unit = Some(unit);
                 self.recorded_by = recorded_by;
             }
@@ -538,14 +595,16 @@ impl Aggregate for Repair {
                     RepairStatus::Applied
                 }
             }
-            RepairEvent::RepairAccepted { .. } => {
+            RepairEvent::RepairAccepted { decision_due, .. } => {
                 self.status = RepairStatus::Accepted;
+                self.decision_due = Some(decision_due.due);
                 self.accepted = true;
             }
             RepairEvent::RepairMoreRequested { .. } => self.status = RepairStatus::MoreRequested,
             RepairEvent::RepairApproved { .. } => self.status = RepairStatus::Approved,
             RepairEvent::RepairDenied { .. } => self.status = RepairStatus::Denied,
             RepairEvent::RepairRevoked { .. } => self.status = RepairStatus::Revoked,
+            RepairEvent::RepairDecisionOverdue { due, .. } => self.flagged.push(due),
         }
     }
 }

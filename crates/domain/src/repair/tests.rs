@@ -856,3 +856,89 @@ fn the_state_follows_the_events() {
     r.apply(revoked());
     assert_eq!(r.status, RepairStatus::Revoked);
 }
+
+// ---------------------------------------------------------------------------------------
+// Overdue decisions (the deadline engine)
+// ---------------------------------------------------------------------------------------
+
+fn flag(local: &str) -> RepairCommand {
+    RepairCommand::FlagDecisionOverdue { at: at(local) }
+}
+
+#[test]
+fn an_application_not_accepted_by_its_due_day_is_flagged_the_day_after() {
+    repair()
+        .given(vec![applied()])
+        .when(flag("2026-04-11 00:00"))
+        .then_expect_events(vec![RepairEvent::RepairDecisionOverdue {
+            due: day("2026-04-10"),
+            at: at("2026-04-11 00:00"),
+        }]);
+}
+
+#[test]
+fn on_the_acceptance_due_day_nothing_is_overdue_yet() {
+    repair()
+        .given(vec![applied()])
+        .when(flag("2026-04-10 23:59"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotYetDue {
+            due: day("2026-04-10"),
+        }));
+}
+
+#[test]
+fn after_acceptance_the_decision_due_day_counts() {
+    repair()
+        .given(vec![applied(), accepted()])
+        .when(flag("2026-04-20 09:00"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotYetDue {
+            due: day("2026-04-23"),
+        }));
+    repair()
+        .given(vec![applied(), accepted(), more_requested()])
+        .when(flag("2026-04-24 09:00"))
+        .then_expect_events(vec![RepairEvent::RepairDecisionOverdue {
+            due: day("2026-04-23"),
+            at: at("2026-04-24 09:00"),
+        }]);
+}
+
+#[test]
+fn an_overdue_repair_decision_is_flagged_only_once() {
+    repair()
+        .given(vec![
+            applied(),
+            RepairEvent::RepairDecisionOverdue {
+                due: day("2026-04-10"),
+                at: at("2026-04-11 00:00"),
+            },
+        ])
+        .when(flag("2026-04-13 09:00"))
+        .then_expect_error(RepairError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-04-10"),
+            },
+        ));
+}
+
+#[test]
+fn a_decided_repair_is_never_flagged() {
+    for decided in [
+        vec![applied(), accepted(), approved()],
+        vec![applied(), denied()],
+        vec![applied(), accepted(), approved(), revoked()],
+    ] {
+        repair()
+            .given(decided)
+            .when(flag("2026-07-01 09:00"))
+            .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    }
+}
+
+#[test]
+fn a_repair_never_applied_for_cannot_be_flagged() {
+    repair()
+        .given_no_previous_events()
+        .when(flag("2026-07-01 09:00"))
+        .then_expect_error(RepairError::NotFound);
+}

@@ -489,6 +489,9 @@ pub struct RepairView {
     pub approved_at: Option<DateTime<Utc>>,
     pub denied_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Due days the authority let pass (flagged to supervisors by the deadline engine).
+    #[serde(default)]
+    pub overdue_flags: Vec<NaiveDate>,
 }
 
 impl RepairView {
@@ -526,6 +529,7 @@ impl RepairView {
                 approved_at: None,
                 denied_at: None,
                 revoked_at: None,
+                overdue_flags: Vec::new(),
             });
         }
         let mut v = view?;
@@ -570,6 +574,7 @@ impl RepairView {
                 v.decision_reason = Some(reason.clone());
                 v.revoked_at = Some(*at);
             }
+            RepairEvent::RepairDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
         }
         Some(v)
     }
@@ -607,6 +612,9 @@ pub struct ObjectionView {
     pub decision_note: Option<String>,
     pub filed_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// Due days the authority let pass (flagged to supervisors by the deadline engine).
+    #[serde(default)]
+    pub overdue_flags: Vec<NaiveDate>,
 }
 
 impl ObjectionView {
@@ -644,6 +652,7 @@ impl ObjectionView {
                 decision_note: None,
                 filed_at: *at,
                 decided_at: None,
+                overdue_flags: Vec::new(),
             });
         }
         let mut v = view?;
@@ -665,6 +674,7 @@ impl ObjectionView {
                 v.decision_note = Some(note.clone());
                 v.decided_at = Some(*at);
             }
+            ObjectionEvent::ObjectionDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
         }
         Some(v)
     }

@@ -15,6 +15,7 @@ crate::both_modes!(
     only_the_recording_authority_or_the_credit_office_decides_a_repair,
     an_upheld_objection_stops_publication_and_allows_a_correction,
     a_breached_commitment_proposes_a_record,
+    the_other_verbs_and_lists_work_and_are_documented,
 );
 
 /// A third valid unified social credit code (not registered unless a test does it).
@@ -722,5 +723,221 @@ async fn a_breached_commitment_proposes_a_record(mode: Mode) {
         |b| b["commitments"][0]["status"] == "assessed",
     )
     .await;
+    app.app.stop().await;
+}
+
+async fn the_other_verbs_and_lists_work_and_are_documented(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register_subjects(&app).await;
+    let rec = record(&app, &app.supervisor, "九市监罚〔2026〕77号", months_ago(5)).await;
+    let id = rec["id"].as_str().unwrap().to_string();
+
+    // Rectification: reject with a new due date, report again, mitigation once.
+    let r = app
+        .post(
+            "/api/v1/rectifications",
+            &app.supervisor,
+            &json!({"record_id": id, "working_days": 10}),
+        )
+        .await;
+    let rect = r.body["id"].as_str().unwrap().to_string();
+    let verb = |v: &str| format!("/api/v1/rectifications/{rect}/{v}");
+    app.post(
+        &verb("report"),
+        &app.handler_b,
+        &json!({"text": "未说明先报告"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    app.post(
+        &verb("file-explanation"),
+        &app.handler_b,
+        &json!({"text": "说明"}),
+    )
+    .await
+    .assert_ok();
+    app.post(&verb("report"), &app.handler_b, &json!({"text": "报告"}))
+        .await
+        .assert_ok();
+    app.post(
+        &verb("reject"),
+        &app.supervisor,
+        &json!({"reason": "不彻底", "working_days": 0}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let v = app
+        .post(
+            &verb("reject"),
+            &app.supervisor,
+            &json!({"reason": "整改不彻底", "working_days": 5}),
+        )
+        .await;
+    assert_eq!(v.assert_ok()["status"], "rejected");
+    assert_eq!(v.body["rejections"].as_array().unwrap().len(), 1);
+    let m = app
+        .post(
+            &verb("mitigate"),
+            &app.supervisor,
+            &json!({"reason": "主动消除影响"}),
+        )
+        .await;
+    assert_eq!(m.assert_ok()["mitigated"], true);
+    app.post(
+        &verb("mitigate"),
+        &app.supervisor,
+        &json!({"reason": "again"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    app.post(&verb("escalate"), &app.supervisor, &json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    // Versions: a stale If-Match is refused.
+    let stale = app
+        .request(
+            reqwest::Method::POST,
+            &verb("report"),
+            Some(&app.handler_b),
+            Some(&json!({"text": "再次报告"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    stale.assert_problem(412, "version_conflict");
+
+    // Repair: request more, supplement (back to applied), accept, then deny.
+    let p = app
+        .post(
+            "/api/v1/repairs",
+            &app.intake,
+            &json!({"record_id": id, "commitment": "承诺", "evidence": "凭证"}),
+        )
+        .await;
+    let repair = p.body["id"].as_str().unwrap().to_string();
+    let rv = |v: &str| format!("/api/v1/repairs/{repair}/{v}");
+    app.post(
+        &rv("request-more"),
+        &app.supervisor,
+        &json!({"what": "缴款凭证原件"}),
+    )
+    .await
+    .assert_ok();
+    app.post(&rv("accept"), &app.supervisor, &json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    app.post(&rv("supplement"), &app.handler_a, &json!({"evidence": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
+    let s = app
+        .post(
+            &rv("supplement"),
+            &app.handler_b,
+            &json!({"evidence": "原件扫描件"}),
+        )
+        .await;
+    assert_eq!(s.assert_ok()["status"], "applied");
+    assert_eq!(s.body["evidence"].as_array().unwrap().len(), 2);
+    app.post(&rv("accept"), &app.supervisor, &json!({}))
+        .await
+        .assert_ok();
+    // While it is undecided, no second application for the record.
+    app.eventually(
+        &format!("/api/v1/subjects/{UNIT_B}/archive"),
+        &app.supervisor,
+        |b| b["repairs"][0]["status"] == "accepted",
+    )
+    .await;
+    app.post(
+        "/api/v1/repairs",
+        &app.handler_b,
+        &json!({"record_id": id, "commitment": "承诺", "evidence": "凭证"}),
+    )
+    .await
+    .assert_problem(409, "repair_not_eligible");
+    let v = app
+        .get(&format!("/api/v1/repairs/{repair}"), &app.handler_b)
+        .await;
+    assert_eq!(v.assert_ok()["status"], "accepted");
+    app.get(&format!("/api/v1/repairs/{repair}"), &app.handler_a)
+        .await
+        .assert_problem(404, "not_found");
+
+    // Objection: undeterminable keeps both versions; the flag is lifted.
+    let o = app
+        .post(
+            "/api/v1/objections",
+            &app.handler_b,
+            &json!({"record_id": id, "grounds": "missing_data", "detail": "漏记整改情况"}),
+        )
+        .await;
+    let objection = o.body["id"].as_str().unwrap().to_string();
+    app.post(
+        "/api/v1/objections",
+        &app.handler_a,
+        &json!({"record_id": id, "grounds": "missing_data", "detail": "x"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let u = app
+        .post(
+            &format!("/api/v1/objections/{objection}/undeterminable"),
+            &app.supervisor,
+            &json!({"note": "双方材料均无法核实"}),
+        )
+        .await;
+    assert_eq!(u.assert_ok()["status"], "undeterminable");
+    let g = app
+        .get(&format!("/api/v1/objections/{objection}"), &app.intake)
+        .await;
+    assert_eq!(g.assert_ok()["grounds"], "missing_data");
+
+    // Lists: filters, and a handler sees its own unit only.
+    let all = app
+        .eventually("/api/v1/records?sector=procurement", &app.auditor, |b| {
+            public_ids(b) == vec![id.clone()]
+        })
+        .await;
+    assert_eq!(all["items"][0]["unit"], UNIT_B);
+    let none = app
+        .get("/api/v1/records?status=withdrawn", &app.supervisor)
+        .await;
+    assert!(public_ids(none.assert_ok()).is_empty());
+    let own = app.get("/api/v1/records", &app.handler_a).await;
+    assert!(public_ids(own.assert_ok()).is_empty(), "{}", own.body);
+    app.get("/api/v1/records?severity=huge", &app.supervisor)
+        .await
+        .assert_problem(422, "validation_failed");
+    let c = app
+        .get(
+            &format!("/api/v1/subjects/{UNIT_B}/eligibility"),
+            &app.handler_b,
+        )
+        .await;
+    assert_eq!(c.assert_ok()["eligible"], false);
+    app.get(
+        &format!("/api/v1/subjects/{}/eligibility", "91330100716105852F"),
+        &app.handler_b,
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // Everything is in the OpenAPI document.
+    let doc = app.get("/api/v1/openapi.json", &app.intake).await;
+    let paths = doc.assert_ok()["paths"].as_object().unwrap().clone();
+    for path in [
+        "/api/v1/subjects",
+        "/api/v1/subjects/{code}/archive",
+        "/api/v1/civil-servants",
+        "/api/v1/records",
+        "/api/v1/records/{id}/correct",
+        "/api/v1/rectifications/{id}/file-explanation",
+        "/api/v1/repairs/{id}/revoke",
+        "/api/v1/objections/{id}/uphold",
+        "/api/v1/commitments/{id}/assess",
+        "/api/v1/public/records",
+        "/api/v1/public/sector-lists/{sector}",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
     app.app.stop().await;
 }

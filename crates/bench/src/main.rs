@@ -12,7 +12,10 @@
 //! - `replay`: one complaint with 10,000 events, its history `as_of` now (the view folded
 //!   from all 10,000 events) timed through the HTTP API and as a pure in-process fold;
 //! - `verify`: `--events` events sealed by a server holding an audit key, then
-//!   `probity audit verify` timed.
+//!   `probity audit verify` timed;
+//! - `deadlines`: the deadline engine (in this process, on an injected clock) over
+//!   `--deadlines` open deadlines: due → overdue event delay, memory, and the board
+//!   query per filter (see `deadlines.rs`).
 //!
 //! Nothing here is a test: figures are reported as measured, missed targets included.
 
@@ -34,6 +37,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+mod deadlines;
 
 #[derive(Debug, Parser)]
 #[command(name = "probity-bench", about = "Probity benchmark program")]
@@ -62,13 +67,23 @@ struct Args {
     events: u64,
     /// Scenarios to run, comma-separated: baseline, commands, lag, bulk (load, catch up,
     /// memory, rebuild), rebuild (load and rebuild only), replay (one 10,000-event case),
-    /// verify (seal `--events` events, then `probity audit verify`).
+    /// verify (seal `--events` events, then `probity audit verify`), deadlines (the
+    /// deadline engine over `--deadlines` open deadlines; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "baseline,commands,lag,bulk,replay,verify"
     )]
     scenarios: Vec<String>,
+    /// Open deadlines on the board in the deadlines scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    deadlines: u64,
+    /// Cases of each batch made due at a known instant in the deadlines scenario.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    due_batches: Vec<u64>,
+    /// Timed board queries per filter in the deadlines scenario.
+    #[arg(long, default_value_t = 200)]
+    board_runs: usize,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -76,7 +91,8 @@ const UNIT: &str = "113604000123456713";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if !args.probity.exists() {
+    // The deadlines scenario runs the engine in this process: no server binary needed.
+    if args.scenarios.iter().any(|s| s != "deadlines") && !args.probity.exists() {
         bail!(
             "{} does not exist: run `cargo build --release` first",
             args.probity.display()
@@ -98,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             "rebuild" => rebuild_only(&args).await?,
             "replay" => replay(&args).await?,
             "verify" => verify(&args).await?,
+            "deadlines" => deadlines::deadlines(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

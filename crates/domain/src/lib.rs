@@ -9,6 +9,7 @@
 pub mod access;
 pub mod assessment;
 pub mod calendar;
+pub mod calendar_admin;
 pub mod civil_servant;
 pub mod commitment;
 pub mod complaint;

@@ -267,7 +267,7 @@ pub(crate) fn metadata(auth: &Auth, ctx: &RequestCtx) -> Metadata {
     m
 }
 
-fn outcome<E: std::error::Error>(e: &ExecuteError<E>) -> CommandOutcome {
+pub(crate) fn outcome<E: std::error::Error>(e: &ExecuteError<E>) -> CommandOutcome {
     match e {
         ExecuteError::Domain(_) => CommandOutcome::Rejected,
         ExecuteError::VersionConflict { .. } => CommandOutcome::VersionConflict,

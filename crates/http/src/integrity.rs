@@ -39,7 +39,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
-use crate::complaints::{metadata, page_limit, EmptyBody, ReasonBody};
+use crate::complaints::{metadata, outcome, page_limit, EmptyBody, ReasonBody};
 use crate::error::{ApiError, Problem};
 use crate::extract::{
     ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
@@ -412,16 +412,6 @@ fn fold<'a>(
     Ok(doc)
 }
 
-fn outcome<E: std::error::Error>(e: &probity_store::ExecuteError<E>) -> CommandOutcome {
-    use probity_store::ExecuteError;
-    match e {
-        ExecuteError::Domain(_) => CommandOutcome::Rejected,
-        ExecuteError::VersionConflict { .. } => CommandOutcome::VersionConflict,
-        ExecuteError::Conflict => CommandOutcome::Conflict,
-        ExecuteError::Store(_) => CommandOutcome::Error,
-    }
-}
-
 /// Runs a command and returns the aggregate's document folded from its history.
 async fn run<A>(
     state: &AppState,
@@ -685,7 +675,6 @@ pub async fn subject_view(
         .read_integrity(SUBJECT_TYPE, code.as_str())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))?;
-    let _ = (&ctx, &auth);
     respond(&state, doc).await
 }
 
@@ -705,7 +694,6 @@ pub async fn subject_archive(
 ) -> Result<Json<Archive>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor])?;
     let code = parse_code("code", &id.0)?;
-    let _ = &ctx;
     state
         .views
         .archive(
@@ -733,7 +721,6 @@ pub async fn subject_eligibility(
     id: CaseId,
 ) -> Result<Json<Eligibility>, ApiError> {
     let code = parse_code("code", &id.0)?;
-    let _ = (&ctx, &auth);
     if state.views.subject(code.as_str()).await?.is_none()
         && state.integrity.subject_kind(code.as_str()).await?.is_none()
     {
@@ -861,7 +848,6 @@ pub async fn civil_servant_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Admin, Role::Supervisor, Role::Auditor])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, CIVIL_SERVANT_TYPE, &id.0).await?;
     respond(&state, doc).await
 }
@@ -1011,7 +997,6 @@ pub async fn record_list(
     ApiQuery(q): ApiQuery<RecordListQuery>,
 ) -> Result<Json<RecordList>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Handler, Role::Intake])?;
-    let _ = &ctx;
     let limit = page_limit(q.limit)?;
     check_choice("sector", &q.sector, &SECTORS)?;
     check_choice("severity", &q.severity, &SEVERITIES)?;
@@ -1052,7 +1037,6 @@ pub async fn record_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, RECORD_TYPE, &id.0).await?;
     respond(&state, doc).await
 }
@@ -1216,7 +1200,6 @@ pub async fn rectification_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, RECTIFICATION_TYPE, &id.0).await?;
     respond(&state, doc).await
 }
@@ -1543,7 +1526,6 @@ pub async fn repair_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, REPAIR_TYPE, &id.0).await?;
     respond(&state, doc).await
 }
@@ -1745,7 +1727,6 @@ pub async fn objection_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, OBJECTION_TYPE, &id.0).await?;
     respond(&state, doc).await
 }
@@ -1892,7 +1873,6 @@ pub async fn commitment_view(
     id: CaseId,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    let _ = &ctx;
     let doc = read_for(&state, &auth, COMMITMENT_TYPE, &id.0).await?;
     respond(&state, doc).await
 }

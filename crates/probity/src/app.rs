@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use probity_domain::access::AccessLog;
 use probity_domain::complaint::{Complaint, ComplaintServices};
-use probity_domain::WorkingCalendar;
 use probity_store::{Db, EventLog, Executor, KeyStore, Projector};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -98,7 +97,8 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     };
 
     let log = EventLog::new(db.clone());
-    let calendar = Arc::new(WorkingCalendar::china());
+    // The shipped years plus every loaded one; a year loaded later counts after a restart.
+    let calendar = Arc::new(crate::calendar::calendar_in_force(&db).await?);
     let complaints = Arc::new(Executor::<Complaint>::new(
         db.clone(),
         ComplaintServices {

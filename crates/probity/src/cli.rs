@@ -91,6 +91,23 @@ pub enum Command {
     /// Bulk imports of existing lists.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// The working-day calendar: load a new year's official holiday schedule.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Record a year's official holiday schedule (JSON, or TOML for a `.toml` file:
+    /// `year`, `holidays`, `makeup_workdays`), then recompute once every open
+    /// provisional deadline. Servers count on the new year after a restart.
+    Load {
+        /// The schedule file.
+        file: PathBuf,
+        /// Where it comes from, e.g. the State Council notice number (default: the file name).
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +277,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = cli.common.settings("127.0.0.1:0")?;
             crate::import::run(&settings, &file, report, recorded_by).await?;
             Ok(())
+        }
+        Command::Calendar(CalendarCommand::Load { file, source }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            crate::calendar::run(&settings, &file, source).await
         }
         Command::Erase(EraseCommand::Reporter { id, reason, actor }) => {
             let settings = cli.common.settings("127.0.0.1:0")?;

@@ -3,6 +3,7 @@
 //! black-box tests start exactly what `probity serve` starts.
 
 pub mod app;
+pub mod calendar;
 pub mod cli;
 pub mod import;
 pub mod settings;

@@ -388,6 +388,14 @@ impl Fold {
                     o.due = reply_due.due;
                 }
             }
+            ComplaintEvent::DeadlinesRecomputed {
+                reply_due: Some(reply_due),
+                ..
+            } => {
+                if let Some(o) = c.owed.as_mut() {
+                    o.due = reply_due.due;
+                }
+            }
             ComplaintEvent::ComplaintReturned { .. } => {
                 c.assigned = None;
                 c.owed = None;
@@ -892,25 +900,24 @@ mod tests {
             json!({"ExtensionApproved": {"note": "ok", "reply_due": deadline("2026-02-20"),
                 "at": "2026-02-05T02:00:00Z"}}),
         );
-        let on = |today| {
+        let on = |log: &Log, today| {
             row(&log.rows("2026", None, today), GOV)
                 .own
                 .complaint_replies
         };
-        assert_eq!(
-            on("2026-02-15"),
-            ReplyCounts {
-                on_time: 0,
-                late: 0
-            }
+        let counts = |on_time, late| ReplyCounts { on_time, late };
+        assert_eq!(on(&log, "2026-02-15"), counts(0, 0));
+        assert_eq!(on(&log, "2026-02-21"), counts(0, 1));
+        // A provisional deadline recomputed later moves the due day.
+        log.push(
+            "complaint",
+            "c",
+            "2026-02-06T02:00:00Z",
+            json!({"DeadlinesRecomputed": {"sign_due": null, "reply_due": deadline("2026-02-24"),
+                "at": "2026-02-06T02:00:00Z"}}),
         );
-        assert_eq!(
-            on("2026-02-21"),
-            ReplyCounts {
-                on_time: 0,
-                late: 1
-            }
-        );
+        assert_eq!(on(&log, "2026-02-21"), counts(0, 0));
+        assert_eq!(on(&log, "2026-02-25"), counts(0, 1));
     }
 
     #[test]

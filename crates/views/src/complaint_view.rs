@@ -322,6 +322,25 @@ impl ComplaintView {
             ComplaintEvent::DeadlineDueSoon { at, .. } => {
                 v.updated_at = *at;
             }
+            // Provisional deadlines counted again once their year's schedule was loaded:
+            // the present ones replace the open ones and are final.
+            ComplaintEvent::DeadlinesRecomputed {
+                sign_due,
+                reply_due,
+                at,
+            } => {
+                if let Some(d) = sign_due {
+                    v.sign_due = Some(d.due);
+                }
+                if let Some(d) = reply_due {
+                    v.reply_due = Some(d.due);
+                }
+                // Still provisional only through an open deadline not recomputed here.
+                v.deadlines_provisional = v.deadlines_provisional
+                    && ((sign_due.is_none() && sign_open(&v.status))
+                        || (reply_due.is_none() && reply_open(&v.status)));
+                v.updated_at = *at;
+            }
         }
         if !reply_open(&v.status) {
             v.overdue = false;

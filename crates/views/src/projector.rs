@@ -70,6 +70,14 @@ pub(crate) fn open_deadlines(
         | ComplaintEvent::ComplaintReopened { reply_due, .. } => {
             (None, Some(reply_due.provisional))
         }
+        ComplaintEvent::DeadlinesRecomputed {
+            sign_due,
+            reply_due,
+            ..
+        } => (
+            sign_due.map(|d| d.provisional),
+            reply_due.map(|d| d.provisional),
+        ),
         _ => (None, None),
     };
     let provisional = |kind: &str, set: Option<bool>| {

@@ -29,8 +29,9 @@ use crate::ids::CreditCode;
 
 use super::{
     ClosedBecause, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, ComplaintServices,
-    DeadlineKind, DeadlineRefusal, PendingExtension, Status,
+    DeadlineBasis, DeadlineKind, DeadlineLimit, DeadlineRefusal, PendingExtension, Status,
 };
+use crate::policy::TimeLimits;
 
 /// Longest title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -94,6 +95,9 @@ impl Aggregate for Complaint {
                 at,
             } => {
                 self.status = Status::Dispatched;
+                let from = WorkingCalendar::local_date(at);
+                self.sign_basis = Some(DeadlineBasis::first(from, DeadlineLimit::Sign));
+                self.reply_basis = Some(DeadlineBasis::first(from, DeadlineLimit::Reply));
                 self.unit = Some(unit);
                 self.sign_due = Some(sign_due);
                 self.reply_due = Some(reply_due);
@@ -110,6 +114,8 @@ impl Aggregate for Complaint {
                 self.unit = None;
                 self.sign_due = None;
                 self.reply_due = None;
+                self.sign_basis = None;
+                self.reply_basis = None;
                 self.pending_extension = None;
                 self.clear_deadline_marks(true);
                 self.last_event_at = Some(at);
@@ -127,6 +133,11 @@ impl Aggregate for Complaint {
                 self.last_event_at = Some(at);
             }
             ComplaintEvent::ExtensionApproved { reply_due, at, .. } => {
+                // The extension was counted from the previous due day.
+                match (self.reply_basis.as_mut(), self.pending_extension.as_ref()) {
+                    (Some(basis), Some(pending)) => basis.extensions.push(pending.working_days),
+                    _ => self.reply_basis = None,
+                }
                 self.reply_due = Some(reply_due);
                 self.pending_extension = None;
                 self.last_event_at = Some(at);
@@ -147,6 +158,10 @@ impl Aggregate for Complaint {
             ComplaintEvent::ComplaintReopened { reply_due, at } => {
                 self.status = Status::InProgress;
                 self.reply_due = Some(reply_due);
+                self.reply_basis = Some(DeadlineBasis::first(
+                    WorkingCalendar::local_date(at),
+                    DeadlineLimit::Reopen,
+                ));
                 self.clear_deadline_marks(false);
                 self.last_event_at = Some(at);
             }
@@ -181,6 +196,20 @@ impl Aggregate for Complaint {
                 match kind {
                     DeadlineKind::Sign => self.sign_reminded = Some(due),
                     DeadlineKind::Reply => self.reply_reminded = Some(due),
+                }
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::DeadlinesRecomputed {
+                sign_due,
+                reply_due,
+                at,
+            } => {
+                // Markings and reminders are keyed by due day: a moved day starts fresh.
+                if sign_due.is_some() {
+                    self.sign_due = sign_due;
+                }
+                if reply_due.is_some() {
+                    self.reply_due = reply_due;
                 }
                 self.last_event_at = Some(at);
             }
@@ -220,6 +249,61 @@ fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), Complaint
     } else {
         Ok(())
     }
+}
+
+impl DeadlineBasis {
+    /// A basis without extensions.
+    fn first(from: chrono::NaiveDate, limit: DeadlineLimit) -> Self {
+        Self {
+            from,
+            limit,
+            extensions: Vec::new(),
+        }
+    }
+}
+
+/// `first` working days after `basis.from`, then each extension after the previous due
+/// day, exactly as dispatch / reopening and `ApproveExtension` count them.
+fn count(
+    calendar: &WorkingCalendar,
+    basis: &DeadlineBasis,
+    first: u32,
+) -> Result<Deadline, crate::calendar::CalendarError> {
+    let mut deadline = calendar.add_working_days(basis.from, first)?;
+    for &n in &basis.extensions {
+        let next = calendar.add_working_days(deadline.due, n)?;
+        deadline = Deadline {
+            due: next.due,
+            provisional: next.provisional || deadline.provisional,
+        };
+    }
+    Ok(deadline)
+}
+
+/// Whether counting `basis` on the calendar of the time reproduces the stored
+/// (provisional) deadline. That calendar held the years of `calendar` up to some last
+/// year (weekends alone after it) at least the year before the triggering day's and
+/// before the due day's: each candidate is tried.
+fn reproduces(
+    calendar: &WorkingCalendar,
+    basis: &DeadlineBasis,
+    first: u32,
+    stored: Deadline,
+) -> bool {
+    use chrono::Datelike;
+    let lowest = basis.from.year().saturating_sub(1);
+    let highest = stored.due.year().saturating_sub(1);
+    (lowest..=highest).any(|last| {
+        let years = calendar
+            .years()
+            .filter(|y| y.year <= last)
+            .cloned()
+            .collect();
+        WorkingCalendar::from_years(years)
+            .ok()
+            .and_then(|then| count(&then, basis, first).ok())
+            == Some(stored)
+    })
 }
 
 impl Complaint {
@@ -309,6 +393,97 @@ impl Complaint {
             return Err(DeadlineRefusal::Passed { kind, due }.into());
         }
         Ok(ComplaintEvent::DeadlineDueSoon { kind, due, at })
+    }
+
+    /// `RecomputeProvisionalDeadlines`: each open provisional deadline counted again on
+    /// the services' calendar, from its [`DeadlineBasis`], or why none can be.
+    ///
+    /// A deadline is recomputed only when (in this order) it is open and provisional,
+    /// its due day has not passed on `at` (a passed one has already fired: `Passed`),
+    /// the limits in force reproduce the stored deadline on the calendar as it was when
+    /// it was computed (the loaded years up to some year, weekends after it:
+    /// `NotReproducible` otherwise), and the new count is final (`StillProvisional`
+    /// otherwise). The event carries the deadlines that pass; if none does, the first
+    /// refusal met (sign before reply) is returned, `NothingProvisional` when there was
+    /// no open provisional deadline at all.
+    fn recompute_provisional(
+        &self,
+        services: &ComplaintServices,
+        at: DateTime<Utc>,
+    ) -> Result<ComplaintEvent, ComplaintError> {
+        let calendar: &WorkingCalendar = &services.calendar;
+        let today = WorkingCalendar::local_date(at);
+        let mut refusal: Option<DeadlineRefusal> = None;
+        let mut recomputed = [None, None];
+        for (slot, kind) in [DeadlineKind::Sign, DeadlineKind::Reply]
+            .into_iter()
+            .enumerate()
+        {
+            let (stored, basis) = match kind {
+                DeadlineKind::Sign => (self.sign_due, self.sign_basis.as_ref()),
+                DeadlineKind::Reply => (self.reply_due, self.reply_basis.as_ref()),
+            };
+            let Some(stored) = stored.filter(|d| d.provisional) else {
+                continue;
+            };
+            if self.open_deadline(kind).is_none() {
+                continue;
+            }
+            let mut refuse = |r: DeadlineRefusal| {
+                refusal.get_or_insert(r);
+            };
+            if today > stored.due {
+                refuse(DeadlineRefusal::Passed {
+                    kind,
+                    due: stored.due,
+                });
+                continue;
+            }
+            let first = basis.and_then(|b| self.first_count(b, &services.limits));
+            let (Some(basis), Some(first)) = (basis, first) else {
+                refuse(DeadlineRefusal::NotReproducible {
+                    kind,
+                    due: stored.due,
+                });
+                continue;
+            };
+            if !reproduces(calendar, basis, first, stored) {
+                refuse(DeadlineRefusal::NotReproducible {
+                    kind,
+                    due: stored.due,
+                });
+                continue;
+            }
+            let again = count(calendar, basis, first)?;
+            if again.provisional {
+                refuse(DeadlineRefusal::StillProvisional {
+                    kind,
+                    due: again.due,
+                });
+                continue;
+            }
+            recomputed[slot] = Some(again);
+        }
+        let [sign_due, reply_due] = recomputed;
+        if sign_due.is_none() && reply_due.is_none() {
+            return Err(refusal
+                .unwrap_or(DeadlineRefusal::NothingProvisional)
+                .into());
+        }
+        Ok(ComplaintEvent::DeadlinesRecomputed {
+            sign_due,
+            reply_due,
+            at,
+        })
+    }
+
+    /// The working days of a basis's first count under `limits`.
+    fn first_count(&self, basis: &DeadlineBasis, limits: &TimeLimits) -> Option<u32> {
+        match basis.limit {
+            DeadlineLimit::Sign => Some(limits.sign_working_days),
+            DeadlineLimit::Reply => self.category.map(|c| limits.reply_working_days(c)),
+            DeadlineLimit::Reopen => Some(limits.reopen_working_days),
+        }
     }
 
     /// Refuses a unit other than the assigned one.
@@ -574,6 +749,9 @@ impl Complaint {
             C::MarkSignOverdue { at } => Ok(vec![self.mark_overdue(DeadlineKind::Sign, at)?]),
             C::MarkReplyOverdue { at } => Ok(vec![self.mark_overdue(DeadlineKind::Reply, at)?]),
             C::RemindDeadline { kind, at } => Ok(vec![self.remind(kind, at)?]),
+            C::RecomputeProvisionalDeadlines { at } => {
+                Ok(vec![self.recompute_provisional(services, at)?])
+            }
         }
     }
 }

@@ -158,6 +158,17 @@ pub enum ComplaintCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// Recomputes, once, the open deadlines that are provisional (counted through a year
+    /// without an official holiday schedule), on the services' calendar, which by now
+    /// holds that year's schedule. Each is counted again from the day and by the working
+    /// days it was first counted with; the result is final and never recomputed again.
+    /// Refused (a [`super::DeadlineRefusal`]) when no open deadline is provisional, or
+    /// when none can be made final yet (still provisional, already passed, or not
+    /// reproducible under the time limits in force).
+    RecomputeProvisionalDeadlines {
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Which deadline of a complaint a deadline command or event is about.
@@ -207,6 +218,7 @@ impl ComplaintCommand {
             Self::MarkSignOverdue { .. } => "MarkSignOverdue",
             Self::MarkReplyOverdue { .. } => "MarkReplyOverdue",
             Self::RemindDeadline { .. } => "RemindDeadline",
+            Self::RecomputeProvisionalDeadlines { .. } => "RecomputeProvisionalDeadlines",
         }
     }
 
@@ -229,7 +241,8 @@ impl ComplaintCommand {
             | Self::EraseReporter { at, .. }
             | Self::MarkSignOverdue { at }
             | Self::MarkReplyOverdue { at }
-            | Self::RemindDeadline { at, .. } => *at,
+            | Self::RemindDeadline { at, .. }
+            | Self::RecomputeProvisionalDeadlines { at } => *at,
         }
     }
 }

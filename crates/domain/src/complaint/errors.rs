@@ -107,4 +107,27 @@ pub enum DeadlineRefusal {
         /// The due day that passed.
         due: NaiveDate,
     },
+    /// `RecomputeProvisionalDeadlines`: no open deadline is provisional (none is open,
+    /// or every open one is final, e.g. already recomputed).
+    #[error("no open deadline is provisional")]
+    NothingProvisional,
+    /// `RecomputeProvisionalDeadlines`: counted again, the deadline is still provisional
+    /// (it reaches a year whose schedule is not loaded yet); it stays as it is.
+    #[error("the {kind} deadline is still provisional (due {due} on weekends alone)")]
+    StillProvisional {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The due day counted again, still provisional.
+        due: NaiveDate,
+    },
+    /// `RecomputeProvisionalDeadlines`: the time limits in force do not reproduce the
+    /// stored provisional deadline on the calendar of its time (the policy changed, or
+    /// the history is unusual): it is left for a person to decide, never guessed.
+    #[error("the {kind} deadline of {due} cannot be reproduced under the limits in force")]
+    NotReproducible {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// The stored provisional due day.
+        due: NaiveDate,
+    },
 }

@@ -188,6 +188,18 @@ pub enum ComplaintEvent {
         /// When the reminder was recorded.
         at: DateTime<Utc>,
     },
+    /// Provisional deadlines (counted through a year without a holiday schedule) were
+    /// recomputed once that year's schedule was loaded: each present deadline replaces
+    /// the open one of its kind and is final (`provisional: false`); an absent one is
+    /// unchanged.
+    DeadlinesRecomputed {
+        /// The new sign (签收) deadline, if it was recomputed.
+        sign_due: Option<Deadline>,
+        /// The new reply (答复) deadline, if it was recomputed.
+        reply_due: Option<Deadline>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ComplaintEvent {
@@ -212,6 +224,7 @@ impl DomainEvent for ComplaintEvent {
             Self::SignOverdue { .. } => "SignOverdue",
             Self::ReplyOverdue { .. } => "ReplyOverdue",
             Self::DeadlineDueSoon { .. } => "DeadlineDueSoon",
+            Self::DeadlinesRecomputed { .. } => "DeadlinesRecomputed",
         };
         name.to_string()
     }

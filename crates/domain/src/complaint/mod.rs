@@ -133,6 +133,33 @@ pub struct PendingExtension {
     pub reason: String,
 }
 
+/// Which time limit a deadline was first counted with (looked up again in the
+/// services' [`TimeLimits`] when a provisional deadline is recomputed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineLimit {
+    /// `sign_working_days`, from the dispatch day.
+    Sign,
+    /// The category's reply limit, from the dispatch day.
+    Reply,
+    /// `reopen_working_days`, from the day of the unsatisfied visit.
+    Reopen,
+}
+
+/// How an open deadline was computed, so that a provisional one can be counted again
+/// the same way once its year's schedule is loaded: `limit` working days after `from`,
+/// then each approved extension's working days after the previous due day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineBasis {
+    /// The triggering day (Asia/Shanghai); counting starts the day after.
+    pub from: chrono::NaiveDate,
+    /// The time limit of the first count.
+    pub limit: DeadlineLimit,
+    /// Approved extensions, in working days, in order.
+    #[serde(default)]
+    pub extensions: Vec<u32>,
+}
+
 /// Write-side state: only what the rules need.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -170,4 +197,8 @@ pub struct Complaint {
     pub sign_reminded: Option<chrono::NaiveDate>,
     /// The reply due day already reminded (`DeadlineDueSoon`) in this handling round.
     pub reply_reminded: Option<chrono::NaiveDate>,
+    /// How the current sign deadline was computed (for `RecomputeProvisionalDeadlines`).
+    pub sign_basis: Option<DeadlineBasis>,
+    /// How the current reply deadline was computed (for `RecomputeProvisionalDeadlines`).
+    pub reply_basis: Option<DeadlineBasis>,
 }

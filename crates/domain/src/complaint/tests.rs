@@ -2092,3 +2092,297 @@ fn a_state_saved_before_the_deadline_markings_loads_without_them() {
     let back: Complaint = serde_json::from_value(json).unwrap();
     assert_eq!(back, state);
 }
+
+// ------------------------------------- provisional deadlines recomputed (issue 4, item 6)
+
+/// The shipped calendar plus a TEST schedule for 2027 (not the official one): 1–3 Jan
+/// off, nothing else.
+fn services_with_2027() -> ComplaintServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    ComplaintServices {
+        calendar: Arc::new(calendar),
+        limits: TimeLimits::default(),
+    }
+}
+
+fn provisional(s: &str) -> Deadline {
+    Deadline {
+        due: day(s),
+        provisional: true,
+    }
+}
+
+/// The events `command` produces after `history` on the shipped calendar (so stored
+/// deadlines are exactly what the aggregate computed before 2027 was loaded).
+fn decided(history: &[ComplaintEvent], command: ComplaintCommand) -> Vec<ComplaintEvent> {
+    let mut state = Complaint::default();
+    for e in history {
+        state.apply(e.clone());
+    }
+    state.decide(command, &services()).unwrap()
+}
+
+/// Filed and accepted, then dispatched on Thu 24 Dec 2026 10:00: sign by Fri 25 Dec
+/// (final), reply (15 working days) by Thu 14 Jan 2027 on weekends alone (provisional).
+fn dispatched_into_2027() -> Vec<ComplaintEvent> {
+    let mut h = vec![filed(), accepted()];
+    let d = decided(
+        &h,
+        ComplaintCommand::DispatchComplaint {
+            unit: unit_a(),
+            at: at("2026-12-24 10:00"),
+        },
+    );
+    assert_eq!(
+        d,
+        vec![ComplaintEvent::ComplaintDispatched {
+            unit: unit_a(),
+            sign_due: due("2026-12-25"),
+            reply_due: provisional("2027-01-14"),
+            at: at("2026-12-24 10:00"),
+        }]
+    );
+    h.extend(d);
+    h
+}
+
+fn recompute(local: &str) -> ComplaintCommand {
+    ComplaintCommand::RecomputeProvisionalDeadlines { at: at(local) }
+}
+
+#[test]
+fn a_provisional_reply_deadline_is_recomputed_once_the_year_is_loaded() {
+    // With 1 Jan 2027 off the 15th working day moves from Thu 14 to Fri 15 Jan.
+    Framework::with(services_with_2027())
+        .given(dispatched_into_2027())
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_events(vec![ComplaintEvent::DeadlinesRecomputed {
+            sign_due: None,
+            reply_due: Some(due("2027-01-15")),
+            at: at("2026-12-26 09:00"),
+        }]);
+    assert_eq!(
+        ComplaintEvent::DeadlinesRecomputed {
+            sign_due: None,
+            reply_due: None,
+            at: at("2026-12-26 09:00"),
+        }
+        .event_type(),
+        "DeadlinesRecomputed"
+    );
+    assert_eq!(
+        recompute("2026-12-26 09:00").kind(),
+        "RecomputeProvisionalDeadlines"
+    );
+    assert_eq!(recompute("2026-12-26 09:00").at(), at("2026-12-26 09:00"));
+}
+
+#[test]
+fn a_recomputed_deadline_is_final_and_never_recomputed_again() {
+    let mut h = dispatched_into_2027();
+    h.push(ComplaintEvent::DeadlinesRecomputed {
+        sign_due: None,
+        reply_due: Some(due("2027-01-15")),
+        at: at("2026-12-26 09:00"),
+    });
+    Framework::with(services_with_2027())
+        .given(h.clone())
+        .when(recompute("2026-12-27 09:00"))
+        .then_expect_error(DeadlineRefusal::NothingProvisional.into());
+    // The new due day rules the deadline engine: 15 Jan is not passed on 15 Jan.
+    Framework::with(services_with_2027())
+        .given(h)
+        .when(ComplaintCommand::MarkReplyOverdue {
+            at: at("2027-01-15 12:00"),
+        })
+        .then_expect_error(
+            DeadlineRefusal::NotYetDue {
+                kind: DeadlineKind::Reply,
+                due: day("2027-01-15"),
+            }
+            .into(),
+        );
+}
+
+#[test]
+fn a_final_deadline_is_never_recomputed() {
+    Framework::with(services_with_2027())
+        .given(dispatched_case())
+        .when(recompute("2025-09-27 09:00"))
+        .then_expect_error(DeadlineRefusal::NothingProvisional.into());
+}
+
+#[test]
+fn a_deadline_still_provisional_after_counting_again_is_left_alone() {
+    // 2027 not loaded yet: counting again gives the same weekends-only day.
+    case()
+        .given(dispatched_into_2027())
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_error(
+            DeadlineRefusal::StillProvisional {
+                kind: DeadlineKind::Reply,
+                due: day("2027-01-14"),
+            }
+            .into(),
+        );
+}
+
+#[test]
+fn only_open_deadlines_are_recomputed() {
+    let mut h = dispatched_into_2027();
+    h.push(ComplaintEvent::ComplaintSigned {
+        unit: unit_a(),
+        at: at("2026-12-25 09:00"),
+    });
+    h.push(ComplaintEvent::ComplaintReplied {
+        unit: unit_a(),
+        content: "已处理".into(),
+        at: at("2026-12-25 15:00"),
+    });
+    Framework::with(services_with_2027())
+        .given(h)
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_error(DeadlineRefusal::NothingProvisional.into());
+    Framework::with(services_with_2027())
+        .given_no_previous_events()
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_error(ComplaintError::NotFound);
+}
+
+#[test]
+fn a_provisional_deadline_already_passed_is_not_recomputed() {
+    Framework::with(services_with_2027())
+        .given(dispatched_into_2027())
+        .when(recompute("2027-01-15 09:00"))
+        .then_expect_error(
+            DeadlineRefusal::Passed {
+                kind: DeadlineKind::Reply,
+                due: day("2027-01-14"),
+            }
+            .into(),
+        );
+}
+
+#[test]
+fn a_deadline_the_limits_in_force_do_not_reproduce_is_refused_not_guessed() {
+    let mut changed = services_with_2027();
+    changed.limits.complaint_working_days = 10;
+    Framework::with(changed)
+        .given(dispatched_into_2027())
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_error(
+            DeadlineRefusal::NotReproducible {
+                kind: DeadlineKind::Reply,
+                due: day("2027-01-14"),
+            }
+            .into(),
+        );
+}
+
+#[test]
+fn sign_and_reply_deadlines_reaching_the_new_year_are_both_recomputed() {
+    // Dispatched Thu 31 Dec 2026: sign (1 working day) on Fri 1 Jan 2027 on weekends
+    // alone; with 1–3 Jan off it is Mon 4 Jan.
+    let mut h = vec![filed(), accepted()];
+    let d = decided(
+        &h,
+        ComplaintCommand::DispatchComplaint {
+            unit: unit_a(),
+            at: at("2026-12-31 10:00"),
+        },
+    );
+    assert_eq!(
+        d,
+        vec![ComplaintEvent::ComplaintDispatched {
+            unit: unit_a(),
+            sign_due: provisional("2027-01-01"),
+            reply_due: provisional("2027-01-21"),
+            at: at("2026-12-31 10:00"),
+        }]
+    );
+    h.extend(d);
+    Framework::with(services_with_2027())
+        .given(h)
+        .when(recompute("2026-12-31 11:00"))
+        .then_expect_events(vec![ComplaintEvent::DeadlinesRecomputed {
+            sign_due: Some(due("2027-01-04")),
+            reply_due: Some(due("2027-01-22")),
+            at: at("2026-12-31 11:00"),
+        }]);
+}
+
+#[test]
+fn an_extended_provisional_deadline_is_recomputed_with_its_extension() {
+    let mut h = dispatched_into_2027();
+    h.push(ComplaintEvent::ExtensionRequested {
+        unit: unit_a(),
+        working_days: 2,
+        reason: "r".into(),
+        at: at("2026-12-25 10:00"),
+    });
+    let approved = decided(
+        &h,
+        ComplaintCommand::ApproveExtension {
+            note: "同意".into(),
+            at: at("2026-12-25 11:00"),
+        },
+    );
+    // 14 Jan + 2 working days on weekends alone: Mon 18 Jan.
+    assert!(matches!(
+        approved.as_slice(),
+        [ComplaintEvent::ExtensionApproved { reply_due, .. }] if *reply_due == provisional("2027-01-18")
+    ));
+    h.extend(approved);
+    // 15 Jan + 2: Tue 19 Jan.
+    Framework::with(services_with_2027())
+        .given(h)
+        .when(recompute("2026-12-26 09:00"))
+        .then_expect_events(vec![ComplaintEvent::DeadlinesRecomputed {
+            sign_due: None,
+            reply_due: Some(due("2027-01-19")),
+            at: at("2026-12-26 09:00"),
+        }]);
+}
+
+#[test]
+fn a_reopened_provisional_deadline_is_recomputed_from_the_visit_day() {
+    let mut h = dispatched_into_2027();
+    h.push(ComplaintEvent::ComplaintSigned {
+        unit: unit_a(),
+        at: at("2026-12-25 09:00"),
+    });
+    h.push(ComplaintEvent::ComplaintReplied {
+        unit: unit_a(),
+        content: "已处理".into(),
+        at: at("2026-12-25 15:00"),
+    });
+    let visit = decided(
+        &h,
+        ComplaintCommand::RecordVisit {
+            satisfied: false,
+            comment: "不满意".into(),
+            at: at("2026-12-28 10:00"),
+        },
+    );
+    // 10 working days after Mon 28 Dec on weekends alone: Mon 11 Jan 2027.
+    assert!(matches!(
+        visit.as_slice(),
+        [_, ComplaintEvent::ComplaintReopened { reply_due, .. }] if *reply_due == provisional("2027-01-11")
+    ));
+    h.extend(visit);
+    Framework::with(services_with_2027())
+        .given(h)
+        .when(recompute("2026-12-29 09:00"))
+        .then_expect_events(vec![ComplaintEvent::DeadlinesRecomputed {
+            sign_due: None,
+            reply_due: Some(due("2027-01-12")),
+            at: at("2026-12-29 09:00"),
+        }]);
+}

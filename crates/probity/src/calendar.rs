@@ -1,0 +1,266 @@
+//! `probity calendar load FILE [--source TEXT]`: a new year's official holiday schedule
+//! loaded as data (issue 4, item 6), and the calendar in force folded from the log.
+//!
+//! Loading records `YearScheduleLoaded` on the `calendar` aggregate (`china`), then
+//! recomputes, once, every open provisional complaint deadline: the candidates are the
+//! cases whose log holds a provisional deadline (read from the log, not from the
+//! deadline board, which may lag), and each case's aggregate decides
+//! (`RecomputeProvisionalDeadlines`): final deadlines, closed deadlines and cases already
+//! recomputed are refused and counted, never changed. Running the same file again
+//! records nothing new (`AlreadyLoaded`) but still recomputes what is left, so deadlines
+//! computed by servers that had not yet restarted with the new year are caught up.
+//!
+//! Servers fold the calendar at startup ([`calendar_in_force`]): they count on a newly
+//! loaded year after a restart.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use probity_domain::calendar_admin::{
+    CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
+    CALENDAR_ID, CALENDAR_TYPE,
+};
+use probity_domain::complaint::{
+    Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
+};
+use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
+use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
+use serde::Deserialize;
+use sqlx::Row;
+
+use crate::settings::Settings;
+
+/// Who the events of a load are attributed to.
+const ACTOR: &str = "probity calendar load";
+
+/// What one load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// The year of the schedule.
+    pub year: i32,
+    /// `YearScheduleLoaded` was recorded now (false: the identical schedule was already
+    /// in force).
+    pub loaded: bool,
+    /// Cases that got a `DeadlinesRecomputed` event.
+    pub recomputed: usize,
+    /// Cases with nothing provisional left open (final, closed, or already recomputed).
+    pub already_final: usize,
+    /// Cases whose deadlines are still provisional (they reach a later year without data).
+    pub still_provisional: usize,
+    /// Cases the aggregate refused to recompute (due day passed, or the limits in force
+    /// do not reproduce the stored deadline) and store failures, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Reads a `YearSchedule` from `path`: TOML when the file name ends in `.toml`, JSON
+/// otherwise (`{"year": 2027, "holidays": ["2027-01-01"], "makeup_workdays": []}`).
+/// Unknown fields are refused.
+pub fn read_schedule(path: &Path) -> anyhow::Result<YearSchedule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    if is_toml {
+        // TOML has native dates (`2027-01-01`); quoted ones work as well.
+        fn dates_as_strings(value: toml::Value) -> toml::Value {
+            match value {
+                toml::Value::Datetime(d) => toml::Value::String(d.to_string()),
+                toml::Value::Array(a) => {
+                    toml::Value::Array(a.into_iter().map(dates_as_strings).collect())
+                }
+                toml::Value::Table(t) => toml::Value::Table(
+                    t.into_iter()
+                        .map(|(k, v)| (k, dates_as_strings(v)))
+                        .collect(),
+                ),
+                other => other,
+            }
+        }
+        let value: toml::Value =
+            toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?;
+        dates_as_strings(value)
+            .try_into()
+            .with_context(|| format!("{} is not a TOML year schedule", path.display()))
+    } else {
+        // A JSON file may carry a leading `_note` field: it is documentation only.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Annotated {
+            #[serde(default, rename = "_note")]
+            _note: Option<String>,
+            year: i32,
+            holidays: Vec<chrono::NaiveDate>,
+            makeup_workdays: Vec<chrono::NaiveDate>,
+        }
+        let a: Annotated = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON year schedule", path.display()))?;
+        Ok(YearSchedule {
+            year: a.year,
+            holidays: a.holidays,
+            makeup_workdays: a.makeup_workdays,
+        })
+    }
+}
+
+/// The calendar in force: the shipped years ([`WorkingCalendar::china`]) plus every
+/// `YearScheduleLoaded` in the log.
+pub async fn calendar_in_force(db: &Db) -> anyhow::Result<WorkingCalendar> {
+    let events = EventLog::new(db.clone())
+        .read_aggregate(CALENDAR_TYPE, CALENDAR_ID, None)
+        .await
+        .context("reading the loaded holiday schedules")?;
+    let events = events
+        .iter()
+        .map(|stored| {
+            CalendarEvent::deserialize(&stored.payload).with_context(|| {
+                format!(
+                    "decoding calendar event {} ({})",
+                    stored.sequence, stored.event_type
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    CalendarAdmin::from_events(events)
+        .calendar(&WorkingCalendar::china())
+        .context("folding the loaded holiday schedules")
+}
+
+/// `probity calendar load`: opens the store the settings name, loads `file`, prints the
+/// counts on stderr.
+pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> anyhow::Result<()> {
+    let schedule = read_schedule(file)?;
+    let source = source.unwrap_or_else(|| {
+        format!(
+            "file {}",
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )
+    });
+    let db = crate::app::open_db(settings).await?;
+    let now = probity_http::Clock::new(settings.clock_offset).now();
+    let summary = load_schedule(
+        &db,
+        schedule,
+        &source,
+        settings.policy.time_limits.clone(),
+        now,
+    )
+    .await?;
+    for (case, reason) in &summary.failed {
+        eprintln!("complaint {case}: not recomputed: {reason}");
+    }
+    eprintln!(
+        "{}: {} {}; provisional deadlines: {} recomputed, {} already final, {} still provisional, {} failed",
+        file.display(),
+        summary.year,
+        if summary.loaded { "loaded" } else { "was already loaded" },
+        summary.recomputed,
+        summary.already_final,
+        summary.still_provisional,
+        summary.failed.len()
+    );
+    eprintln!("restart the servers to count on the new year (then run this again to catch up)");
+    Ok(())
+}
+
+/// Records `schedule` (unless the identical one is already in force) and recomputes the
+/// open provisional complaint deadlines at `now` with `limits`. Errors when the
+/// schedule is refused (inconsistent, conflicting with a year in force, leaving a gap)
+/// or the store fails before the recomputation starts.
+pub async fn load_schedule(
+    db: &Db,
+    schedule: YearSchedule,
+    source: &str,
+    limits: TimeLimits,
+    now: DateTime<Utc>,
+) -> anyhow::Result<LoadSummary> {
+    let year = schedule.year;
+    let admin = Executor::<CalendarAdmin>::new(db.clone(), CalendarServices::default());
+    let loaded = match admin
+        .execute(
+            CALENDAR_ID,
+            CalendarCommand::LoadYearSchedule {
+                schedule,
+                source: source.to_string(),
+                at: now,
+            },
+            None,
+            metadata(),
+        )
+        .await
+    {
+        Ok(_) => true,
+        Err(ExecuteError::Domain(CalendarAdminError::AlreadyLoaded { .. })) => false,
+        Err(ExecuteError::Domain(e)) => anyhow::bail!("the schedule of {year} is refused: {e}"),
+        Err(e) => return Err(anyhow::Error::new(e).context("recording the schedule")),
+    };
+    let calendar = calendar_in_force(db).await?;
+    let complaints = Executor::<Complaint>::new(
+        db.clone(),
+        ComplaintServices {
+            calendar: Arc::new(calendar),
+            limits,
+        },
+    );
+    let mut summary = LoadSummary {
+        year,
+        loaded,
+        ..LoadSummary::default()
+    };
+    for case in provisional_candidates(db).await? {
+        match complaints
+            .execute(
+                &case,
+                ComplaintCommand::RecomputeProvisionalDeadlines { at: now },
+                None,
+                metadata(),
+            )
+            .await
+        {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(ComplaintError::Deadline(
+                DeadlineRefusal::NothingProvisional,
+            ))) => summary.already_final += 1,
+            Err(ExecuteError::Domain(ComplaintError::Deadline(
+                DeadlineRefusal::StillProvisional { .. },
+            ))) => summary.still_provisional += 1,
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional deadline not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn metadata() -> Metadata {
+    let mut metadata = Metadata::new();
+    metadata.insert("actor".into(), ACTOR.into());
+    metadata.insert("role".into(), "admin".into());
+    metadata
+}
+
+/// The complaints whose log holds a deadline computed as provisional (dispatch,
+/// approved extension or reopening). A superset: the aggregate decides whether one is
+/// still open and provisional.
+pub async fn provisional_candidates(db: &Db) -> anyhow::Result<Vec<String>> {
+    // Postgres prints JSONB as `"provisional": true`, SQLite stores compact JSON text.
+    let rows = sqlx::query(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = 'complaint' \
+           AND event_type IN ('ComplaintDispatched', 'ExtensionApproved', 'ComplaintReopened') \
+           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
+             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
+         ORDER BY aggregate_id",
+    )
+    .fetch_all(&db.any)
+    .await
+    .context("finding provisional deadlines in the log")?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::new))
+        .collect()
+}

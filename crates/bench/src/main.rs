@@ -79,8 +79,16 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     deadlines: u64,
     /// Cases of each batch made due at a known instant in the deadlines scenario.
-    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,100,100,100,100,1000,1000,1000,5000"
+    )]
     due_batches: Vec<u64>,
+    /// Deadlines scenario: do not ANALYZE `deadline_firings` before each batch (the engine's
+    /// read then runs on the statistics of an empty table, as on a fresh database).
+    #[arg(long)]
+    stale_firings_stats: bool,
     /// Timed board queries per filter in the deadlines scenario.
     #[arg(long, default_value_t = 200)]
     board_runs: usize,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use probity_domain::WorkingCalendar;
-use probity_store::Db;
+use probity_store::{Backend, Db};
 use sqlx::Row;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,17 @@ pub struct EngineConfig {
     /// Every this many ticks, forget what was settled for deadlines no longer open.
     pub prune_every: u64,
 }
+
+/// Reads of one deadline key within one tick at most (a burst beyond
+/// `batch * MAX_ROUNDS_PER_TICK` continues at the next tick).
+const MAX_ROUNDS_PER_TICK: usize = 20;
+
+/// Commands a tick runs at once (on different cases).
+const CONCURRENT_ACTIONS: usize = 8;
+
+/// A tick that settled this many deadlines refreshes the planner's statistics of
+/// `deadline_firings` (Postgres).
+const ANALYZE_AFTER: usize = 500;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -213,20 +224,52 @@ impl DeadlineEngine {
                     None => continue,
                 },
             };
-            let rows = match self.due_rows(&case_type, &kind, trigger, today, end).await {
-                Ok(rows) => rows,
-                Err(error) => {
-                    tracing::error!(%error, case_type, kind, action = trigger.as_str(), "reading due deadlines failed");
-                    report.errors += 1;
-                    continue;
+            // A burst (thousands of deadlines passing at the same midnight) is worked off
+            // in this tick: read again while a read comes back full and made progress.
+            for _ in 0..MAX_ROUNDS_PER_TICK {
+                let rows = match self.due_rows(&case_type, &kind, trigger, today, end).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::error!(%error, case_type, kind, action = trigger.as_str(), "reading due deadlines failed");
+                        report.errors += 1;
+                        break;
+                    }
+                };
+                let full = rows.len() as i64 >= self.config.batch;
+                // Different cases are different aggregates: act on several at once.
+                let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(CONCURRENT_ACTIONS) {
+                    let acts = chunk.iter().map(|deadline| self.act(deadline, now));
+                    outcomes.extend(futures::future::join_all(acts).await);
                 }
-            };
-            for deadline in rows {
-                match self.act(&deadline, now).await {
-                    Some(Outcome::Fired) => report.fired += 1,
-                    Some(Outcome::Settled) => report.settled += 1,
-                    None => report.errors += 1,
+                let mut progress = false;
+                for outcome in outcomes {
+                    match outcome {
+                        Some(Outcome::Fired) => {
+                            report.fired += 1;
+                            progress = true;
+                        }
+                        Some(Outcome::Settled) => {
+                            report.settled += 1;
+                            progress = true;
+                        }
+                        None => report.errors += 1,
+                    }
                 }
+                if !full || !progress {
+                    break;
+                }
+            }
+        }
+        if report.fired + report.settled >= ANALYZE_AFTER && self.db.backend == Backend::Postgres {
+            // A burst grew `deadline_firings` faster than autovacuum notices; with an empty
+            // table's statistics the planner turns the due-rows query into a nested loop
+            // over every firing (seconds per read at 10,000 firings; docs/performance.md).
+            if let Err(error) = sqlx::query("ANALYZE deadline_firings")
+                .execute(&self.db.any)
+                .await
+            {
+                tracing::warn!(%error, "analyzing deadline_firings failed");
             }
         }
         self.metrics

@@ -41,8 +41,8 @@
 //! Metrics ([`DeadlineMetrics`]) render as Prometheus text for `/metrics`.
 
 pub mod complaint;
-pub mod integrity;
 mod engine;
+pub mod integrity;
 mod metrics;
 mod registry;
 

@@ -362,7 +362,8 @@ impl From<RectificationError> for ApiError {
             | RectificationError::RecordWithdrawn
             | RectificationError::NotOverdue
             | RectificationError::AlreadyEscalated
-            | RectificationError::AlreadyMitigated => ApiError::InvalidTransition(e.to_string()),
+            | RectificationError::AlreadyMitigated
+            | RectificationError::NotRecomputable(_) => ApiError::InvalidTransition(e.to_string()),
             RectificationError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
             RectificationError::Invalid { field, message } => {
                 ApiError::field(field, "invalid", message)

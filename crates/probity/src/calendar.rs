@@ -25,6 +25,8 @@ use probity_domain::calendar_admin::{
 use probity_domain::complaint::{
     Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
 };
+use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
+use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
 use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
 use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
 use serde::Deserialize;
@@ -234,7 +236,57 @@ pub async fn load_schedule(
             }
         }
     }
+    let rectifications = Executor::<Rectification>::new(
+        db.clone(),
+        IntegrityServices {
+            calendar: complaints.services.calendar.clone(),
+            policy: IntegrityPolicy::default(),
+        },
+    );
+    for case in provisional_rectifications(db).await? {
+        match rectifications
+            .execute(
+                &case,
+                RectificationCommand::RecomputeProvisionalDue { at: now },
+                None,
+                metadata(),
+            )
+            .await
+        {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(RectificationError::NotRecomputable(why)))
+                if why.contains("still provisional") =>
+            {
+                summary.still_provisional += 1
+            }
+            Err(ExecuteError::Domain(RectificationError::NotRecomputable(_))) => {
+                summary.already_final += 1
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional rectification due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
     Ok(summary)
+}
+
+/// The rectifications whose log holds a provisional due date (order or rejection).
+pub async fn provisional_rectifications(db: &Db) -> anyhow::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = 'rectification' \
+           AND event_type IN ('RectificationOrdered', 'RectificationRejected') \
+           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
+             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
+         ORDER BY aggregate_id",
+    )
+    .fetch_all(&db.any)
+    .await
+    .context("finding provisional rectification due dates in the log")?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::new))
+        .collect()
 }
 
 fn metadata() -> Metadata {

@@ -236,6 +236,42 @@ async fn loading_2027_recomputes_the_provisional_deadline_once(kind: Kind) -> an
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    // A rectification ordered the same day for 15 working days: provisional as well.
+    let rectifications = Executor::<probity_domain::rectification::Rectification>::new(
+        db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: Arc::new(WorkingCalendar::china()),
+            policy: Default::default(),
+        },
+    );
+    let record = probity_domain::integrity::RecordFacts {
+        record_id: "record-1".into(),
+        unit: unit(),
+        personal: false,
+        severity: probity_domain::integrity::Severity::Ordinary,
+        publicity: probity_domain::integrity::PublicityPolicy::default().window(
+            probity_domain::integrity::Severity::Ordinary,
+            day("2026-12-01"),
+            false,
+            false,
+        ),
+        withdrawn: false,
+        recorded_by: None,
+    };
+    let ordered = rectifications
+        .execute(
+            "rect-provisional",
+            probity_domain::rectification::RectificationCommand::OrderRectification {
+                record,
+                working_days: 15,
+                at: at("2026-12-24 10:00"),
+            },
+            None,
+            Default::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(ordered.len(), 1);
     assert_eq!(
         calendar_in_force(db).await?.data_range(),
         Some((2025, 2026))
@@ -254,7 +290,7 @@ async fn loading_2027_recomputes_the_provisional_deadline_once(kind: Kind) -> an
             summary.already_final,
             summary.still_provisional
         ),
-        (1, 1, 0),
+        (2, 1, 0),
         "{summary:?}"
     );
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
@@ -282,6 +318,12 @@ async fn loading_2027_recomputes_the_provisional_deadline_once(kind: Kind) -> an
     );
     assert!(payload["sign_due"].is_null());
     assert!(recomputed(&events_of(db, "complaint", "case-final").await?).is_empty());
+    let rect = events_of(db, "rectification", "rect-provisional").await?;
+    assert_eq!(rect.len(), 2, "{rect:?}");
+    assert_eq!(
+        rect[1].payload["RectificationDueRecomputed"]["due"],
+        serde_json::json!({"due": "2027-01-15", "provisional": false})
+    );
     assert!(recomputed(&events_of(db, "complaint", "case-closed").await?).is_empty());
 
     // The projections fold it: `probity rebuild` replays the log through the projectors;
@@ -303,7 +345,7 @@ async fn loading_2027_recomputes_the_provisional_deadline_once(kind: Kind) -> an
     // Loading again: nothing recorded, nothing recomputed.
     let again = load_schedule(db, schedule, "test notice", limits.clone(), now).await?;
     assert!(!again.loaded);
-    assert_eq!((again.recomputed, again.already_final), (0, 2), "{again:?}");
+    assert_eq!((again.recomputed, again.already_final), (0, 3), "{again:?}");
     assert_eq!(events_of(db, "calendar", "china").await?.len(), 1);
     assert_eq!(
         events_of(db, "complaint", "case-provisional").await?.len(),

@@ -348,7 +348,8 @@ impl Fold {
                         },
                     );
                 }
-                RectificationEvent::RectificationRejected { due, .. } => {
+                RectificationEvent::RectificationRejected { due, .. }
+                | RectificationEvent::RectificationDueRecomputed { due, .. } => {
                     if let Some(r) = self.rectifications.get_mut(id) {
                         r.due = due.due;
                     }

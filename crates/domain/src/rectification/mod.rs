@@ -77,6 +77,15 @@ pub struct Rectification {
     /// A report was made after the due date in force when it was made.
     #[serde(default)]
     pub reported_late: bool,
+    /// The day the current due date was counted from (Asia/Shanghai).
+    #[serde(default)]
+    pub due_from: Option<NaiveDate>,
+    /// The working days it was counted with.
+    #[serde(default)]
+    pub due_working_days: Option<u32>,
+    /// The current due date was computed through a year without a holiday schedule.
+    #[serde(default)]
+    pub due_provisional: bool,
 }
 
 /// What can be asked of a rectification.
@@ -135,6 +144,12 @@ pub enum RectificationCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional due date once the year's holiday schedule is loaded
+    /// (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl RectificationCommand {
@@ -148,6 +163,7 @@ impl RectificationCommand {
             Self::RejectRectification { .. } => "RejectRectification",
             Self::MitigateRectification { .. } => "MitigateRectification",
             Self::EscalateRectification { .. } => "EscalateRectification",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -209,6 +225,13 @@ pub enum RectificationEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional due date recounted on the loaded holiday schedule: final now.
+    RectificationDueRecomputed {
+        /// The due date now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// 逾期: 通报批评 recorded; the unit is ineligible for honours until verified.
     RectificationEscalated {
         /// The due date that was missed.
@@ -230,6 +253,7 @@ impl DomainEvent for RectificationEvent {
             Self::RectificationRejected { .. } => "RectificationRejected",
             Self::MitigationRecorded { .. } => "MitigationRecorded",
             Self::RectificationEscalated { .. } => "RectificationEscalated",
+            Self::RectificationDueRecomputed { .. } => "RectificationDueRecomputed",
         }
         .to_string()
     }
@@ -270,6 +294,10 @@ pub enum RectificationError {
     /// Mitigation recorded twice (409 `invalid_transition`).
     #[error("mitigation is already recorded")]
     AlreadyMitigated,
+    /// Nothing to recount: no due date owed, already final, passed, or still
+    /// provisional on the calendar in force (409 `invalid_transition`).
+    #[error("the due date is not recomputed: {0}")]
+    NotRecomputable(&'static str),
     /// A field failed validation (422 `validation_failed`).
     #[error("{field}: {message}")]
     Invalid {
@@ -419,6 +447,44 @@ impl Rectification {
                     at,
                 }])
             }
+            RectificationCommand::RecomputeProvisionalDue { at } => {
+                self.require(
+                    "recompute the due date of",
+                    &[
+                        S::Ordered,
+                        S::Explained,
+                        S::Reported,
+                        S::Rejected,
+                        S::Verified,
+                    ],
+                )?;
+                let (Some(due), Some(from), Some(working_days)) =
+                    (self.due, self.due_from, self.due_working_days)
+                else {
+                    return Err(RectificationError::NotRecomputable("no due date is known"));
+                };
+                if !matches!(self.status, S::Ordered | S::Explained | S::Rejected) {
+                    return Err(RectificationError::NotRecomputable("no due date is owed"));
+                }
+                if !self.due_provisional {
+                    return Err(RectificationError::NotRecomputable("the due date is final"));
+                }
+                if WorkingCalendar::local_date(at) > due {
+                    return Err(RectificationError::NotRecomputable(
+                        "the due date has passed",
+                    ));
+                }
+                let recomputed = services.calendar.add_working_days(from, working_days)?;
+                if recomputed.provisional {
+                    return Err(RectificationError::NotRecomputable(
+                        "the due date is still provisional",
+                    ));
+                }
+                Ok(vec![RectificationEvent::RectificationDueRecomputed {
+                    due: recomputed,
+                    at,
+                }])
+            }
             RectificationCommand::EscalateRectification { at } => {
                 self.require("escalate", &[S::Ordered, S::Explained, S::Rejected])?;
                 let Some(due) = self.due else {
@@ -462,10 +528,19 @@ impl Aggregate for Rectification {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            RectificationEvent::RectificationOrdered { unit, due, .. } => {
+            RectificationEvent::RectificationOrdered {
+                unit,
+                due,
+                working_days,
+                at,
+                ..
+            } => {
                 self.status = RectificationStatus::Ordered;
                 self.unit = Some(unit);
                 self.due = Some(due.due);
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_working_days = Some(working_days);
+                self.due_provisional = due.provisional;
             }
             RectificationEvent::ExplanationFiled { .. } => {
                 self.status = RectificationStatus::Explained
@@ -479,9 +554,21 @@ impl Aggregate for Rectification {
             RectificationEvent::RectificationVerified { .. } => {
                 self.status = RectificationStatus::Verified
             }
-            RectificationEvent::RectificationRejected { due, .. } => {
+            RectificationEvent::RectificationRejected {
+                due,
+                working_days,
+                at,
+                ..
+            } => {
                 self.status = RectificationStatus::Rejected;
                 self.due = Some(due.due);
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_working_days = Some(working_days);
+                self.due_provisional = due.provisional;
+            }
+            RectificationEvent::RectificationDueRecomputed { due, .. } => {
+                self.due = Some(due.due);
+                self.due_provisional = due.provisional;
             }
             RectificationEvent::MitigationRecorded { .. } => self.mitigated = true,
             RectificationEvent::RectificationEscalated { due, .. } => {

@@ -684,3 +684,115 @@ fn a_late_report_stays_late_after_a_rejection_and_an_on_time_new_report() {
         .when(verify())
         .then_expect_events(vec![verified(false)]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Recounting a provisional due date (calendar load)
+// ---------------------------------------------------------------------------------------
+
+/// The shipped calendar plus a TEST 2027 schedule (1–3 Jan off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+/// Ordered Thu 24 Dec 2026 for 15 working days: Thu 14 Jan 2027 on weekends alone.
+fn ordered_provisionally() -> RectificationEvent {
+    RectificationEvent::RectificationOrdered {
+        record_id: "record-1".into(),
+        unit: CreditCode::parse("914403001922038216").unwrap(),
+        personal: false,
+        working_days: 15,
+        due: Deadline {
+            due: day("2027-01-14"),
+            provisional: true,
+        },
+        at: at("2026-12-24 10:00"),
+    }
+}
+
+fn recompute(local: &str) -> RectificationCommand {
+    RectificationCommand::RecomputeProvisionalDue { at: at(local) }
+}
+
+#[test]
+fn a_provisional_due_date_is_recounted_once_the_year_is_loaded() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![ordered_provisionally()])
+        .when(recompute("2026-12-28 09:00"))
+        .then_expect_events(vec![RectificationEvent::RectificationDueRecomputed {
+            due: Deadline {
+                due: day("2027-01-15"),
+                provisional: false,
+            },
+            at: at("2026-12-28 09:00"),
+        }]);
+}
+
+#[test]
+fn a_recounted_due_date_is_final_and_never_recounted_again() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![
+            ordered_provisionally(),
+            RectificationEvent::RectificationDueRecomputed {
+                due: Deadline {
+                    due: day("2027-01-15"),
+                    provisional: false,
+                },
+                at: at("2026-12-28 09:00"),
+            },
+        ])
+        .when(recompute("2026-12-29 09:00"))
+        .then_expect_error(RectificationError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn without_the_years_schedule_the_due_date_stays_provisional() {
+    TestFramework::<Rectification>::with(services())
+        .given(vec![ordered_provisionally()])
+        .when(recompute("2026-12-28 09:00"))
+        .then_expect_error(RectificationError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
+#[test]
+fn a_passed_or_no_longer_owed_due_date_is_not_recounted() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![ordered_provisionally()])
+        .when(recompute("2027-01-15 09:00"))
+        .then_expect_error(RectificationError::NotRecomputable(
+            "the due date has passed",
+        ));
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![
+            ordered_provisionally(),
+            RectificationEvent::ExplanationFiled {
+                text: "说明".into(),
+                at: at("2026-12-25 09:00"),
+            },
+            RectificationEvent::RectificationReported {
+                text: "报告".into(),
+                at: at("2026-12-26 09:00"),
+            },
+        ])
+        .when(recompute("2026-12-28 09:00"))
+        .then_expect_error(RectificationError::NotRecomputable("no due date is owed"));
+}
+
+#[test]
+fn a_rectification_never_ordered_cannot_be_recounted() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given_no_previous_events()
+        .when(recompute("2026-12-28 09:00"))
+        .then_expect_error(RectificationError::NotFound);
+}

@@ -448,6 +448,10 @@ impl RectificationView {
                 v.mitigation_reason = Some(reason.clone());
             }
             RectificationEvent::RectificationEscalated { due, .. } => v.escalations.push(*due),
+            RectificationEvent::RectificationDueRecomputed { due, .. } => {
+                v.due = due.due;
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }

@@ -6,8 +6,11 @@
 //!   `objection_decision`: `FlagDecisionOverdue` records that the authority let the day
 //!   pass, which the supervisors' board and the case's view show.
 //!
-//! Each aggregate refuses a second escalation or flag of the same due day, a deadline no
-//! longer owed, and a day not yet passed, with typed errors the engine takes as settled.
+//! Each is also reminded (`RemindDue`, `RemindDecision`) within the configured window.
+//!
+//! Each aggregate refuses a second escalation, flag or reminder of the same due day, a
+//! deadline no longer owed, a day not yet passed (flags) or already passed (reminders),
+//! with typed errors the engine takes as settled.
 
 use std::sync::Arc;
 
@@ -35,67 +38,104 @@ fn metadata() -> Metadata {
     metadata
 }
 
-/// Registers the integrity deadlines' overdue actions on `registry`.
+/// Runs `command` on the case through `executor`: `Fired` when it records an event,
+/// `Settled` when the aggregate refuses with one of the typed "nothing to do" errors.
+async fn act<A>(
+    executor: &Executor<A>,
+    case_id: &str,
+    command: A::Command,
+    settled: fn(&A::Error) -> bool,
+) -> anyhow::Result<Outcome>
+where
+    A: cqrs_es::Aggregate,
+    A::Command: Clone,
+    A::Error: std::error::Error + Send + Sync + 'static,
+{
+    match executor.execute(case_id, command, None, metadata()).await {
+        Ok(_) => Ok(Outcome::Fired),
+        Err(ExecuteError::Domain(e)) if settled(&e) => Ok(Outcome::Settled),
+        Err(other) => Err(anyhow::Error::new(other)),
+    }
+}
+
+/// Registers the integrity deadlines' overdue and due-soon actions on `registry`.
 pub fn register(
     registry: Registry,
     rectifications: Arc<Executor<Rectification>>,
     repairs: Arc<Executor<Repair>>,
     objections: Arc<Executor<Objection>>,
 ) -> Registry {
-    let escalate = action_fn(move |deadline, at| {
-        let executor = rectifications.clone();
+    fn rectification_settled(e: &RectificationError) -> bool {
+        matches!(
+            e,
+            RectificationError::NotOverdue
+                | RectificationError::AlreadyEscalated
+                | RectificationError::InvalidTransition { .. }
+                | RectificationError::Reminder(_)
+                | RectificationError::NotFound
+        )
+    }
+    fn repair_settled(e: &RepairError) -> bool {
+        matches!(e, RepairError::Deadline(_) | RepairError::NotFound)
+    }
+    fn objection_settled(e: &ObjectionError) -> bool {
+        matches!(e, ObjectionError::Deadline(_) | ObjectionError::NotFound)
+    }
+    let r = rectifications.clone();
+    let escalate = action_fn(move |d, at| {
+        let executor = r.clone();
         async move {
             let command = RectificationCommand::EscalateRectification { at };
-            match executor
-                .execute(&deadline.case_id, command, None, metadata())
-                .await
-            {
-                Ok(_) => Ok(Outcome::Fired),
-                Err(ExecuteError::Domain(
-                    RectificationError::NotOverdue
-                    | RectificationError::AlreadyEscalated
-                    | RectificationError::InvalidTransition { .. }
-                    | RectificationError::NotFound,
-                )) => Ok(Outcome::Settled),
-                Err(other) => Err(anyhow::Error::new(other)),
-            }
+            act(&executor, &d.case_id, command, rectification_settled).await
         }
     });
-    let flag_repair = action_fn(move |deadline, at| {
-        let executor = repairs.clone();
+    let r = rectifications;
+    let remind_rectification = action_fn(move |d, at| {
+        let executor = r.clone();
+        async move {
+            let command = RectificationCommand::RemindDue { at };
+            act(&executor, &d.case_id, command, rectification_settled).await
+        }
+    });
+    let p = repairs.clone();
+    let flag_repair = action_fn(move |d, at| {
+        let executor = p.clone();
         async move {
             let command = RepairCommand::FlagDecisionOverdue { at };
-            match executor
-                .execute(&deadline.case_id, command, None, metadata())
-                .await
-            {
-                Ok(_) => Ok(Outcome::Fired),
-                Err(ExecuteError::Domain(RepairError::Deadline(_) | RepairError::NotFound)) => {
-                    Ok(Outcome::Settled)
-                }
-                Err(other) => Err(anyhow::Error::new(other)),
-            }
+            act(&executor, &d.case_id, command, repair_settled).await
         }
     });
-    let flag_objection = action_fn(move |deadline, at| {
-        let executor = objections.clone();
+    let p = repairs;
+    let remind_repair = action_fn(move |d, at| {
+        let executor = p.clone();
+        async move {
+            let command = RepairCommand::RemindDecision { at };
+            act(&executor, &d.case_id, command, repair_settled).await
+        }
+    });
+    let o = objections.clone();
+    let flag_objection = action_fn(move |d, at| {
+        let executor = o.clone();
         async move {
             let command = ObjectionCommand::FlagDecisionOverdue { at };
-            match executor
-                .execute(&deadline.case_id, command, None, metadata())
-                .await
-            {
-                Ok(_) => Ok(Outcome::Fired),
-                Err(ExecuteError::Domain(
-                    ObjectionError::Deadline(_) | ObjectionError::NotFound,
-                )) => Ok(Outcome::Settled),
-                Err(other) => Err(anyhow::Error::new(other)),
-            }
+            act(&executor, &d.case_id, command, objection_settled).await
+        }
+    });
+    let o = objections;
+    let remind_objection = action_fn(move |d, at| {
+        let executor = o.clone();
+        async move {
+            let command = ObjectionCommand::RemindDecision { at };
+            act(&executor, &d.case_id, command, objection_settled).await
         }
     });
     registry
         .on_overdue("rectification", KIND_RECTIFICATION, escalate)
+        .on_due_soon("rectification", KIND_RECTIFICATION, remind_rectification)
         .on_overdue("repair", KIND_REPAIR_ACCEPTANCE, flag_repair.clone())
         .on_overdue("repair", KIND_REPAIR_DECISION, flag_repair)
+        .on_due_soon("repair", KIND_REPAIR_ACCEPTANCE, remind_repair.clone())
+        .on_due_soon("repair", KIND_REPAIR_DECISION, remind_repair)
         .on_overdue("objection", KIND_OBJECTION_DECISION, flag_objection)
+        .on_due_soon("objection", KIND_OBJECTION_DECISION, remind_objection)
 }

@@ -407,6 +407,36 @@ pub enum DecisionDeadlineRefusal {
         /// The due day.
         due: NaiveDate,
     },
+    /// This due day was already reminded.
+    #[error("the due day {due} was already reminded")]
+    AlreadyReminded {
+        /// The due day.
+        due: NaiveDate,
+    },
+    /// The due day has passed: too late for a reminder (the overdue flag follows).
+    #[error("the due day {due} has passed")]
+    Passed {
+        /// The due day.
+        due: NaiveDate,
+    },
+}
+
+/// Decides a due-soon reminder of a due day (if one is owed) at local date `today`,
+/// given the days already reminded. How near is near enough is the deadline engine's
+/// (configured) window; the aggregate only keeps it to once, and before the day passes.
+pub fn check_reminder(
+    due: Option<NaiveDate>,
+    reminded: &[NaiveDate],
+    today: NaiveDate,
+) -> Result<NaiveDate, DecisionDeadlineRefusal> {
+    let due = due.ok_or(DecisionDeadlineRefusal::NotOpen)?;
+    if today > due {
+        return Err(DecisionDeadlineRefusal::Passed { due });
+    }
+    if reminded.contains(&due) {
+        return Err(DecisionDeadlineRefusal::AlreadyReminded { due });
+    }
+    Ok(due)
 }
 
 /// Decides a flag of an overdue decision due on `due` (if any is pending) at local date

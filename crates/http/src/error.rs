@@ -363,7 +363,8 @@ impl From<RectificationError> for ApiError {
             | RectificationError::NotOverdue
             | RectificationError::AlreadyEscalated
             | RectificationError::AlreadyMitigated
-            | RectificationError::NotRecomputable(_) => ApiError::InvalidTransition(e.to_string()),
+            | RectificationError::NotRecomputable(_)
+            | RectificationError::Reminder(_) => ApiError::InvalidTransition(e.to_string()),
             RectificationError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
             RectificationError::Invalid { field, message } => {
                 ApiError::field(field, "invalid", message)

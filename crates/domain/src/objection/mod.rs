@@ -15,8 +15,8 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    check_decision_overdue, check_text, Decider, DecisionDeadlineRefusal, IntegrityServices,
-    RecordFacts,
+    check_decision_overdue, check_reminder, check_text, Decider, DecisionDeadlineRefusal,
+    IntegrityServices, RecordFacts,
 };
 
 /// Longest free text, in characters.
@@ -112,6 +112,9 @@ pub struct Objection {
     /// Due days already flagged as overdue.
     #[serde(default)]
     pub flagged: Vec<chrono::NaiveDate>,
+    /// Due days already reminded.
+    #[serde(default)]
+    pub reminded: Vec<chrono::NaiveDate>,
 }
 
 /// What can be asked of an objection.
@@ -162,6 +165,11 @@ pub enum ObjectionCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Remind the deciding authority that the decision is due soon.
+    RemindDecision {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl ObjectionCommand {
@@ -173,6 +181,7 @@ impl ObjectionCommand {
             Self::DismissObjection { .. } => "DismissObjection",
             Self::MarkUndeterminable { .. } => "MarkUndeterminable",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
+            Self::RemindDecision { .. } => "RemindDecision",
         }
     }
 }
@@ -220,6 +229,13 @@ pub enum ObjectionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 临期提醒: the decision is due soon.
+    ObjectionDecisionDueSoon {
+        /// The due day.
+        due: chrono::NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The decision's due day passed: flagged to supervisors.
     ObjectionDecisionOverdue {
         /// The missed due day.
@@ -237,6 +253,7 @@ impl DomainEvent for ObjectionEvent {
             Self::ObjectionDismissed { .. } => "ObjectionDismissed",
             Self::ObjectionUndeterminable { .. } => "ObjectionUndeterminable",
             Self::ObjectionDecisionOverdue { .. } => "ObjectionDecisionOverdue",
+            Self::ObjectionDecisionDueSoon { .. } => "ObjectionDecisionDueSoon",
         }
         .to_string()
     }
@@ -367,6 +384,16 @@ impl Objection {
                     at,
                 }])
             }
+            ObjectionCommand::RemindDecision { at } => {
+                if self.status == ObjectionStatus::New {
+                    return Err(ObjectionError::NotFound);
+                }
+                let pending = (self.status == ObjectionStatus::Filed)
+                    .then_some(self.decision_due)
+                    .flatten();
+                let due = check_reminder(pending, &self.reminded, WorkingCalendar::local_date(at))?;
+                Ok(vec![ObjectionEvent::ObjectionDecisionDueSoon { due, at }])
+            }
             ObjectionCommand::FlagDecisionOverdue { at } => {
                 if self.status == ObjectionStatus::New {
                     return Err(ObjectionError::NotFound);
@@ -435,6 +462,7 @@ impl Aggregate for Objection {
                 self.status = ObjectionStatus::Undeterminable
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => self.flagged.push(due),
+            ObjectionEvent::ObjectionDecisionDueSoon { due, .. } => self.reminded.push(due),
         }
     }
 }

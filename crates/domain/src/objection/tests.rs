@@ -565,3 +565,43 @@ fn an_objection_never_filed_cannot_be_flagged() {
         .when(flag("2026-03-20 09:00"))
         .then_expect_error(ObjectionError::NotFound);
 }
+
+#[test]
+fn the_authority_is_reminded_once_before_the_objection_decision_due_day() {
+    let remind = |local: &str| ObjectionCommand::RemindDecision { at: at(local) };
+    objection()
+        .given(vec![filed()])
+        .when(remind("2026-03-16 09:00"))
+        .then_expect_events(vec![ObjectionEvent::ObjectionDecisionDueSoon {
+            due: day("2026-03-17"),
+            at: at("2026-03-16 09:00"),
+        }]);
+    objection()
+        .given(vec![
+            filed(),
+            ObjectionEvent::ObjectionDecisionDueSoon {
+                due: day("2026-03-17"),
+                at: at("2026-03-16 09:00"),
+            },
+        ])
+        .when(remind("2026-03-17 09:00"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2026-03-17"),
+            },
+        ));
+    objection()
+        .given(vec![filed()])
+        .when(remind("2026-03-18 09:00"))
+        .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::Passed {
+            due: day("2026-03-17"),
+        }));
+    objection()
+        .given(vec![filed(), dismissed()])
+        .when(remind("2026-03-16 09:00"))
+        .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    objection()
+        .given_no_previous_events()
+        .when(remind("2026-03-16 09:00"))
+        .then_expect_error(ObjectionError::NotFound);
+}

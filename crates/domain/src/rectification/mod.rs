@@ -15,7 +15,9 @@ use thiserror::Error;
 
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
-use crate::integrity::{check_text, IntegrityServices, RecordFacts};
+use crate::integrity::{
+    check_reminder, check_text, DecisionDeadlineRefusal, IntegrityServices, RecordFacts,
+};
 
 /// Longest free text, in characters.
 pub const TEXT_MAX_CHARS: usize = 8000;
@@ -86,6 +88,9 @@ pub struct Rectification {
     /// The current due date was computed through a year without a holiday schedule.
     #[serde(default)]
     pub due_provisional: bool,
+    /// Due days already reminded.
+    #[serde(default)]
+    pub reminded: Vec<NaiveDate>,
 }
 
 /// What can be asked of a rectification.
@@ -144,6 +149,11 @@ pub enum RectificationCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Remind the unit that the due date is near (the deadline engine).
+    RemindDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Recount a provisional due date once the year's holiday schedule is loaded
     /// (`probity calendar load`).
     RecomputeProvisionalDue {
@@ -164,6 +174,7 @@ impl RectificationCommand {
             Self::MitigateRectification { .. } => "MitigateRectification",
             Self::EscalateRectification { .. } => "EscalateRectification",
             Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
+            Self::RemindDue { .. } => "RemindDue",
         }
     }
 }
@@ -225,6 +236,13 @@ pub enum RectificationEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 临期提醒: the due date is near and the unit still owes its explanation or report.
+    RectificationDueSoon {
+        /// The due day.
+        due: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A provisional due date recounted on the loaded holiday schedule: final now.
     RectificationDueRecomputed {
         /// The due date now (never provisional).
@@ -254,6 +272,7 @@ impl DomainEvent for RectificationEvent {
             Self::MitigationRecorded { .. } => "MitigationRecorded",
             Self::RectificationEscalated { .. } => "RectificationEscalated",
             Self::RectificationDueRecomputed { .. } => "RectificationDueRecomputed",
+            Self::RectificationDueSoon { .. } => "RectificationDueSoon",
         }
         .to_string()
     }
@@ -298,6 +317,10 @@ pub enum RectificationError {
     /// provisional on the calendar in force (409 `invalid_transition`).
     #[error("the due date is not recomputed: {0}")]
     NotRecomputable(&'static str),
+    /// A reminder was refused: nothing owed, already reminded, or passed
+    /// (409 `invalid_transition`).
+    #[error(transparent)]
+    Reminder(#[from] DecisionDeadlineRefusal),
     /// A field failed validation (422 `validation_failed`).
     #[error("{field}: {message}")]
     Invalid {
@@ -447,6 +470,25 @@ impl Rectification {
                     at,
                 }])
             }
+            RectificationCommand::RemindDue { at } => {
+                self.require(
+                    "remind",
+                    &[
+                        S::Ordered,
+                        S::Explained,
+                        S::Reported,
+                        S::Rejected,
+                        S::Verified,
+                    ],
+                )?;
+                let owed = matches!(self.status, S::Ordered | S::Explained | S::Rejected);
+                let due = check_reminder(
+                    owed.then_some(self.due).flatten(),
+                    &self.reminded,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![RectificationEvent::RectificationDueSoon { due, at }])
+            }
             RectificationCommand::RecomputeProvisionalDue { at } => {
                 self.require(
                     "recompute the due date of",
@@ -570,6 +612,7 @@ impl Aggregate for Rectification {
                 self.due = Some(due.due);
                 self.due_provisional = due.provisional;
             }
+            RectificationEvent::RectificationDueSoon { due, .. } => self.reminded.push(due),
             RectificationEvent::MitigationRecorded { .. } => self.mitigated = true,
             RectificationEvent::RectificationEscalated { due, .. } => {
                 self.escalated_for = Some(due)

@@ -796,3 +796,68 @@ fn a_rectification_never_ordered_cannot_be_recounted() {
         .when(recompute("2026-12-28 09:00"))
         .then_expect_error(RectificationError::NotFound);
 }
+
+// ---------------------------------------------------------------------------------------
+// Reminders (the deadline engine)
+// ---------------------------------------------------------------------------------------
+
+fn remind(local: &str) -> RectificationCommand {
+    RectificationCommand::RemindDue { at: at(local) }
+}
+
+#[test]
+fn the_unit_is_reminded_once_before_its_due_day() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![ordered_provisionally()])
+        .when(remind("2027-01-13 09:00"))
+        .then_expect_events(vec![RectificationEvent::RectificationDueSoon {
+            due: day("2027-01-14"),
+            at: at("2027-01-13 09:00"),
+        }]);
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![
+            ordered_provisionally(),
+            RectificationEvent::RectificationDueSoon {
+                due: day("2027-01-14"),
+                at: at("2027-01-13 09:00"),
+            },
+        ])
+        .when(remind("2027-01-14 09:00"))
+        .then_expect_error(RectificationError::Reminder(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2027-01-14"),
+            },
+        ));
+}
+
+#[test]
+fn no_reminder_after_the_due_day_or_once_nothing_is_owed() {
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![ordered_provisionally()])
+        .when(remind("2027-01-15 09:00"))
+        .then_expect_error(RectificationError::Reminder(
+            DecisionDeadlineRefusal::Passed {
+                due: day("2027-01-14"),
+            },
+        ));
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given(vec![
+            ordered_provisionally(),
+            RectificationEvent::ExplanationFiled {
+                text: "说明".into(),
+                at: at("2026-12-25 09:00"),
+            },
+            RectificationEvent::RectificationReported {
+                text: "报告".into(),
+                at: at("2026-12-26 09:00"),
+            },
+        ])
+        .when(remind("2027-01-13 09:00"))
+        .then_expect_error(RectificationError::Reminder(
+            DecisionDeadlineRefusal::NotOpen,
+        ));
+    TestFramework::<Rectification>::with(services_with_2027())
+        .given_no_previous_events()
+        .when(remind("2027-01-13 09:00"))
+        .then_expect_error(RectificationError::NotFound);
+}

@@ -17,8 +17,8 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_decision_overdue, check_text, Decider, DecisionDeadlineRefusal,
-    IntegrityServices, RecordFacts,
+    add_months, check_decision_overdue, check_reminder, check_text, Decider,
+    DecisionDeadlineRefusal, IntegrityServices, RecordFacts,
 };
 
 /// Longest free text, in characters.
@@ -98,6 +98,9 @@ pub struct Repair {
     /// Due days already flagged as overdue.
     #[serde(default)]
     pub flagged: Vec<NaiveDate>,
+    /// Due days already reminded.
+    #[serde(default)]
+    pub reminded: Vec<NaiveDate>,
 }
 
 impl Repair {
@@ -186,6 +189,11 @@ pub enum RepairCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Remind the deciding authority that the acceptance or decision is due soon.
+    RemindDecision {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl RepairCommand {
@@ -200,6 +208,7 @@ impl RepairCommand {
             Self::DenyRepair { .. } => "DenyRepair",
             Self::RevokeRepair { .. } => "RevokeRepair",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
+            Self::RemindDecision { .. } => "RemindDecision",
         }
     }
 }
@@ -264,6 +273,13 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 临期提醒: the acceptance or decision is due soon.
+    RepairDecisionDueSoon {
+        /// The due day.
+        due: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The authority let the acceptance or decision due day pass: flagged to supervisors.
     RepairDecisionOverdue {
         /// The missed due day.
@@ -284,6 +300,7 @@ impl DomainEvent for RepairEvent {
             Self::RepairDenied { .. } => "RepairDenied",
             Self::RepairRevoked { .. } => "RepairRevoked",
             Self::RepairDecisionOverdue { .. } => "RepairDecisionOverdue",
+            Self::RepairDecisionDueSoon { .. } => "RepairDecisionDueSoon",
         }
         .to_string()
     }
@@ -527,6 +544,17 @@ impl Repair {
                     at,
                 }])
             }
+            RepairCommand::RemindDecision { at } => {
+                if self.status == S::New {
+                    return Err(RepairError::NotFound);
+                }
+                let due = check_reminder(
+                    self.pending_due(),
+                    &self.reminded,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![RepairEvent::RepairDecisionDueSoon { due, at }])
+            }
             RepairCommand::FlagDecisionOverdue { at } => {
                 if self.status == S::New {
                     return Err(RepairError::NotFound);
@@ -605,6 +633,7 @@ impl Aggregate for Repair {
             RepairEvent::RepairDenied { .. } => self.status = RepairStatus::Denied,
             RepairEvent::RepairRevoked { .. } => self.status = RepairStatus::Revoked,
             RepairEvent::RepairDecisionOverdue { due, .. } => self.flagged.push(due),
+            RepairEvent::RepairDecisionDueSoon { due, .. } => self.reminded.push(due),
         }
     }
 }

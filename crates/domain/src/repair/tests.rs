@@ -942,3 +942,57 @@ fn a_repair_never_applied_for_cannot_be_flagged() {
         .when(flag("2026-07-01 09:00"))
         .then_expect_error(RepairError::NotFound);
 }
+
+#[test]
+fn the_authority_is_reminded_once_before_the_acceptance_and_the_decision_due_days() {
+    let remind = |local: &str| RepairCommand::RemindDecision { at: at(local) };
+    repair()
+        .given(vec![applied()])
+        .when(remind("2026-04-09 09:00"))
+        .then_expect_events(vec![RepairEvent::RepairDecisionDueSoon {
+            due: day("2026-04-10"),
+            at: at("2026-04-09 09:00"),
+        }]);
+    repair()
+        .given(vec![
+            applied(),
+            RepairEvent::RepairDecisionDueSoon {
+                due: day("2026-04-10"),
+                at: at("2026-04-09 09:00"),
+            },
+            accepted(),
+        ])
+        .when(remind("2026-04-22 09:00"))
+        .then_expect_events(vec![RepairEvent::RepairDecisionDueSoon {
+            due: day("2026-04-23"),
+            at: at("2026-04-22 09:00"),
+        }]);
+    repair()
+        .given(vec![
+            applied(),
+            RepairEvent::RepairDecisionDueSoon {
+                due: day("2026-04-10"),
+                at: at("2026-04-09 09:00"),
+            },
+        ])
+        .when(remind("2026-04-10 09:00"))
+        .then_expect_error(RepairError::Deadline(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2026-04-10"),
+            },
+        ));
+    repair()
+        .given(vec![applied()])
+        .when(remind("2026-04-11 09:00"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::Passed {
+            due: day("2026-04-10"),
+        }));
+    repair()
+        .given(vec![applied(), denied()])
+        .when(remind("2026-04-09 09:00"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    repair()
+        .given_no_previous_events()
+        .when(remind("2026-04-09 09:00"))
+        .then_expect_error(RepairError::NotFound);
+}

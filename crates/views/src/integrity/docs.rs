@@ -452,6 +452,7 @@ impl RectificationView {
                 v.due = due.due;
                 v.provisional = due.provisional;
             }
+            RectificationEvent::RectificationDueSoon { .. } => {}
         }
         Some(v)
     }
@@ -579,6 +580,7 @@ impl RepairView {
                 v.revoked_at = Some(*at);
             }
             RepairEvent::RepairDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
+            RepairEvent::RepairDecisionDueSoon { .. } => {}
         }
         Some(v)
     }
@@ -679,6 +681,7 @@ impl ObjectionView {
                 v.decided_at = Some(*at);
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
+            ObjectionEvent::ObjectionDecisionDueSoon { .. } => {}
         }
         Some(v)
     }

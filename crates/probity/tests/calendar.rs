@@ -7,12 +7,9 @@
 //! (DATABASE_URL or a private server): without it the Postgres tests fail saying so,
 //! they never skip.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Parser;
 use probity::calendar::{calendar_in_force, load_schedule, read_schedule};
@@ -22,111 +19,19 @@ use probity_domain::complaint::{
 use probity_domain::{CreditCode, Deadline, TimeLimits, WorkingCalendar, YearSchedule};
 use probity_store::{Db, EventLog, Executor, StoredEvent};
 
+mod common;
+use common::{store, Kind};
+
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../deploy/calendar/2027.example.json"
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Sqlite))
-                    .await
-                    .expect("test timed out")
-                    .unwrap();
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Postgres))
-                    .await
-                    .expect("test timed out")
-                    .unwrap();
-            }
-        }
-    )*};
-}
-
 on_both_backends!(
     loading_2027_recomputes_the_provisional_deadline_once,
     the_command_line_loads_the_example_once
 );
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> anyhow::Result<Self> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "probity-calendar-{}-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&path).context("creating a temp dir")?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A store of the kind, and the `--database-url` / `--data-dir` arguments naming it.
-struct Store {
-    db: Db,
-    args: Vec<String>,
-    _dir: TempDir,
-}
-
-async fn store(kind: Kind) -> anyhow::Result<Store> {
-    let dir = TempDir::new()?;
-    match kind {
-        Kind::Sqlite => {
-            let data = dir.0.join("data");
-            let db = Db::open_sqlite(&data).await.context("opening SQLite")?;
-            let args = vec![
-                format!("--data-dir={}", data.display()),
-                // Empty: the embedded store even when DATABASE_URL is set in the environment.
-                "--database-url=".to_string(),
-            ];
-            Ok(Store {
-                db,
-                args,
-                _dir: dir,
-            })
-        }
-        Kind::Postgres => {
-            let url = probity_testkit::pg::fresh_database().await.context(
-                "these tests need Postgres: set DATABASE_URL or install the postgres server \
-                 binaries (initdb, postgres)",
-            )?;
-            let db = Db::connect_postgres(&url)
-                .await
-                .context("connecting to the fresh Postgres database")?;
-            let args = vec![
-                format!("--database-url={url}"),
-                format!("--data-dir={}", dir.0.join("unused").display()),
-            ];
-            Ok(Store {
-                db,
-                args,
-                _dir: dir,
-            })
-        }
-    }
-}
 
 /// An instant given in Asia/Shanghai time, e.g. `at("2026-12-24 10:00")`.
 fn at(local: &str) -> DateTime<Utc> {
@@ -396,7 +301,7 @@ async fn the_command_line_loads_the_example_once(kind: Kind) -> anyhow::Result<(
     );
 
     // A TOML file works too; a file that is not a schedule fails before the store.
-    let toml = store._dir.0.join("2028.toml");
+    let toml = store.dir.0.join("2028.toml");
     std::fs::write(
         &toml,
         "year = 2028\nholidays = [2028-01-01, \"2028-01-02\"]\nmakeup_workdays = []\n",
@@ -406,7 +311,7 @@ async fn the_command_line_loads_the_example_once(kind: Kind) -> anyhow::Result<(
         schedule.holidays,
         vec![day("2028-01-01"), day("2028-01-02")]
     );
-    let bad = store._dir.0.join("bad.json");
+    let bad = store.dir.0.join("bad.json");
     std::fs::write(&bad, r#"{"year": 2028, "holidays": [], "extra": 1}"#)?;
     let cli =
         probity::cli::Cli::try_parse_from(argv(&["calendar", "load", bad.to_str().unwrap()]))?;

@@ -6,8 +6,7 @@
 //! fail saying so, they never skip.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,102 +20,18 @@ use probity_domain::{CreditCode, WorkingCalendar};
 use probity_http::integrity::IntegrityCommands;
 use probity_store::{Db, EventLog, StoredEvent};
 
+mod common;
+use common::{store, Kind};
+
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/records.csv");
 /// Lines of the fixture that hold valid rows.
 const VALID_LINES: [usize; 4] = [2, 3, 4, 12];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Sqlite))
-                    .await
-                    .expect("test timed out")
-                    .unwrap();
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Postgres))
-                    .await
-                    .expect("test timed out")
-                    .unwrap();
-            }
-        }
-    )*};
-}
-
 on_both_backends!(
     the_fixture_imports_valid_rows_and_quarantines_the_rest,
     a_file_that_cannot_be_read_fails
 );
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> anyhow::Result<Self> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "probity-import-{}-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&path).context("creating a temp dir")?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A store of the kind, and the `--database-url` / `--data-dir` arguments naming it.
-struct Store {
-    db: Db,
-    args: Vec<String>,
-    dir: TempDir,
-}
-
-async fn store(kind: Kind) -> anyhow::Result<Store> {
-    let dir = TempDir::new()?;
-    match kind {
-        Kind::Sqlite => {
-            let data = dir.0.join("data");
-            let db = Db::open_sqlite(&data).await.context("opening SQLite")?;
-            let args = vec![
-                format!("--data-dir={}", data.display()),
-                // Empty: the embedded store even when DATABASE_URL is set in the environment.
-                "--database-url=".to_string(),
-            ];
-            Ok(Store { db, args, dir })
-        }
-        Kind::Postgres => {
-            let url = probity_testkit::pg::fresh_database().await.context(
-                "these tests need Postgres: set DATABASE_URL or install the postgres server \
-                 binaries (initdb, postgres)",
-            )?;
-            let db = Db::connect_postgres(&url)
-                .await
-                .context("connecting to the fresh Postgres database")?;
-            let args = vec![
-                format!("--database-url={url}"),
-                format!("--data-dir={}", dir.0.join("unused").display()),
-            ];
-            Ok(Store { db, args, dir })
-        }
-    }
-}
 
 fn commands(db: &Db) -> IntegrityCommands {
     IntegrityCommands::new(

@@ -1,0 +1,101 @@
+//! What the `probity` crate's integration tests share: the two backends, a temporary
+//! directory, and a fresh store of either kind with the command-line arguments naming it.
+//! Postgres comes from `probity_testkit` (DATABASE_URL or a private server): without it
+//! the Postgres tests fail saying so, they never skip.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::Context;
+use chrono::Utc;
+use probity_store::Db;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares `on_sqlite` and `on_postgres` tests for each `async fn name(kind) ->
+/// anyhow::Result<()>`, each bounded by the file's `TEST_TIMEOUT`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Sqlite))
+                    .await
+                    .expect("test timed out")
+                    .unwrap();
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                tokio::time::timeout(super::TEST_TIMEOUT, super::$name(super::Kind::Postgres))
+                    .await
+                    .expect("test timed out")
+                    .unwrap();
+            }
+        }
+    )*};
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> anyhow::Result<Self> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "probity-test-{}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&path).context("creating a temp dir")?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A store of the kind, and the `--database-url` / `--data-dir` arguments naming it.
+pub struct Store {
+    pub db: Db,
+    pub args: Vec<String>,
+    pub dir: TempDir,
+}
+
+pub async fn store(kind: Kind) -> anyhow::Result<Store> {
+    let dir = TempDir::new()?;
+    match kind {
+        Kind::Sqlite => {
+            let data = dir.0.join("data");
+            let db = Db::open_sqlite(&data).await.context("opening SQLite")?;
+            let args = vec![
+                format!("--data-dir={}", data.display()),
+                // Empty: the embedded store even when DATABASE_URL is set in the environment.
+                "--database-url=".to_string(),
+            ];
+            Ok(Store { db, args, dir })
+        }
+        Kind::Postgres => {
+            let url = probity_testkit::pg::fresh_database().await.context(
+                "these tests need Postgres: set DATABASE_URL or install the postgres server \
+                 binaries (initdb, postgres)",
+            )?;
+            let db = Db::connect_postgres(&url)
+                .await
+                .context("connecting to the fresh Postgres database")?;
+            let args = vec![
+                format!("--database-url={url}"),
+                format!("--data-dir={}", dir.0.join("unused").display()),
+            ];
+            Ok(Store { db, args, dir })
+        }
+    }
+}

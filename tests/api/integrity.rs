@@ -16,6 +16,7 @@ crate::both_modes!(
     an_upheld_objection_stops_publication_and_allows_a_correction,
     a_breached_commitment_proposes_a_record,
     the_other_verbs_and_lists_work_and_are_documented,
+    a_bound_supervisor_sees_and_acts_on_complaints_of_its_authority_only,
 );
 
 /// A third valid unified social credit code (not registered unless a test does it).
@@ -939,5 +940,81 @@ async fn the_other_verbs_and_lists_work_and_are_documented(mode: Mode) {
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
+    app.app.stop().await;
+}
+
+async fn a_bound_supervisor_sees_and_acts_on_complaints_of_its_authority_only(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register_subjects(&app).await; // UNIT_A government, UNIT_B its department
+    let government = probity_http::create_token(
+        &app.app.db,
+        Role::Supervisor,
+        Some(probity_domain::CreditCode::parse(UNIT_A).unwrap()),
+        Some("district supervision".into()),
+    )
+    .await
+    .unwrap();
+    // One case for the department, one for a unit outside the government.
+    let inside = app.file("complaint").await;
+    app.verb(&inside, "accept", &app.intake, json!({})).await;
+    app.verb(&inside, "dispatch", &app.intake, json!({"unit": UNIT_B}))
+        .await;
+    let outside = app.file("complaint").await;
+    app.verb(&outside, "accept", &app.intake, json!({})).await;
+    app.verb(&outside, "dispatch", &app.intake, json!({"unit": UNIT_C}))
+        .await;
+    let ids = |b: &Value| public_ids(b);
+    app.eventually(
+        "/api/v1/complaints?status=dispatched",
+        &app.supervisor,
+        |b| ids(b).len() == 2,
+    )
+    .await;
+
+    // Lists, the board and single reads stop at the authority.
+    let mine = app.get("/api/v1/complaints", &government).await;
+    assert_eq!(ids(mine.assert_ok()), vec![inside.clone()]);
+    app.get(&format!("/api/v1/complaints?unit={UNIT_C}"), &government)
+        .await
+        .assert_problem(403, "forbidden");
+    let board = app.get("/api/v1/deadlines", &government).await;
+    let cases: Vec<&str> = board.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["case_id"].as_str().unwrap())
+        .collect();
+    assert!(cases.iter().all(|c| *c == inside), "{cases:?}");
+    assert!(!cases.is_empty());
+    app.get(&format!("/api/v1/complaints/{outside}"), &government)
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/api/v1/complaints/{inside}"), &government)
+        .await
+        .assert_ok();
+    // Acting: not on the outside case; the credit office (unbound) acts on any.
+    app.post(
+        &format!("/api/v1/complaints/{outside}/supervise"),
+        &government,
+        &json!({"note": "x"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = app
+        .post(
+            &format!("/api/v1/complaints/{inside}/supervise"),
+            &government,
+            &json!({"note": "督办"}),
+        )
+        .await;
+    // Not overdue yet: the domain's answer, not a jurisdiction refusal.
+    r.assert_problem(409, "invalid_transition");
+    app.post(
+        &format!("/api/v1/complaints/{outside}/supervise"),
+        &app.supervisor,
+        &json!({"note": "督办"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
     app.app.stop().await;
 }

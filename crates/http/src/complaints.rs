@@ -359,7 +359,26 @@ pub(crate) fn fold(
     }))
 }
 
-/// Runs `command` on complaint `id` and answers with the updated view.
+/// A bound supervisor's jurisdiction: its authority and the subjects under it (a
+/// government's departments); `None` for every other caller (no limit).
+pub(crate) async fn jurisdiction(
+    state: &AppState,
+    auth: &Auth,
+) -> Result<Option<Vec<String>>, ApiError> {
+    match (auth.role, &auth.unit) {
+        (Role::Supervisor, Some(unit)) => Ok(Some(state.views.jurisdiction(unit.as_str()).await?)),
+        _ => Ok(None),
+    }
+}
+
+/// The unit a case is about for jurisdiction: its handling unit, or before dispatch the
+/// body complained about.
+fn case_unit(view: &ComplaintView) -> Option<&str> {
+    view.unit.as_deref().or(view.subject_code.as_deref())
+}
+
+/// Runs `command` on complaint `id` and answers with the updated view. A bound
+/// supervisor acts only on cases within its authority (and dispatches only there).
 async fn command(
     state: &AppState,
     ctx: &RequestCtx,
@@ -368,6 +387,22 @@ async fn command(
     if_match: IfMatch,
     command: ComplaintCommand,
 ) -> Result<Json<ComplaintView>, ApiError> {
+    if let Some(units) = jurisdiction(state, auth).await? {
+        let outside =
+            || ApiError::Forbidden("the case is outside this supervisor's authority".into());
+        let view = state
+            .fold_complaint(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("complaint not found".into()))?;
+        if !case_unit(&view).is_some_and(|u| units.iter().any(|x| x == u)) {
+            return Err(outside());
+        }
+        if let ComplaintCommand::DispatchComplaint { unit, .. } = &command {
+            if !units.iter().any(|x| x == unit.as_str()) {
+                return Err(outside());
+            }
+        }
+    }
     let view = state
         .execute_complaint(id, command, if_match.0, metadata(auth, ctx))
         .await?;
@@ -725,6 +760,11 @@ pub async fn complaint_view(
     auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
     let as_of = crate::history::parse_as_of(q.as_of.as_deref())?;
     let not_found = || ApiError::NotFound(format!("complaint {} not found", id.0));
+    let units = jurisdiction(&state, &auth).await?;
+    let within = |v: &ComplaintView| match &units {
+        Some(units) => case_unit(v).is_some_and(|u| units.iter().any(|x| x == u)),
+        None => true,
+    };
     let own = |v: &ComplaintView| auth.unit.as_ref().map(|u| u.as_str()) == v.unit.as_deref();
     let view = match as_of {
         Some(t) => {
@@ -749,9 +789,17 @@ pub async fn complaint_view(
                     return Err(not_found());
                 }
             }
+            if !within(&view) {
+                // Decide on the log too: the projection may lag behind a dispatch.
+                view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
+            }
             view
         }
     };
+    if !within(&view) {
+        // Outside a bound supervisor's authority: its existence is not revealed.
+        return Err(not_found());
+    }
     let reporter = match auth.role {
         Role::Intake | Role::Auditor => {
             Some(reporter_block(&state, &ctx, &auth, &id.0, view.anonymous).await?)
@@ -817,11 +865,20 @@ pub async fn complaint_list(
         (_, Some(u)) => Some(parse_credit_code("unit", u)?.to_string()),
         (_, None) => None,
     };
+    let units = jurisdiction(&state, &auth).await?;
+    if let (Some(units), Some(unit)) = (&units, &unit) {
+        if !units.contains(unit) {
+            return Err(ApiError::Forbidden(
+                "the unit is outside this supervisor's authority".into(),
+            ));
+        }
+    }
     let filter = ComplaintFilter {
         status: q.status,
         unit,
         category: q.category,
         overdue: q.overdue,
+        units,
     };
     let page = state
         .views

@@ -1,5 +1,6 @@
-//! `GET /api/v1/deadlines`: every open deadline of every case kind, for supervisors (and
-//! for a handler, its own unit's only).
+//! `GET /api/v1/deadlines`: every open deadline of every case kind, for supervisors (a
+//! bound supervisor: its authority and the subjects under it; a handler: its own unit's
+//! only).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -82,10 +83,19 @@ pub async fn deadline_list(
         ),
         (_, None) => None,
     };
+    let units = crate::complaints::jurisdiction(&state, &auth).await?;
+    if let (Some(units), Some(unit)) = (&units, &unit) {
+        if !units.contains(unit) {
+            return Err(ApiError::Forbidden(
+                "the unit is outside this supervisor's authority".into(),
+            ));
+        }
+    }
     let filter = DeadlineFilter {
         state: deadline_state,
         kind: q.kind,
         unit,
+        units,
         due_soon_working_days: state.due_soon_working_days,
         limit,
         cursor: q.cursor,

@@ -35,6 +35,9 @@ pub struct ComplaintFilter {
     pub category: Option<String>,
     /// Only overdue cases (`true`) or only cases that are not (`false`), as of `today`.
     pub overdue: Option<bool>,
+    /// Only cases handled by one of these units (a bound supervisor's jurisdiction); an
+    /// empty list matches nothing.
+    pub units: Option<Vec<String>>,
 }
 
 /// One page of a list; `next_cursor` is `None` on the last page.
@@ -62,6 +65,9 @@ pub struct DeadlineFilter {
     pub kind: Option<String>,
     /// Credit code of the unit that owes the deadline.
     pub unit: Option<String>,
+    /// Only deadlines owed by one of these units (a bound supervisor's jurisdiction);
+    /// an empty list matches nothing.
+    pub units: Option<Vec<String>>,
     /// How many working days ahead counts as due soon (default 1).
     pub due_soon_working_days: i64,
     /// Page size, 1..=500 (clamped).
@@ -75,6 +81,7 @@ impl Default for DeadlineFilter {
             state: None,
             kind: None,
             unit: None,
+            units: None,
             due_soon_working_days: 1,
             limit: 50,
             cursor: None,
@@ -109,6 +116,15 @@ fn overdue_sql(today_a: &str, today_b: &str) -> String {
         "((status IN ('dispatched', 'in_progress') AND reply_due IS NOT NULL AND reply_due < {today_a}) \
          OR (status = 'dispatched' AND sign_due IS NOT NULL AND sign_due < {today_b}))"
     )
+}
+
+/// ` AND unit IN (...)` for a jurisdiction (` AND 1 = 0` when it is empty).
+fn units_clause(units: &[String], binds: &mut Binds) -> String {
+    if units.is_empty() {
+        return " AND 1 = 0".to_string();
+    }
+    let placeholders: Vec<String> = units.iter().map(|u| binds.push(u.clone())).collect();
+    format!(" AND unit IN ({})", placeholders.join(", "))
 }
 
 fn clamp_limit(limit: u32) -> u32 {
@@ -159,6 +175,9 @@ impl Views {
         }
         if let Some(unit) = &filter.unit {
             sql += &format!(" AND unit = {}", binds.push(unit));
+        }
+        if let Some(units) = &filter.units {
+            sql += &units_clause(units, &mut binds);
         }
         if let Some(category) = &filter.category {
             sql += &format!(" AND category = {}", binds.push(category));
@@ -237,6 +256,9 @@ impl Views {
             }
             if let Some(unit) = &filter.unit {
                 sql += &format!(" AND unit = {}", binds.push(unit));
+            }
+            if let Some(units) = &filter.units {
+                sql += &units_clause(units, &mut binds);
             }
             match filter.state {
                 Some(DeadlineState::Overdue) => {

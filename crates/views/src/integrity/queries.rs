@@ -165,6 +165,21 @@ impl Views {
         })
     }
 
+    /// A bound supervisor's jurisdiction: the authority itself and the subjects whose
+    /// parent it is (a government's departments).
+    pub async fn jurisdiction(&self, code: &str) -> Result<Vec<String>, ViewError> {
+        let rows =
+            sqlx::query("SELECT code FROM subject_views WHERE parent_code = $1 ORDER BY code")
+                .bind(code)
+                .fetch_all(&self.db.any)
+                .await?;
+        let mut units = vec![code.to_string()];
+        for row in rows {
+            units.push(row.try_get(0)?);
+        }
+        Ok(units)
+    }
+
     /// One civil servant (nothing personal).
     pub async fn civil_servant(&self, id: &str) -> Result<Option<CivilServantView>, ViewError> {
         Ok(match self.integrity_doc(CIVIL_SERVANT_TYPE, id).await? {

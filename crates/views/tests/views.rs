@@ -261,6 +261,7 @@ async fn lists_filter_and_page_in_received_order(kind: Kind) -> anyhow::Result<(
         unit: Some(UNIT_A.into()),
         category: Some("help".into()),
         overdue: None,
+        units: None,
     };
     let first = views.complaints(&combined, today, 1, None).await?;
     assert_eq!(first.items[0].id, "c-5");
@@ -271,6 +272,24 @@ async fn lists_filter_and_page_in_received_order(kind: Kind) -> anyhow::Result<(
         (second.items[0].id.as_str(), second.next_cursor),
         ("c-2", None)
     );
+    // A jurisdiction: only the listed units; an empty one matches nothing.
+    let jurisdiction = ComplaintFilter {
+        units: Some(vec![UNIT_B.into()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(views.complaints(&jurisdiction, today, 50, None).await?),
+        ["c-4", "c-3"]
+    );
+    let nowhere = ComplaintFilter {
+        units: Some(vec![]),
+        ..Default::default()
+    };
+    assert!(views
+        .complaints(&nowhere, today, 50, None)
+        .await?
+        .items
+        .is_empty());
     let declined = ComplaintFilter {
         status: Some("declined".into()),
         ..Default::default()

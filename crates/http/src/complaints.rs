@@ -27,7 +27,7 @@ use crate::extract::{
     ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
 };
 use crate::history::PurposeHeader;
-use crate::idempotency::{self, Begin, StoredResponse};
+use crate::idempotency::{self, StoredResponse};
 use crate::metrics::CommandOutcome;
 use crate::AppState;
 
@@ -653,41 +653,20 @@ pub async fn complaint_create(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Intake])?;
     let (subject, identity, anonymous) = validate_create(&body.value)?;
-    let pending = match &key {
-        None => None,
-        Some(key) => {
-            let hash = idempotency::request_hash("POST", "/api/v1/complaints", &body.raw);
-            match idempotency::begin(&state.db, &auth.token_id, key, &hash).await? {
-                Begin::Replay(stored) => {
-                    state.metrics.record_idempotent_replay();
-                    return Ok(created_response(&stored, Some(reporter_echo(&identity))));
-                }
-                Begin::Proceed(pending) => Some(pending),
-            }
-        }
-    };
-    let result = create(
+    let echo = reporter_echo(&identity);
+    let work = create(
+        &state, &ctx, &auth, body.value, subject, identity, anonymous,
+    );
+    idempotency::create_once(
         &state,
-        &ctx,
-        &auth,
-        body.value,
-        subject,
-        identity.clone(),
-        anonymous,
+        &auth.token_id,
+        key,
+        "/api/v1/complaints",
+        &body.raw,
+        work,
+        |stored| created_response(stored, Some(echo.clone())),
     )
-    .await;
-    match (result, pending) {
-        (Ok(stored), Some(pending)) => {
-            pending.complete(&stored).await?;
-            Ok(created_response(&stored, Some(reporter_echo(&identity))))
-        }
-        (Ok(stored), None) => Ok(created_response(&stored, Some(reporter_echo(&identity)))),
-        (Err(e), Some(pending)) => {
-            pending.abandon().await;
-            Err(e)
-        }
-        (Err(e), None) => Err(e),
-    }
+    .await
 }
 
 /// Seals the reporter, files the complaint and returns the response to store (without

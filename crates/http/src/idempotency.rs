@@ -176,6 +176,51 @@ impl Pending {
     }
 }
 
+/// Runs a creating request once per `Idempotency-Key`: with a key already used for the
+/// same request, answers the stored response without running `create`; a key used for
+/// another request is 422 `idempotency_key_reused`; otherwise runs `create`, stores its
+/// response under the key (or releases the key when it fails) and answers it. `respond`
+/// turns a stored response into the HTTP response (the same for a first answer and a
+/// replay).
+pub async fn create_once<F>(
+    state: &crate::AppState,
+    actor: &str,
+    key: Option<String>,
+    path: &str,
+    raw: &[u8],
+    create: F,
+    respond: impl Fn(&StoredResponse) -> axum::response::Response,
+) -> Result<axum::response::Response, ApiError>
+where
+    F: std::future::Future<Output = Result<StoredResponse, ApiError>>,
+{
+    let pending = match &key {
+        None => None,
+        Some(key) => {
+            let hash = request_hash("POST", path, raw);
+            match begin(&state.db, actor, key, &hash).await? {
+                Begin::Replay(stored) => {
+                    state.metrics.record_idempotent_replay();
+                    return Ok(respond(&stored));
+                }
+                Begin::Proceed(pending) => Some(pending),
+            }
+        }
+    };
+    match (create.await, pending) {
+        (Ok(stored), Some(pending)) => {
+            pending.complete(&stored).await?;
+            Ok(respond(&stored))
+        }
+        (Ok(stored), None) => Ok(respond(&stored)),
+        (Err(e), Some(pending)) => {
+            pending.abandon().await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

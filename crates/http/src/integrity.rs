@@ -44,7 +44,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{
     ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
 };
-use crate::idempotency::{self, Begin, StoredResponse};
+use crate::idempotency::{self, StoredResponse};
 use crate::metrics::CommandOutcome;
 use crate::AppState;
 
@@ -538,31 +538,7 @@ async fn idempotent_create<F>(
 where
     F: std::future::Future<Output = Result<StoredResponse, ApiError>>,
 {
-    let pending = match &key {
-        None => None,
-        Some(key) => {
-            let hash = idempotency::request_hash("POST", path, raw);
-            match idempotency::begin(&state.db, &auth.token_id, key, &hash).await? {
-                Begin::Replay(stored) => {
-                    state.metrics.record_idempotent_replay();
-                    return Ok(created(&stored));
-                }
-                Begin::Proceed(pending) => Some(pending),
-            }
-        }
-    };
-    match (create.await, pending) {
-        (Ok(stored), Some(pending)) => {
-            pending.complete(&stored).await?;
-            Ok(created(&stored))
-        }
-        (Ok(stored), None) => Ok(created(&stored)),
-        (Err(e), Some(pending)) => {
-            pending.abandon().await;
-            Err(e)
-        }
-        (Err(e), None) => Err(e),
-    }
+    idempotency::create_once(state, &auth.token_id, key, path, raw, create, created).await
 }
 
 fn stored(doc: &IntegrityDoc, location: String) -> Result<StoredResponse, ApiError> {

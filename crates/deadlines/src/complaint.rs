@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use probity_domain::complaint::{Complaint, ComplaintCommand, ComplaintError, DeadlineKind};
-use probity_store::{ExecuteError, Executor, Metadata};
+use probity_store::Executor;
 
-use crate::registry::{DeadlineAction, DueDeadline, Outcome, Registry, Trigger};
+use crate::registry::{run_command, DeadlineAction, DueDeadline, Outcome, Registry, Trigger};
 
 /// Aggregate type of complaints (`deadline_entries.case_type`).
 pub const CASE_TYPE: &str = "complaint";
@@ -54,20 +54,9 @@ impl ComplaintDeadline {
 impl DeadlineAction for ComplaintDeadline {
     async fn fire(&self, deadline: &DueDeadline, at: DateTime<Utc>) -> anyhow::Result<Outcome> {
         let command = self.command(deadline.trigger, at);
-        let mut metadata = Metadata::new();
-        metadata.insert("actor".into(), ACTOR.into());
-        metadata.insert("role".into(), "system".into());
-        match self
-            .executor
-            .execute(&deadline.case_id, command, None, metadata)
-            .await
-        {
-            Ok(_) => Ok(Outcome::Fired),
-            Err(ExecuteError::Domain(ComplaintError::Deadline(refusal))) => {
-                tracing::debug!(%refusal, "settled by the aggregate");
-                Ok(Outcome::Settled)
-            }
-            Err(other) => Err(anyhow::Error::new(other)),
-        }
+        run_command(&self.executor, &deadline.case_id, command, |e| {
+            matches!(e, ComplaintError::Deadline(_))
+        })
+        .await
     }
 }

@@ -17,10 +17,9 @@ use std::sync::Arc;
 use probity_domain::objection::{Objection, ObjectionCommand, ObjectionError};
 use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
 use probity_domain::repair::{Repair, RepairCommand, RepairError};
-use probity_store::{ExecuteError, Executor, Metadata};
+use probity_store::Executor;
 
-use crate::complaint::ACTOR;
-use crate::registry::{action_fn, Outcome, Registry};
+use crate::registry::{action_fn, run_command, Registry};
 
 /// Board kinds (as the integrity projector writes them).
 pub const KIND_RECTIFICATION: &str = "rectification";
@@ -30,33 +29,6 @@ pub const KIND_REPAIR_ACCEPTANCE: &str = "repair_acceptance";
 pub const KIND_REPAIR_DECISION: &str = "repair_decision";
 /// An objection waiting for its decision.
 pub const KIND_OBJECTION_DECISION: &str = "objection_decision";
-
-fn metadata() -> Metadata {
-    let mut metadata = Metadata::new();
-    metadata.insert("actor".into(), ACTOR.into());
-    metadata.insert("role".into(), "system".into());
-    metadata
-}
-
-/// Runs `command` on the case through `executor`: `Fired` when it records an event,
-/// `Settled` when the aggregate refuses with one of the typed "nothing to do" errors.
-async fn act<A>(
-    executor: &Executor<A>,
-    case_id: &str,
-    command: A::Command,
-    settled: fn(&A::Error) -> bool,
-) -> anyhow::Result<Outcome>
-where
-    A: cqrs_es::Aggregate,
-    A::Command: Clone,
-    A::Error: std::error::Error + Send + Sync + 'static,
-{
-    match executor.execute(case_id, command, None, metadata()).await {
-        Ok(_) => Ok(Outcome::Fired),
-        Err(ExecuteError::Domain(e)) if settled(&e) => Ok(Outcome::Settled),
-        Err(other) => Err(anyhow::Error::new(other)),
-    }
-}
 
 /// Registers the integrity deadlines' overdue and due-soon actions on `registry`.
 pub fn register(
@@ -86,7 +58,7 @@ pub fn register(
         let executor = r.clone();
         async move {
             let command = RectificationCommand::EscalateRectification { at };
-            act(&executor, &d.case_id, command, rectification_settled).await
+            run_command(&executor, &d.case_id, command, rectification_settled).await
         }
     });
     let r = rectifications;
@@ -94,7 +66,7 @@ pub fn register(
         let executor = r.clone();
         async move {
             let command = RectificationCommand::RemindDue { at };
-            act(&executor, &d.case_id, command, rectification_settled).await
+            run_command(&executor, &d.case_id, command, rectification_settled).await
         }
     });
     let p = repairs.clone();
@@ -102,7 +74,7 @@ pub fn register(
         let executor = p.clone();
         async move {
             let command = RepairCommand::FlagDecisionOverdue { at };
-            act(&executor, &d.case_id, command, repair_settled).await
+            run_command(&executor, &d.case_id, command, repair_settled).await
         }
     });
     let p = repairs;
@@ -110,7 +82,7 @@ pub fn register(
         let executor = p.clone();
         async move {
             let command = RepairCommand::RemindDecision { at };
-            act(&executor, &d.case_id, command, repair_settled).await
+            run_command(&executor, &d.case_id, command, repair_settled).await
         }
     });
     let o = objections.clone();
@@ -118,7 +90,7 @@ pub fn register(
         let executor = o.clone();
         async move {
             let command = ObjectionCommand::FlagDecisionOverdue { at };
-            act(&executor, &d.case_id, command, objection_settled).await
+            run_command(&executor, &d.case_id, command, objection_settled).await
         }
     });
     let o = objections;
@@ -126,7 +98,7 @@ pub fn register(
         let executor = o.clone();
         async move {
             let command = ObjectionCommand::RemindDecision { at };
-            act(&executor, &d.case_id, command, objection_settled).await
+            run_command(&executor, &d.case_id, command, objection_settled).await
         }
     });
     registry

@@ -48,4 +48,6 @@ mod registry;
 
 pub use engine::{DeadlineEngine, EngineConfig, Now, TickReport};
 pub use metrics::{DeadlineMetrics, DeadlineStats};
-pub use registry::{action_fn, DeadlineAction, DueDeadline, Outcome, Registry, Trigger};
+pub use registry::{
+    action_fn, run_command, DeadlineAction, DueDeadline, Outcome, Registry, Trigger,
+};

@@ -8,6 +8,8 @@
 //! aggregate folded from its history. Rules live in the domain; errors map in
 //! `error.rs`.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -54,15 +56,16 @@ pub const CIVIL_SERVANT_KIND: &str = "civil_servant";
 /// Longest civil servant's name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// The command side of the integrity aggregates, shared by the API and the importer.
+/// The command side of the integrity aggregates, shared by the API, the deadline engine
+/// and the importer.
 pub struct IntegrityCommands {
-    pub subjects: Executor<Subject>,
-    pub civil_servants: Executor<CivilServant>,
-    pub records: Executor<DishonestyRecord>,
-    pub rectifications: Executor<Rectification>,
-    pub repairs: Executor<Repair>,
-    pub objections: Executor<Objection>,
-    pub commitments: Executor<Commitment>,
+    pub subjects: Arc<Executor<Subject>>,
+    pub civil_servants: Arc<Executor<CivilServant>>,
+    pub records: Arc<Executor<DishonestyRecord>>,
+    pub rectifications: Arc<Executor<Rectification>>,
+    pub repairs: Arc<Executor<Repair>>,
+    pub objections: Arc<Executor<Objection>>,
+    pub commitments: Arc<Executor<Commitment>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -72,16 +75,22 @@ pub struct IntegrityCommands {
 impl IntegrityCommands {
     /// Executors for every integrity aggregate over `db`.
     pub fn new(db: Db, services: IntegrityServices) -> Self {
+        fn shared<A: Aggregate<Services = IntegrityServices>>(
+            db: &Db,
+            services: &IntegrityServices,
+        ) -> Arc<Executor<A>> {
+            Arc::new(Executor::new(db.clone(), services.clone()))
+        }
         Self {
-            subjects: Executor::new(db.clone(), services.clone()),
-            civil_servants: Executor::new(db.clone(), services.clone()),
-            records: Executor::new(db.clone(), services.clone()),
-            rectifications: Executor::new(db.clone(), services.clone()),
-            repairs: Executor::new(db.clone(), services.clone()),
-            objections: Executor::new(db.clone(), services.clone()),
+            subjects: shared(&db, &services),
+            civil_servants: shared(&db, &services),
+            records: shared(&db, &services),
+            rectifications: shared(&db, &services),
+            repairs: shared(&db, &services),
+            objections: shared(&db, &services),
+            commitments: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
-            commitments: Executor::new(db, services.clone()),
-            policy: services.policy,
+            policy: services.policy.clone(),
         }
     }
 
@@ -374,30 +383,6 @@ fn decider(auth: &Auth) -> Decider {
     }
 }
 
-fn doc_unit(doc: &IntegrityDoc) -> Option<&str> {
-    match doc {
-        IntegrityDoc::Subject(v) => Some(&v.code),
-        IntegrityDoc::CivilServant(v) => Some(&v.unit_code),
-        IntegrityDoc::Record(v) => Some(&v.unit),
-        IntegrityDoc::Rectification(v) => Some(&v.unit),
-        IntegrityDoc::Repair(v) => Some(&v.unit),
-        IntegrityDoc::Objection(v) => Some(&v.unit),
-        IntegrityDoc::Commitment(v) => Some(&v.subject_code),
-    }
-}
-
-fn doc_version(doc: &IntegrityDoc) -> u64 {
-    match doc {
-        IntegrityDoc::Subject(v) => v.version,
-        IntegrityDoc::CivilServant(v) => v.version,
-        IntegrityDoc::Record(v) => v.version,
-        IntegrityDoc::Rectification(v) => v.version,
-        IntegrityDoc::Repair(v) => v.version,
-        IntegrityDoc::Objection(v) => v.version,
-        IntegrityDoc::Commitment(v) => v.version,
-    }
-}
-
 /// Folds `(sequence, payload)` pairs of one aggregate into its document.
 fn fold<'a>(
     aggregate_type: &str,
@@ -463,9 +448,7 @@ impl AppState {
         let projected = self.views.integrity_doc(aggregate_type, id).await?;
         let last = self.log.last_sequence(aggregate_type, id).await?;
         match projected {
-            Some(doc) if i64::try_from(doc_version(&doc)).unwrap_or(i64::MAX) >= last => {
-                Ok(Some(doc))
-            }
+            Some(doc) if i64::try_from(doc.version()).unwrap_or(i64::MAX) >= last => Ok(Some(doc)),
             _ if last > 0 => {
                 let events = self.log.read_aggregate(aggregate_type, id, None).await?;
                 fold(
@@ -506,7 +489,7 @@ async fn read_for(
         .read_integrity(aggregate_type, id)
         .await?
         .ok_or_else(not_found)?;
-    if auth.role == Role::Handler && auth.unit.as_ref().map(|u| u.as_str()) != doc_unit(&doc) {
+    if auth.role == Role::Handler && auth.unit.as_ref().map(|u| u.as_str()) != Some(doc.unit()) {
         return Err(not_found());
     }
     state.complete(doc).await
@@ -544,26 +527,19 @@ where
 fn stored(doc: &IntegrityDoc, location: String) -> Result<StoredResponse, ApiError> {
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
-        body: doc_json(doc)?,
+        body: doc.to_json().map_err(ApiError::internal)?,
         location: Some(location),
     })
 }
 
-fn doc_json(doc: &IntegrityDoc) -> Result<Value, ApiError> {
-    match doc {
-        IntegrityDoc::Subject(v) => serde_json::to_value(v),
-        IntegrityDoc::CivilServant(v) => serde_json::to_value(v),
-        IntegrityDoc::Record(v) => serde_json::to_value(v),
-        IntegrityDoc::Rectification(v) => serde_json::to_value(v),
-        IntegrityDoc::Repair(v) => serde_json::to_value(v),
-        IntegrityDoc::Objection(v) => serde_json::to_value(v),
-        IntegrityDoc::Commitment(v) => serde_json::to_value(v),
-    }
-    .map_err(ApiError::internal)
-}
-
 async fn respond(state: &AppState, doc: IntegrityDoc) -> Result<Json<Value>, ApiError> {
-    Ok(Json(doc_json(&state.complete(doc).await?)?))
+    Ok(Json(
+        state
+            .complete(doc)
+            .await?
+            .to_json()
+            .map_err(ApiError::internal)?,
+    ))
 }
 
 /// The facts of the record named in a body (422 when there is no such record).
@@ -924,7 +900,7 @@ pub async fn record_create(
     idempotent_create(&state, &auth, key, "/api/v1/records", &body.raw, work).await
 }
 
-const SECTORS: [&str; 7] = [
+pub(crate) const SECTORS: [&str; 7] = [
     "general",
     "procurement",
     "bidding",
@@ -933,7 +909,7 @@ const SECTORS: [&str; 7] = [
     "debt",
     "township",
 ];
-const SEVERITIES: [&str; 3] = ["minor", "ordinary", "serious"];
+pub(crate) const SEVERITIES: [&str; 3] = ["minor", "ordinary", "serious"];
 
 pub(crate) fn check_choice(
     field: &str,
@@ -948,14 +924,6 @@ pub(crate) fn check_choice(
         )),
         _ => Ok(()),
     }
-}
-
-pub(crate) fn sectors() -> &'static [&'static str] {
-    &SECTORS
-}
-
-pub(crate) fn severities() -> &'static [&'static str] {
-    &SEVERITIES
 }
 
 /// Records, newest decision first (supervisor, auditor; a handler sees its own unit's).

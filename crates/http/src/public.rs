@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::complaints::page_limit;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, CaseId, RequestCtx};
-use crate::integrity::{check_choice, sectors, severities};
+use crate::integrity::{check_choice, SECTORS, SEVERITIES};
 use crate::AppState;
 
 /// The sectors with a public list.
@@ -76,8 +76,8 @@ pub async fn public_records(
     ApiQuery(q): ApiQuery<PublicRecordQuery>,
 ) -> Result<Json<PublicRecordList>, ApiError> {
     let limit = page_limit(q.limit)?;
-    check_choice("sector", &q.sector, sectors())?;
-    check_choice("severity", &q.severity, severities())?;
+    check_choice("sector", &q.sector, &SECTORS)?;
+    check_choice("severity", &q.severity, &SEVERITIES)?;
     let subject_code = match &q.subject_code {
         Some(code) => Some(
             probity_domain::CreditCode::parse(code.trim())

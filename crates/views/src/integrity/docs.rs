@@ -10,6 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::civil_servant::CivilServantEvent;
 use probity_domain::commitment::{CommitmentEvent, CommitmentStatus, Fulfilment, ProposedRecord};
+use probity_domain::integrity::Publicity;
 use probity_domain::objection::{ObjectionEvent, ObjectionStatus};
 use probity_domain::record::{RecordEvent, RecordTarget};
 use probity_domain::rectification::{RectificationEvent, RectificationStatus};
@@ -158,6 +159,21 @@ pub struct PublicityView {
     pub policy_version: u32,
 }
 
+impl From<&Publicity> for PublicityView {
+    /// The window as the policy made it; `published` is refined at read time.
+    fn from(p: &Publicity) -> Self {
+        PublicityView {
+            published: p.published,
+            by_policy: p.published,
+            start: p.start,
+            repair_possible_from: p.repair_possible_from,
+            ends: p.ends,
+            policy: p.policy.clone(),
+            policy_version: p.policy_version,
+        }
+    }
+}
+
 /// One correction of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CorrectionView {
@@ -244,15 +260,7 @@ impl RecordView {
                 recorded_at: *at,
                 status: "active".into(),
                 withdrawal_reason: None,
-                publicity: PublicityView {
-                    published: publicity.published,
-                    by_policy: publicity.published,
-                    start: publicity.start,
-                    repair_possible_from: publicity.repair_possible_from,
-                    ends: publicity.ends,
-                    policy: publicity.policy.clone(),
-                    policy_version: publicity.policy_version,
-                },
+                publicity: PublicityView::from(publicity),
                 ban_until: *ban_until,
                 corrections: Vec::new(),
                 under_objection: false,
@@ -283,15 +291,7 @@ impl RecordView {
                 v.sector = sector.as_str().to_string();
                 v.decision_date = *decision_date;
                 v.ban_until = *ban_until;
-                v.publicity = PublicityView {
-                    published: publicity.published,
-                    by_policy: publicity.published,
-                    start: publicity.start,
-                    repair_possible_from: publicity.repair_possible_from,
-                    ends: publicity.ends,
-                    policy: publicity.policy.clone(),
-                    policy_version: publicity.policy_version,
-                };
+                v.publicity = PublicityView::from(publicity);
                 v.corrections.push(CorrectionView {
                     objection_id: objection_id.clone(),
                     at: *at,
@@ -787,6 +787,46 @@ fn decode<T: serde::de::DeserializeOwned>(ty: &str, payload: &Value) -> Result<T
 }
 
 impl IntegrityDoc {
+    /// The sequence of the last event folded in (the `If-Match` version).
+    pub fn version(&self) -> u64 {
+        match self {
+            IntegrityDoc::Subject(v) => v.version,
+            IntegrityDoc::CivilServant(v) => v.version,
+            IntegrityDoc::Record(v) => v.version,
+            IntegrityDoc::Rectification(v) => v.version,
+            IntegrityDoc::Repair(v) => v.version,
+            IntegrityDoc::Objection(v) => v.version,
+            IntegrityDoc::Commitment(v) => v.version,
+        }
+    }
+
+    /// The unit the case belongs to (a handler of that unit may read it): the subject
+    /// itself, a civil servant's unit, the unit answering for a record or its cases.
+    pub fn unit(&self) -> &str {
+        match self {
+            IntegrityDoc::Subject(v) => &v.code,
+            IntegrityDoc::CivilServant(v) => &v.unit_code,
+            IntegrityDoc::Record(v) => &v.unit,
+            IntegrityDoc::Rectification(v) => &v.unit,
+            IntegrityDoc::Repair(v) => &v.unit,
+            IntegrityDoc::Objection(v) => &v.unit,
+            IntegrityDoc::Commitment(v) => &v.subject_code,
+        }
+    }
+
+    /// The document as its readers get it.
+    pub fn to_json(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            IntegrityDoc::Subject(v) => serde_json::to_value(v),
+            IntegrityDoc::CivilServant(v) => serde_json::to_value(v),
+            IntegrityDoc::Record(v) => serde_json::to_value(v),
+            IntegrityDoc::Rectification(v) => serde_json::to_value(v),
+            IntegrityDoc::Repair(v) => serde_json::to_value(v),
+            IntegrityDoc::Objection(v) => serde_json::to_value(v),
+            IntegrityDoc::Commitment(v) => serde_json::to_value(v),
+        }
+    }
+
     /// One fold step for any integrity aggregate; `Ok(None)` when the event does not
     /// create a document and there is none yet.
     pub fn apply(

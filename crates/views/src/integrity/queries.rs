@@ -21,15 +21,64 @@ use crate::sql::{date_text, decode_cursor, encode_cursor, parse_date, Binds};
 use crate::store::{Page, MAX_LIMIT};
 use crate::{ViewError, Views};
 
+/// A record `r` has an approved repair that stands.
+macro_rules! repaired {
+    () => {
+        "EXISTS (SELECT 1 FROM repair_views p WHERE p.record_id = r.id AND p.status = 'approved')"
+    };
+}
+
+/// An upheld objection stopped record `r`'s publication or unlisted it.
+macro_rules! stopped {
+    () => {
+        "EXISTS (SELECT 1 FROM objection_views o WHERE o.record_id = r.id \
+         AND o.status = 'upheld' AND o.outcome IN ('stop_publication', 'unlist'))"
+    };
+}
+
+/// An objection of record `r` is filed and undecided.
+macro_rules! under_objection {
+    () => {
+        "EXISTS (SELECT 1 FROM objection_views o2 WHERE o2.record_id = r.id \
+         AND o2.status = 'filed')"
+    };
+}
+
+/// A condition as a 0/1 column (portable: BIGINT on both backends).
+macro_rules! flag {
+    ($condition:expr) => {
+        concat!(
+            "CAST(CASE WHEN ",
+            $condition,
+            " THEN 1 ELSE 0 END AS BIGINT)"
+        )
+    };
+}
+
 /// The record's publication was ended by something other than its window.
-const NOT_ENDED: &str = "NOT EXISTS (SELECT 1 FROM repair_views p WHERE p.record_id = r.id \
-     AND p.status = 'approved') AND NOT EXISTS (SELECT 1 FROM objection_views o \
-     WHERE o.record_id = r.id AND o.status = 'upheld' \
-     AND o.outcome IN ('stop_publication', 'unlist'))";
+const NOT_ENDED: &str = concat!("NOT ", repaired!(), " AND NOT ", stopped!());
 
 /// 1 when an objection of the record is filed and undecided.
-const UNDER_OBJECTION: &str = "CAST(CASE WHEN EXISTS (SELECT 1 FROM objection_views o2 \
-     WHERE o2.record_id = r.id AND o2.status = 'filed') THEN 1 ELSE 0 END AS BIGINT)";
+const UNDER_OBJECTION: &str = flag!(under_objection!());
+
+/// What other aggregates say of record `r`, as three 0/1 columns in the order of
+/// [`RecordView::overlay`]: under objection, repaired, stopped.
+const OVERLAY_COLUMNS: &str = concat!(
+    flag!(under_objection!()),
+    ", ",
+    flag!(repaired!()),
+    ", ",
+    flag!(stopped!())
+);
+
+/// A record view from a row holding its `doc` at `at` and the [`OVERLAY_COLUMNS`] right
+/// after it, completed for `today` without another query.
+fn overlaid(row: &sqlx::any::AnyRow, at: usize, today: NaiveDate) -> Result<RecordView, ViewError> {
+    let mut view: RecordView = serde_json::from_str(&row.try_get::<String, _>(at)?)?;
+    let flag = |i: usize| -> Result<bool, ViewError> { Ok(row.try_get::<i64, _>(at + i)? != 0) };
+    view.overlay(today, flag(1)?, flag(2)?, flag(3)?);
+    Ok(view)
+}
 
 fn clamp(limit: u32) -> u32 {
     limit.clamp(1, MAX_LIMIT)
@@ -420,8 +469,9 @@ impl Views {
     ) -> Result<Page<RecordView>, ViewError> {
         let limit = clamp(limit);
         let mut binds = Binds::default();
-        let mut sql =
-            String::from("SELECT r.decision_date, r.id, r.doc FROM record_views r WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT r.decision_date, r.id, r.doc, {OVERLAY_COLUMNS} FROM record_views r WHERE 1 = 1"
+        );
         if let Some(unit) = &filter.unit {
             sql += &format!(" AND r.unit = {}", binds.push(unit));
         }
@@ -434,21 +484,8 @@ impl Views {
         if let Some(status) = &filter.status {
             sql += &format!(" AND r.status = {}", binds.push(status));
         }
-        let page = self
-            .record_page(sql, binds, limit, cursor, |row| {
-                Ok(serde_json::from_str::<RecordView>(
-                    &row.try_get::<String, _>(2)?,
-                )?)
-            })
-            .await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for view in page.items {
-            items.push(self.complete_record(view, today).await?);
-        }
-        Ok(Page {
-            items,
-            next_cursor: page.next_cursor,
-        })
+        self.record_page(sql, binds, limit, cursor, |row| overlaid(row, 2, today))
+            .await
     }
 
     /// Runs a record query whose first two columns are `decision_date, id`, newest first,
@@ -504,12 +541,10 @@ impl Views {
         sanction_months: &SanctionMonths,
     ) -> Result<Eligibility, ViewError> {
         let mut reasons = Vec::new();
-        let mut binds = Binds::default();
-        let c = binds.push(code);
         let rows = sqlx::query(&format!(
             "SELECT r.id, r.severity, r.source, r.published, r.pub_start, r.pub_ends, \
              r.decision_date FROM record_views r \
-             WHERE r.subject_code = {c} AND r.civil_servant_id IS NULL \
+             WHERE r.subject_code = $1 AND r.civil_servant_id IS NULL \
              AND r.status = 'active' AND {NOT_ENDED} ORDER BY r.decision_date, r.id"
         ))
         .bind(code)
@@ -624,17 +659,16 @@ impl Views {
         let Some(subject) = self.subject(code).await? else {
             return Ok(None);
         };
-        let mut records = Vec::new();
-        for doc in self
-            .docs(
-                "SELECT doc FROM record_views WHERE unit = $1 ORDER BY decision_date, id",
-                code,
-            )
-            .await?
-        {
-            let view: RecordView = serde_json::from_str(&doc)?;
-            records.push(self.complete_record(view, today).await?);
-        }
+        let records = sqlx::query(&format!(
+            "SELECT r.doc, {OVERLAY_COLUMNS} FROM record_views r WHERE r.unit = $1 \
+             ORDER BY r.decision_date, r.id LIMIT {ARCHIVE_LIMIT}"
+        ))
+        .bind(code)
+        .fetch_all(&self.db.any)
+        .await?
+        .iter()
+        .map(|row| overlaid(row, 0, today))
+        .collect::<Result<Vec<_>, _>>()?;
         let mut rectifications: Vec<RectificationView> = self
             .docs(
                 "SELECT doc FROM rectification_views WHERE unit = $1 ORDER BY ordered_at, id",

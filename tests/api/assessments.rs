@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::{Datelike, SecondsFormat, Utc};
-use probity_domain::WorkingCalendar;
 use probity_tests::{spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
 
@@ -36,7 +35,7 @@ async fn record(app: &TestApp, code: &str, source_ref: &str, severity: &str) -> 
                 "subject_code": code,
                 "source": "administrative_penalty",
                 "source_ref": source_ref,
-                "decision_date": WorkingCalendar::local_date(Utc::now()),
+                "decision_date": app.today(),
                 "severity": severity,
                 "sector": "general",
                 "summary": "未按承诺期限办结行政许可"
@@ -54,8 +53,8 @@ fn row<'a>(body: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row for {code} in {body}"))
 }
 
-fn this_year() -> i32 {
-    WorkingCalendar::local_date(Utc::now()).year()
+fn this_year(app: &TestApp) -> i32 {
+    app.today().year()
 }
 
 async fn a_government_and_its_departments_are_assessed_from_the_log_and_ranked(mode: Mode) {
@@ -116,7 +115,7 @@ async fn a_government_and_its_departments_are_assessed_from_the_log_and_ranked(m
         .await;
     }
 
-    let year = this_year();
+    let year = this_year(&app);
     let path = format!("/api/v1/assessments?period={year}");
     let body = app
         .eventually(&path, &app.supervisor, |b| {
@@ -208,7 +207,7 @@ async fn a_government_and_its_departments_are_assessed_from_the_log_and_ranked(m
     // next year has none of them.
     let audited = app.get(&path, &app.auditor).await;
     assert_eq!(audited.assert_ok()["items"], body["items"]);
-    let today = WorkingCalendar::local_date(Utc::now());
+    let today = app.today();
     let quarter = format!("{year}-Q{}", (today.month0() / 3) + 1);
     let q = app
         .get(
@@ -291,7 +290,7 @@ async fn a_government_and_its_departments_are_assessed_from_the_log_and_ranked(m
 
 async fn bad_queries_and_wrong_roles_get_stable_problem_codes(mode: Mode) {
     let app = spawn_app(mode).await;
-    let year = this_year();
+    let year = this_year(&app);
     let path = format!("/api/v1/assessments?period={year}");
     app.get(&path, &app.handler_a)
         .await

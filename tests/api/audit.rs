@@ -458,7 +458,12 @@ async fn the_bundle_endpoint_serves_a_verifiable_bundle_and_records_the_export(m
     let keys = tempfile::tempdir().expect("a key dir");
     let (secret, public) = probity_audit::generate_keys(keys.path()).expect("generating keys");
     backing.audit_key = Some(secret);
-    let app = probity_tests::start_on(backing, dir, chrono::Duration::zero()).await;
+    let app = probity_tests::start_on(
+        backing,
+        dir,
+        probity_tests::offset_to(probity_tests::pinned_at()),
+    )
+    .await;
     let key = probity_audit::load_verifying_key(&public).expect("the public key");
     let id = app.dispatched("complaint").await;
     let path = format!("/api/v1/audit/bundles/complaint/{id}");

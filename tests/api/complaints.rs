@@ -480,13 +480,14 @@ async fn a_case_past_its_reply_due_is_overdue_and_can_be_supervised(mode: Mode) 
     )
     .await;
     let backing = app.backing.clone();
+    let thirty_days_on = app.clock_offset + chrono::Duration::days(30);
     let TestApp {
         app: running, dir, ..
     } = app;
     running.stop().await;
 
     // The same store, the server's clock 30 days ahead.
-    let later = start_on(backing, dir, chrono::Duration::days(30)).await;
+    let later = start_on(backing, dir, thirty_days_on).await;
     let v = later
         .get(&format!("/api/v1/complaints/{id}"), &later.supervisor)
         .await;

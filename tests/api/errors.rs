@@ -11,11 +11,13 @@ crate::both_modes!(
     operations_endpoints_answer,
     a_deadline_before_the_calendar_data_is_calendar_missing,
     a_deadline_in_a_year_without_data_is_provisional,
+    in_december_the_operator_is_warned_that_next_years_schedule_is_not_loaded,
 );
 
 async fn a_deadline_before_the_calendar_data_is_calendar_missing(mode: Mode) {
-    // 700 days back from late 2026 is the last days of 2024: no holiday data for it.
-    let app = probity_tests::spawn_app_with(mode, chrono::Duration::days(-700)).await;
+    // A working Friday at the end of 2024: the holiday data starts with 2025.
+    let app =
+        probity_tests::spawn_app_at(mode, probity_tests::at("2024-12-20T10:00:00+08:00")).await;
     let id = app.file("complaint").await;
     app.verb(&id, "accept", &app.intake, json!({})).await;
     let r = app
@@ -36,10 +38,8 @@ async fn a_deadline_before_the_calendar_data_is_calendar_missing(mode: Mode) {
 
 async fn a_deadline_in_a_year_without_data_is_provisional(mode: Mode) {
     // The server's clock in early 2027, a year whose schedule is not loaded.
-    let offset = chrono::NaiveDate::from_ymd_opt(2027, 3, 1)
-        .unwrap()
-        .signed_duration_since(chrono::Utc::now().date_naive());
-    let app = probity_tests::spawn_app_with(mode, offset).await;
+    let app =
+        probity_tests::spawn_app_at(mode, probity_tests::at("2027-03-01T10:00:00+08:00")).await;
     let id = app.dispatched("help").await;
     let v = app
         .get(&format!("/api/v1/complaints/{id}"), &app.supervisor)
@@ -273,6 +273,8 @@ async fn operations_endpoints_answer(mode: Mode) {
         .request(reqwest::Method::GET, "/readyz", None, None, &[])
         .await;
     assert!(r.status.is_success(), "{}", r.body);
+    // In March of a year with data there is nothing to warn about.
+    assert_eq!(r.body, serde_json::json!({ "status": "ready" }));
     let r = app
         .client
         .get(format!("{}/metrics", app.url))
@@ -315,5 +317,45 @@ async fn operations_endpoints_answer(mode: Mode) {
     }
     let r = app.get("/api/v1/nowhere", &app.intake).await;
     assert_eq!(r.status.as_u16(), 404);
+    app.app.stop().await;
+}
+
+async fn in_december_the_operator_is_warned_that_next_years_schedule_is_not_loaded(mode: Mode) {
+    // December 2026: the shipped data ends with 2026.
+    let app =
+        probity_tests::spawn_app_at(mode, probity_tests::at("2026-12-07T10:00:00+08:00")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let ready = loop {
+        let r = app
+            .request(reqwest::Method::GET, "/readyz", None, None, &[])
+            .await;
+        assert!(
+            r.status.is_success(),
+            "a missing schedule is no reason to refuse traffic: {}",
+            r.body
+        );
+        if r.body["warnings"].is_array() || std::time::Instant::now() > deadline {
+            break r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let warning = ready["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("2027") && warning.contains("probity calendar load"),
+        "{ready}"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("probity_calendar_schedule_missing{year=\"2027\"} 1"),
+        "{metrics}"
+    );
     app.app.stop().await;
 }

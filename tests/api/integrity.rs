@@ -3,7 +3,6 @@
 //! lists, eligibility and archives, on Postgres + NATS and embedded.
 
 use chrono::{Months, NaiveDate};
-use probity_domain::WorkingCalendar;
 use probity_http::Role;
 use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
@@ -22,12 +21,9 @@ crate::both_modes!(
 /// A third valid unified social credit code (not registered unless a test does it).
 const UNIT_C: &str = "91330100716105852F";
 
-fn today() -> NaiveDate {
-    WorkingCalendar::local_date(chrono::Utc::now())
-}
-
-fn months_ago(n: u32) -> NaiveDate {
-    today().checked_sub_months(Months::new(n)).unwrap()
+/// The server's today less `n` months.
+fn months_ago(app: &TestApp, n: u32) -> NaiveDate {
+    app.today().checked_sub_months(Months::new(n)).unwrap()
 }
 
 fn day(v: &Value) -> NaiveDate {
@@ -99,7 +95,7 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
 ) {
     let app = spawn_app(mode).await;
     register_subjects(&app).await;
-    let decided = months_ago(4);
+    let decided = months_ago(&app, 4);
     let rec = record(&app, &app.supervisor, "九市监罚〔2026〕12号", decided).await;
     let id = rec["id"].as_str().unwrap().to_string();
     assert_eq!(rec["publicity"]["published"], true, "{rec}");
@@ -156,7 +152,7 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
     assert_eq!(r.body["status"], "ordered");
     assert_eq!(r.body["overdue"], false);
     let due = day(&r.body["due"]);
-    assert!(due > today());
+    assert!(due > app.today());
     app.eventually(
         &format!("/api/v1/deadlines?kind=rectification&unit={UNIT_B}"),
         &app.supervisor,
@@ -166,10 +162,11 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
 
     // Some days later (the server's clock moved on) it is overdue everywhere.
     let backing = app.backing.clone();
+    let fifteen_days_on = app.clock_offset + chrono::Duration::days(15);
     let mut app = app;
     let dir = app.dir.take();
     app.app.stop().await;
-    let app = start_on(backing, dir, chrono::Duration::days(15)).await;
+    let app = start_on(backing, dir, fifteen_days_on).await;
     let v = app
         .get(&format!("/api/v1/rectifications/{rect}"), &app.handler_b)
         .await;
@@ -358,7 +355,7 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
 async fn a_repair_applied_for_too_early_is_refused_with_the_date_it_becomes_possible(mode: Mode) {
     let app = spawn_app(mode).await;
     register_subjects(&app).await;
-    let decided = months_ago(1);
+    let decided = months_ago(&app, 1);
     let rec = record(&app, &app.supervisor, "九市监罚〔2026〕99号", decided).await;
     let r = app
         .post(
@@ -432,7 +429,7 @@ async fn bad_input_and_wrong_roles_get_stable_problem_codes(mode: Mode) {
     // Records: role, unknown subject, unknown field, duplicates, idempotency.
     let body = json!({
         "subject_code": UNIT_B, "source": "audit", "source_ref": "审计〔2026〕3号",
-        "decision_date": months_ago(2), "severity": "serious", "sector": "general",
+        "decision_date": months_ago(&app, 2), "severity": "serious", "sector": "general",
         "summary": "专项资金挪用"
     });
     app.post("/api/v1/records", &app.handler_b, &body)
@@ -571,7 +568,7 @@ async fn only_the_recording_authority_or_the_credit_office_decides_a_repair(mode
     };
     let authority = bound(UNIT_A).await;
     let other = bound(UNIT_C).await;
-    let rec = record(&app, &authority, "九市财罚〔2025〕7号", months_ago(6)).await;
+    let rec = record(&app, &authority, "九市财罚〔2025〕7号", months_ago(&app, 6)).await;
     assert_eq!(rec["recorded_by"], UNIT_A);
     let p = app
         .post(
@@ -609,7 +606,13 @@ async fn only_the_recording_authority_or_the_credit_office_decides_a_repair(mode
 async fn an_upheld_objection_stops_publication_and_allows_a_correction(mode: Mode) {
     let app = spawn_app(mode).await;
     register_subjects(&app).await;
-    let rec = record(&app, &app.supervisor, "九市监罚〔2026〕5号", months_ago(2)).await;
+    let rec = record(
+        &app,
+        &app.supervisor,
+        "九市监罚〔2026〕5号",
+        months_ago(&app, 2),
+    )
+    .await;
     let id = rec["id"].as_str().unwrap().to_string();
     let file = |detail: &'static str| {
         let id = id.clone();
@@ -730,7 +733,13 @@ async fn a_breached_commitment_proposes_a_record(mode: Mode) {
 async fn the_other_verbs_and_lists_work_and_are_documented(mode: Mode) {
     let app = spawn_app(mode).await;
     register_subjects(&app).await;
-    let rec = record(&app, &app.supervisor, "九市监罚〔2026〕77号", months_ago(5)).await;
+    let rec = record(
+        &app,
+        &app.supervisor,
+        "九市监罚〔2026〕77号",
+        months_ago(&app, 5),
+    )
+    .await;
     let id = rec["id"].as_str().unwrap().to_string();
 
     // Rectification: reject with a new due date, report again, mitigation once.

@@ -7,7 +7,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_store_and_bus_keep_every_view_correct() {
     let a = spawn_app(Mode::PostgresNats).await;
-    let b = start_on(a.backing.clone(), None, chrono::Duration::zero()).await;
+    let b = start_on(a.backing.clone(), None, a.clock_offset).await;
 
     // Ten cases, their verbs alternating between the two servers, run concurrently.
     let mut cases = Vec::new();

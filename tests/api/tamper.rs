@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use probity_tests::{start_on, Backing, Mode};
+use probity_tests::{offset_to, pinned_at, start_on, Backing, Mode};
 use serde_json::json;
 
 crate::both_modes!(the_server_seals_and_signs_and_tampering_is_named,);
@@ -14,7 +14,7 @@ async fn the_server_seals_and_signs_and_tampering_is_named(mode: Mode) {
     let keys = tempfile::tempdir().expect("a key dir");
     let (secret, public) = probity_audit::generate_keys(keys.path()).expect("generating keys");
     backing.audit_key = Some(secret);
-    let app = start_on(backing, dir, chrono::Duration::zero()).await;
+    let app = start_on(backing, dir, offset_to(pinned_at())).await;
     let key = probity_audit::load_verifying_key(&public).expect("the public key");
     let id = app.dispatched("complaint").await;
     app.verb(&id, "sign", &app.handler_a, json!({})).await;

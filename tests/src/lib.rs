@@ -1,6 +1,15 @@
 //! Helpers of the black-box suite: `spawn_app()` starts the real server (what
 //! `probity serve` starts) on port 0, against a fresh Postgres database and a unique NATS
 //! prefix, or against a fresh embedded store with the in-process bus.
+//!
+//! Time: every server the suite starts runs on a pinned clock. `spawn_app()` puts the
+//! server's clock at [`PINNED_AT`] (a working Wednesday inside the official holiday data),
+//! `spawn_app_at()` at any other instant; the offset is computed from the machine's clock
+//! when the server starts, so the suite asserts the same things whatever day it runs on.
+//! Scenarios read "today" from the server's clock ([`TestApp::now`], [`TestApp::today`]),
+//! never from the machine's. `.ci/run` proves it by running the whole workspace again with
+//! the machine's clock moved (libfaketime) to a year without holiday data and to a year
+//! before the current one.
 
 use std::time::{Duration, Instant};
 
@@ -106,6 +115,8 @@ pub struct TestApp {
     pub handler_b: String,
     /// Keeps the embedded data dir alive as long as the app.
     pub dir: Option<tempfile::TempDir>,
+    /// How far the server's clock is from the machine's.
+    pub clock_offset: chrono::Duration,
 }
 
 /// A response: status, content type and JSON body (`Value::Null` when not JSON).
@@ -145,18 +156,45 @@ impl Resp {
     }
 }
 
-pub async fn spawn_app(mode: Mode) -> TestApp {
-    spawn_app_with(mode, chrono::Duration::zero()).await
+/// The instant `spawn_app()` puts the server's clock at: Wednesday 11 March 2026, 10:00 in
+/// China (UTC+8). A working day of a year with official holiday data, its next fifteen
+/// working days free of holidays (Qingming starts on 4 April), so the suite's deadlines
+/// are final and fall where its scenarios expect them whatever day the suite runs on.
+pub const PINNED_AT: &str = "2026-03-11T10:00:00+08:00";
+
+/// [`PINNED_AT`] as an instant.
+pub fn pinned_at() -> chrono::DateTime<chrono::Utc> {
+    at(PINNED_AT)
 }
 
-pub async fn spawn_app_with(mode: Mode, clock_offset: chrono::Duration) -> TestApp {
+/// An RFC 3339 instant (`"2027-03-01T10:00:00+08:00"`) as UTC.
+pub fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339:?} is not an RFC 3339 instant: {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// The clock offset that puts a server started now at `instant`.
+pub fn offset_to(instant: chrono::DateTime<chrono::Utc>) -> chrono::Duration {
+    instant - chrono::Utc::now()
+}
+
+/// A server whose clock reads [`PINNED_AT`] now.
+pub async fn spawn_app(mode: Mode) -> TestApp {
+    spawn_app_at(mode, pinned_at()).await
+}
+
+/// A server whose clock reads `instant` now (and runs on from there).
+pub async fn spawn_app_at(mode: Mode, instant: chrono::DateTime<chrono::Utc>) -> TestApp {
     let (backing, dir) = Backing::new(mode)
         .await
         .expect("the test services (Postgres, NATS) must be available");
-    start_on(backing, dir, clock_offset).await
+    start_on(backing, dir, offset_to(instant)).await
 }
 
-/// Starts a server on an existing backing (a second server, or a restart).
+/// Starts a server on an existing backing (a second server, or a restart) whose clock is
+/// the machine's shifted by `clock_offset` (keep a first server's [`TestApp::clock_offset`]
+/// to stay on its clock, or add to it to move on).
 pub async fn start_on(
     backing: Backing,
     dir: Option<tempfile::TempDir>,
@@ -193,10 +231,21 @@ pub async fn start_on(
         client: reqwest::Client::new(),
         backing,
         dir,
+        clock_offset,
     }
 }
 
 impl TestApp {
+    /// The server's "now" (the machine's clock shifted by the server's offset).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.clock_offset
+    }
+
+    /// The server's "today", the local (UTC+8) date of [`TestApp::now`].
+    pub fn today(&self) -> chrono::NaiveDate {
+        probity_domain::WorkingCalendar::local_date(self.now())
+    }
+
     pub async fn request(
         &self,
         method: reqwest::Method,

@@ -30,6 +30,51 @@ pub enum CalendarError {
     },
 }
 
+/// A schedule the operator has to load ([`WorkingCalendar::schedule_notice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleNotice {
+    /// It is December and next year's official holidays are not loaded: from 1 January
+    /// every deadline counted in `year` will be provisional.
+    NextYearMissing {
+        /// The year whose schedule is missing.
+        year: i32,
+    },
+    /// Today's year has no schedule: deadlines counted in it are provisional now.
+    CurrentYearMissing {
+        /// The year whose schedule is missing.
+        year: i32,
+    },
+}
+
+impl ScheduleNotice {
+    /// The year whose schedule is missing.
+    pub fn year(&self) -> i32 {
+        match self {
+            ScheduleNotice::NextYearMissing { year }
+            | ScheduleNotice::CurrentYearMissing { year } => *year,
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScheduleNotice::NextYearMissing { year } => write!(
+                f,
+                "the official holiday schedule of {year} is not loaded: from 1 January {year} \
+                 deadlines will be provisional; load it with `probity calendar load FILE \
+                 --source \"国办发明电〔…〕\"` and restart the servers"
+            ),
+            ScheduleNotice::CurrentYearMissing { year } => write!(
+                f,
+                "the official holiday schedule of {year} is not loaded: deadlines counted in \
+                 {year} are provisional; load it with `probity calendar load FILE --source \
+                 \"国办发明电〔…〕\"` and restart the servers"
+            ),
+        }
+    }
+}
+
 /// A holiday schedule that cannot be loaded: the data is inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ScheduleError {
@@ -249,6 +294,22 @@ impl WorkingCalendar {
         Some((first, last))
     }
 
+    /// What an operator must be told about the schedules on `today` (a local date), if
+    /// anything: from December on, next year's schedule should be loaded (the State
+    /// Council publishes it in the autumn); a year without data makes every deadline
+    /// counted in it provisional. `None` when the data covers this year and, in December,
+    /// the next one.
+    pub fn schedule_notice(&self, today: NaiveDate) -> Option<ScheduleNotice> {
+        let year = today.year();
+        if !self.years.contains_key(&year) {
+            return Some(ScheduleNotice::CurrentYearMissing { year });
+        }
+        if today.month() == 12 && !self.years.contains_key(&(year + 1)) {
+            return Some(ScheduleNotice::NextYearMissing { year: year + 1 });
+        }
+        None
+    }
+
     /// The calendar date in Asia/Shanghai (UTC+8, no daylight saving) of an instant.
     pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
         (at + chrono::Duration::hours(8)).date_naive()
@@ -377,6 +438,49 @@ mod tests {
             day = day.succ_opt().unwrap();
         }
         n
+    }
+
+    #[test]
+    fn in_december_a_missing_next_year_is_noticed_with_the_command_that_loads_it() {
+        let cal = WorkingCalendar::china();
+        let notice = cal.schedule_notice(date("2026-12-01"));
+        assert_eq!(notice, Some(ScheduleNotice::NextYearMissing { year: 2027 }));
+        let text = notice.unwrap().to_string();
+        assert!(
+            text.contains("2027") && text.contains("probity calendar load"),
+            "{text}"
+        );
+        assert_eq!(
+            cal.schedule_notice(date("2026-12-31")),
+            Some(ScheduleNotice::NextYearMissing { year: 2027 })
+        );
+    }
+
+    #[test]
+    fn before_december_or_with_next_year_loaded_nothing_is_noticed() {
+        let cal = WorkingCalendar::china();
+        assert_eq!(cal.schedule_notice(date("2026-11-30")), None);
+        assert_eq!(cal.schedule_notice(date("2025-12-15")), None);
+        assert_eq!(cal.schedule_notice(date("2025-03-01")), None);
+    }
+
+    #[test]
+    fn a_year_without_data_is_noticed_as_current() {
+        let cal = WorkingCalendar::china();
+        assert_eq!(
+            cal.schedule_notice(date("2027-01-01")),
+            Some(ScheduleNotice::CurrentYearMissing { year: 2027 })
+        );
+        assert_eq!(
+            cal.schedule_notice(date("2024-06-01")),
+            Some(ScheduleNotice::CurrentYearMissing { year: 2024 })
+        );
+        assert_eq!(
+            WorkingCalendar::from_years(vec![])
+                .unwrap()
+                .schedule_notice(date("2026-06-01")),
+            Some(ScheduleNotice::CurrentYearMissing { year: 2026 })
+        );
     }
 
     #[test]

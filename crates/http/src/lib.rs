@@ -79,6 +79,12 @@ impl Default for HttpConfig {
 pub trait Readiness: Send + Sync {
     /// `Err(reason)` when not ready; the reason is logged and returned in the problem.
     async fn check(&self) -> Result<(), String>;
+
+    /// What the operator should act on although the service is ready (e.g. next year's
+    /// holiday schedule is not loaded); listed by `/readyz` under `warnings`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Readiness of the database alone: a trivial query succeeds.

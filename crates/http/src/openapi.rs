@@ -166,6 +166,7 @@ Errors are application/problem+json with a stable `code`."
         probity_views::integrity::Archive,
         probity_views::integrity::PublicSubject,
         ops::Health,
+        ops::Ready,
     )),
     modifiers(&BearerAuth),
     tags(

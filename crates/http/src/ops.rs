@@ -27,6 +27,16 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// `{"status": "ready"}`, with `warnings` for the operator when there are any.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    /// Things to act on that do not stop the service, e.g. next year's official holiday
+    /// schedule is not loaded (`probity calendar load`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
     responses((status = 200, body = Health)))]
@@ -36,11 +46,14 @@ pub async fn healthz() -> Json<Health> {
 
 /// Store and bus reachable, projections caught up within the configured lag.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
-    responses((status = 200, body = Health), (status = 503, description = "not_ready", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Ready), (status = 503, description = "not_ready", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(name = "readyz", skip_all)]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     state.readiness.check().await.map_err(ApiError::NotReady)?;
-    Ok(Json(Health { status: "ready" }))
+    Ok(Json(Ready {
+        status: "ready",
+        warnings: state.readiness.warnings(),
+    }))
 }
 
 /// Prometheus text exposition.

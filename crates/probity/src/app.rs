@@ -230,7 +230,24 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         tasks.push(tokio::spawn(engine.run(shutdown.clone())));
     }
 
+    // Tell the operator, once a day, when a holiday schedule the deadlines need is missing.
+    let schedule_watch = Arc::new(crate::calendar::ScheduleWatchState::default());
+    {
+        let clock = probity_http::Clock::new(settings.clock_offset);
+        tasks.push(tokio::spawn(crate::calendar::watch_schedule(
+            db.clone(),
+            calendar.clone(),
+            Arc::new(move || clock.now()),
+            schedule_watch.clone(),
+            crate::calendar::SCHEDULE_WATCH_INTERVAL,
+            shutdown.clone(),
+        )));
+        let watch = schedule_watch.clone();
+        renderers.push(Arc::new(move || watch.render()));
+    }
+
     let readiness = Arc::new(Readiness {
+        schedule_watch,
         db: db.clone(),
         nats,
         projectors: projectors
@@ -283,6 +300,9 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
 /// `/readyz`: the store answers, with NATS the connection is up, and every projector has
 /// applied the recent events of its aggregate types within the configured lag.
 struct Readiness {
+    /// What the schedule watch found (a missing holiday schedule is a warning, not a
+    /// reason to refuse traffic).
+    schedule_watch: Arc<crate::calendar::ScheduleWatchState>,
     db: Db,
     nats: Option<async_nats::Client>,
     projectors: Vec<(&'static str, &'static [&'static str])>,
@@ -324,6 +344,10 @@ impl Readiness {
 
 #[async_trait::async_trait]
 impl probity_http::Readiness for Readiness {
+    fn warnings(&self) -> Vec<String> {
+        self.schedule_watch.warning().into_iter().collect()
+    }
+
     async fn check(&self) -> Result<(), String> {
         sqlx::query("SELECT 1")
             .execute(&self.db.any)

@@ -316,3 +316,169 @@ pub async fn provisional_candidates(db: &Db) -> anyhow::Result<Vec<String>> {
         .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::new))
         .collect()
 }
+
+/// How often the schedule watch looks at the day (it warns at most once a local day).
+pub const SCHEDULE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What the schedule watch last found, shared with `/readyz` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct ScheduleWatchState {
+    current: std::sync::Mutex<Option<String>>,
+    missing_year: std::sync::atomic::AtomicI32,
+}
+
+impl ScheduleWatchState {
+    /// The warning in force, if any (shown by `/readyz` under `warnings`).
+    pub fn warning(&self) -> Option<String> {
+        self.current.lock().map(|w| w.clone()).unwrap_or(None)
+    }
+
+    /// Prometheus text: `probity_calendar_schedule_missing{year}` is 1 while a schedule the
+    /// servers need is not in force.
+    pub fn render(&self) -> String {
+        let year = self.missing_year.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = String::from(
+            "# HELP probity_calendar_schedule_missing 1 while an official holiday schedule the servers need (this year, or next year from December) is not in force.\n\
+             # TYPE probity_calendar_schedule_missing gauge\n",
+        );
+        if year == 0 {
+            out.push_str("probity_calendar_schedule_missing 0\n");
+        } else {
+            out.push_str(&format!(
+                "probity_calendar_schedule_missing{{year=\"{year}\"}} 1\n"
+            ));
+        }
+        out
+    }
+
+    fn set(&self, warning: Option<(i32, String)>) {
+        let year = warning.as_ref().map(|(y, _)| *y).unwrap_or(0);
+        self.missing_year
+            .store(year, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut current) = self.current.lock() {
+            *current = warning.map(|(_, w)| w);
+        }
+    }
+}
+
+/// The warning for `today`, given the calendar the server counts with (`in_force`) and
+/// the one the store holds now (`stored`: a year may have been loaded since the start).
+pub fn schedule_warning(
+    in_force: &WorkingCalendar,
+    stored: Option<&WorkingCalendar>,
+    today: chrono::NaiveDate,
+) -> Option<(i32, String)> {
+    let notice = in_force.schedule_notice(today)?;
+    let year = notice.year();
+    let loaded_since = stored.is_some_and(|s| s.years().any(|y| y.year == year));
+    let text = if loaded_since {
+        format!(
+            "the official holiday schedule of {year} is loaded in the store but not in force \
+             on this server: restart it to count with {year}'s holidays"
+        )
+    } else {
+        notice.to_string()
+    };
+    Some((year, text))
+}
+
+/// Warns the operator (a `WARN` log line, `/readyz` `warnings`, a gauge in `/metrics`),
+/// once a local day, while this year's schedule or, from December on, next year's is not
+/// in force, with the command that loads it. Runs until `shutdown`.
+pub async fn watch_schedule(
+    db: Db,
+    in_force: Arc<WorkingCalendar>,
+    now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    state: Arc<ScheduleWatchState>,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut warned_on: Option<chrono::NaiveDate> = None;
+    loop {
+        let today = WorkingCalendar::local_date(now());
+        if in_force.schedule_notice(today).is_none() {
+            state.set(None);
+        } else {
+            // Look at the store too: a year loaded since this server started only needs a restart.
+            let stored = match calendar_in_force(&db).await {
+                Ok(calendar) => Some(calendar),
+                Err(error) => {
+                    tracing::warn!(%error, "schedule watch: the loaded schedules cannot be read");
+                    None
+                }
+            };
+            let warning = schedule_warning(&in_force, stored.as_ref(), today);
+            if let Some((year, text)) = &warning {
+                if warned_on != Some(today) {
+                    tracing::warn!(year, "{text}");
+                    warned_on = Some(today);
+                }
+            }
+            state.set(warning);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn schedule_2027() -> YearSchedule {
+        serde_json::from_value(serde_json::json!({
+            "year": 2027, "holidays": ["2027-01-01"], "makeup_workdays": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn in_december_the_missing_next_year_is_a_warning_that_names_the_load_command() {
+        let cal = WorkingCalendar::china();
+        let (year, text) = schedule_warning(&cal, Some(&cal), date("2026-12-06")).unwrap();
+        assert_eq!(year, 2027);
+        assert!(text.contains("probity calendar load"), "{text}");
+    }
+
+    #[test]
+    fn a_year_loaded_since_the_start_asks_for_a_restart_instead() {
+        let cal = WorkingCalendar::china();
+        let mut stored = WorkingCalendar::china();
+        stored.add_year(schedule_2027()).unwrap();
+        let (year, text) = schedule_warning(&cal, Some(&stored), date("2026-12-06")).unwrap();
+        assert_eq!(year, 2027);
+        assert!(text.contains("restart"), "{text}");
+        assert!(!text.contains("calendar load"), "{text}");
+        assert_eq!(
+            schedule_warning(&stored, Some(&stored), date("2026-12-06")),
+            None
+        );
+    }
+
+    #[test]
+    fn no_warning_while_the_data_covers_the_year_before_december() {
+        let cal = WorkingCalendar::china();
+        assert_eq!(schedule_warning(&cal, None, date("2026-11-30")), None);
+    }
+
+    #[test]
+    fn the_gauge_names_the_missing_year() {
+        let state = ScheduleWatchState::default();
+        assert!(state
+            .render()
+            .contains("probity_calendar_schedule_missing 0"));
+        state.set(Some((2027, "load it".into())));
+        assert!(state
+            .render()
+            .contains("probity_calendar_schedule_missing{year=\"2027\"} 1"));
+        assert_eq!(state.warning().as_deref(), Some("load it"));
+        state.set(None);
+        assert_eq!(state.warning(), None);
+    }
+}

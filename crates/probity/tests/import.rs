@@ -43,6 +43,15 @@ fn commands(db: &Db) -> IntegrityCommands {
     )
 }
 
+/// The importer's "now" in these tests: Wednesday 11 March 2026, 10:00 in China. Pinned,
+/// so the fixture's "future" decision date (2026-03-12) stays in the future whatever day
+/// the suite runs on.
+fn now() -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-03-11T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 async fn register(
     commands: &IntegrityCommands,
     code: &str,
@@ -59,7 +68,7 @@ async fn register(
                 name: name.to_string(),
                 kind,
                 parent: None,
-                at: Utc::now(),
+                at: now(),
             },
             None,
             Default::default(),
@@ -180,7 +189,7 @@ async fn the_fixture_imports_valid_rows_and_quarantines_the_rest(kind: Kind) -> 
     let progress = |done: u64, total: u64| calls.lock().unwrap().push((done, total));
 
     // First run: the valid rows are recorded, the rest quarantined.
-    let first = import_records(&commands, &file, &report, None, Utc::now(), &progress).await?;
+    let first = import_records(&commands, &file, &report, None, now(), &progress).await?;
     assert_eq!(
         (
             first.read,
@@ -257,15 +266,7 @@ async fn the_fixture_imports_valid_rows_and_quarantines_the_rest(kind: Kind) -> 
 
     // Second run: nothing new, everything valid counted as already imported.
     let second_report = store.dir.0.join("second.report.csv");
-    let second = import_records(
-        &commands,
-        &file,
-        &second_report,
-        None,
-        Utc::now(),
-        &|_, _| {},
-    )
-    .await?;
+    let second = import_records(&commands, &file, &second_report, None, now(), &|_, _| {}).await?;
     assert_eq!(
         second,
         ImportSummary {
@@ -337,7 +338,7 @@ async fn a_file_that_cannot_be_read_fails(kind: Kind) -> anyhow::Result<()> {
     let commands = commands(&store.db);
     let report = store.dir.0.join("report.csv");
     let missing = store.dir.0.join("missing.csv");
-    let err = import_records(&commands, &missing, &report, None, Utc::now(), &|_, _| {})
+    let err = import_records(&commands, &missing, &report, None, now(), &|_, _| {})
         .await
         .expect_err("a missing file is an error");
     assert!(format!("{err:#}").contains("missing.csv"), "{err:#}");
@@ -347,22 +348,15 @@ async fn a_file_that_cannot_be_read_fails(kind: Kind) -> anyhow::Result<()> {
         &wrong_header,
         "subject_code,source\n113604000123456713,audit\n",
     )?;
-    let err = import_records(
-        &commands,
-        &wrong_header,
-        &report,
-        None,
-        Utc::now(),
-        &|_, _| {},
-    )
-    .await
-    .expect_err("a file without the columns is an error");
+    let err = import_records(&commands, &wrong_header, &report, None, now(), &|_, _| {})
+        .await
+        .expect_err("a file without the columns is an error");
     assert!(format!("{err:#}").contains("source_ref"), "{err:#}");
 
     let not_utf8 = store.dir.0.join("latin1.csv");
     std::fs::write(&not_utf8, b"subject_code\n\xe9\n")?;
     assert!(
-        import_records(&commands, &not_utf8, &report, None, Utc::now(), &|_, _| {})
+        import_records(&commands, &not_utf8, &report, None, now(), &|_, _| {})
             .await
             .is_err()
     );

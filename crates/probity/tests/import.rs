@@ -283,6 +283,11 @@ async fn the_fixture_imports_valid_rows_and_quarantines_the_rest(kind: Kind) -> 
     // recording authority): exits successfully, still nothing new.
     let mut argv = vec!["probity".to_string()];
     argv.extend(store.args.iter().cloned());
+    // The command line's clock at the same pinned instant.
+    argv.push(format!(
+        "--clock-offset={}s",
+        (now() - Utc::now()).num_seconds()
+    ));
     argv.extend([
         "import".to_string(),
         "records".to_string(),
@@ -309,6 +314,11 @@ async fn the_fixture_imports_valid_rows_and_quarantines_the_rest(kind: Kind) -> 
     let extra_report = store.dir.0.join("elsewhere.csv");
     let mut argv = vec!["probity".to_string()];
     argv.extend(store.args.iter().cloned());
+    // The command line's clock at the same pinned instant.
+    argv.push(format!(
+        "--clock-offset={}s",
+        (now() - Utc::now()).num_seconds()
+    ));
     argv.extend([
         "import".to_string(),
         "records".to_string(),
@@ -364,6 +374,11 @@ async fn a_file_that_cannot_be_read_fails(kind: Kind) -> anyhow::Result<()> {
     // Through the command line: an error, so a non-zero exit status.
     let mut argv = vec!["probity".to_string()];
     argv.extend(store.args.iter().cloned());
+    // The command line's clock at the same pinned instant.
+    argv.push(format!(
+        "--clock-offset={}s",
+        (now() - Utc::now()).num_seconds()
+    ));
     argv.extend([
         "import".to_string(),
         "records".to_string(),
@@ -375,6 +390,11 @@ async fn a_file_that_cannot_be_read_fails(kind: Kind) -> anyhow::Result<()> {
     std::fs::copy(FIXTURE, store.dir.0.join("records.csv"))?;
     let mut argv = vec!["probity".to_string()];
     argv.extend(store.args.iter().cloned());
+    // The command line's clock at the same pinned instant.
+    argv.push(format!(
+        "--clock-offset={}s",
+        (now() - Utc::now()).num_seconds()
+    ));
     argv.extend([
         "import".to_string(),
         "records".to_string(),

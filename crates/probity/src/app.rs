@@ -244,6 +244,8 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         )));
         let watch = schedule_watch.clone();
         renderers.push(Arc::new(move || watch.render()));
+        let db = db.clone();
+        renderers.push(Arc::new(move || db.group_commit_stats().render()));
     }
 
     let readiness = Arc::new(Readiness {

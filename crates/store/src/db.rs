@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     /// Whether the Postgres `LISTEN` task has been started for this database.
     pub(crate) listening: AtomicBool,
     command_locks: Vec<tokio::sync::Mutex<()>>,
+    /// The group committer every append of this database goes through.
+    pub(crate) group: Arc<crate::group::GroupCommit>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -89,6 +91,7 @@ impl Default for Shared {
             command_locks: (0..COMMAND_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            group: Arc::default(),
         }
     }
 }
@@ -119,6 +122,12 @@ fn install_any_drivers() {
 }
 
 impl Db {
+    /// The group committer's counters (batches, appends, conflicts) of this database in
+    /// this process.
+    pub fn group_commit_stats(&self) -> &crate::group::GroupStats {
+        self.signal.group.stats()
+    }
+
     /// Connects and runs the migrations of the backend.
     #[tracing::instrument(skip_all)]
     pub async fn connect_postgres(url: &str) -> Result<Db, StoreError> {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub mod db;
 pub mod error;
 pub mod executor;
+pub mod group;
 pub mod index;
 pub mod keys;
 pub mod log;

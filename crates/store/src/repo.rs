@@ -1,15 +1,18 @@
 //! The cqrs-es event repositories behind [`crate::Executor`].
 //!
-//! Postgres appends and per-aggregate loads go through postgres-es'
-//! `PostgresEventRepository` on the `events` table of this crate's migration (whose only
-//! unique constraints are the primary key and `position`, so postgres-es' reading of
-//! every unique violation as a conflict is right). Its streaming reads unwrap database
-//! errors inside a spawned task, so this module streams with its own queries instead.
+//! Appends, on both backends, go through the database's group committer
+//! ([`crate::group`]): concurrent commands are written together in one transaction with
+//! one multi-row statement, each keeping its own optimistic lock (postgres-es' `persist`
+//! writes one command per transaction, so it is not used for appends; ADR 0008).
 //!
-//! SQLite uses [`SqliteEventRepository`], written for this crate's schema: a command's
-//! events are inserted in one transaction with their `recorded_at`, a violation of the
+//! Postgres per-aggregate loads go through postgres-es' `PostgresEventRepository` on the
+//! `events` table of this crate's migration. Its streaming reads unwrap database errors
+//! inside a spawned task, so this module streams with its own queries instead.
+//!
+//! SQLite uses [`SqliteEventRepository`], written for this crate's schema; a batch's
+//! commit wakes `EventLog::wait_for_new`. A violation of the
 //! `(aggregate_type, aggregate_id, sequence)` uniqueness (SQLite extended codes 2067 and
-//! 1555) is an optimistic-lock conflict, and a commit wakes `EventLog::wait_for_new`.
+//! 1555, Postgres 23505) is an optimistic-lock conflict.
 //!
 //! Only the plain event-store mode of cqrs-es is supported: snapshots are neither read nor
 //! written (a snapshot update is refused rather than silently dropped).
@@ -26,6 +29,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::db::Shared;
+use crate::group::Target;
 use crate::{Backend, Db, StoreError};
 
 /// Buffer of the replay streams (events read ahead of the consumer).
@@ -52,7 +56,10 @@ impl EventRepository {
     /// The repository for `db`'s backend.
     pub fn new(db: &Db) -> Result<Self, StoreError> {
         Ok(match db.backend {
-            Backend::Postgres => Self::Postgres(PgEventRepository::new(db.pg_pool()?.clone())),
+            Backend::Postgres => Self::Postgres(PgEventRepository::new(
+                db.pg_pool()?.clone(),
+                db.signal.clone(),
+            )),
             Backend::Sqlite => Self::Sqlite(SqliteEventRepository::new(
                 db.sqlite_pool()?.clone(),
                 db.signal.clone(),
@@ -108,10 +115,15 @@ impl PersistedEventRepository for EventRepository {
         if snapshot_update.is_some() {
             return Err(no_snapshots());
         }
-        match self {
-            Self::Postgres(repo) => repo.inner.persist::<A>(events, None).await,
-            Self::Sqlite(repo) => repo.insert(events).await,
-        }
+        // Every append goes through the database's group committer (see `group`).
+        let (target, signal) = match self {
+            Self::Postgres(repo) => (Target::Postgres(repo.pool.clone()), &repo.signal),
+            Self::Sqlite(repo) => (
+                Target::Sqlite(repo.pool.clone(), repo.signal.clone()),
+                &repo.signal,
+            ),
+        };
+        signal.group.append(&target, events.to_vec()).await
     }
 
     async fn stream_events<A: Aggregate>(
@@ -136,16 +148,18 @@ impl PersistedEventRepository for EventRepository {
 pub struct PgEventRepository {
     inner: PostgresEventRepository,
     pool: PgPool,
+    signal: Arc<Shared>,
 }
 
 impl PgEventRepository {
     /// The repository on the `events` table of `pool`'s database.
-    pub fn new(pool: PgPool) -> Self {
+    pub(crate) fn new(pool: PgPool, signal: Arc<Shared>) -> Self {
         // Table names: ours is `events`; the snapshot table is never touched in
         // event-store mode.
         Self {
             inner: PostgresEventRepository::new(pool.clone()),
             pool,
+            signal,
         }
     }
 
@@ -255,39 +269,6 @@ impl SqliteEventRepository {
             .await
             .map_err(persistence_error)?;
         rows.iter().map(sqlite_serialized).collect()
-    }
-
-    /// Inserts one command's events in one transaction and wakes the tailers.
-    async fn insert(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await.map_err(persistence_error)?;
-        for event in events {
-            let sequence = i64::try_from(event.sequence).map_err(|_| {
-                PersistenceError::UnknownError(
-                    format!("sequence {} too large", event.sequence).into(),
-                )
-            })?;
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&event.aggregate_type)
-            .bind(&event.aggregate_id)
-            .bind(sequence)
-            .bind(&event.event_type)
-            .bind(&event.event_version)
-            .bind(serde_json::to_string(&event.payload)?)
-            .bind(serde_json::to_string(&event.metadata)?)
-            .bind(sqlite_timestamp(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(persistence_error)?;
-        }
-        tx.commit().await.map_err(persistence_error)?;
-        self.signal.bump();
-        Ok(())
     }
 
     fn stream(

@@ -8,17 +8,23 @@
 //! again destroys the key before answering that the reporter is already erased, so a
 //! retry always completes the shredding.
 //!
-//! Used by `probity erase reporter <id> --reason TEXT`; no HTTP route exposes it.
+//! [`erase_civil_servant`] does the same for a civil servant's sealed name and identity
+//! number, and also removes them from the keyed-hash index.
+//!
+//! Used by `probity erase reporter <id> --reason TEXT` and `probity erase civil-servant
+//! <id> --reason TEXT`; no HTTP route exposes them.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use probity_domain::aggregate_type::COMPLAINT;
 use probity_domain::complaint::{Complaint, ComplaintCommand, ComplaintError, ComplaintEvent};
-use probity_store::{EventLog, ExecuteError, Executor, KeyStore};
+use probity_store::{EventLog, ExecuteError, Executor, KeyStore, Metadata};
 
-use crate::complaints::{COMPLAINT, MAX_TEXT_CHARS};
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::AppError;
+use crate::integrity::{load, IntegrityCommands, CIVIL_SERVANT_KIND};
+use crate::validate::MAX_TEXT_CHARS;
+use crate::App;
 
 /// What an erasure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,43 +51,51 @@ impl std::fmt::Debug for ErasureParts<'_> {
     }
 }
 
+/// The metadata of an erasure: the actor, the purpose and a fresh request id.
+fn erasure_metadata(actor: &str) -> Metadata {
+    let mut metadata = HashMap::new();
+    metadata.insert("actor".to_string(), actor.to_string());
+    metadata.insert("purpose".to_string(), "erasure".to_string());
+    metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
+    metadata
+}
+
 /// Erases the reporter of complaint `complaint_id`: records `ReporterErased` (with
-/// `reason`, by `actor`, at `at`) FIRST, then destroys its key. Errors: 404 for an
-/// unknown case, 422 for a blank or too long reason, 409 `invalid_transition` for an
-/// anonymous case or one already erased.
+/// `reason`, by `actor`, at `at`) FIRST, then destroys its key. Errors: not found for an
+/// unknown case, invalid input for a blank or too long reason, the complaint's refusal
+/// (`AnonymousReporter`, `ReporterAlreadyErased`) for an anonymous case or one already
+/// erased.
+#[tracing::instrument(name = "reporter_erase", skip(parts, reason, at), fields(case_id = %complaint_id))]
 pub async fn erase_reporter(
     parts: ErasureParts<'_>,
     complaint_id: &str,
     reason: &str,
     actor: &str,
     at: DateTime<Utc>,
-) -> Result<Erasure, ApiError> {
+) -> Result<Erasure, AppError> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(ApiError::field(
+        return Err(AppError::field(
             "reason",
             "missing",
             "reason must not be empty",
         ));
     }
     if reason.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::field(
+        return Err(AppError::field(
             "reason",
             "too_long",
             format!("reason must be at most {MAX_TEXT_CHARS} characters"),
         ));
     }
     if actor.trim().is_empty() {
-        return Err(ApiError::field(
+        return Err(AppError::field(
             "actor",
             "missing",
             "actor must not be empty",
         ));
     }
-    let mut metadata = HashMap::new();
-    metadata.insert("actor".to_string(), actor.to_string());
-    metadata.insert("purpose".to_string(), "erasure".to_string());
-    metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
+    let metadata = erasure_metadata(actor);
     let command = ComplaintCommand::EraseReporter {
         reason: reason.to_string(),
         at,
@@ -96,7 +110,7 @@ pub async fn erase_reporter(
                 ComplaintEvent::ReporterErased { key_id, .. } => Some((key_id.clone(), e.sequence)),
                 _ => None,
             }) else {
-                return Err(ApiError::internal("an erasure recorded no ReporterErased"));
+                return Err(AppError::internal("an erasure recorded no ReporterErased"));
             };
             let key_destroyed = parts.keys.destroy(&key_id).await?;
             tracing::info!(case_id = %complaint_id, %key_id, "reporter erased");
@@ -128,20 +142,38 @@ pub async fn erase_reporter(
     }
 }
 
-impl AppState {
-    /// [`erase_reporter`] with this state's components and clock.
+impl App {
+    /// [`erase_reporter`] with this application's components and clock.
     pub async fn erase_reporter(
         &self,
         complaint_id: &str,
         reason: &str,
         actor: &str,
-    ) -> Result<Erasure, ApiError> {
+    ) -> Result<Erasure, AppError> {
         let parts = ErasureParts {
             complaints: &self.complaints,
             log: &self.log,
             keys: &self.keys,
         };
         erase_reporter(parts, complaint_id, reason, actor, self.clock.now()).await
+    }
+
+    /// [`erase_civil_servant`] with this application's components and clock.
+    pub async fn erase_civil_servant(
+        &self,
+        civil_servant_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Erasure, AppError> {
+        erase_civil_servant(
+            &self.integrity,
+            &self.keys,
+            civil_servant_id,
+            reason,
+            actor,
+            self.clock.now(),
+        )
+        .await
     }
 }
 
@@ -152,28 +184,26 @@ impl AppState {
 /// before answering that the data is already erased.
 ///
 /// Used by `probity erase civil-servant <id> --reason TEXT`.
+#[tracing::instrument(name = "civil_servant_erase", skip(integrity, keys, reason, at))]
 pub async fn erase_civil_servant(
-    integrity: &crate::integrity::IntegrityCommands,
+    integrity: &IntegrityCommands,
     keys: &KeyStore,
     civil_servant_id: &str,
     reason: &str,
     actor: &str,
     at: DateTime<Utc>,
-) -> Result<Erasure, ApiError> {
+) -> Result<Erasure, AppError> {
     use probity_domain::civil_servant::{
         CivilServantCommand, CivilServantError, CivilServantEvent,
     };
     if actor.trim().is_empty() {
-        return Err(ApiError::field(
+        return Err(AppError::field(
             "actor",
             "missing",
             "actor must not be empty",
         ));
     }
-    let mut metadata = HashMap::new();
-    metadata.insert("actor".to_string(), actor.to_string());
-    metadata.insert("purpose".to_string(), "erasure".to_string());
-    metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
+    let metadata = erasure_metadata(actor);
     let command = CivilServantCommand::ErasePersonalData {
         reason: reason.trim().to_string(),
         at,
@@ -190,14 +220,14 @@ pub async fn erase_civil_servant(
                 }
                 _ => None,
             }) else {
-                return Err(ApiError::internal(
+                return Err(AppError::internal(
                     "an erasure recorded no CivilServantDataErased",
                 ));
             };
             let key_destroyed = keys.destroy(&key_id).await?;
             integrity
                 .index
-                .forget(crate::integrity::CIVIL_SERVANT_KIND, civil_servant_id)
+                .forget(CIVIL_SERVANT_KIND, civil_servant_id)
                 .await?;
             tracing::info!(civil_servant_id, %key_id, "civil servant's personal data erased");
             Ok(Erasure {
@@ -207,14 +237,13 @@ pub async fn erase_civil_servant(
             })
         }
         Err(ExecuteError::Domain(CivilServantError::AlreadyErased)) => {
-            let (servant, _) =
-                crate::integrity::load(&integrity.civil_servants, civil_servant_id).await?;
+            let (servant, _) = load(&integrity.civil_servants, civil_servant_id).await?;
             if let Some(key_id) = servant.key_id {
                 keys.destroy(&key_id).await?;
             }
             integrity
                 .index
-                .forget(crate::integrity::CIVIL_SERVANT_KIND, civil_servant_id)
+                .forget(CIVIL_SERVANT_KIND, civil_servant_id)
                 .await?;
             Err(CivilServantError::AlreadyErased.into())
         }

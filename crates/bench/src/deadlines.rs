@@ -507,7 +507,7 @@ async fn run(args: &Args, db_url: &str, total_rows: usize) -> anyhow::Result<()>
             limits: TimeLimits::default(),
         },
     ));
-    let registry = probity_deadlines::complaint::register(Registry::new(), executor);
+    let registry = probity_app::deadlines::complaint::register(Registry::new(), executor);
     let clock = Clock::default();
     // Start a week before the first batch: nothing due, nothing near.
     clock.jump_to(shanghai(first - chrono::Duration::days(7), 12));

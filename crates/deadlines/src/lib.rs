@@ -16,7 +16,8 @@
 //! # Time
 //! "Now" comes from a closure ([`Now`]): the app passes its clock (real time plus
 //! `PROBITY_CLOCK_OFFSET`), tests pass a clock they move by hand. A deadline is overdue
-//! when the Asia/Shanghai date of now is after its due day (`due < today`), and due soon
+//! when the Asia/Shanghai date of now is after its due day (`due < today`, the set-based
+//! form of [`probity_domain::is_overdue`]), and due soon
 //! when it is not yet passed and at most `reminder_working_days` working days are left
 //! ([`probity_domain::WorkingCalendar::working_days_left`]), the due day itself (0 left)
 //! included so that a reminder missed while every server was down still goes out.
@@ -30,24 +31,22 @@
 //!    `case_type = "rectification"` and a kind such as `rectification_report`;
 //! 2. give the aggregate a command that marks the deadline overdue once per due day and
 //!    refuses with a typed error when it is already marked, no longer open or not passed;
-//! 3. implement [`DeadlineAction`] (or use [`action_fn`]) to run that command through
-//!    its executor, returning [`Outcome::Settled`] for those typed refusals;
-//! 4. register it: `registry.on_overdue("rectification", "rectification_report", action)`
-//!    (and `on_due_soon` for a reminder), next to [`complaint::register`] in the app.
+//! 3. implement [`DeadlineAction`] (or use [`action_fn`]) in the application layer
+//!    (`probity_app::deadlines`) to run that command through its executor
+//!    (`probity_app::deadlines::run_command`), returning [`Outcome::Settled`] for those
+//!    typed refusals;
+//! 4. register it: `registry.on_overdue(RECTIFICATION, "rectification_report", action)`
+//!    (and `on_due_soon` for a reminder), next to `probity_app::deadlines::complaint::register`.
 //!
-//! The integrity records' deadlines (rectification escalation, overdue repair and
-//! objection decisions) are registered by [`integrity::register`].
+//! The engine itself issues no command and knows no aggregate: the actions, which do,
+//! live in the application layer (`probity_app::deadlines::{complaint, integrity}`).
 //!
 //! Metrics ([`DeadlineMetrics`]) render as Prometheus text for `/metrics`.
 
-pub mod complaint;
 mod engine;
-pub mod integrity;
 mod metrics;
 mod registry;
 
 pub use engine::{DeadlineEngine, EngineConfig, Now, TickReport};
 pub use metrics::{DeadlineMetrics, DeadlineStats};
-pub use registry::{
-    action_fn, run_command, DeadlineAction, DueDeadline, Outcome, Registry, Trigger,
-};
+pub use registry::{action_fn, DeadlineAction, DueDeadline, Outcome, Registry, Trigger};

@@ -93,34 +93,6 @@ where
     Arc::new(FnAction(move |d, at| -> BoxedFuture { Box::pin(f(d, at)) }))
 }
 
-/// Runs an engine command on the case through `executor` (actor `deadline-engine`):
-/// [`Outcome::Fired`] when it records an event, [`Outcome::Settled`] when the aggregate
-/// refuses with one of the typed "nothing to do" errors `settled` names; any other error
-/// is returned (logged by the engine, retried at the next tick).
-pub async fn run_command<A>(
-    executor: &probity_store::Executor<A>,
-    case_id: &str,
-    command: A::Command,
-    settled: fn(&A::Error) -> bool,
-) -> anyhow::Result<Outcome>
-where
-    A: cqrs_es::Aggregate,
-    A::Command: Clone,
-    A::Error: std::error::Error + Send + Sync + 'static,
-{
-    let mut metadata = probity_store::Metadata::new();
-    metadata.insert("actor".into(), crate::complaint::ACTOR.into());
-    metadata.insert("role".into(), "system".into());
-    match executor.execute(case_id, command, None, metadata).await {
-        Ok(_) => Ok(Outcome::Fired),
-        Err(probity_store::ExecuteError::Domain(e)) if settled(&e) => {
-            tracing::debug!(refusal = %e, "settled by the aggregate");
-            Ok(Outcome::Settled)
-        }
-        Err(other) => Err(anyhow::Error::new(other)),
-    }
-}
-
 /// The actions, keyed by `(case_type, kind)` and trigger.
 #[derive(Clone, Default)]
 pub struct Registry {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use probity_deadlines::{complaint, DeadlineEngine, EngineConfig, Now, Registry, TickReport};
+use probity_app::deadlines::complaint;
+use probity_deadlines::{DeadlineEngine, EngineConfig, Now, Registry, TickReport};
 use probity_domain::complaint::{
     Category, Channel, Complaint, ComplaintCommand, ComplaintServices,
 };

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use probity_deadlines::{complaint, integrity, DeadlineEngine, EngineConfig, Registry};
+use probity_app::deadlines::{complaint, integrity};
+use probity_deadlines::{DeadlineEngine, EngineConfig, Registry};
 use probity_domain::ids::CreditCode;
 use probity_domain::integrity::{
     IntegrityPolicy, IntegrityServices, PublicityPolicy, RecordFacts, Severity,

@@ -153,7 +153,7 @@ fn require_actor(actor: &str) -> Result<(), AccessError> {
 }
 
 impl Aggregate for AccessLog {
-    const TYPE: &'static str = "access_log";
+    const TYPE: &'static str = crate::aggregate_type::ACCESS_LOG;
     type Command = AccessCommand;
     type Event = AccessEvent;
     type Error = AccessError;

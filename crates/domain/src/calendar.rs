@@ -106,6 +106,15 @@ pub enum ScheduleError {
     },
 }
 
+/// The overdue rule, the one definition every reader uses: a deadline is overdue on
+/// `today` (a local Asia/Shanghai date) once its due day has passed, that is on every
+/// day after it (the due day itself is still on time). The aggregates decide markings
+/// with it, the views show `overdue` with it, and the deadline engine's and the list
+/// filters' SQL (`due < today`) is its set-based form.
+pub fn is_overdue(due: NaiveDate, today: NaiveDate) -> bool {
+    today > due
+}
+
 /// A due date: the end of that working day in Asia/Shanghai. `provisional` when it was
 /// computed through a year whose holiday schedule was not yet loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -430,7 +430,7 @@ pub fn check_reminder(
     today: NaiveDate,
 ) -> Result<NaiveDate, DecisionDeadlineRefusal> {
     let due = due.ok_or(DecisionDeadlineRefusal::NotOpen)?;
-    if today > due {
+    if crate::is_overdue(due, today) {
         return Err(DecisionDeadlineRefusal::Passed { due });
     }
     if reminded.contains(&due) {
@@ -447,7 +447,7 @@ pub fn check_decision_overdue(
     today: NaiveDate,
 ) -> Result<NaiveDate, DecisionDeadlineRefusal> {
     let due = due.ok_or(DecisionDeadlineRefusal::NotOpen)?;
-    if today <= due {
+    if !crate::is_overdue(due, today) {
         return Err(DecisionDeadlineRefusal::NotYetDue { due });
     }
     if flagged.contains(&due) {

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod aggregate_type;
 pub mod assessment;
 pub mod calendar;
 pub mod calendar_admin;
@@ -24,7 +25,7 @@ pub mod reporter;
 pub mod subject;
 
 pub use calendar::{
-    CalendarError, DayKind, Deadline, ScheduleError, WorkingCalendar, YearSchedule,
+    is_overdue, CalendarError, DayKind, Deadline, ScheduleError, WorkingCalendar, YearSchedule,
 };
 pub use ids::{CreditCode, IdError, IdentityNumber};
 pub use policy::TimeLimits;

@@ -1,21 +1,20 @@
-//! Complaints (投诉举报): creation, the verbs of the closed loop, reads, lists and the
-//! audited history. Handlers are thin: extract, authorise, build the command and its
-//! metadata, execute, and answer with the aggregate folded from its events (so a
-//! response always reflects the write, whatever the projection's lag).
-
-use std::collections::HashMap;
+//! Complaints (投诉举报): the routes of creation, the verbs of the closed loop, reads,
+//! lists and the audited history. Handlers are thin: extract, authorise the role, parse
+//! the body into a command, call the application layer ([`probity_app::complaints`]),
+//! and map its answer (the view folded from the case's events, so a response always
+//! reflects the write, whatever the projection's lag).
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use probity_domain::access::AccessCommand;
+use probity_app::complaints::{NewComplaint, ReporterDisclosure};
+use probity_app::validate::{check_length, credit_code, required_text};
+use probity_app::AppError;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
-use probity_domain::reporter::{ReporterIdentity, SealedReporter};
-use probity_domain::{CreditCode, IdentityNumber, WorkingCalendar};
-use probity_store::{ExecuteError, Metadata, StoredEvent};
+use probity_domain::reporter::ReporterIdentity;
+use probity_domain::{CreditCode, IdentityNumber};
 use probity_views::{ComplaintFilter, ComplaintView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,17 +27,12 @@ use crate::extract::{
 };
 use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
-use crate::metrics::CommandOutcome;
 use crate::AppState;
 
-/// Aggregate type of complaints in the event log.
-pub const COMPLAINT: &str = "complaint";
-/// Longest accepted description, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 4000;
-/// Longest accepted title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest accepted free text (reasons, notes, replies, comments), in characters.
-pub const MAX_TEXT_CHARS: usize = 4000;
+/// Limits of the free texts (defined by the application layer).
+pub use probity_app::validate::{MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS};
+/// Aggregate type of complaints in the event log (defined once, in the domain).
+pub use probity_domain::aggregate_type::COMPLAINT;
 
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -229,156 +223,11 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 fn parse_credit_code(field: &str, value: &str) -> Result<CreditCode, ApiError> {
-    CreditCode::parse(value.trim()).map_err(|e| ApiError::from_id(field, e))
+    Ok(credit_code(field, value)?)
 }
 
-fn required_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        return Err(ApiError::field(
-            field,
-            "missing",
-            format!("{field} must not be empty"),
-        ));
-    }
-    check_length(field, value, max)
-}
-
-fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.chars().count() > max {
-        return Err(ApiError::field(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Command metadata: who, in which role and unit, for which request. Never personal data.
-pub(crate) fn metadata(auth: &Auth, ctx: &RequestCtx) -> Metadata {
-    let mut m = HashMap::new();
-    m.insert("actor".to_string(), auth.token_id.clone());
-    m.insert("role".to_string(), auth.role.as_str().to_string());
-    if let Some(unit) = &auth.unit {
-        m.insert("unit".to_string(), unit.to_string());
-    }
-    m.insert("request_id".to_string(), ctx.request_id.clone());
-    m.insert("correlation_id".to_string(), ctx.correlation_id.clone());
-    m
-}
-
-pub(crate) fn outcome<E: std::error::Error>(e: &ExecuteError<E>) -> CommandOutcome {
-    match e {
-        ExecuteError::Domain(_) => CommandOutcome::Rejected,
-        ExecuteError::VersionConflict { .. } => CommandOutcome::VersionConflict,
-        ExecuteError::Conflict => CommandOutcome::Conflict,
-        ExecuteError::Store(_) => CommandOutcome::Error,
-    }
-}
-
-impl AppState {
-    /// Runs a complaint command, counts its outcome, and returns the case's view after it.
-    async fn execute_complaint(
-        &self,
-        id: &str,
-        command: ComplaintCommand,
-        expected_version: Option<usize>,
-        metadata: Metadata,
-    ) -> Result<ComplaintView, ApiError> {
-        match self
-            .complaints
-            .execute_with_history(id, command, expected_version, metadata)
-            .await
-        {
-            Ok(executed) => {
-                self.metrics.record_command(CommandOutcome::Ok);
-                // The view of the result, folded from the history the command was
-                // decided on plus its new events: no second read of the log.
-                let view = ComplaintView::from_events(
-                    id,
-                    executed
-                        .history
-                        .iter()
-                        .map(|e| (e.sequence as u64, &e.payload)),
-                )
-                .map(|mut v| {
-                    v.refresh_overdue(self.clock.today());
-                    v
-                })
-                .ok_or_else(|| {
-                    ApiError::internal(format!("complaint {id} has no events after a command"))
-                })?;
-                Ok(view)
-            }
-            Err(e) => {
-                self.metrics.record_command(outcome(&e));
-                Err(e.into())
-            }
-        }
-    }
-
-    /// The complaint's events straight from the log (optionally up to `as_of`).
-    async fn complaint_events(
-        &self,
-        id: &str,
-        as_of: Option<DateTime<Utc>>,
-    ) -> Result<Vec<StoredEvent>, ApiError> {
-        Ok(self.log.read_aggregate(COMPLAINT, id, as_of).await?)
-    }
-
-    /// The complaint folded from the log: always current, whatever the projection's lag.
-    pub async fn fold_complaint(&self, id: &str) -> Result<Option<ComplaintView>, ApiError> {
-        let events = self.complaint_events(id, None).await?;
-        fold(id, &events, self.clock.today())
-    }
-
-    /// The complaint from the read model, or folded from the log if the projection has
-    /// not caught up with the case's last event yet (read-your-writes).
-    async fn read_complaint(&self, id: &str) -> Result<Option<ComplaintView>, ApiError> {
-        let projected = self.views.complaint(id, self.clock.today()).await?;
-        let last = self.log.last_sequence(COMPLAINT, id).await?;
-        match projected {
-            Some(view) if i64::try_from(view.version).unwrap_or(i64::MAX) >= last => Ok(Some(view)),
-            // Not projected yet, or behind the log (a write this client just made).
-            _ if last > 0 => self.fold_complaint(id).await,
-            _ => Ok(None),
-        }
-    }
-}
-
-pub(crate) fn fold(
-    id: &str,
-    events: &[StoredEvent],
-    today: chrono::NaiveDate,
-) -> Result<Option<ComplaintView>, ApiError> {
-    let view = ComplaintView::from_stored(id, events)
-        .map_err(|e| ApiError::internal(format!("complaint {id} does not fold: {e}")))?;
-    Ok(view.map(|mut v| {
-        v.refresh_overdue(today);
-        v
-    }))
-}
-
-/// A bound supervisor's jurisdiction: its authority and the subjects under it (a
-/// government's departments); `None` for every other caller (no limit).
-pub(crate) async fn jurisdiction(
-    state: &AppState,
-    auth: &Auth,
-) -> Result<Option<Vec<String>>, ApiError> {
-    match (auth.role, &auth.unit) {
-        (Role::Supervisor, Some(unit)) => Ok(Some(state.views.jurisdiction(unit.as_str()).await?)),
-        _ => Ok(None),
-    }
-}
-
-/// The unit a case is about for jurisdiction: its handling unit, or before dispatch the
-/// body complained about.
-fn case_unit(view: &ComplaintView) -> Option<&str> {
-    view.unit.as_deref().or(view.subject_code.as_deref())
-}
-
-/// Runs `command` on complaint `id` and answers with the updated view. A bound
-/// supervisor acts only on cases within its authority (and dispatches only there).
+/// Runs `command` on complaint `id` through the application layer and answers with the
+/// updated view.
 async fn command(
     state: &AppState,
     ctx: &RequestCtx,
@@ -387,30 +236,15 @@ async fn command(
     if_match: IfMatch,
     command: ComplaintCommand,
 ) -> Result<Json<ComplaintView>, ApiError> {
-    if let Some(units) = jurisdiction(state, auth).await? {
-        let outside =
-            || ApiError::Forbidden("the case is outside this supervisor's authority".into());
-        let view = state
-            .fold_complaint(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("complaint not found".into()))?;
-        if !case_unit(&view).is_some_and(|u| units.iter().any(|x| x == u)) {
-            return Err(outside());
-        }
-        if let ComplaintCommand::DispatchComplaint { unit, .. } = &command {
-            if !units.iter().any(|x| x == unit.as_str()) {
-                return Err(outside());
-            }
-        }
-    }
     let view = state
-        .execute_complaint(id, command, if_match.0, metadata(auth, ctx))
+        .app
+        .complaint_command(AppState::command(auth, ctx), id, if_match.0, command)
         .await?;
     Ok(Json(view))
 }
 
-/// The reporter block of a stored case for an authorised reader: records the read in
-/// the access log FIRST, then decrypts.
+/// The reporter block of a stored case for an authorised reader: the application
+/// records the read in the access log FIRST, then opens the sealed block.
 async fn reporter_block(
     state: &AppState,
     ctx: &RequestCtx,
@@ -425,46 +259,25 @@ async fn reporter_block(
         identity_number: None,
         erased: false,
     };
-    if anonymous {
-        return Ok(empty);
-    }
-    let events = state.complaint_events(id, None).await?;
-    let sealed: Option<SealedReporter> = events.iter().find_map(|e| {
-        e.payload
-            .get("ComplaintFiled")
-            .and_then(|filed| filed.get("reporter"))
-            .and_then(|r| serde_json::from_value::<SealedReporter>(r.clone()).ok())
-    });
-    let Some(sealed) = sealed else {
-        return Ok(empty);
-    };
-    let read = AccessCommand::RecordPersonalDataRead {
-        case_type: COMPLAINT.to_string(),
-        case_id: id.to_string(),
-        actor: auth.token_id.clone(),
-        role: auth.role.as_str().to_string(),
-        purpose: "reporter block of GET /api/v1/complaints/{id}".to_string(),
-        at: state.clock.now(),
-    };
-    state
-        .access
-        .execute(
-            &format!("{COMPLAINT}-{id}"),
-            read,
-            None,
-            metadata(auth, ctx),
+    let disclosure = state
+        .app
+        .disclose_reporter(
+            AppState::command(auth, ctx),
+            id,
+            anonymous,
+            "reporter block of GET /api/v1/complaints/{id}",
         )
         .await?;
-    state.metrics.record_personal_data_read();
-    Ok(match state.keys.open(&sealed).await? {
-        Some(identity) => ReporterBlock {
+    Ok(match disclosure {
+        ReporterDisclosure::Nothing => empty,
+        ReporterDisclosure::Identity(identity) => ReporterBlock {
             anonymous: false,
             name: identity.name,
             phone: identity.phone,
             identity_number: identity.identity_number,
             erased: false,
         },
-        None => ReporterBlock {
+        ReporterDisclosure::Erased => ReporterBlock {
             erased: true,
             ..empty
         },
@@ -472,9 +285,9 @@ async fn reporter_block(
 }
 
 /// Adds the field errors of a failed check to `errors`.
-fn collect(errors: &mut Vec<FieldError>, result: Result<(), ApiError>) {
-    if let Err(ApiError::Validation { errors: mut e, .. }) = result {
-        errors.append(&mut e);
+fn collect(errors: &mut Vec<FieldError>, result: Result<(), AppError>) {
+    if let Err(AppError::Invalid(issues)) = result {
+        errors.extend(issues.into_iter().map(FieldError::from));
     }
 }
 
@@ -669,8 +482,9 @@ pub async fn complaint_create(
     .await
 }
 
-/// Seals the reporter, files the complaint and returns the response to store (without
-/// the reporter block, which is never stored in the clear).
+/// Files the complaint through the application layer (which seals the reporter) and
+/// returns the response to store (without the reporter block, which is never stored in
+/// the clear).
 async fn create(
     state: &AppState,
     ctx: &RequestCtx,
@@ -680,25 +494,19 @@ async fn create(
     identity: Option<ReporterIdentity>,
     anonymous: bool,
 ) -> Result<StoredResponse, ApiError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("case_id", id.as_str());
-    let reporter = match &identity {
-        Some(identity) => Some(state.keys.seal(identity).await?),
-        None => None,
-    };
-    let file = ComplaintCommand::FileComplaint {
+    let complaint = NewComplaint {
         category: body.category,
         channel: body.channel,
         subject_code,
-        title: body.title.trim().to_string(),
+        title: body.title,
         description: body.description,
-        anonymous,
-        reporter,
-        at: state.clock.now(),
+        reporter: if anonymous { None } else { identity },
     };
-    let view = state
-        .execute_complaint(&id, file, None, metadata(auth, ctx))
+    let (id, view) = state
+        .app
+        .file_complaint(AppState::command(auth, ctx), complaint)
         .await?;
+    tracing::Span::current().record("case_id", id.as_str());
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: serde_json::to_value(&view).map_err(ApiError::internal)?,
@@ -738,47 +546,7 @@ pub async fn complaint_view(
 ) -> Result<Json<ComplaintResponse>, ApiError> {
     auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
     let as_of = crate::history::parse_as_of(q.as_of.as_deref())?;
-    let not_found = || ApiError::NotFound(format!("complaint {} not found", id.0));
-    let units = jurisdiction(&state, &auth).await?;
-    let within = |v: &ComplaintView| match &units {
-        Some(units) => case_unit(v).is_some_and(|u| units.iter().any(|x| x == u)),
-        None => true,
-    };
-    let own = |v: &ComplaintView| auth.unit.as_ref().map(|u| u.as_str()) == v.unit.as_deref();
-    let view = match as_of {
-        Some(t) => {
-            // Never from the projection: the log up to `as_of`, folded.
-            let events = state.log.read_aggregate(COMPLAINT, &id.0, Some(t)).await?;
-            let then = fold(&id.0, &events, WorkingCalendar::local_date(t))?;
-            if auth.role == Role::Handler {
-                // The handler's unit must hold the case then or now.
-                let now = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
-                if !own(&now) && !then.as_ref().is_some_and(own) {
-                    return Err(not_found());
-                }
-            }
-            then.ok_or_else(not_found)?
-        }
-        None => {
-            let mut view = state.read_complaint(&id.0).await?.ok_or_else(not_found)?;
-            if auth.role == Role::Handler && !own(&view) {
-                // The projection may lag behind a dispatch: decide on the log.
-                view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
-                if !own(&view) {
-                    return Err(not_found());
-                }
-            }
-            if !within(&view) {
-                // Decide on the log too: the projection may lag behind a dispatch.
-                view = state.fold_complaint(&id.0).await?.ok_or_else(not_found)?;
-            }
-            view
-        }
-    };
-    if !within(&view) {
-        // Outside a bound supervisor's authority: its existence is not revealed.
-        return Err(not_found());
-    }
+    let view = state.app.complaint_for(&auth, &id.0, as_of).await?;
     let reporter = match auth.role {
         Role::Intake | Role::Auditor => {
             Some(reporter_block(&state, &ctx, &auth, &id.0, view.anonymous).await?)
@@ -840,28 +608,20 @@ pub async fn complaint_list(
         }
     }
     let unit = match (&auth.role, &q.unit) {
-        (Role::Handler, _) => Some(auth.handler_unit()?.to_string()),
+        (Role::Handler, _) => None,
         (_, Some(u)) => Some(parse_credit_code("unit", u)?.to_string()),
         (_, None) => None,
     };
-    let units = jurisdiction(&state, &auth).await?;
-    if let (Some(units), Some(unit)) = (&units, &unit) {
-        if !units.contains(unit) {
-            return Err(ApiError::Forbidden(
-                "the unit is outside this supervisor's authority".into(),
-            ));
-        }
-    }
     let filter = ComplaintFilter {
         status: q.status,
         unit,
         category: q.category,
         overdue: q.overdue,
-        units,
+        units: None,
     };
     let page = state
-        .views
-        .complaints(&filter, state.clock.today(), limit, q.cursor.as_deref())
+        .app
+        .complaint_list(&auth, filter, limit, q.cursor.as_deref())
         .await?;
     Ok(Json(ComplaintList {
         items: page.items,
@@ -1196,27 +956,16 @@ async fn complaint_merge(
     body: ApiJson<MergeBody>,
 ) -> Result<Json<ComplaintView>, ApiError> {
     auth.require(&[Role::Intake, Role::Supervisor])?;
-    let into = body.value.into.trim().to_string();
-    if into.is_empty() {
-        return Err(ApiError::field("into", "missing", "into must name a case"));
-    }
-    if into == id.0 {
-        return Err(ApiError::field(
-            "into",
-            "same_case",
-            "a case cannot be merged into itself",
-        ));
-    }
-    if state.complaint_events(&into, None).await?.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "the case to merge into ({into}) was not found"
-        )));
-    }
-    let cmd = ComplaintCommand::MergeComplaint {
-        into,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+    let view = state
+        .app
+        .merge_complaint(
+            AppState::command(&auth, &ctx),
+            &id.0,
+            &body.value.into,
+            if_match.0,
+        )
+        .await?;
+    Ok(Json(view))
 }
 
 #[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]

@@ -83,7 +83,7 @@ pub async fn deadline_list(
         ),
         (_, None) => None,
     };
-    let units = crate::complaints::jurisdiction(&state, &auth).await?;
+    let units = state.app.jurisdiction(&auth).await?;
     if let (Some(units), Some(unit)) = (&units, &unit) {
         if !units.contains(unit) {
             return Err(ApiError::Forbidden(

@@ -1,12 +1,15 @@
 //! The one API error type and its one `IntoResponse`: every failure a client can see is
 //! an `application/problem+json` document (RFC 9457) with a stable `code`.
 //!
-//! Lower layers (domain, store, views, extractors) keep their own error enums; the `From`
-//! conversions below are the single place where those become HTTP statuses and codes.
-//! Internal details (database errors, unexpected states) are logged here and never shown.
+//! The application layer has its own error ([`AppError`], which keeps the domain's typed
+//! refusals); `From<AppError>` below is the one place where it becomes an HTTP status and
+//! a stable code (the store's, the views' and the audit crate's errors on the read paths
+//! go through it too). Internal details (database errors, unexpected states) are logged
+//! here and never shown.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use probity_app::{AppError, FieldIssue};
 use probity_domain::civil_servant::CivilServantError;
 use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
@@ -16,7 +19,7 @@ use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
 use probity_domain::{CalendarError, IdError};
-use probity_store::{ExecuteError, StoreError};
+use probity_store::StoreError;
 use probity_views::ViewError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -30,6 +33,16 @@ pub struct FieldError {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+}
+
+impl From<FieldIssue> for FieldError {
+    fn from(issue: FieldIssue) -> Self {
+        Self {
+            field: issue.field,
+            code: issue.code,
+            message: issue.message,
+        }
+    }
 }
 
 impl FieldError {
@@ -296,172 +309,176 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<ComplaintError> for ApiError {
-    fn from(e: ComplaintError) -> Self {
+impl From<AppError> for ApiError {
+    /// What a client sees of every failure of a use-case: the status and stable code
+    /// of the contract (`/work/shared/api-v1.md`) for each domain refusal, input error,
+    /// missing aggregate, forbidden act, precondition or conflict; store, view and
+    /// unexpected failures are 500 `internal` (logged, never shown).
+    fn from(e: AppError) -> Self {
         match e {
-            ComplaintError::InvalidTransition { .. }
-            | ComplaintError::ExtensionTooLate
-            | ComplaintError::ExtensionPending
-            | ComplaintError::NoExtensionPending
-            | ComplaintError::NotOverdue
-            | ComplaintError::AnonymousReporter
-            | ComplaintError::ReporterAlreadyErased
-            | ComplaintError::Deadline(_)
-            | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
-            ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
-            ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
-            ComplaintError::Invalid { field, message } => {
-                ApiError::field(field, "invalid", message)
+            AppError::Complaint(e) => complaint(e),
+            AppError::Subject(e) => subject(e),
+            AppError::CivilServant(e) => civil_servant(e),
+            AppError::Record(e) => record(e),
+            AppError::Rectification(e) => rectification(e),
+            AppError::Repair(e) => repair(e),
+            AppError::Objection(e) => objection(e),
+            AppError::Commitment(e) => commitment(e),
+            AppError::CalendarAdmin(e) => ApiError::InvalidTransition(e.to_string()),
+            AppError::Access(e) => {
+                ApiError::internal(format!("access log refused a read record: {e}"))
             }
-            ComplaintError::Calendar(c) => c.into(),
-        }
-    }
-}
-
-impl From<SubjectError> for ApiError {
-    fn from(e: SubjectError) -> Self {
-        match e {
-            SubjectError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
-            SubjectError::Invalid { field, message } => ApiError::field(field, "invalid", message),
-        }
-    }
-}
-
-impl From<CivilServantError> for ApiError {
-    fn from(e: CivilServantError) -> Self {
-        match e {
-            CivilServantError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
-            CivilServantError::NotFound => ApiError::NotFound(e.to_string()),
-            CivilServantError::AlreadyErased => ApiError::InvalidTransition(e.to_string()),
-            CivilServantError::Invalid { field, message } => {
-                ApiError::field(field, "invalid", message)
+            AppError::Calendar(e) => calendar(e),
+            AppError::Invalid(issues) => {
+                let errors: Vec<FieldError> = issues.into_iter().map(FieldError::from).collect();
+                ApiError::Validation {
+                    detail: errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    errors,
+                }
             }
-        }
-    }
-}
-
-impl From<RecordError> for ApiError {
-    fn from(e: RecordError) -> Self {
-        match e {
-            RecordError::NotFound => ApiError::NotFound("record not found".into()),
-            RecordError::AlreadyRecorded => ApiError::AlreadyExists(e.to_string()),
-            RecordError::Withdrawn { .. } | RecordError::ObjectionNotUpheld(_) => {
-                ApiError::InvalidTransition(e.to_string())
+            AppError::InvalidCreditCode { field, message } => {
+                ApiError::InvalidCreditCode { field, message }
             }
-            RecordError::Invalid { field, message } => ApiError::field(field, "invalid", message),
-        }
-    }
-}
-
-impl From<RectificationError> for ApiError {
-    fn from(e: RectificationError) -> Self {
-        match e {
-            RectificationError::NotFound => ApiError::NotFound("rectification not found".into()),
-            RectificationError::AlreadyOrdered => ApiError::AlreadyExists(e.to_string()),
-            RectificationError::InvalidTransition { .. }
-            | RectificationError::RecordWithdrawn
-            | RectificationError::NotOverdue
-            | RectificationError::AlreadyEscalated
-            | RectificationError::AlreadyMitigated
-            | RectificationError::NotRecomputable(_)
-            | RectificationError::Reminder(_) => ApiError::InvalidTransition(e.to_string()),
-            RectificationError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
-            RectificationError::Invalid { field, message } => {
-                ApiError::field(field, "invalid", message)
+            AppError::InvalidIdentityNumber { field } => ApiError::InvalidIdentityNumber { field },
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::AlreadyExists(m) => ApiError::AlreadyExists(m),
+            AppError::VersionConflict { expected, current } => ApiError::VersionConflict(format!(
+                "If-Match named version {expected} but the current version is {current}"
+            )),
+            AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::Store(e) => ApiError::internal(e),
+            AppError::Database(e) => ApiError::internal(e),
+            AppError::View(ViewError::InvalidCursor) => {
+                ApiError::field("cursor", "invalid", "not a cursor this list returned")
             }
-            RectificationError::Calendar(c) => c.into(),
+            AppError::View(ViewError::Calendar(c)) => calendar(c),
+            AppError::View(other) => ApiError::internal(other),
+            AppError::Internal(context) => ApiError::Internal(context),
         }
     }
 }
 
-impl From<RepairError> for ApiError {
-    fn from(e: RepairError) -> Self {
-        match e {
-            RepairError::NotFound => ApiError::NotFound("repair not found".into()),
-            RepairError::AlreadyApplied => ApiError::AlreadyExists(e.to_string()),
-            RepairError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
-            RepairError::NotEligible {
-                ref reason,
-                possible_from,
-            } => ApiError::RepairNotEligible {
-                detail: match possible_from {
-                    Some(day) => format!("{reason}; a repair is possible from {day}"),
-                    None => reason.clone(),
-                },
-                possible_from,
+fn complaint(e: ComplaintError) -> ApiError {
+    match e {
+        ComplaintError::InvalidTransition { .. }
+        | ComplaintError::ExtensionTooLate
+        | ComplaintError::ExtensionPending
+        | ComplaintError::NoExtensionPending
+        | ComplaintError::NotOverdue
+        | ComplaintError::AnonymousReporter
+        | ComplaintError::ReporterAlreadyErased
+        | ComplaintError::Deadline(_)
+        | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
+        ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
+        ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
+        ComplaintError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        ComplaintError::Calendar(c) => calendar(c),
+    }
+}
+
+fn subject(e: SubjectError) -> ApiError {
+    match e {
+        SubjectError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
+        SubjectError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+    }
+}
+
+fn civil_servant(e: CivilServantError) -> ApiError {
+    match e {
+        CivilServantError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
+        CivilServantError::NotFound => ApiError::NotFound(e.to_string()),
+        CivilServantError::AlreadyErased => ApiError::InvalidTransition(e.to_string()),
+        CivilServantError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+    }
+}
+
+fn record(e: RecordError) -> ApiError {
+    match e {
+        RecordError::NotFound => ApiError::NotFound("record not found".into()),
+        RecordError::AlreadyRecorded => ApiError::AlreadyExists(e.to_string()),
+        RecordError::Withdrawn { .. } | RecordError::ObjectionNotUpheld(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        RecordError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+    }
+}
+
+fn rectification(e: RectificationError) -> ApiError {
+    match e {
+        RectificationError::NotFound => ApiError::NotFound("rectification not found".into()),
+        RectificationError::AlreadyOrdered => ApiError::AlreadyExists(e.to_string()),
+        RectificationError::InvalidTransition { .. }
+        | RectificationError::RecordWithdrawn
+        | RectificationError::NotOverdue
+        | RectificationError::AlreadyEscalated
+        | RectificationError::AlreadyMitigated
+        | RectificationError::NotRecomputable(_)
+        | RectificationError::Reminder(_) => ApiError::InvalidTransition(e.to_string()),
+        RectificationError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
+        RectificationError::Invalid { field, message } => {
+            ApiError::field(field, "invalid", message)
+        }
+        RectificationError::Calendar(c) => calendar(c),
+    }
+}
+
+fn repair(e: RepairError) -> ApiError {
+    match e {
+        RepairError::NotFound => ApiError::NotFound("repair not found".into()),
+        RepairError::AlreadyApplied => ApiError::AlreadyExists(e.to_string()),
+        RepairError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
+        RepairError::NotEligible {
+            ref reason,
+            possible_from,
+        } => ApiError::RepairNotEligible {
+            detail: match possible_from {
+                Some(day) => format!("{reason}; a repair is possible from {day}"),
+                None => reason.clone(),
             },
-            RepairError::NotRecordUnit | RepairError::NotDecidingAuthority => {
-                ApiError::Forbidden(e.to_string())
-            }
-            RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
-            RepairError::Calendar(c) => c.into(),
-            RepairError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+            possible_from,
+        },
+        RepairError::NotRecordUnit | RepairError::NotDecidingAuthority => {
+            ApiError::Forbidden(e.to_string())
         }
+        RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        RepairError::Calendar(c) => calendar(c),
+        RepairError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
     }
 }
 
-impl From<ObjectionError> for ApiError {
-    fn from(e: ObjectionError) -> Self {
-        match e {
-            ObjectionError::NotFound => ApiError::NotFound("objection not found".into()),
-            ObjectionError::AlreadyFiled => ApiError::AlreadyExists(e.to_string()),
-            ObjectionError::InvalidTransition { .. } | ObjectionError::RecordWithdrawn => {
-                ApiError::InvalidTransition(e.to_string())
-            }
-            ObjectionError::NotRecordUnit | ObjectionError::NotDecidingAuthority => {
-                ApiError::Forbidden(e.to_string())
-            }
-            ObjectionError::Invalid { field, message } => {
-                ApiError::field(field, "invalid", message)
-            }
-            ObjectionError::Calendar(c) => c.into(),
-            ObjectionError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+fn objection(e: ObjectionError) -> ApiError {
+    match e {
+        ObjectionError::NotFound => ApiError::NotFound("objection not found".into()),
+        ObjectionError::AlreadyFiled => ApiError::AlreadyExists(e.to_string()),
+        ObjectionError::InvalidTransition { .. } | ObjectionError::RecordWithdrawn => {
+            ApiError::InvalidTransition(e.to_string())
         }
-    }
-}
-
-impl From<CommitmentError> for ApiError {
-    fn from(e: CommitmentError) -> Self {
-        match e {
-            CommitmentError::NotFound => ApiError::NotFound("commitment not found".into()),
-            CommitmentError::AlreadyMade => ApiError::AlreadyExists(e.to_string()),
-            CommitmentError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
-            CommitmentError::NotOwnUnit => ApiError::Forbidden(e.to_string()),
-            CommitmentError::Invalid { field, message } => {
-                ApiError::field(field, "invalid", message)
-            }
+        ObjectionError::NotRecordUnit | ObjectionError::NotDecidingAuthority => {
+            ApiError::Forbidden(e.to_string())
         }
+        ObjectionError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        ObjectionError::Calendar(c) => calendar(c),
+        ObjectionError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
     }
 }
 
-impl From<CalendarError> for ApiError {
-    fn from(e: CalendarError) -> Self {
-        ApiError::CalendarMissing(e.to_string())
+fn commitment(e: CommitmentError) -> ApiError {
+    match e {
+        CommitmentError::NotFound => ApiError::NotFound("commitment not found".into()),
+        CommitmentError::AlreadyMade => ApiError::AlreadyExists(e.to_string()),
+        CommitmentError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
+        CommitmentError::NotOwnUnit => ApiError::Forbidden(e.to_string()),
+        CommitmentError::Invalid { field, message } => ApiError::field(field, "invalid", message),
     }
 }
 
-impl<E> From<ExecuteError<E>> for ApiError
-where
-    E: std::error::Error + Into<ApiError>,
-{
-    fn from(e: ExecuteError<E>) -> Self {
-        match e {
-            ExecuteError::Domain(d) => d.into(),
-            ExecuteError::VersionConflict { expected, current } => ApiError::VersionConflict(
-                format!("If-Match named version {expected} but the current version is {current}"),
-            ),
-            ExecuteError::Conflict => {
-                ApiError::Conflict("concurrent changes kept conflicting; retry the request".into())
-            }
-            ExecuteError::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<probity_domain::access::AccessError> for ApiError {
-    fn from(e: probity_domain::access::AccessError) -> Self {
-        ApiError::internal(format!("access log refused a read record: {e}"))
-    }
+fn calendar(e: CalendarError) -> ApiError {
+    ApiError::CalendarMissing(e.to_string())
 }
 
 impl From<probity_audit::AuditError> for ApiError {
@@ -472,48 +489,36 @@ impl From<probity_audit::AuditError> for ApiError {
             AuditError::Other(detail) => ApiError::AuditNotReady(format!(
                 "no signed checkpoint covers this aggregate yet: {detail}"
             )),
-            AuditError::Store(e) => e.into(),
-            AuditError::Sqlx(e) => e.into(),
+            AuditError::Store(e) => AppError::from(e).into(),
+            AuditError::Sqlx(e) => AppError::from(e).into(),
             other => ApiError::internal(other),
         }
     }
 }
 
+/// Failures of the reads HTTP serves directly (the store, the views): mapped through
+/// [`AppError`], so there is one mapping.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        AppError::from(e).into()
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(e)
+        AppError::from(e).into()
     }
 }
 
 impl From<ViewError> for ApiError {
     fn from(e: ViewError) -> Self {
-        match e {
-            ViewError::InvalidCursor => {
-                ApiError::field("cursor", "invalid", "not a cursor this list returned")
-            }
-            ViewError::Calendar(c) => c.into(),
-            other => ApiError::internal(other),
-        }
+        AppError::from(e).into()
     }
 }
 
 impl ApiError {
     /// Maps an identifier parse failure in `field`.
     pub fn from_id(field: &str, e: IdError) -> Self {
-        match e {
-            IdError::InvalidCreditCode(m) => ApiError::InvalidCreditCode {
-                field: field.to_string(),
-                message: m,
-            },
-            IdError::InvalidIdentityNumber(_) => ApiError::InvalidIdentityNumber {
-                field: field.to_string(),
-            },
-        }
+        AppError::from_id(field, e).into()
     }
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use probity_domain::access::{AccessCommand, AccessEvent};
+use probity_domain::access::AccessEvent;
 use probity_domain::WorkingCalendar;
 use probity_store::StoredEvent;
 use probity_views::ComplaintView;
@@ -29,10 +29,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
-use crate::complaints::{fold, metadata, page_limit, COMPLAINT};
+use crate::complaints::{page_limit, COMPLAINT};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, RequestCtx};
 use crate::AppState;
+use probity_app::complaints::fold;
 
 /// Aggregate type of the per-case access logs in the event log.
 pub const ACCESS_LOG: &str = "access_log";
@@ -222,9 +223,7 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// The id of the access-log aggregate of a case: `<aggregate_type>-<id>`.
-pub fn access_log_id(aggregate_type: &str, id: &str) -> String {
-    format!("{aggregate_type}-{id}")
-}
+pub use probity_app::access::access_log_id;
 
 /// The history read shared by `GET /history/{aggregate_type}/{id}` and
 /// `GET /complaints/{id}/history`: authorises, checks the aggregate exists (404
@@ -243,29 +242,11 @@ pub(crate) async fn read_history(
     let as_of = parse_as_of(q.as_of.as_deref())?;
     let after = parse_cursor(q.cursor.as_deref())?.unwrap_or(0);
     let purpose = purpose(purpose_header, q.purpose)?;
-    // One read serves both the existence check and the page (filtered by `as_of` here).
-    let mut events = state.log.read_aggregate(aggregate_type, id, None).await?;
-    if events.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "{aggregate_type} {id} not found"
-        )));
-    }
-    let read = AccessCommand::RecordHistoryRead {
-        aggregate_type: aggregate_type.to_string(),
-        aggregate_id: id.to_string(),
-        actor: auth.token_id.clone(),
-        role: auth.role.as_str().to_string(),
-        purpose,
-        at: state.clock.now(),
-    };
-    state
-        .access
-        .execute(
-            &access_log_id(aggregate_type, id),
-            read,
-            None,
-            metadata(auth, ctx),
-        )
+    // The application records the read FIRST, then returns the whole history (one read
+    // serves both the existence check and the page, filtered by `as_of` here).
+    let mut events = state
+        .app
+        .read_history(AppState::command(auth, ctx), aggregate_type, id, purpose)
         .await?;
     if let Some(t) = as_of {
         events.retain(|e| e.recorded_at <= t);
@@ -528,27 +509,9 @@ pub async fn audit_bundle(
         p => p,
     };
     let (aggregate_type, id) = (&target.aggregate_type, &target.id);
-    if state.log.last_sequence(aggregate_type, id).await? == 0 {
-        return Err(ApiError::NotFound(format!(
-            "{aggregate_type} {id} not found"
-        )));
-    }
-    let export = AccessCommand::RecordExport {
-        aggregate_type: aggregate_type.clone(),
-        aggregate_id: id.clone(),
-        actor: auth.token_id.clone(),
-        role: auth.role.as_str().to_string(),
-        purpose,
-        at: state.clock.now(),
-    };
     state
-        .access
-        .execute(
-            &access_log_id(aggregate_type, id),
-            export,
-            None,
-            metadata(&auth, &ctx),
-        )
+        .app
+        .record_export(AppState::command(&auth, &ctx), aggregate_type, id, purpose)
         .await?;
     let bundle = probity_audit::export_bundle(&state.db, aggregate_type, id).await?;
     let bytes = bundle.to_bytes()?;

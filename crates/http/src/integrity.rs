@@ -3,12 +3,10 @@
 //! and auditors' reads (record list, archive, eligibility). The public disclosure is in
 //! [`crate::public`].
 //!
-//! Handlers are thin: authorise, read the facts another aggregate is decided on from the
-//! log (never from a lagging projection), build the command, execute, and answer with the
-//! aggregate folded from its history. Rules live in the domain; errors map in
-//! `error.rs`.
-
-use std::sync::Arc;
+//! Handlers are thin: authorise the role, parse the body, call the application layer
+//! ([`probity_app::integrity`]: it reads the facts another aggregate is decided on from
+//! the log, runs the command and folds the aggregate's document), and map the answer.
+//! Rules live in the domain; errors map in `error.rs`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,21 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use cqrs_es::Aggregate;
-use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
-use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind, Fulfilment};
-use probity_domain::integrity::{
-    Decider, IntegrityPolicy, IntegrityServices, RecordFacts, Sector, Severity, Source,
-};
-use probity_domain::objection::{Grounds, Objection, ObjectionCommand, ObjectionOutcome};
-use probity_domain::record::{
-    record_id_for, DishonestyRecord, RecordCommand, RecordTarget, UpheldObjection,
-};
-use probity_domain::rectification::{Rectification, RectificationCommand};
-use probity_domain::repair::{Repair, RepairCommand};
-use probity_domain::subject::{Subject, SubjectCommand, SubjectKind};
+use probity_app::integrity::{acting_unit, decider, NewRecord, RecordCorrection};
+use probity_domain::commitment::{CommitmentCommand, CommitmentKind, Fulfilment};
+use probity_domain::integrity::{Sector, Severity, Source};
+use probity_domain::objection::{Grounds, ObjectionCommand, ObjectionOutcome};
+use probity_domain::record::RecordCommand;
+use probity_domain::rectification::RectificationCommand;
+use probity_domain::repair::RepairCommand;
+use probity_domain::subject::SubjectKind;
 use probity_domain::{CreditCode, IdentityNumber};
-use probity_store::{Db, Executor, Metadata, PersonIndex, Reserved};
 use probity_views::integrity::{
     Archive, CivilServantView, CommitmentView, Eligibility, IntegrityDoc, ObjectionView,
     RecordFilter, RecordView, RectificationView, RepairView, SubjectView, CIVIL_SERVANT_TYPE,
@@ -41,76 +33,16 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
-use crate::complaints::{metadata, outcome, page_limit, EmptyBody, ReasonBody};
+use crate::complaints::{page_limit, EmptyBody, ReasonBody};
 use crate::error::{ApiError, Problem};
 use crate::extract::{
     ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
 };
 use crate::idempotency::{self, StoredResponse};
-use crate::metrics::CommandOutcome;
 use crate::AppState;
 
-/// Kind of the civil servants' entries in the person index.
-pub const CIVIL_SERVANT_KIND: &str = "civil_servant";
-
-/// Longest civil servant's name, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// The command side of the integrity aggregates, shared by the API, the deadline engine
-/// and the importer.
-pub struct IntegrityCommands {
-    pub subjects: Arc<Executor<Subject>>,
-    pub civil_servants: Arc<Executor<CivilServant>>,
-    pub records: Arc<Executor<DishonestyRecord>>,
-    pub rectifications: Arc<Executor<Rectification>>,
-    pub repairs: Arc<Executor<Repair>>,
-    pub objections: Arc<Executor<Objection>>,
-    pub commitments: Arc<Executor<Commitment>>,
-    /// Keyed-hash index of civil servants' identity numbers.
-    pub index: PersonIndex,
-    /// The rules in force (also in every executor's services).
-    pub policy: IntegrityPolicy,
-}
-
-impl IntegrityCommands {
-    /// Executors for every integrity aggregate over `db`.
-    pub fn new(db: Db, services: IntegrityServices) -> Self {
-        fn shared<A: Aggregate<Services = IntegrityServices>>(
-            db: &Db,
-            services: &IntegrityServices,
-        ) -> Arc<Executor<A>> {
-            Arc::new(Executor::new(db.clone(), services.clone()))
-        }
-        Self {
-            subjects: shared(&db, &services),
-            civil_servants: shared(&db, &services),
-            records: shared(&db, &services),
-            rectifications: shared(&db, &services),
-            repairs: shared(&db, &services),
-            objections: shared(&db, &services),
-            commitments: shared(&db, &services),
-            index: PersonIndex::new(db.clone()),
-            policy: services.policy.clone(),
-        }
-    }
-
-    /// A record's current facts, folded from its events; `None` if never recorded.
-    pub async fn record_facts(&self, id: &str) -> Result<Option<RecordFacts>, ApiError> {
-        let (record, _) = load(&self.records, id).await?;
-        Ok(record.facts(id))
-    }
-
-    /// Whether a subject with this code is registered (from the log).
-    pub async fn subject_kind(&self, code: &str) -> Result<Option<SubjectKind>, ApiError> {
-        Ok(load(&self.subjects, code).await?.0.kind)
-    }
-}
-
-impl std::fmt::Debug for IntegrityCommands {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IntegrityCommands").finish_non_exhaustive()
-    }
-}
+pub use probity_app::integrity::{IntegrityCommands, CIVIL_SERVANT_KIND};
+pub use probity_app::validate::MAX_NAME_CHARS;
 
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -362,137 +294,18 @@ pub struct RecordListQuery {
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// An aggregate's state folded from its events, and its version.
-pub async fn load<A: Aggregate>(executor: &Executor<A>, id: &str) -> Result<(A, usize), ApiError> {
-    let events = executor.load(id).await?;
-    let mut aggregate = A::default();
-    for event in &events {
-        aggregate.apply(event.payload.clone());
-    }
-    Ok((aggregate, events.len()))
-}
-
 fn parse_code(field: &str, value: &str) -> Result<CreditCode, ApiError> {
-    CreditCode::parse(value.trim()).map_err(|e| ApiError::from_id(field, e))
+    Ok(probity_app::validate::credit_code(field, value)?)
 }
 
-fn decider(auth: &Auth) -> Decider {
-    match &auth.unit {
-        Some(unit) => Decider::Authority(unit.clone()),
-        None => Decider::CreditOffice,
-    }
-}
-
-/// Folds `(sequence, payload)` pairs of one aggregate into its document.
-fn fold<'a>(
-    aggregate_type: &str,
-    id: &str,
-    events: impl IntoIterator<Item = (u64, &'a Value)>,
-) -> Result<Option<IntegrityDoc>, ApiError> {
-    let mut doc = None;
-    for (sequence, payload) in events {
-        doc = IntegrityDoc::apply(doc, aggregate_type, id, sequence, payload)
-            .map_err(|e| ApiError::internal(format!("{aggregate_type} {id} does not fold: {e}")))?;
-    }
-    Ok(doc)
-}
-
-/// Runs a command and returns the aggregate's document folded from its history.
-async fn run<A>(
-    state: &AppState,
-    executor: &Executor<A>,
-    id: &str,
-    command: A::Command,
-    expected_version: Option<usize>,
-    metadata: Metadata,
-) -> Result<IntegrityDoc, ApiError>
-where
-    A: Aggregate,
-    A::Command: Clone,
-    A::Error: Into<ApiError>,
-{
-    match executor
-        .execute_with_history(id, command, expected_version, metadata)
-        .await
-    {
-        Ok(executed) => {
-            state.metrics.record_command(CommandOutcome::Ok);
-            let payloads: Vec<(u64, Value)> = executed
-                .history
-                .iter()
-                .map(|e| {
-                    serde_json::to_value(&e.payload)
-                        .map(|v| (e.sequence as u64, v))
-                        .map_err(ApiError::internal)
-                })
-                .collect::<Result<_, _>>()?;
-            fold(A::TYPE, id, payloads.iter().map(|(s, v)| (*s, v)))?.ok_or_else(|| {
-                ApiError::internal(format!("{} {id} has no document after a command", A::TYPE))
-            })
-        }
-        Err(e) => {
-            state.metrics.record_command(outcome(&e));
-            Err(e.into())
-        }
-    }
-}
-
-impl AppState {
-    /// An integrity document from the read model, or folded from the log when the
-    /// projection has not caught up with the aggregate's last event (read-your-writes).
-    pub async fn read_integrity(
-        &self,
-        aggregate_type: &str,
-        id: &str,
-    ) -> Result<Option<IntegrityDoc>, ApiError> {
-        let projected = self.views.integrity_doc(aggregate_type, id).await?;
-        let last = self.log.last_sequence(aggregate_type, id).await?;
-        match projected {
-            Some(doc) if i64::try_from(doc.version()).unwrap_or(i64::MAX) >= last => Ok(Some(doc)),
-            _ if last > 0 => {
-                let events = self.log.read_aggregate(aggregate_type, id, None).await?;
-                fold(
-                    aggregate_type,
-                    id,
-                    events.iter().map(|e| (e.sequence as u64, &e.payload)),
-                )
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Completes a document for the reader's day (record overlay, overdue).
-    async fn complete(&self, doc: IntegrityDoc) -> Result<IntegrityDoc, ApiError> {
-        let today = self.clock.today();
-        Ok(match doc {
-            IntegrityDoc::Record(v) => {
-                IntegrityDoc::Record(self.views.complete_record(v, today).await?)
-            }
-            IntegrityDoc::Rectification(mut v) => {
-                v.refresh_overdue(today);
-                IntegrityDoc::Rectification(v)
-            }
-            other => other,
-        })
-    }
-}
-
-/// Reads one document for `auth`: a handler sees only its own unit's (others are 404).
+/// Reads one document for `auth` (a handler sees only its own unit's; others are 404).
 async fn read_for(
     state: &AppState,
     auth: &Auth,
     aggregate_type: &str,
     id: &str,
 ) -> Result<IntegrityDoc, ApiError> {
-    let not_found = || ApiError::NotFound(format!("{aggregate_type} {id} not found"));
-    let doc = state
-        .read_integrity(aggregate_type, id)
-        .await?
-        .ok_or_else(not_found)?;
-    if auth.role == Role::Handler && auth.unit.as_ref().map(|u| u.as_str()) != Some(doc.unit()) {
-        return Err(not_found());
-    }
-    state.complete(doc).await
+    Ok(state.app.integrity_for(auth, aggregate_type, id).await?)
 }
 
 /// Answers a created resource: 201, `Location`, the stored body.
@@ -532,26 +345,9 @@ fn stored(doc: &IntegrityDoc, location: String) -> Result<StoredResponse, ApiErr
     })
 }
 
-async fn respond(state: &AppState, doc: IntegrityDoc) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .complete(doc)
-            .await?
-            .to_json()
-            .map_err(ApiError::internal)?,
-    ))
-}
-
-/// The facts of the record named in a body (422 when there is no such record).
-async fn record_facts_for(state: &AppState, record_id: &str) -> Result<RecordFacts, ApiError> {
-    if record_id.trim().is_empty() || record_id.len() > 100 {
-        return Err(ApiError::field("record_id", "invalid", "not a record id"));
-    }
-    state
-        .integrity
-        .record_facts(record_id.trim())
-        .await?
-        .ok_or_else(|| ApiError::field("record_id", "not_found", "no record has this id"))
+/// Answers a document (already completed for the reader's day by the application).
+fn respond(doc: IntegrityDoc) -> Result<Json<Value>, ApiError> {
+    Ok(Json(doc.to_json().map_err(ApiError::internal)?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -579,30 +375,20 @@ pub async fn subject_create(
     let b = &body.value;
     let code = parse_code("credit_code", &b.credit_code)?;
     let parent = match b.parent_code.as_deref().map(str::trim) {
-        Some(p) if !p.is_empty() => {
-            let parent = parse_code("parent_code", p)?;
-            let kind = state.integrity.subject_kind(parent.as_str()).await?;
-            Some((parent, kind))
-        }
+        Some(p) if !p.is_empty() => Some(parse_code("parent_code", p)?),
         _ => None,
     };
-    let command = SubjectCommand::RegisterSubject {
-        code: code.clone(),
-        name: b.name.clone(),
-        kind: b.kind,
-        parent,
-        at: state.clock.now(),
-    };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.subjects,
-            code.as_str(),
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
+        let doc = state
+            .app
+            .register_subject(
+                AppState::command(&auth, &ctx),
+                code.clone(),
+                b.name.clone(),
+                b.kind,
+                parent,
+            )
+            .await?;
         stored(&doc, format!("/api/v1/subjects/{}", code.as_str()))
     };
     idempotent_create(&state, &auth, key, "/api/v1/subjects", &body.raw, work).await
@@ -624,10 +410,11 @@ pub async fn subject_view(
 ) -> Result<Json<Value>, ApiError> {
     let code = parse_code("code", &id.0)?;
     let doc = state
+        .app
         .read_integrity(SUBJECT_TYPE, code.as_str())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 /// A subject's integrity archive (supervisor, auditor).
@@ -674,7 +461,12 @@ pub async fn subject_eligibility(
 ) -> Result<Json<Eligibility>, ApiError> {
     let code = parse_code("code", &id.0)?;
     if state.views.subject(code.as_str()).await?.is_none()
-        && state.integrity.subject_kind(code.as_str()).await?.is_none()
+        && state
+            .app
+            .integrity
+            .subject_kind(code.as_str())
+            .await?
+            .is_none()
     {
         return Err(ApiError::NotFound(format!(
             "subject {} not found",
@@ -724,54 +516,12 @@ pub async fn civil_servant_create(
         ));
     }
     let unit = parse_code("unit_code", &b.unit_code)?;
-    if state.integrity.subject_kind(unit.as_str()).await?.is_none() {
-        return Err(ApiError::field(
-            "unit_code",
-            "not_found",
-            "no subject is registered with this code",
-        ));
-    }
     let work = async {
-        let proposed = uuid::Uuid::now_v7().to_string();
-        let id = match state
-            .integrity
-            .index
-            .reserve(CIVIL_SERVANT_KIND, identity.expose(), &proposed)
-            .await?
-        {
-            Reserved::New(id) => id,
-            Reserved::Existing(id) => {
-                if load(&state.integrity.civil_servants, &id).await?.1 > 0 {
-                    return Err(ApiError::AlreadyExists(format!(
-                        "a civil servant with this identity number is registered as {id}"
-                    )));
-                }
-                // An earlier registration reserved the id and failed before its event.
-                id
-            }
-        };
-        tracing::Span::current().record("case_id", id.as_str());
-        let person = state
-            .keys
-            .seal_value(&serde_json::json!({
-                "name": name,
-                "identity_number": identity.expose(),
-            }))
+        let (id, doc) = state
+            .app
+            .register_civil_servant(AppState::command(&auth, &ctx), &identity, name, unit)
             .await?;
-        let command = CivilServantCommand::RegisterCivilServant {
-            person,
-            unit_code: unit.clone(),
-            at: state.clock.now(),
-        };
-        let doc = run(
-            &state,
-            &state.integrity.civil_servants,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/civil-servants/{id}"))
     };
     idempotent_create(
@@ -801,7 +551,7 @@ pub async fn civil_servant_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Admin, Role::Supervisor, Role::Auditor])?;
     let doc = read_for(&state, &auth, CIVIL_SERVANT_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -828,73 +578,29 @@ pub async fn record_create(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let b = body.value.clone();
-    let (target, registered) = match (b.subject_code.as_deref(), b.civil_servant_id.as_deref()) {
-        (Some(code), None) => {
-            let code = parse_code("subject_code", code)?;
-            let registered = state.integrity.subject_kind(code.as_str()).await?.is_some();
-            (RecordTarget::Subject { code }, registered)
-        }
-        (None, Some(id)) => {
-            let id = id.trim().to_string();
-            let (servant, _) = if id.is_empty() || id.len() > 100 {
-                (CivilServant::default(), 0)
-            } else {
-                load(&state.integrity.civil_servants, &id).await?
-            };
-            match servant.unit_code {
-                Some(unit_code) => (RecordTarget::CivilServant { id, unit_code }, true),
-                None => {
-                    return Err(ApiError::field(
-                        "civil_servant_id",
-                        "not_found",
-                        "no civil servant has this id",
-                    ))
-                }
-            }
-        }
-        _ => {
-            return Err(ApiError::field(
-                "subject_code",
-                "invalid",
-                "give exactly one of subject_code and civil_servant_id",
-            ))
-        }
-    };
-    let complaint = match b.complaint_id.as_deref().map(str::trim) {
-        Some(cid) if !cid.is_empty() => {
-            let found = cid.len() <= 100 && state.log.last_sequence("complaint", cid).await? > 0;
-            Some((cid.to_string(), found))
-        }
+    let subject_code = match (b.subject_code.as_deref(), b.civil_servant_id.as_deref()) {
+        (Some(code), None) => Some(parse_code("subject_code", code)?),
         _ => None,
     };
-    let id = record_id_for(b.source, &b.source_ref);
-    tracing::Span::current().record("case_id", id.as_str());
-    let command = RecordCommand::RecordDishonesty {
-        target,
-        target_registered: registered,
+    let record = NewRecord {
+        subject_code,
+        civil_servant_id: b.civil_servant_id.filter(|_| b.subject_code.is_none()),
         source: b.source,
         source_ref: b.source_ref,
         decision_date: b.decision_date,
         severity: b.severity,
         sector: b.sector,
         summary: b.summary,
-        complaint,
-        publish_minor: b.publish,
+        complaint_id: b.complaint_id,
+        publish: b.publish,
         ban_years: b.ban_years,
-        recorded_by: auth.unit.clone(),
-        at: state.clock.now(),
     };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.records,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
-        let doc = state.complete(doc).await?;
+        let (id, doc) = state
+            .app
+            .record_dishonesty(AppState::command(&auth, &ctx), record)
+            .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/records/{id}"))
     };
     idempotent_create(&state, &auth, key, "/api/v1/records", &body.raw, work).await
@@ -982,7 +688,7 @@ pub async fn record_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
     let doc = read_for(&state, &auth, RECORD_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 /// Withdraw a record: its source decision was changed or revoked (supervisor).
@@ -1007,16 +713,11 @@ pub async fn record_withdraw(
         reason: body.value.reason,
         at: state.clock.now(),
     };
-    let doc = run(
-        &state,
-        &state.integrity.records,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(&auth, &ctx),
-    )
-    .await?;
-    respond(&state, doc).await
+    let doc = state
+        .app
+        .record_command(AppState::command(&auth, &ctx), &id.0, if_match.0, command)
+        .await?;
+    respond(doc)
 }
 
 /// Correct or complete a record after an upheld objection (supervisor).
@@ -1038,41 +739,23 @@ pub async fn record_correct(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let b = body.value;
-    let oid = b.objection_id.trim().to_string();
-    let (objection, seen) = if oid.is_empty() || oid.len() > 100 {
-        (Objection::default(), 0)
-    } else {
-        load(&state.integrity.objections, &oid).await?
-    };
-    if seen == 0 {
-        return Err(ApiError::field(
-            "objection_id",
-            "not_found",
-            "no objection has this id",
-        ));
-    }
-    let command = RecordCommand::CorrectRecord {
-        objection: UpheldObjection {
-            objection_id: oid,
-            about_this_record: objection.record_id.as_deref() == Some(id.0.as_str()),
-            outcome: objection.outcome,
-        },
+    let correction = RecordCorrection {
+        objection_id: b.objection_id,
         summary: b.summary,
         severity: b.severity,
         sector: b.sector,
         decision_date: b.decision_date,
-        at: state.clock.now(),
     };
-    let doc = run(
-        &state,
-        &state.integrity.records,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(&auth, &ctx),
-    )
-    .await?;
-    respond(&state, doc).await
+    let doc = state
+        .app
+        .correct_record(
+            AppState::command(&auth, &ctx),
+            &id.0,
+            if_match.0,
+            correction,
+        )
+        .await?;
+    respond(doc)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1097,25 +780,16 @@ pub async fn rectification_create(
     body: ApiJson<CreateRectification>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor])?;
-    let record = record_facts_for(&state, &body.value.record_id).await?;
-    let id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("case_id", id.as_str());
-    let command = RectificationCommand::OrderRectification {
-        record,
-        working_days: body.value.working_days,
-        at: state.clock.now(),
-    };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.rectifications,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
-        let doc = state.complete(doc).await?;
+        let (id, doc) = state
+            .app
+            .order_rectification(
+                AppState::command(&auth, &ctx),
+                &body.value.record_id,
+                body.value.working_days,
+            )
+            .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/rectifications/{id}"))
     };
     idempotent_create(
@@ -1145,7 +819,7 @@ pub async fn rectification_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
     let doc = read_for(&state, &auth, RECTIFICATION_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 async fn rectification_command(
@@ -1156,16 +830,11 @@ async fn rectification_command(
     if_match: IfMatch,
     command: RectificationCommand,
 ) -> Result<Json<Value>, ApiError> {
-    let doc = run(
-        state,
-        &state.integrity.rectifications,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(auth, ctx),
-    )
-    .await?;
-    respond(state, doc).await
+    let doc = state
+        .app
+        .rectification_command(AppState::command(auth, ctx), &id.0, if_match.0, command)
+        .await?;
+    respond(doc)
 }
 
 macro_rules! verb_doc {
@@ -1421,35 +1090,17 @@ pub async fn repair_create(
     body: ApiJson<CreateRepair>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Handler, Role::Intake])?;
-    let record = record_facts_for(&state, &body.value.record_id).await?;
-    let history = state
-        .views
-        .repair_history(record.unit.as_str(), &record.record_id)
-        .await?;
-    let applicant_unit = match auth.role {
-        Role::Handler => Some(auth.handler_unit()?),
-        _ => None,
-    };
-    let id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("case_id", id.as_str());
-    let command = RepairCommand::ApplyForRepair {
-        record,
-        history,
-        applicant_unit,
-        commitment: body.value.commitment.clone(),
-        evidence: body.value.evidence.clone(),
-        at: state.clock.now(),
-    };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.repairs,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
+        let (id, doc) = state
+            .app
+            .apply_for_repair(
+                AppState::command(&auth, &ctx),
+                &body.value.record_id,
+                body.value.commitment.clone(),
+                body.value.evidence.clone(),
+            )
+            .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/repairs/{id}"))
     };
     idempotent_create(&state, &auth, key, "/api/v1/repairs", &body.raw, work).await
@@ -1471,7 +1122,7 @@ pub async fn repair_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
     let doc = read_for(&state, &auth, REPAIR_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 async fn repair_command(
@@ -1482,16 +1133,11 @@ async fn repair_command(
     if_match: IfMatch,
     command: RepairCommand,
 ) -> Result<Json<Value>, ApiError> {
-    let doc = run(
-        state,
-        &state.integrity.repairs,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(auth, ctx),
-    )
-    .await?;
-    respond(state, doc).await
+    let doc = state
+        .app
+        .repair_command(AppState::command(auth, ctx), &id.0, if_match.0, command)
+        .await?;
+    respond(doc)
 }
 
 #[tracing::instrument(name = "repair_supplement", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
@@ -1504,10 +1150,7 @@ async fn repair_supplement(
     body: ApiJson<EvidenceBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Handler, Role::Intake])?;
-    let applicant_unit = match auth.role {
-        Role::Handler => Some(auth.handler_unit()?),
-        _ => None,
-    };
+    let applicant_unit = acting_unit(&auth)?;
     let command = RepairCommand::SupplementRepair {
         applicant_unit,
         evidence: body.value.evidence,
@@ -1627,30 +1270,17 @@ pub async fn objection_create(
     body: ApiJson<CreateObjection>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Intake, Role::Handler])?;
-    let record = record_facts_for(&state, &body.value.record_id).await?;
-    let filed_by_unit = match auth.role {
-        Role::Handler => Some(auth.handler_unit()?),
-        _ => None,
-    };
-    let id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("case_id", id.as_str());
-    let command = ObjectionCommand::FileObjection {
-        record,
-        grounds: body.value.grounds,
-        detail: body.value.detail.clone(),
-        filed_by_unit,
-        at: state.clock.now(),
-    };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.objections,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
+        let (id, doc) = state
+            .app
+            .file_objection(
+                AppState::command(&auth, &ctx),
+                &body.value.record_id,
+                body.value.grounds,
+                body.value.detail.clone(),
+            )
+            .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/objections/{id}"))
     };
     idempotent_create(&state, &auth, key, "/api/v1/objections", &body.raw, work).await
@@ -1672,7 +1302,7 @@ pub async fn objection_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
     let doc = read_for(&state, &auth, OBJECTION_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 async fn objection_command(
@@ -1683,16 +1313,11 @@ async fn objection_command(
     if_match: IfMatch,
     command: ObjectionCommand,
 ) -> Result<Json<Value>, ApiError> {
-    let doc = run(
-        state,
-        &state.integrity.objections,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(auth, ctx),
-    )
-    .await?;
-    respond(state, doc).await
+    let doc = state
+        .app
+        .objection_command(AppState::command(auth, ctx), &id.0, if_match.0, command)
+        .await?;
+    respond(doc)
 }
 
 #[tracing::instrument(name = "objection_uphold", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
@@ -1771,32 +1396,18 @@ pub async fn commitment_create(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor, Role::Handler])?;
     let code = parse_code("subject_code", &body.value.subject_code)?;
-    let registered = state.integrity.subject_kind(code.as_str()).await?.is_some();
-    let by_unit = match auth.role {
-        Role::Handler => Some(auth.handler_unit()?),
-        _ => None,
-    };
-    let id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("case_id", id.as_str());
-    let command = CommitmentCommand::MakeCommitment {
-        subject_code: code,
-        subject_registered: registered,
-        by_unit,
-        kind: body.value.kind,
-        text: body.value.text.clone(),
-        due_date: body.value.due_date,
-        at: state.clock.now(),
-    };
     let work = async {
-        let doc = run(
-            &state,
-            &state.integrity.commitments,
-            &id,
-            command,
-            None,
-            metadata(&auth, &ctx),
-        )
-        .await?;
+        let (id, doc) = state
+            .app
+            .make_commitment(
+                AppState::command(&auth, &ctx),
+                code,
+                body.value.kind,
+                body.value.text.clone(),
+                body.value.due_date,
+            )
+            .await?;
+        tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/commitments/{id}"))
     };
     idempotent_create(&state, &auth, key, "/api/v1/commitments", &body.raw, work).await
@@ -1818,7 +1429,7 @@ pub async fn commitment_view(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
     let doc = read_for(&state, &auth, COMMITMENT_TYPE, &id.0).await?;
-    respond(&state, doc).await
+    respond(doc)
 }
 
 #[tracing::instrument(name = "commitment_assess", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
@@ -1836,14 +1447,9 @@ async fn commitment_assess(
         note: body.value.note,
         at: state.clock.now(),
     };
-    let doc = run(
-        &state,
-        &state.integrity.commitments,
-        &id.0,
-        command,
-        if_match.0,
-        metadata(&auth, &ctx),
-    )
-    .await?;
-    respond(&state, doc).await
+    let doc = state
+        .app
+        .commitment_command(AppState::command(&auth, &ctx), &id.0, if_match.0, command)
+        .await?;
+    respond(doc)
 }

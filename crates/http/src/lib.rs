@@ -1,19 +1,24 @@
 //! Probity's HTTP adapter: the v1 JSON API of `/work/shared/api-v1.md` on axum.
 //!
-//! - [`AppState`] holds everything a request needs; the binary builds it with
-//!   [`AppState::new`] and serves [`router`].
-//! - [`auth`]: bearer tokens ([`create_token`], [`count_tokens`]) and roles.
-//! - [`error::ApiError`]: the single place where failures become HTTP statuses and
-//!   `application/problem+json` bodies with stable codes.
-//! - [`complaints`], [`deadlines`], [`history`] (audited histories, the access log),
-//!   [`ops`]: the endpoints; [`openapi`]: their document.
-//! - [`erasure`]: erasing a reporter's personal data (crypto-shredding).
+//! An adapter over the application layer ([`probity_app`]): a handler authenticates,
+//! authorises the role, parses the request, calls the use-case and maps its result; the
+//! use-cases, the executors, tokens, the clock and the counters live in `probity_app`.
+//!
+//! - [`AppState`] holds the [`probity_app::App`] and what HTTP adds (limits, readiness);
+//!   the binary builds it with [`AppState::new`] and serves [`router`].
+//! - [`auth`]: the `Auth` extractor (bearer token → [`probity_app::Caller`]).
+//! - [`error::ApiError`]: the single place where failures (an [`probity_app::AppError`]
+//!   among them) become HTTP statuses and `application/problem+json` bodies with stable
+//!   codes.
+//! - [`complaints`], [`integrity`], [`public`], [`assessments`], [`deadlines`],
+//!   [`history`] (audited histories, the access log), [`ops`]: the endpoints;
+//!   [`openapi`]: their document.
+//! - [`erasure`]: the application's erasure with the API's error codes (no route).
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
-//! - [`clock::Clock`], [`metrics::Metrics`], [`Readiness`]: time, counters, readiness.
+//! - [`Readiness`]: readiness of the service.
 
 pub mod assessments;
 pub mod auth;
-pub mod clock;
 pub mod complaints;
 pub mod deadlines;
 pub mod erasure;
@@ -22,7 +27,6 @@ pub mod extract;
 pub mod history;
 pub mod idempotency;
 pub mod integrity;
-pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod public;
@@ -35,20 +39,20 @@ use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use probity_domain::access::AccessLog;
+use probity_app::{App, IntegrityCommands};
 use probity_domain::assessment::AssessmentFormula;
-use probity_domain::complaint::{Complaint, ComplaintServices};
 use probity_domain::{TimeLimits, WorkingCalendar};
-use probity_store::{Db, EventLog, Executor, KeyStore};
+use probity_store::{Db, EventLog, KeyStore};
 use probity_views::Views;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use auth::{count_tokens, create_token, Auth, Role, TokenError};
-pub use clock::Clock;
+pub use auth::Auth;
 pub use error::ApiError;
-pub use metrics::{CommandOutcome, Metrics, MetricsRenderer};
+pub use probity_app::{
+    count_tokens, create_token, Clock, CommandOutcome, Metrics, MetricsRenderer, Role, TokenError,
+};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -102,15 +106,16 @@ impl Readiness for StoreReachable {
     }
 }
 
-/// Everything a request needs. Cheap to clone. Fields are public so the binary can
-/// share its components (and, e.g., register metrics renderers on `metrics`).
+/// Everything a request needs. Cheap to clone. `app` runs the use-cases; the other
+/// handles are the same components, kept here for the reads HTTP serves directly (lists,
+/// boards, histories, the public disclosure) and for the binary to share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The application layer: every command goes through it.
+    pub app: App,
     pub db: Db,
     pub log: EventLog,
     pub keys: KeyStore,
-    pub complaints: Arc<Executor<Complaint>>,
-    pub access: Arc<Executor<AccessLog>>,
     pub views: Arc<Views>,
     pub calendar: Arc<WorkingCalendar>,
     pub clock: Clock,
@@ -119,26 +124,17 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// A deadline is `due_soon` within this many working days.
     pub due_soon_working_days: i64,
-    /// Known bearer tokens, so a request costs no token query.
-    pub tokens: Arc<auth::TokenCache>,
-    /// The integrity aggregates' executors and rules.
-    pub integrity: Arc<integrity::IntegrityCommands>,
+    /// The integrity aggregates' rules (the policy in force).
+    pub integrity: Arc<IntegrityCommands>,
     /// The assessment formula (`[assessment]`).
     pub assessment: AssessmentFormula,
 }
 
-/// The components the binary hands to [`AppState::new`] (shared with its other tasks).
+/// What the binary hands to [`AppState::new`]: the application and the HTTP settings.
 pub struct AppParts {
-    pub db: Db,
-    pub log: EventLog,
-    pub keys: KeyStore,
-    pub complaints: Arc<Executor<Complaint>>,
-    pub access: Arc<Executor<AccessLog>>,
-    pub calendar: Arc<WorkingCalendar>,
-    pub clock: Clock,
+    pub app: App,
     pub config: HttpConfig,
     pub readiness: Arc<dyn Readiness>,
-    pub integrity: Arc<integrity::IntegrityCommands>,
     pub assessment: AssessmentFormula,
 }
 
@@ -153,30 +149,28 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state from the binary's components; the views and fresh metrics are
-    /// made here (register extra gauges on `state.metrics`).
+    /// The state over the application (register extra gauges on `state.metrics`).
     pub fn new(parts: AppParts) -> Self {
+        let app = parts.app;
         Self {
-            views: Arc::new(Views::new(parts.db.clone())),
-            db: parts.db,
-            log: parts.log,
-            keys: parts.keys,
-            complaints: parts.complaints,
-            access: parts.access,
-            calendar: parts.calendar,
-            clock: parts.clock,
+            db: app.db.clone(),
+            log: app.log.clone(),
+            keys: app.keys.clone(),
+            views: app.views.clone(),
+            calendar: app.calendar.clone(),
+            clock: app.clock,
+            metrics: app.metrics.clone(),
+            integrity: app.integrity.clone(),
+            app,
             config: parts.config,
-            metrics: Arc::new(Metrics::new()),
             readiness: parts.readiness,
             due_soon_working_days: DUE_SOON_WORKING_DAYS,
-            tokens: Arc::new(auth::TokenCache::default()),
-            integrity: parts.integrity,
             assessment: parts.assessment,
         }
     }
 
-    /// Builds every component over one database (tests, tools): event log, key store,
-    /// executors with `calendar` and `limits`, and the integrity rules' defaults.
+    /// Builds every component over one database (tests, tools): the application with
+    /// `calendar`, `limits` and the integrity rules' defaults.
     pub fn over_db(
         db: Db,
         calendar: Arc<WorkingCalendar>,
@@ -185,30 +179,24 @@ impl AppState {
         config: HttpConfig,
         readiness: Arc<dyn Readiness>,
     ) -> Self {
-        let services = ComplaintServices {
-            calendar: calendar.clone(),
-            limits,
-        };
-        let integrity = Arc::new(integrity::IntegrityCommands::new(
-            db.clone(),
-            probity_domain::integrity::IntegrityServices {
-                calendar: calendar.clone(),
-                policy: Default::default(),
-            },
-        ));
         Self::new(AppParts {
-            integrity,
-            assessment: AssessmentFormula::default(),
-            log: EventLog::new(db.clone()),
-            keys: KeyStore::new(db.clone()),
-            complaints: Arc::new(Executor::new(db.clone(), services)),
-            access: Arc::new(Executor::new(db.clone(), ())),
-            db,
-            calendar,
-            clock,
+            app: App::over_db(db, calendar, limits, Default::default(), clock),
             config,
             readiness,
+            assessment: AssessmentFormula::default(),
         })
+    }
+
+    /// The context of a command issued for `auth` in request `ctx`.
+    pub fn command<'a>(
+        auth: &'a Auth,
+        ctx: &'a extract::RequestCtx,
+    ) -> probity_app::CommandContext<'a> {
+        probity_app::CommandContext {
+            caller: auth,
+            request_id: &ctx.request_id,
+            correlation_id: &ctx.correlation_id,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Wiring: the store, the bus (NATS relay and consumers, or the in-process bus), the
-//! projectors and the HTTP server, started together and stopped together.
+//! Wiring: the store, the application layer ([`probity_app::App`]), the bus (NATS relay
+//! and consumers, or the in-process bus), the projectors, the deadline engine and the
+//! HTTP server, started together and stopped together.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,15 +78,15 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
-    let first_admin_token = if probity_http::count_tokens(&db)
+    let first_admin_token = if probity_app::count_tokens(&db)
         .await
         .context("counting tokens")?
         == 0
     {
         Some(
-            probity_http::create_token(
+            probity_app::create_token(
                 &db,
-                probity_http::Role::Admin,
+                probity_app::Role::Admin,
                 None,
                 Some("first admin".into()),
             )
@@ -98,7 +99,11 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
 
     let log = EventLog::new(db.clone());
     // The shipped years plus every loaded one; a year loaded later counts after a restart.
-    let calendar = Arc::new(crate::calendar::calendar_in_force(&db).await?);
+    let calendar = Arc::new(
+        crate::calendar::calendar_in_force(&db)
+            .await
+            .context("reading the calendar in force")?,
+    );
     let complaints = Arc::new(Executor::<Complaint>::new(
         db.clone(),
         ComplaintServices {
@@ -110,7 +115,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let projectors: Vec<Arc<dyn Projector>> = probity_views::projectors(&db);
 
     // The bus: NATS JetStream with the relay, or the in-process bus.
-    let mut renderers: Vec<probity_http::MetricsRenderer> = Vec::new();
+    let mut renderers: Vec<probity_app::MetricsRenderer> = Vec::new();
     let mut feeds = Vec::new();
     let nats = match &settings.nats_url {
         Some(url) => {
@@ -197,19 +202,19 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         calendar: calendar.clone(),
         policy: settings.policy.integrity.clone(),
     };
-    let integrity = Arc::new(probity_http::integrity::IntegrityCommands::new(
+    let integrity = Arc::new(probity_app::IntegrityCommands::new(
         db.clone(),
         integrity_services.clone(),
     ));
 
     // Deadlines: mark passed ones overdue and remind near ones, on the server's clock.
     {
-        let clock = probity_http::Clock::new(settings.clock_offset);
+        let clock = probity_app::Clock::new(settings.clock_offset);
         let deadlines = &settings.policy.deadlines;
         let engine = probity_deadlines::DeadlineEngine::new(
             db.clone(),
-            probity_deadlines::integrity::register(
-                probity_deadlines::complaint::register(
+            probity_app::deadlines::integrity::register(
+                probity_app::deadlines::complaint::register(
                     probity_deadlines::Registry::new(),
                     complaints.clone(),
                 ),
@@ -258,20 +263,23 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             .collect(),
         max_lag: settings.policy.http.max_projection_lag(),
     });
-    let state = probity_http::AppState::new(probity_http::AppParts {
+    let app = probity_app::App::new(probity_app::AppParts {
         db: db.clone(),
         log,
         keys: KeyStore::new(db.clone()),
         complaints,
         access,
         calendar,
-        clock: probity_http::Clock::new(settings.clock_offset),
+        clock: probity_app::Clock::new(settings.clock_offset),
+        integrity,
+    });
+    let state = probity_http::AppState::new(probity_http::AppParts {
+        app,
         config: probity_http::HttpConfig {
             body_limit_bytes: settings.policy.http.body_limit_bytes,
             max_projection_lag: settings.policy.http.max_projection_lag(),
         },
         readiness,
-        integrity,
         assessment: settings.policy.assessment.clone(),
     });
     renderers.push(projectors_renderer(feeds));
@@ -381,7 +389,7 @@ impl probity_http::Readiness for Readiness {
 }
 
 /// Prometheus text for the relay's counters.
-fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_http::MetricsRenderer {
+fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::MetricsRenderer {
     Arc::new(move || {
         let s = metrics.snapshot();
         format!(
@@ -417,7 +425,7 @@ fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_http::Metr
 /// then one sample per projector.
 fn projectors_renderer(
     feeds: Vec<(&'static str, Arc<probity_bus::ProjectorMetrics>)>,
-) -> probity_http::MetricsRenderer {
+) -> probity_app::MetricsRenderer {
     Arc::new(move || {
         let stats: Vec<_> = feeds
             .iter()

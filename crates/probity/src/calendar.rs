@@ -1,60 +1,25 @@
-//! `probity calendar load FILE [--source TEXT]`: a new year's official holiday schedule
-//! loaded as data (issue 4, item 6), and the calendar in force folded from the log.
-//!
-//! Loading records `YearScheduleLoaded` on the `calendar` aggregate (`china`), then
-//! recomputes, once, every open provisional complaint deadline: the candidates are the
-//! cases whose log holds a provisional deadline (read from the log, not from the
-//! deadline board, which may lag), and each case's aggregate decides
-//! (`RecomputeProvisionalDeadlines`): final deadlines, closed deadlines and cases already
-//! recomputed are refused and counted, never changed. Running the same file again
-//! records nothing new (`AlreadyLoaded`) but still recomputes what is left, so deadlines
-//! computed by servers that had not yet restarted with the new year are caught up.
-//!
-//! Servers fold the calendar at startup ([`calendar_in_force`]): they count on a newly
-//! loaded year after a restart.
+//! `probity calendar load FILE [--source TEXT]`: reads a new year's official holiday
+//! schedule (issue 4, item 6) from a TOML or JSON file and hands it to the application
+//! layer ([`probity_app::calendar::load_schedule`]), which records it and recomputes,
+//! once, every open provisional deadline; then prints the counts. Running the same file
+//! again records nothing new but still recomputes what is left, so deadlines computed by
+//! servers that had not yet restarted with the new year are caught up.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use probity_domain::calendar_admin::{
-    CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
-    CALENDAR_ID, CALENDAR_TYPE,
-};
-use probity_domain::complaint::{
-    Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
-};
-use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
-use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
-use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
-use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
+use probity_domain::{WorkingCalendar, YearSchedule};
+use probity_store::Db;
 use serde::Deserialize;
-use sqlx::Row;
+
+pub use probity_app::calendar::{
+    calendar_in_force, load_schedule, provisional_candidates, provisional_rectifications,
+    LoadSummary,
+};
 
 use crate::settings::Settings;
-
-/// Who the events of a load are attributed to.
-const ACTOR: &str = "probity calendar load";
-
-/// What one load did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadSummary {
-    /// The year of the schedule.
-    pub year: i32,
-    /// `YearScheduleLoaded` was recorded now (false: the identical schedule was already
-    /// in force).
-    pub loaded: bool,
-    /// Cases that got a `DeadlinesRecomputed` event.
-    pub recomputed: usize,
-    /// Cases with nothing provisional left open (final, closed, or already recomputed).
-    pub already_final: usize,
-    /// Cases whose deadlines are still provisional (they reach a later year without data).
-    pub still_provisional: usize,
-    /// Cases the aggregate refused to recompute (due day passed, or the limits in force
-    /// do not reproduce the stored deadline) and store failures, with the reason.
-    pub failed: Vec<(String, String)>,
-}
 
 /// Reads a `YearSchedule` from `path`: TOML when the file name ends in `.toml`, JSON
 /// otherwise (`{"year": 2027, "holidays": ["2027-01-01"], "makeup_workdays": []}`).
@@ -107,29 +72,6 @@ pub fn read_schedule(path: &Path) -> anyhow::Result<YearSchedule> {
     }
 }
 
-/// The calendar in force: the shipped years ([`WorkingCalendar::china`]) plus every
-/// `YearScheduleLoaded` in the log.
-pub async fn calendar_in_force(db: &Db) -> anyhow::Result<WorkingCalendar> {
-    let events = EventLog::new(db.clone())
-        .read_aggregate(CALENDAR_TYPE, CALENDAR_ID, None)
-        .await
-        .context("reading the loaded holiday schedules")?;
-    let events = events
-        .iter()
-        .map(|stored| {
-            CalendarEvent::deserialize(&stored.payload).with_context(|| {
-                format!(
-                    "decoding calendar event {} ({})",
-                    stored.sequence, stored.event_type
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    CalendarAdmin::from_events(events)
-        .calendar(&WorkingCalendar::china())
-        .context("folding the loaded holiday schedules")
-}
-
 /// `probity calendar load`: opens the store the settings name, loads `file`, prints the
 /// counts on stderr.
 pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> anyhow::Result<()> {
@@ -143,7 +85,8 @@ pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> an
         )
     });
     let db = crate::app::open_db(settings).await?;
-    let now = probity_http::Clock::new(settings.clock_offset).now();
+    let now = probity_app::Clock::new(settings.clock_offset).now();
+    let year = schedule.year;
     let summary = load_schedule(
         &db,
         schedule,
@@ -151,7 +94,8 @@ pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> an
         settings.policy.time_limits.clone(),
         now,
     )
-    .await?;
+    .await
+    .with_context(|| format!("loading the schedule of {year}"))?;
     for (case, reason) in &summary.failed {
         eprintln!("complaint {case}: not recomputed: {reason}");
     }
@@ -168,155 +112,6 @@ pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> an
     eprintln!("restart the servers to count on the new year (then run this again to catch up)");
     Ok(())
 }
-
-/// Records `schedule` (unless the identical one is already in force) and recomputes the
-/// open provisional complaint deadlines at `now` with `limits`. Errors when the
-/// schedule is refused (inconsistent, conflicting with a year in force, leaving a gap)
-/// or the store fails before the recomputation starts.
-pub async fn load_schedule(
-    db: &Db,
-    schedule: YearSchedule,
-    source: &str,
-    limits: TimeLimits,
-    now: DateTime<Utc>,
-) -> anyhow::Result<LoadSummary> {
-    let year = schedule.year;
-    let admin = Executor::<CalendarAdmin>::new(db.clone(), CalendarServices::default());
-    let loaded = match admin
-        .execute(
-            CALENDAR_ID,
-            CalendarCommand::LoadYearSchedule {
-                schedule,
-                source: source.to_string(),
-                at: now,
-            },
-            None,
-            metadata(),
-        )
-        .await
-    {
-        Ok(_) => true,
-        Err(ExecuteError::Domain(CalendarAdminError::AlreadyLoaded { .. })) => false,
-        Err(ExecuteError::Domain(e)) => anyhow::bail!("the schedule of {year} is refused: {e}"),
-        Err(e) => return Err(anyhow::Error::new(e).context("recording the schedule")),
-    };
-    let calendar = calendar_in_force(db).await?;
-    let complaints = Executor::<Complaint>::new(
-        db.clone(),
-        ComplaintServices {
-            calendar: Arc::new(calendar),
-            limits,
-        },
-    );
-    let mut summary = LoadSummary {
-        year,
-        loaded,
-        ..LoadSummary::default()
-    };
-    for case in provisional_candidates(db).await? {
-        match complaints
-            .execute(
-                &case,
-                ComplaintCommand::RecomputeProvisionalDeadlines { at: now },
-                None,
-                metadata(),
-            )
-            .await
-        {
-            Ok(_) => summary.recomputed += 1,
-            Err(ExecuteError::Domain(ComplaintError::Deadline(
-                DeadlineRefusal::NothingProvisional,
-            ))) => summary.already_final += 1,
-            Err(ExecuteError::Domain(ComplaintError::Deadline(
-                DeadlineRefusal::StillProvisional { .. },
-            ))) => summary.still_provisional += 1,
-            Err(e) => {
-                tracing::warn!(case = %case, error = %e, "provisional deadline not recomputed");
-                summary.failed.push((case, e.to_string()));
-            }
-        }
-    }
-    let rectifications = Executor::<Rectification>::new(
-        db.clone(),
-        IntegrityServices {
-            calendar: complaints.services.calendar.clone(),
-            policy: IntegrityPolicy::default(),
-        },
-    );
-    for case in provisional_rectifications(db).await? {
-        match rectifications
-            .execute(
-                &case,
-                RectificationCommand::RecomputeProvisionalDue { at: now },
-                None,
-                metadata(),
-            )
-            .await
-        {
-            Ok(_) => summary.recomputed += 1,
-            Err(ExecuteError::Domain(RectificationError::NotRecomputable(why)))
-                if why.contains("still provisional") =>
-            {
-                summary.still_provisional += 1
-            }
-            Err(ExecuteError::Domain(RectificationError::NotRecomputable(_))) => {
-                summary.already_final += 1
-            }
-            Err(e) => {
-                tracing::warn!(case = %case, error = %e, "provisional rectification due not recomputed");
-                summary.failed.push((case, e.to_string()));
-            }
-        }
-    }
-    Ok(summary)
-}
-
-/// The rectifications whose log holds a provisional due date (order or rejection).
-pub async fn provisional_rectifications(db: &Db) -> anyhow::Result<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT aggregate_id FROM events \
-         WHERE aggregate_type = 'rectification' \
-           AND event_type IN ('RectificationOrdered', 'RectificationRejected') \
-           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
-             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
-         ORDER BY aggregate_id",
-    )
-    .fetch_all(&db.any)
-    .await
-    .context("finding provisional rectification due dates in the log")?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::new))
-        .collect()
-}
-
-fn metadata() -> Metadata {
-    let mut metadata = Metadata::new();
-    metadata.insert("actor".into(), ACTOR.into());
-    metadata.insert("role".into(), "admin".into());
-    metadata
-}
-
-/// The complaints whose log holds a deadline computed as provisional (dispatch,
-/// approved extension or reopening). A superset: the aggregate decides whether one is
-/// still open and provisional.
-pub async fn provisional_candidates(db: &Db) -> anyhow::Result<Vec<String>> {
-    // Postgres prints JSONB as `"provisional": true`, SQLite stores compact JSON text.
-    let rows = sqlx::query(
-        "SELECT DISTINCT aggregate_id FROM events \
-         WHERE aggregate_type = 'complaint' \
-           AND event_type IN ('ComplaintDispatched', 'ExtensionApproved', 'ComplaintReopened') \
-           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
-             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
-         ORDER BY aggregate_id",
-    )
-    .fetch_all(&db.any)
-    .await
-    .context("finding provisional deadlines in the log")?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::new))
-        .collect()
-}
-
 /// How often the schedule watch looks at the day (it warns at most once a local day).
 pub const SCHEDULE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 

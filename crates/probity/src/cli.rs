@@ -245,7 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Create { role, unit, label }) => {
             let settings = cli.common.settings("127.0.0.1:0")?;
             let db = crate::app::open_db(&settings).await?;
-            let role: probity_http::Role = role.parse().map_err(|_| {
+            let role: probity_app::Role = role.parse().map_err(|_| {
                 anyhow::anyhow!(
                     "--role {role:?}: expected intake, handler, supervisor, auditor or admin"
                 )
@@ -254,7 +254,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|u| probity_domain::CreditCode::parse(&u))
                 .transpose()
                 .context("--unit is not a valid unified social credit code")?;
-            let token = probity_http::create_token(&db, role, unit, label)
+            let token = probity_app::create_token(&db, role, unit, label)
                 .await
                 .context("storing the token")?;
             println!("{token}");
@@ -303,6 +303,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The application layer over the store `settings` name (the CLI's commands run its
+/// use-cases, on the server's clock, with the shipped calendar).
+async fn app(settings: &Settings) -> anyhow::Result<probity_app::App> {
+    let db = crate::app::open_db(settings).await?;
+    Ok(probity_app::App::over_db(
+        db,
+        std::sync::Arc::new(probity_domain::WorkingCalendar::china()),
+        settings.policy.time_limits.clone(),
+        settings.policy.integrity.clone(),
+        probity_app::Clock::new(settings.clock_offset),
+    ))
+}
+
 /// Erases the reporter of complaint `id` on the store `settings` name (what
 /// `probity erase reporter` runs).
 pub async fn erase_reporter(
@@ -310,24 +323,10 @@ pub async fn erase_reporter(
     id: &str,
     reason: &str,
     actor: &str,
-) -> anyhow::Result<probity_http::erasure::Erasure> {
-    let db = crate::app::open_db(settings).await?;
-    let complaints = probity_store::Executor::<probity_domain::complaint::Complaint>::new(
-        db.clone(),
-        probity_domain::complaint::ComplaintServices {
-            calendar: std::sync::Arc::new(probity_domain::WorkingCalendar::china()),
-            limits: settings.policy.time_limits.clone(),
-        },
-    );
-    let log = probity_store::EventLog::new(db.clone());
-    let keys = probity_store::KeyStore::new(db);
-    let parts = probity_http::erasure::ErasureParts {
-        complaints: &complaints,
-        log: &log,
-        keys: &keys,
-    };
-    let now = probity_http::Clock::new(settings.clock_offset).now();
-    probity_http::erasure::erase_reporter(parts, id, reason, actor, now)
+) -> anyhow::Result<probity_app::erasure::Erasure> {
+    app(settings)
+        .await?
+        .erase_reporter(id, reason, actor)
         .await
         .map_err(|e| anyhow::anyhow!("erasing the reporter of complaint {id}: {e}"))
 }
@@ -339,18 +338,10 @@ pub async fn erase_civil_servant(
     id: &str,
     reason: &str,
     actor: &str,
-) -> anyhow::Result<probity_http::erasure::Erasure> {
-    let db = crate::app::open_db(settings).await?;
-    let integrity = probity_http::integrity::IntegrityCommands::new(
-        db.clone(),
-        probity_domain::integrity::IntegrityServices {
-            calendar: std::sync::Arc::new(probity_domain::WorkingCalendar::china()),
-            policy: settings.policy.integrity.clone(),
-        },
-    );
-    let keys = probity_store::KeyStore::new(db);
-    let now = probity_http::Clock::new(settings.clock_offset).now();
-    probity_http::erasure::erase_civil_servant(&integrity, &keys, id, reason, actor, now)
+) -> anyhow::Result<probity_app::erasure::Erasure> {
+    app(settings)
+        .await?
+        .erase_civil_servant(id, reason, actor)
         .await
         .map_err(|e| anyhow::anyhow!("erasing civil servant {id}: {e}"))
 }

@@ -7,9 +7,11 @@
 //! `subject_code,subject_name,source,source_ref,decision_date,severity,sector,summary,ban_years`
 //!
 //! `subject_name` is informative only (an import never registers a subject); `ban_years`
-//! may be empty. Every row is validated; a valid row becomes a `RecordDishonesty` command
-//! with the deterministic id `record_id_for(source, source_ref)`, so running the same
-//! file again adds nothing (`AlreadyRecorded` counts as already imported). A row that
+//! may be empty. Every row is validated here (the adapter's part: reading the file); a
+//! valid row is handed to the application layer
+//! ([`probity_app::IntegrityCommands::import_record`]), which records it with the
+//! deterministic id `record_id_for(source, source_ref)`, so running the same file again
+//! adds nothing (`AlreadyRecorded` counts as already imported). A row that
 //! fails is quarantined, never dropped: it is written to the report file (line number,
 //! source_ref, field, reason), which is for the operator; nothing of a quarantined row
 //! is logged or printed.
@@ -20,11 +22,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
+use probity_app::integrity::{ImportOutcome, ImportedRecord, IntegrityCommands};
 use probity_domain::integrity::{IntegrityServices, Sector, Severity, Source};
-use probity_domain::record::{record_id_for, RecordCommand, RecordError, RecordTarget};
+use probity_domain::record::record_id_for;
 use probity_domain::{CreditCode, WorkingCalendar};
-use probity_http::integrity::IntegrityCommands;
-use probity_store::{ExecuteError, Metadata};
+use probity_store::Metadata;
 
 use crate::settings::Settings;
 
@@ -130,7 +132,7 @@ pub async fn run(
         bar.set_length(total);
         bar.set_position(done);
     };
-    let now = probity_http::Clock::new(settings.clock_offset).now();
+    let now = probity_app::Clock::new(settings.clock_offset).now();
     let result = import_records(
         &commands,
         file,
@@ -417,54 +419,39 @@ async fn import_row(
         ));
     }
     seen.insert(id.clone(), line);
-    let registered = commands
-        .subject_kind(code.as_str())
-        .await
-        .map_err(|e| anyhow::anyhow!("reading subject {code}: {e:?}"))?
-        .is_some();
-    if !registered {
-        return Ok(quarantine(
-            line,
-            source_ref,
-            "subject_code",
-            "subject_not_registered",
-        ));
-    }
-    let command = RecordCommand::RecordDishonesty {
-        target: RecordTarget::Subject { code },
-        target_registered: true,
+    let row = ImportedRecord {
+        subject_code: code,
         source,
         source_ref: source_ref.to_string(),
         decision_date,
         severity,
         sector,
         summary: summary.to_string(),
-        complaint: None,
-        publish_minor: false,
         ban_years,
-        recorded_by: recorded_by.cloned(),
-        at: now,
     };
     let mut metadata = Metadata::new();
     metadata.insert("actor".to_string(), "import".to_string());
     metadata.insert("import_file".to_string(), file_name.to_string());
     metadata.insert("import_line".to_string(), line.to_string());
-    match commands.records.execute(&id, command, None, metadata).await {
-        Ok(_) => Ok(Outcome::Imported),
-        Err(ExecuteError::Domain(RecordError::AlreadyRecorded)) => Ok(Outcome::AlreadyImported),
-        Err(ExecuteError::Domain(RecordError::Invalid { field, message })) => Ok(quarantine(
+    match commands
+        .import_record(row, recorded_by, metadata, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("recording {id}: {e}"))?
+    {
+        ImportOutcome::Imported => Ok(Outcome::Imported),
+        ImportOutcome::AlreadyImported => Ok(Outcome::AlreadyImported),
+        ImportOutcome::SubjectNotRegistered => Ok(quarantine(
             line,
             source_ref,
-            field,
-            format!("rejected: {message}"),
+            "subject_code",
+            "subject_not_registered",
         )),
-        Err(ExecuteError::Domain(other)) => Ok(quarantine(
+        ImportOutcome::Refused { field, reason } => Ok(quarantine(
             line,
             source_ref,
-            "row",
-            format!("rejected: {other}"),
+            &field,
+            format!("rejected: {reason}"),
         )),
-        Err(e) => Err(anyhow::anyhow!("recording {id}: {e}")),
     }
 }
 

@@ -14,10 +14,10 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Parser;
 use probity::import::{default_report_path, import_records, parse_csv, ImportSummary};
+use probity_app::IntegrityCommands;
 use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
 use probity_domain::subject::{SubjectCommand, SubjectKind};
 use probity_domain::{CreditCode, WorkingCalendar};
-use probity_http::integrity::IntegrityCommands;
 use probity_store::{Db, EventLog, StoredEvent};
 
 mod common;

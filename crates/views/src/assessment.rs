@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use probity_domain::aggregate_type;
 use probity_domain::assessment::{AssessmentFormula, Figures, Period};
 use probity_domain::complaint::ComplaintEvent;
 use probity_domain::integrity::Severity;
@@ -281,7 +282,7 @@ impl Fold {
     fn apply(&mut self, e: &StoredEvent) -> Result<(), ViewError> {
         let id = e.aggregate_id.as_str();
         match e.aggregate_type.as_str() {
-            "subject" => match SubjectEvent::deserialize(&e.payload)? {
+            aggregate_type::SUBJECT => match SubjectEvent::deserialize(&e.payload)? {
                 SubjectEvent::SubjectRegistered {
                     code,
                     name,
@@ -299,7 +300,7 @@ impl Fold {
                     );
                 }
             },
-            "record" => match RecordEvent::deserialize(&e.payload)? {
+            aggregate_type::RECORD => match RecordEvent::deserialize(&e.payload)? {
                 RecordEvent::DishonestyRecorded {
                     target,
                     decision_date,
@@ -336,7 +337,7 @@ impl Fold {
                     }
                 }
             },
-            "rectification" => match RectificationEvent::deserialize(&e.payload)? {
+            aggregate_type::RECTIFICATION => match RectificationEvent::deserialize(&e.payload)? {
                 RectificationEvent::RectificationOrdered { unit, due, .. } => {
                     self.rectifications.insert(
                         id.to_string(),
@@ -366,7 +367,7 @@ impl Fold {
                 }
                 _ => {}
             },
-            "complaint" => self.complaint(id, decode_event(&e.payload)?),
+            aggregate_type::COMPLAINT => self.complaint(id, decode_event(&e.payload)?),
             _ => {}
         }
         Ok(())
@@ -467,7 +468,7 @@ impl Fold {
                 (Some(missed), _) => Some((false, missed)),
                 (None, Some((true, day))) => Some((true, day.min(r.due))),
                 (None, Some((false, _))) => Some((false, r.due)),
-                (None, None) if today > r.due => Some((false, r.due)),
+                (None, None) if probity_domain::is_overdue(r.due, today) => Some((false, r.due)),
                 (None, None) => None,
             };
             if let Some((on_time, _)) = outcome.filter(|(_, day)| period.contains(*day)) {
@@ -483,7 +484,7 @@ impl Fold {
             .complaints
             .values()
             .filter_map(|c| c.owed.as_ref())
-            .filter(|o| today > o.due)
+            .filter(|o| probity_domain::is_overdue(o.due, today))
             .map(|o| (o.unit.as_str(), o.due, false));
         let settled = self
             .replies

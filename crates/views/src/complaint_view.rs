@@ -11,8 +11,8 @@ use probity_domain::complaint::{Category, Channel, ClosedBecause, ComplaintEvent
 use probity_store::StoredEvent;
 use serde::{Deserialize, Serialize};
 
-/// Aggregate type name of complaints in the event log.
-pub const COMPLAINT_TYPE: &str = "complaint";
+/// Aggregate type name of complaints in the event log (defined once, in the domain).
+pub use probity_domain::aggregate_type::COMPLAINT as COMPLAINT_TYPE;
 
 /// One complaint as its readers see it. `version` is the sequence of the last event
 /// folded in (the `If-Match` value of the next command).
@@ -118,14 +118,14 @@ fn closed_because_name(because: ClosedBecause) -> &'static str {
     }
 }
 
-/// Statuses in which the unit still owes its reply.
+/// Statuses in which the unit still owes its reply ([`Status::reply_open`]).
 pub(crate) fn reply_open(status: &str) -> bool {
-    status == Status::Dispatched.as_str() || status == Status::InProgress.as_str()
+    Status::parse(status).is_some_and(Status::reply_open)
 }
 
-/// Status in which the unit still owes its signature.
+/// Status in which the unit still owes its signature ([`Status::sign_open`]).
 pub(crate) fn sign_open(status: &str) -> bool {
-    status == Status::Dispatched.as_str()
+    Status::parse(status).is_some_and(Status::sign_open)
 }
 
 /// Decodes a stored complaint payload. The reporter block is dropped before decoding:
@@ -385,16 +385,17 @@ impl ComplaintView {
     }
 }
 
-/// The overdue rule shared by the view, the list filter (in SQL, see `store`) and the
-/// deadline board.
+/// The overdue rule of the view, the list filter (in SQL, see `store`) and the deadline
+/// board: the domain's [`probity_domain::complaint::is_overdue`] on the view's status.
 pub(crate) fn is_overdue(
     status: &str,
     sign_due: Option<NaiveDate>,
     reply_due: Option<NaiveDate>,
     today: NaiveDate,
 ) -> bool {
-    (reply_open(status) && reply_due.is_some_and(|d| today > d))
-        || (sign_open(status) && sign_due.is_some_and(|d| today > d))
+    Status::parse(status).is_some_and(|status| {
+        probity_domain::complaint::is_overdue(status, sign_due, reply_due, today)
+    })
 }
 
 /// The fresh view a `ComplaintFiled` creates.

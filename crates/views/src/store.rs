@@ -109,8 +109,9 @@ pub struct DeadlineEntry {
     pub overdue: bool,
 }
 
-/// The list's overdue rule in SQL (see `ComplaintView::refresh_overdue`); `today` is the
-/// placeholder of the reader's date, bound twice.
+/// The list's overdue rule in SQL: the set-based form of
+/// [`probity_domain::complaint::is_overdue`] (`due < today` on each open deadline);
+/// `today` is the placeholder of the reader's date, bound twice.
 fn overdue_sql(today_a: &str, today_b: &str) -> String {
     format!(
         "((status IN ('dispatched', 'in_progress') AND reply_due IS NOT NULL AND reply_due < {today_a}) \
@@ -301,7 +302,7 @@ impl Views {
                 ]);
                 let due = parse_date(&due_text)?;
                 let left = calendar.working_days_left(today, due)?;
-                let overdue = today > due;
+                let overdue = probity_domain::is_overdue(due, today);
                 match filter.state {
                     Some(DeadlineState::DueSoon) if left > filter.due_soon_working_days => {
                         // Sorted by due date, so everything after is further away.

@@ -36,7 +36,7 @@ use crate::calendar::{ScheduleError, WorkingCalendar, YearSchedule};
 /// The id of the one calendar aggregate.
 pub const CALENDAR_ID: &str = "china";
 /// The aggregate type (`Aggregate::TYPE`), for readers of the log.
-pub const CALENDAR_TYPE: &str = "calendar";
+pub const CALENDAR_TYPE: &str = crate::aggregate_type::CALENDAR;
 
 /// What the aggregate needs from outside: the shipped calendar.
 #[derive(Debug, Clone)]

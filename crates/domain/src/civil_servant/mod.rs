@@ -160,7 +160,7 @@ impl CivilServant {
 }
 
 impl Aggregate for CivilServant {
-    const TYPE: &'static str = "civil_servant";
+    const TYPE: &'static str = crate::aggregate_type::CIVIL_SERVANT;
     type Command = CivilServantCommand;
     type Event = CivilServantEvent;
     type Error = CivilServantError;

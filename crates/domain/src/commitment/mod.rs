@@ -320,7 +320,7 @@ fn kind_label(kind: CommitmentKind) -> &'static str {
 }
 
 impl Aggregate for Commitment {
-    const TYPE: &'static str = "commitment";
+    const TYPE: &'static str = crate::aggregate_type::COMMITMENT;
     type Command = CommitmentCommand;
     type Event = CommitmentEvent;
     type Error = CommitmentError;

@@ -41,7 +41,7 @@ pub const DESCRIPTION_MAX_CHARS: usize = 4000;
 pub const EXTENSION_WORKING_DAYS: std::ops::RangeInclusive<u32> = 1..=30;
 
 impl Aggregate for Complaint {
-    const TYPE: &'static str = "complaint";
+    const TYPE: &'static str = crate::aggregate_type::COMPLAINT;
     type Command = ComplaintCommand;
     type Event = ComplaintEvent;
     type Error = ComplaintError;
@@ -310,12 +310,12 @@ impl Complaint {
     /// Whether the case is past a deadline on `today` (Asia/Shanghai): the reply deadline
     /// while dispatched or in progress, or the sign deadline while still dispatched.
     pub fn is_overdue(&self, today: chrono::NaiveDate) -> bool {
-        let past = |d: Option<Deadline>| d.is_some_and(|d| today > d.due);
-        match self.status {
-            Status::Dispatched => past(self.reply_due) || past(self.sign_due),
-            Status::InProgress => past(self.reply_due),
-            _ => false,
-        }
+        super::is_overdue(
+            self.status,
+            self.sign_due.map(|d| d.due),
+            self.reply_due.map(|d| d.due),
+            today,
+        )
     }
 
     /// Forgets the overdue markings and reminders of the reply deadline (a reopening), and
@@ -389,7 +389,7 @@ impl Complaint {
         if self.deadline_marks(kind).1 == Some(due) {
             return Err(DeadlineRefusal::AlreadyReminded { kind, due }.into());
         }
-        if WorkingCalendar::local_date(at) > due {
+        if crate::is_overdue(due, WorkingCalendar::local_date(at)) {
             return Err(DeadlineRefusal::Passed { kind, due }.into());
         }
         Ok(ComplaintEvent::DeadlineDueSoon { kind, due, at })
@@ -432,7 +432,7 @@ impl Complaint {
             let mut refuse = |r: DeadlineRefusal| {
                 refusal.get_or_insert(r);
             };
-            if today > stored.due {
+            if crate::is_overdue(stored.due, today) {
                 refuse(DeadlineRefusal::Passed {
                     kind,
                     due: stored.due,

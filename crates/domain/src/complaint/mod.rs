@@ -108,6 +108,50 @@ impl Status {
     }
 }
 
+impl Status {
+    /// Parses the snake_case name ([`Status::as_str`]).
+    pub fn parse(name: &str) -> Option<Status> {
+        [
+            Status::New,
+            Status::Received,
+            Status::Accepted,
+            Status::Declined,
+            Status::Dispatched,
+            Status::InProgress,
+            Status::Returned,
+            Status::Replied,
+            Status::Closed,
+            Status::Merged,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// The unit still owes its reply (dispatched or in progress).
+    pub fn reply_open(self) -> bool {
+        matches!(self, Status::Dispatched | Status::InProgress)
+    }
+
+    /// The unit still owes its signature (dispatched).
+    pub fn sign_open(self) -> bool {
+        self == Status::Dispatched
+    }
+}
+
+/// Whether a case is overdue on `today` (Asia/Shanghai): the reply deadline has passed
+/// while the reply is owed, or the sign deadline while the signature is owed
+/// ([`crate::is_overdue`] on each open deadline). The aggregate, the complaint view and
+/// the deadline board all decide with this function.
+pub fn is_overdue(
+    status: Status,
+    sign_due: Option<chrono::NaiveDate>,
+    reply_due: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+) -> bool {
+    let past = |due: Option<chrono::NaiveDate>| due.is_some_and(|d| crate::is_overdue(d, today));
+    (status.reply_open() && past(reply_due)) || (status.sign_open() && past(sign_due))
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

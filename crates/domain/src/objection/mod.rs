@@ -421,7 +421,7 @@ impl Objection {
 }
 
 impl Aggregate for Objection {
-    const TYPE: &'static str = "objection";
+    const TYPE: &'static str = crate::aggregate_type::OBJECTION;
     type Command = ObjectionCommand;
     type Event = ObjectionEvent;
     type Error = ObjectionError;

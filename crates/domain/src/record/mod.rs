@@ -522,7 +522,7 @@ impl DishonestyRecord {
 }
 
 impl Aggregate for DishonestyRecord {
-    const TYPE: &'static str = "record";
+    const TYPE: &'static str = crate::aggregate_type::RECORD;
     type Command = RecordCommand;
     type Event = RecordEvent;
     type Error = RecordError;

@@ -511,7 +511,7 @@ impl Rectification {
                 if !self.due_provisional {
                     return Err(RectificationError::NotRecomputable("the due date is final"));
                 }
-                if WorkingCalendar::local_date(at) > due {
+                if crate::is_overdue(due, WorkingCalendar::local_date(at)) {
                     return Err(RectificationError::NotRecomputable(
                         "the due date has passed",
                     ));
@@ -549,7 +549,7 @@ impl Rectification {
 }
 
 impl Aggregate for Rectification {
-    const TYPE: &'static str = "rectification";
+    const TYPE: &'static str = crate::aggregate_type::RECTIFICATION;
     type Command = RectificationCommand;
     type Event = RectificationEvent;
     type Error = RectificationError;
@@ -591,7 +591,7 @@ impl Aggregate for Rectification {
                 self.status = RectificationStatus::Reported;
                 self.reported_late |= self
                     .due
-                    .is_some_and(|due| WorkingCalendar::local_date(at) > due);
+                    .is_some_and(|due| crate::is_overdue(due, WorkingCalendar::local_date(at)));
             }
             RectificationEvent::RectificationVerified { .. } => {
                 self.status = RectificationStatus::Verified

@@ -584,7 +584,7 @@ impl Repair {
 }
 
 impl Aggregate for Repair {
-    const TYPE: &'static str = "repair";
+    const TYPE: &'static str = crate::aggregate_type::REPAIR;
     type Command = RepairCommand;
     type Event = RepairEvent;
     type Error = RepairError;

@@ -177,7 +177,7 @@ impl Subject {
 }
 
 impl Aggregate for Subject {
-    const TYPE: &'static str = "subject";
+    const TYPE: &'static str = crate::aggregate_type::SUBJECT;
     type Command = SubjectCommand;
     type Event = SubjectEvent;
     type Error = SubjectError;

@@ -19,20 +19,12 @@ use probity_domain::subject::SubjectEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Aggregate type names in the event log.
-pub const SUBJECT_TYPE: &str = "subject";
-/// Civil servants.
-pub const CIVIL_SERVANT_TYPE: &str = "civil_servant";
-/// Dishonesty records.
-pub const RECORD_TYPE: &str = "record";
-/// Rectifications.
-pub const RECTIFICATION_TYPE: &str = "rectification";
-/// Credit repairs.
-pub const REPAIR_TYPE: &str = "repair";
-/// Objections.
-pub const OBJECTION_TYPE: &str = "objection";
-/// Commitments.
-pub const COMMITMENT_TYPE: &str = "commitment";
+/// Aggregate type names in the event log (defined once, in the domain).
+pub use probity_domain::aggregate_type::{
+    CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
+    OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE, RECTIFICATION as RECTIFICATION_TYPE,
+    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
+};
 
 /// Every integrity aggregate type.
 pub const INTEGRITY_TYPES: &[&str] = &[
@@ -464,7 +456,7 @@ impl RectificationView {
 
     /// Sets `overdue` for the reader's day.
     pub fn refresh_overdue(&mut self, today: NaiveDate) {
-        self.overdue = self.owed_by_unit() && today > self.due;
+        self.overdue = self.owed_by_unit() && probity_domain::is_overdue(self.due, today);
     }
 }
 

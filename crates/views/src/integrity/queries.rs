@@ -605,7 +605,7 @@ impl Views {
                     case_id: id,
                     until: None,
                 });
-            } else if owed && today > due {
+            } else if owed && probity_domain::is_overdue(due, today) {
                 reasons.push(IneligibleReason {
                     code: "rectification_overdue".into(),
                     detail: format!("a rectification was due on {due}"),

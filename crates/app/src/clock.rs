@@ -1,6 +1,8 @@
-//! The server's clock: real time plus a configured offset, so drills and demos can run
-//! "30 days later" without touching the machine's clock. Every command carries an
-//! instant from here; "today" is the calendar date in Asia/Shanghai.
+//! The clock of the application layer: real time plus a configured offset
+//! (`PROBITY_CLOCK_OFFSET`), so drills and demos can run "30 days later" without
+//! touching the machine's clock. Every command the API, the CLI, the importer or the
+//! deadline engine issues carries an instant from here; "today" is the calendar date in
+//! Asia/Shanghai.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use probity_domain::WorkingCalendar;

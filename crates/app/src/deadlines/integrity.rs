@@ -19,7 +19,10 @@ use probity_domain::rectification::{Rectification, RectificationCommand, Rectifi
 use probity_domain::repair::{Repair, RepairCommand, RepairError};
 use probity_store::Executor;
 
-use crate::registry::{action_fn, run_command, Registry};
+use probity_deadlines::{action_fn, Registry};
+use probity_domain::aggregate_type::{OBJECTION, RECTIFICATION, REPAIR};
+
+use super::run_command;
 
 /// Board kinds (as the integrity projector writes them).
 pub const KIND_RECTIFICATION: &str = "rectification";
@@ -102,12 +105,12 @@ pub fn register(
         }
     });
     registry
-        .on_overdue("rectification", KIND_RECTIFICATION, escalate)
-        .on_due_soon("rectification", KIND_RECTIFICATION, remind_rectification)
-        .on_overdue("repair", KIND_REPAIR_ACCEPTANCE, flag_repair.clone())
-        .on_overdue("repair", KIND_REPAIR_DECISION, flag_repair)
-        .on_due_soon("repair", KIND_REPAIR_ACCEPTANCE, remind_repair.clone())
-        .on_due_soon("repair", KIND_REPAIR_DECISION, remind_repair)
-        .on_overdue("objection", KIND_OBJECTION_DECISION, flag_objection)
-        .on_due_soon("objection", KIND_OBJECTION_DECISION, remind_objection)
+        .on_overdue(RECTIFICATION, KIND_RECTIFICATION, escalate)
+        .on_due_soon(RECTIFICATION, KIND_RECTIFICATION, remind_rectification)
+        .on_overdue(REPAIR, KIND_REPAIR_ACCEPTANCE, flag_repair.clone())
+        .on_overdue(REPAIR, KIND_REPAIR_DECISION, flag_repair)
+        .on_due_soon(REPAIR, KIND_REPAIR_ACCEPTANCE, remind_repair.clone())
+        .on_due_soon(REPAIR, KIND_REPAIR_DECISION, remind_repair)
+        .on_overdue(OBJECTION, KIND_OBJECTION_DECISION, flag_objection)
+        .on_due_soon(OBJECTION, KIND_OBJECTION_DECISION, remind_objection)
 }

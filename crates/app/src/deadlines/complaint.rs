@@ -7,16 +7,18 @@ use chrono::{DateTime, Utc};
 use probity_domain::complaint::{Complaint, ComplaintCommand, ComplaintError, DeadlineKind};
 use probity_store::Executor;
 
-use crate::registry::{run_command, DeadlineAction, DueDeadline, Outcome, Registry, Trigger};
+use probity_deadlines::{DeadlineAction, DueDeadline, Outcome, Registry, Trigger};
+
+use super::run_command;
 
 /// Aggregate type of complaints (`deadline_entries.case_type`).
-pub const CASE_TYPE: &str = "complaint";
+pub const CASE_TYPE: &str = probity_domain::aggregate_type::COMPLAINT;
 /// Board kind of the sign deadline (as written by the complaint projector).
 pub const KIND_SIGN: &str = "complaint_sign";
 /// Board kind of the reply deadline.
 pub const KIND_REPLY: &str = "complaint_reply";
 /// The `actor` recorded in the metadata of the engine's commands.
-pub const ACTOR: &str = "deadline-engine";
+pub use super::ACTOR;
 
 /// Registers the complaint's sign and reply deadlines (overdue and due soon) on
 /// `registry`, running the commands through `executor`.

@@ -1,6 +1,8 @@
-//! Process metrics in the Prometheus text format (`GET /metrics`): requests by status
-//! class, commands by outcome, conflicts, plus gauges other components register (bus
-//! lag, projector positions) as render callbacks.
+//! Process metrics in the Prometheus text format (served at `GET /metrics` by the HTTP
+//! adapter): commands by outcome (counted here, on the command path of the application
+//! layer, whoever issued them), personal-data reads, idempotent replays, the adapter's
+//! responses by status class, plus gauges other components register (bus lag, projector
+//! positions) as render callbacks.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,225 @@
+//! The working-day calendar in force and loading a new year's official holiday schedule
+//! (`probity calendar load`, issue 4, item 6).
+//!
+//! Loading records `YearScheduleLoaded` on the `calendar` aggregate (`china`), then
+//! recomputes, once, every open provisional deadline: the candidates are the cases whose
+//! log holds a provisional deadline (read from the log, not from the deadline board,
+//! which may lag), and each case's aggregate decides (`RecomputeProvisionalDeadlines`,
+//! `RecomputeProvisionalDue`): final deadlines, closed deadlines and cases already
+//! recomputed are refused and counted, never changed. Loading the same schedule again
+//! records nothing new (`AlreadyLoaded`) but still recomputes what is left.
+//!
+//! Servers fold the calendar at startup ([`calendar_in_force`]): they count on a newly
+//! loaded year after a restart.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use probity_domain::aggregate_type::{COMPLAINT, RECTIFICATION};
+use probity_domain::calendar_admin::{
+    CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
+    CALENDAR_ID, CALENDAR_TYPE,
+};
+use probity_domain::complaint::{
+    Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
+};
+use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
+use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
+use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
+use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
+use serde::Deserialize;
+use sqlx::Row;
+
+use crate::error::{AppError, AppResult};
+
+/// Who the events of a load are attributed to.
+const ACTOR: &str = "probity calendar load";
+
+/// What one load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// The year of the schedule.
+    pub year: i32,
+    /// `YearScheduleLoaded` was recorded now (false: the identical schedule was already
+    /// in force).
+    pub loaded: bool,
+    /// Cases that got a `DeadlinesRecomputed` event.
+    pub recomputed: usize,
+    /// Cases with nothing provisional left open (final, closed, or already recomputed).
+    pub already_final: usize,
+    /// Cases whose deadlines are still provisional (they reach a later year without data).
+    pub still_provisional: usize,
+    /// Cases the aggregate refused to recompute (due day passed, or the limits in force
+    /// do not reproduce the stored deadline) and store failures, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The calendar in force: the shipped years ([`WorkingCalendar::china`]) plus every
+/// `YearScheduleLoaded` in the log.
+pub async fn calendar_in_force(db: &Db) -> AppResult<WorkingCalendar> {
+    let stored = EventLog::new(db.clone())
+        .read_aggregate(CALENDAR_TYPE, CALENDAR_ID, None)
+        .await?;
+    let events = stored
+        .iter()
+        .map(|stored| {
+            CalendarEvent::deserialize(&stored.payload).map_err(|e| {
+                AppError::internal(format!(
+                    "decoding calendar event {} ({}): {e}",
+                    stored.sequence, stored.event_type
+                ))
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    CalendarAdmin::from_events(events)
+        .calendar(&WorkingCalendar::china())
+        .map_err(|e| AppError::internal(format!("folding the loaded holiday schedules: {e}")))
+}
+
+/// Records `schedule` (unless the identical one is already in force) and recomputes the
+/// open provisional complaint deadlines at `now` with `limits`. Errors when the
+/// schedule is refused (inconsistent, conflicting with a year in force, leaving a gap)
+/// or the store fails before the recomputation starts.
+#[tracing::instrument(name = "calendar_load", skip(db, schedule, limits, now), fields(year = schedule.year))]
+pub async fn load_schedule(
+    db: &Db,
+    schedule: YearSchedule,
+    source: &str,
+    limits: TimeLimits,
+    now: DateTime<Utc>,
+) -> AppResult<LoadSummary> {
+    let year = schedule.year;
+    let admin = Executor::<CalendarAdmin>::new(db.clone(), CalendarServices::default());
+    let loaded = match admin
+        .execute(
+            CALENDAR_ID,
+            CalendarCommand::LoadYearSchedule {
+                schedule,
+                source: source.to_string(),
+                at: now,
+            },
+            None,
+            metadata(),
+        )
+        .await
+    {
+        Ok(_) => true,
+        Err(ExecuteError::Domain(CalendarAdminError::AlreadyLoaded { .. })) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let calendar = calendar_in_force(db).await?;
+    let complaints = Executor::<Complaint>::new(
+        db.clone(),
+        ComplaintServices {
+            calendar: Arc::new(calendar),
+            limits,
+        },
+    );
+    let mut summary = LoadSummary {
+        year,
+        loaded,
+        ..LoadSummary::default()
+    };
+    for case in provisional_candidates(db).await? {
+        match complaints
+            .execute(
+                &case,
+                ComplaintCommand::RecomputeProvisionalDeadlines { at: now },
+                None,
+                metadata(),
+            )
+            .await
+        {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(ComplaintError::Deadline(
+                DeadlineRefusal::NothingProvisional,
+            ))) => summary.already_final += 1,
+            Err(ExecuteError::Domain(ComplaintError::Deadline(
+                DeadlineRefusal::StillProvisional { .. },
+            ))) => summary.still_provisional += 1,
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional deadline not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    let rectifications = Executor::<Rectification>::new(
+        db.clone(),
+        IntegrityServices {
+            calendar: complaints.services.calendar.clone(),
+            policy: IntegrityPolicy::default(),
+        },
+    );
+    for case in provisional_rectifications(db).await? {
+        match rectifications
+            .execute(
+                &case,
+                RectificationCommand::RecomputeProvisionalDue { at: now },
+                None,
+                metadata(),
+            )
+            .await
+        {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(RectificationError::NotRecomputable(why)))
+                if why.contains("still provisional") =>
+            {
+                summary.still_provisional += 1
+            }
+            Err(ExecuteError::Domain(RectificationError::NotRecomputable(_))) => {
+                summary.already_final += 1
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional rectification due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// The rectifications whose log holds a provisional due date (order or rejection).
+pub async fn provisional_rectifications(db: &Db) -> AppResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = $1 \
+           AND event_type IN ('RectificationOrdered', 'RectificationRejected') \
+           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
+             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
+         ORDER BY aggregate_id",
+    )
+    .bind(RECTIFICATION)
+    .fetch_all(&db.any)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(AppError::from))
+        .collect()
+}
+
+fn metadata() -> Metadata {
+    let mut metadata = Metadata::new();
+    metadata.insert("actor".into(), ACTOR.into());
+    metadata.insert("role".into(), "admin".into());
+    metadata
+}
+
+/// The complaints whose log holds a deadline computed as provisional (dispatch,
+/// approved extension or reopening). A superset: the aggregate decides whether one is
+/// still open and provisional.
+pub async fn provisional_candidates(db: &Db) -> AppResult<Vec<String>> {
+    // Postgres prints JSONB as `"provisional": true`, SQLite stores compact JSON text.
+    let rows = sqlx::query(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = $1 \
+           AND event_type IN ('ComplaintDispatched', 'ExtensionApproved', 'ComplaintReopened') \
+           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
+             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
+         ORDER BY aggregate_id",
+    )
+    .bind(COMPLAINT)
+    .fetch_all(&db.any)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(AppError::from))
+        .collect()
+}

@@ -65,14 +65,15 @@ struct Args {
     /// Events in the bulk scenario.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
-    /// Scenarios to run, comma-separated: baseline, commands, lag, bulk (load, catch up,
+    /// Scenarios to run, comma-separated: baseline, commands (Postgres + NATS, group
+    /// commit off then on), commands-embedded (the same on SQLite), lag, bulk (load, catch up,
     /// memory, rebuild), rebuild (load and rebuild only), replay (one 10,000-event case),
     /// verify (seal `--events` events, then `probity audit verify`), deadlines (the
     /// deadline engine over `--deadlines` open deadlines; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baseline,commands,lag,bulk,replay,verify"
+        default_value = "baseline,commands,commands-embedded,lag,bulk,replay,verify"
     )]
     scenarios: Vec<String>,
     /// Open deadlines on the board in the deadlines scenario.
@@ -117,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         match scenario.as_str() {
             "baseline" => baseline_tps = Some(baseline(&args).await?),
             "commands" => commands(&args, baseline_tps).await?,
+            "commands-embedded" => commands_embedded(&args).await?,
             "lag" => lag(&args).await?,
             "bulk" => bulk(&args).await?,
             "rebuild" => rebuild_only(&args).await?,
@@ -180,6 +182,8 @@ struct Server {
     nats_url: String,
     /// The server's subject prefix: its stream is deleted when it stops.
     prefix: String,
+    /// The embedded store's data dir (no Postgres, no NATS), when embedded.
+    data_dir: Option<PathBuf>,
 }
 
 impl Server {
@@ -193,13 +197,44 @@ impl Server {
         db_url: &str,
         env: &[(&str, String)],
     ) -> anyhow::Result<Server> {
+        Self::spawn(args, Some(db_url), None, env).await
+    }
+
+    /// Starts `probity serve` on the embedded store in `data_dir` (in-process bus).
+    async fn start_embedded(
+        args: &Args,
+        data_dir: &std::path::Path,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
+        Self::spawn(args, None, Some(data_dir), env).await
+    }
+
+    async fn spawn(
+        args: &Args,
+        db_url: Option<&str>,
+        data_dir: Option<&std::path::Path>,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
         let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
-        let mut child = Command::new(&args.probity)
-            .arg("serve")
+        let mut command = Command::new(&args.probity);
+        command.arg("serve");
+        match (db_url, data_dir) {
+            (Some(db_url), _) => {
+                command
+                    .env("DATABASE_URL", db_url)
+                    .env("NATS_URL", &args.nats_url);
+            }
+            (None, Some(dir)) => {
+                command
+                    .env_remove("DATABASE_URL")
+                    .env_remove("NATS_URL")
+                    .env("PROBITY_DATA_DIR", dir);
+            }
+            (None, None) => bail!("a server needs a database URL or a data dir"),
+        }
+        let mut child = command
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("DATABASE_URL", db_url)
-            .env("NATS_URL", &args.nats_url)
             .env("PROBITY_NATS_PREFIX", &prefix)
             .env("PROBITY_BIND", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
@@ -225,16 +260,20 @@ impl Server {
         Ok(Server {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            db_url: db_url.to_string(),
+            db_url: db_url.unwrap_or_default().to_string(),
             nats_url: args.nats_url.clone(),
             prefix,
+            data_dir: data_dir.map(|d| d.to_path_buf()),
         })
     }
 
     async fn token(&self, args: &Args, role: &str, unit: Option<&str>) -> anyhow::Result<String> {
         let mut cmd = Command::new(&args.probity);
-        cmd.args(["token", "create", "--role", role])
-            .env("DATABASE_URL", &self.db_url);
+        cmd.args(["token", "create", "--role", role]);
+        match &self.data_dir {
+            Some(dir) => cmd.env_remove("DATABASE_URL").env("PROBITY_DATA_DIR", dir),
+            None => cmd.env("DATABASE_URL", &self.db_url),
+        };
         if let Some(u) = unit {
             cmd.args(["--unit", u]);
         }
@@ -329,16 +368,23 @@ async fn baseline(args: &Args) -> anyhow::Result<f64> {
 }
 
 /// A client's command loop: file (anonymous) → accept → dispatch → sign → reply.
+/// One client of the commands scenario until `end`: files complaints and, with
+/// `lifecycle`, takes each through accept, dispatch, sign and reply. Returns the latency
+/// of every successful command in microseconds.
+#[allow(clippy::too_many_arguments)]
 async fn command_loop(
     http: reqwest::Client,
     base: String,
     intake: String,
     handler: String,
     end: Instant,
+    lifecycle: bool,
     count: Arc<AtomicU64>,
     errors: Arc<AtomicU64>,
-) {
+) -> Vec<u64> {
+    let mut latencies = Vec::new();
     while Instant::now() < end {
+        let started = Instant::now();
         let r = http
             .post(format!("{base}/api/v1/complaints"))
             .bearer_auth(&intake)
@@ -350,8 +396,9 @@ async fn command_loop(
             .await;
         let id = match r {
             Ok(r) if r.status().as_u16() == 201 => {
-                count.fetch_add(1, Ordering::Relaxed);
                 let v: serde_json::Value = r.json().await.unwrap_or_default();
+                latencies.push(started.elapsed().as_micros() as u64);
+                count.fetch_add(1, Ordering::Relaxed);
                 v["id"].as_str().unwrap_or_default().to_string()
             }
             _ => {
@@ -359,6 +406,9 @@ async fn command_loop(
                 continue;
             }
         };
+        if !lifecycle {
+            continue;
+        }
         let steps: [(&str, &String, serde_json::Value); 4] = [
             ("accept", &intake, json!({})),
             ("dispatch", &intake, json!({"unit": UNIT})),
@@ -367,8 +417,9 @@ async fn command_loop(
         ];
         for (verb, token, body) in steps {
             if Instant::now() >= end {
-                return;
+                return latencies;
             }
+            let started = Instant::now();
             let r = http
                 .post(format!("{base}/api/v1/complaints/{id}/{verb}"))
                 .bearer_auth(token)
@@ -377,6 +428,8 @@ async fn command_loop(
                 .await;
             match r {
                 Ok(r) if r.status().is_success() => {
+                    let _ = r.bytes().await;
+                    latencies.push(started.elapsed().as_micros() as u64);
                     count.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {
@@ -386,46 +439,118 @@ async fn command_loop(
             }
         }
     }
+    latencies
 }
 
+/// Commands through the HTTP API on Postgres + NATS (relay and projectors running), with
+/// group commit off (one transaction per command, as before ADR 0010) and on, in the same
+/// run: new complaints alone (`POST /complaints`) and the whole lifecycle, 1 and 16
+/// clients, throughput and p50/p99 latency, each beside the raw baseline when measured.
 async fn commands(args: &Args, baseline_tps: Option<f64>) -> anyhow::Result<()> {
-    let db_url = fresh_database(&args.admin_url).await?;
-    let server = Server::start(args, &db_url).await?;
-    let intake = server.token(args, "intake", None).await?;
-    let handler = server.token(args, "handler", Some(UNIT)).await?;
-    let http = reqwest::Client::new();
-    for clients in [1usize, 16] {
-        let count = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let end = Instant::now() + Duration::from_secs(args.seconds);
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                tokio::spawn(command_loop(
-                    http.clone(),
-                    server.url.clone(),
-                    intake.clone(),
-                    handler.clone(),
-                    end,
-                    count.clone(),
-                    errors.clone(),
-                ))
-            })
-            .collect();
-        for t in tasks {
-            t.await?;
+    commands_on(args, baseline_tps, false).await
+}
+
+/// The commands scenario on the embedded store (SQLite, in-process bus).
+async fn commands_embedded(args: &Args) -> anyhow::Result<()> {
+    commands_on(args, None, true).await
+}
+
+async fn commands_on(args: &Args, baseline_tps: Option<f64>, embedded: bool) -> anyhow::Result<()> {
+    let store = if embedded {
+        "embedded"
+    } else {
+        "postgres+nats"
+    };
+    let mut by_mode: std::collections::HashMap<(bool, &str, usize), f64> = Default::default();
+    for group_commit in [false, true] {
+        let mode = if group_commit { "on" } else { "off" };
+        let env = [("PROBITY_GROUP_COMMIT", mode.to_string())];
+        let dir = std::env::temp_dir().join(format!("probity-bench-{}", uuid::Uuid::new_v4()));
+        let db_url = if embedded {
+            String::new()
+        } else {
+            fresh_database(&args.admin_url).await?
+        };
+        let server = if embedded {
+            Server::start_embedded(args, &dir, &env).await?
+        } else {
+            Server::start_with(args, &db_url, &env).await?
+        };
+        let intake = server.token(args, "intake", None).await?;
+        let handler = server.token(args, "handler", Some(UNIT)).await?;
+        let http = reqwest::Client::new();
+        for (workload, lifecycle) in [("intake", false), ("lifecycle", true)] {
+            for clients in [1usize, 16] {
+                let count = Arc::new(AtomicU64::new(0));
+                let errors = Arc::new(AtomicU64::new(0));
+                let end = Instant::now() + Duration::from_secs(args.seconds);
+                let tasks: Vec<_> = (0..clients)
+                    .map(|_| {
+                        tokio::spawn(command_loop(
+                            http.clone(),
+                            server.url.clone(),
+                            intake.clone(),
+                            handler.clone(),
+                            end,
+                            lifecycle,
+                            count.clone(),
+                            errors.clone(),
+                        ))
+                    })
+                    .collect();
+                let mut hist = Histogram::<u64>::new(3)?;
+                for t in tasks {
+                    for micros in t.await? {
+                        hist.record(micros.max(1))?;
+                    }
+                }
+                let (p50, p99, _) = quantiles_ms(&hist);
+                let cps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
+                by_mode.insert((group_commit, workload, clients), cps);
+                let vs = baseline_tps
+                    .map(|b| format!(", {:.0}% of the raw baseline", 100.0 * cps / b))
+                    .unwrap_or_default();
+                let ratio = by_mode
+                    .get(&(false, workload, clients))
+                    .filter(|_| group_commit)
+                    .map(|off| format!(", {:.2}x group commit off", cps / off))
+                    .unwrap_or_default();
+                println!(
+                    "commands ({store}): group commit {mode}, {workload}, {clients} client(s): {cps:.0} commands/s (p50 {p50:.1} ms, p99 {p99:.1} ms){vs}{ratio}, {} errors",
+                    errors.load(Ordering::Relaxed)
+                );
+            }
         }
-        let cps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
-        let vs = baseline_tps
-            .map(|b| format!(" ({:.0}% of the raw baseline)", 100.0 * cps / b))
-            .unwrap_or_default();
-        println!(
-            "commands: {clients} client(s): {cps:.0} commands/s{vs}, {} errors",
-            errors.load(Ordering::Relaxed)
-        );
+        let batches = metric(&http, &server.url, "probity_group_commit_batches_total").await;
+        let appends = metric(&http, &server.url, "probity_group_commit_appends_total").await;
+        if let (Some(b), Some(a)) = (batches, appends) {
+            println!(
+                "commands ({store}): group commit {mode}: {a:.0} appends in {b:.0} transactions ({:.1} per transaction)",
+                a / b.max(1.0)
+            );
+        }
+        server.stop().await;
+        if embedded {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            drop_database(&args.admin_url, &db_url).await?;
+        }
     }
-    server.stop().await;
-    drop_database(&args.admin_url, &db_url).await?;
     Ok(())
+}
+
+/// One unlabelled value of the server's `/metrics`.
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// Commit-to-view lag: new complaints at a steady rate; for each, the time from the event's

@@ -57,17 +57,19 @@ impl RunningApp {
 
 /// Opens the store the settings name: Postgres when a URL is given, else SQLite.
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
-    match &settings.database_url {
+    let db = match &settings.database_url {
         Some(url) => Db::connect_postgres(url.expose())
             .await
-            .context("connecting to Postgres (DATABASE_URL)"),
+            .context("connecting to Postgres (DATABASE_URL)")?,
         None => Db::open_sqlite(&settings.data_dir).await.with_context(|| {
             format!(
                 "opening the embedded store in {}",
                 settings.data_dir.display()
             )
-        }),
-    }
+        })?,
+    };
+    db.set_group_commit(settings.policy.store.group_commit);
+    Ok(db)
 }
 
 /// Starts everything on `listener` and returns at once; the server runs in background

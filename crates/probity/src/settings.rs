@@ -69,6 +69,37 @@ pub struct Policy {
     pub integrity: probity_domain::integrity::IntegrityPolicy,
     /// The assessment formula (`[assessment]`; docs/assessment.md).
     pub assessment: probity_domain::assessment::AssessmentFormula,
+    /// The event store (`[store]`; `PROBITY_GROUP_COMMIT` overrides the file).
+    pub store: StorePolicy,
+}
+
+/// How the event store writes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorePolicy {
+    /// Concurrent commands' events are appended together in one transaction (ADR 0010);
+    /// `false` writes one transaction per command.
+    pub group_commit: bool,
+}
+
+impl Default for StorePolicy {
+    fn default() -> Self {
+        Self { group_commit: true }
+    }
+}
+
+impl StorePolicy {
+    /// Applies `PROBITY_GROUP_COMMIT` (`on`/`off`, `true`/`false`, `1`/`0`) from `var`.
+    fn override_from(mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        if let Some(v) = var("PROBITY_GROUP_COMMIT").filter(|v| !v.trim().is_empty()) {
+            self.group_commit = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => anyhow::bail!("PROBITY_GROUP_COMMIT {v:?}: expected on or off"),
+            };
+        }
+        Ok(self)
+    }
 }
 
 /// How the deadline engine runs.
@@ -158,6 +189,9 @@ impl Policy {
         policy.deadlines = policy
             .deadlines
             .override_from(|name| std::env::var(name).ok())?;
+        policy.store = policy
+            .store
+            .override_from(|name| std::env::var(name).ok())?;
         Ok(policy)
     }
 }
@@ -232,6 +266,15 @@ mod tests {
         assert!(p.deadlines.clone().override_from(env("0", "1")).is_err());
         assert!(p.deadlines.clone().override_from(env("1s", "1")).is_err());
         assert!(p.deadlines.clone().override_from(env("1", "-1")).is_err());
+        let group = |v: &'static str| {
+            p.store
+                .clone()
+                .override_from(move |name| (name == "PROBITY_GROUP_COMMIT").then(|| v.to_string()))
+        };
+        assert!(group("").unwrap().group_commit);
+        assert!(!group("off").unwrap().group_commit);
+        assert!(group("ON").unwrap().group_commit);
+        assert!(group("sometimes").is_err());
     }
 
     #[test]

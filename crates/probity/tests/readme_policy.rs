@@ -21,4 +21,5 @@ fn the_readme_policy_example_parses_and_equals_the_defaults() {
     assert_eq!(policy.deadlines, defaults.deadlines);
     assert_eq!(policy.integrity, defaults.integrity);
     assert_eq!(policy.assessment, defaults.assessment);
+    assert_eq!(policy.store, defaults.store);
 }

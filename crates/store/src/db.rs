@@ -128,6 +128,12 @@ impl Db {
         self.signal.group.stats()
     }
 
+    /// Group commit on (the default: concurrent appends share one transaction) or off (one
+    /// transaction per append), for every clone of this `Db` in this process.
+    pub fn set_group_commit(&self, on: bool) {
+        self.signal.group.set_enabled(on);
+    }
+
     /// Connects and runs the migrations of the backend.
     #[tracing::instrument(skip_all)]
     pub async fn connect_postgres(url: &str) -> Result<Db, StoreError> {

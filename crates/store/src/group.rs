@@ -67,11 +67,24 @@ impl Pending {
 /// The group committer of one database (shared by every clone of its `Db`).
 ///
 /// A queued append whose caller went away before a batch took it is dropped unwritten.
-#[derive(Default)]
 pub(crate) struct GroupCommit {
     queue: Mutex<Vec<Pending>>,
     lock: Arc<tokio::sync::Mutex<()>>,
     stats: GroupStats,
+    /// Off: one append per transaction (the path before group commit; for comparison in
+    /// the benchmark and as an operator's fallback, `PROBITY_GROUP_COMMIT=off`).
+    enabled: std::sync::atomic::AtomicBool,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::default(),
+            lock: Arc::default(),
+            stats: GroupStats::default(),
+            enabled: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 /// Counters of the group committer, for `/metrics` and the benchmark.
@@ -117,6 +130,11 @@ impl GroupStats {
 impl GroupCommit {
     pub(crate) fn stats(&self) -> &GroupStats {
         &self.stats
+    }
+
+    /// Turns grouping on (the default) or off (one append per transaction).
+    pub(crate) fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Appends one command's events (all of one aggregate, in sequence order) and returns
@@ -170,6 +188,7 @@ impl GroupCommit {
         let mut rest = Vec::new();
         let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut size = 0;
+        let grouping = self.enabled.load(std::sync::atomic::Ordering::Relaxed);
         for pending in queue.drain(..) {
             if pending.reply.is_closed() {
                 // Its caller has gone (a dropped request) before any batch took it: not
@@ -178,7 +197,8 @@ impl GroupCommit {
             }
             let (t, id) = pending.aggregate();
             let key = (t.to_string(), id.to_string());
-            let fits = batch.is_empty() || size + pending.events.len() <= MAX_BATCH_EVENTS;
+            let fits =
+                batch.is_empty() || (grouping && size + pending.events.len() <= MAX_BATCH_EVENTS);
             if fits && !seen.contains(&key) {
                 size += pending.events.len();
                 seen.insert(key);

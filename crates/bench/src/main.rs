@@ -39,6 +39,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod deadlines;
+mod peer;
 
 #[derive(Debug, Parser)]
 #[command(name = "probity-bench", about = "Probity benchmark program")]
@@ -66,14 +67,15 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
     /// Scenarios to run, comma-separated: baseline, commands (Postgres + NATS, group
-    /// commit off then on), commands-embedded (the same on SQLite), lag, bulk (load, catch up,
+    /// commit off then on), commands-embedded (the same on SQLite), peer (a naive
+    /// cqrs-es + postgres-es program, no HTTP, view inline), lag, bulk (load, catch up,
     /// memory, rebuild), rebuild (load and rebuild only), replay (one 10,000-event case),
     /// verify (seal `--events` events, then `probity audit verify`), deadlines (the
     /// deadline engine over `--deadlines` open deadlines; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baseline,commands,commands-embedded,lag,bulk,replay,verify"
+        default_value = "baseline,peer,commands,commands-embedded,lag,bulk,replay,verify"
     )]
     scenarios: Vec<String>,
     /// Open deadlines on the board in the deadlines scenario.
@@ -119,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
             "baseline" => baseline_tps = Some(baseline(&args).await?),
             "commands" => commands(&args, baseline_tps).await?,
             "commands-embedded" => commands_embedded(&args).await?,
+            "peer" => peer::peer(&args).await?,
             "lag" => lag(&args).await?,
             "bulk" => bulk(&args).await?,
             "rebuild" => rebuild_only(&args).await?,

@@ -218,18 +218,7 @@ impl Sealer {
                 if i > 0 {
                     sql.push(',');
                 }
-                let b = i * 8;
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                ));
+                sql.push_str(&probity_store::repo::row_placeholders(i, 8));
                 let bind = |r: Result<(), sqlx::error::BoxDynError>| {
                     r.map_err(|e| AuditError::Other(format!("bind: {e}")))
                 };

@@ -34,7 +34,7 @@ use sqlx::{PgPool, Row, SqlitePool};
 use tokio::sync::oneshot;
 
 use crate::db::Shared;
-use crate::repo::sqlite_timestamp;
+use crate::repo::{row_placeholders, sqlite_timestamp};
 
 /// Most events one batch writes (the rest waits for the next batch).
 pub const MAX_BATCH_EVENTS: usize = 1_000;
@@ -362,18 +362,7 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
             if i > 0 {
                 sql.push(',');
             }
-            let b = i * 8;
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
+            sql.push_str(&row_placeholders(i, 8));
         }
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING aggregate_type, aggregate_id, sequence");
         let mut query = sqlx::query(&sql);

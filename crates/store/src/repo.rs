@@ -235,6 +235,14 @@ pub fn persistence_error(error: sqlx::Error) -> PersistenceError {
     }
 }
 
+/// The placeholders of row `row` (from 0) of a multi-row `VALUES` list with `width`
+/// columns: `($1,$2,$3)` for row 0 and width 3, `($4,$5,$6)` for row 1.
+pub fn row_placeholders(row: usize, width: usize) -> String {
+    let first = row * width + 1;
+    let list: Vec<String> = (first..first + width).map(|n| format!("${n}")).collect();
+    format!("({})", list.join(","))
+}
+
 /// `recorded_at` as SQLite stores it: RFC 3339 UTC, six fractional digits, `Z`, so that
 /// text order is time order.
 pub fn sqlite_timestamp(at: DateTime<Utc>) -> String {
@@ -316,4 +324,14 @@ fn sqlite_serialized(row: &sqlx::sqlite::SqliteRow) -> Result<SerializedEvent, P
         serde_json::from_str(&payload)?,
         serde_json::from_str(&metadata)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn row_placeholders_number_the_rows_one_after_the_other() {
+        assert_eq!(super::row_placeholders(0, 3), "($1,$2,$3)");
+        assert_eq!(super::row_placeholders(1, 3), "($4,$5,$6)");
+        assert_eq!(super::row_placeholders(2, 1), "($3)");
+    }
 }

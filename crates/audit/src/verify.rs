@@ -534,16 +534,19 @@ pub async fn verify_log(
         progress(report.events, total.max(report.events));
     }
 
-    // Every other event must have a seal: one without, behind sealed ones, was inserted
-    // behind the sealer's back.
-    if report.events < total {
+    // Every other event must have a seal: one without, at or behind the last sealed one in
+    // commit order, was inserted behind the sealer's back. (Events after it were walked
+    // as the unsealed tail above, or lie beyond the commit horizon — a transaction of
+    // this server, in any database, still running — and are judged by a later run.)
+    if let (true, Some(sealed)) = (report.events < total, last_sealed) {
         let row = sqlx::query(
             "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.position FROM events e
               WHERE NOT EXISTS (SELECT 1 FROM event_seals s WHERE s.position = e.position)
-                AND e.tx_id <= $1
+                AND (e.tx_id < $1 OR (e.tx_id = $1 AND e.position <= $2))
               ORDER BY e.tx_id, e.position LIMIT 1",
         )
-        .bind(after.tx_id)
+        .bind(sealed.tx_id)
+        .bind(sealed.position)
         .fetch_optional(&db.any)
         .await?;
         if let Some(r) = row {

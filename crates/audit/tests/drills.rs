@@ -13,6 +13,7 @@ on_both_backends!(
     an_untouched_log_verifies_and_new_events_are_unsealed_not_tampered,
     an_updated_payload_is_caught_and_named,
     a_deleted_event_is_caught_and_named,
+    an_event_inserted_behind_the_sealer_is_caught_and_named,
     swapped_payloads_are_caught_and_named,
     a_truncated_tail_after_a_signed_checkpoint_is_caught,
     resealing_after_tampering_is_caught_by_the_signed_checkpoint,
@@ -45,7 +46,7 @@ async fn an_untouched_log_verifies_and_new_events_are_unsealed_not_tampered(
     assert_eq!(seen.lock().unwrap().last(), Some(&(total, total)));
 
     app.reads("auditor-3", 2).await?;
-    let report = app.verify().await?;
+    let report = app.verify_seeing(total + 2).await?;
     assert!(report.is_ok(), "{:?}", report.mismatch);
     assert_eq!((report.events, report.unsealed), (total + 2, 2));
     // Sealing again continues the same chain.
@@ -105,6 +106,39 @@ async fn a_deleted_event_is_caught_and_named(kind: Kind) -> anyhow::Result<()> {
         ("c-2", 1, target.position)
     );
     assert!(mismatch.what.contains("missing"), "{mismatch}");
+    Ok(())
+}
+
+async fn an_event_inserted_behind_the_sealer_is_caught_and_named(kind: Kind) -> anyhow::Result<()> {
+    let app = spawn(kind).await?;
+    app.some_events().await?;
+    app.seal_and_sign().await?;
+    // A forged event placed before everything in commit order (position 0, and on
+    // Postgres a transaction id of 1), after the sealer went past.
+    app.exec(match kind {
+        Kind::Postgres => {
+            "INSERT INTO events (position, tx_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             OVERRIDING SYSTEM VALUE
+             VALUES (0, 1, 'complaint', 'forged', 1, 'ComplaintFiled', '1', '{}', '{}')"
+        }
+        Kind::Sqlite => {
+            "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES (0, 'complaint', 'forged', 1, 'ComplaintFiled', '1', '{}', '{}')"
+        }
+    })
+    .await?;
+
+    let mismatch = app
+        .verify()
+        .await?
+        .mismatch
+        .expect("the insertion not caught");
+    let named = mismatch.event.clone().expect("the event is named");
+    assert_eq!(
+        (named.aggregate_id.as_str(), named.sequence, named.position),
+        ("forged", 1, 0)
+    );
+    assert!(mismatch.what.contains("no seal"), "{mismatch}");
     Ok(())
 }
 

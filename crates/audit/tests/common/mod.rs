@@ -222,6 +222,20 @@ impl TestApp {
         Ok(verify_log(&self.db, &self.signing.verifying_key(), &|_, _| {}).await?)
     }
 
+    /// Verifies once the verifier can see `events` events. On Postgres it reads only below
+    /// the server's commit horizon (`pg_snapshot_xmin`), which any other database's open
+    /// transaction on the same server (a parallel test) holds back for a moment.
+    pub async fn verify_seeing(&self, events: u64) -> anyhow::Result<VerifyReport> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let report = self.verify().await?;
+            if report.events >= events || std::time::Instant::now() > deadline {
+                return Ok(report);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Every event in position order.
     pub async fn events(&self) -> anyhow::Result<Vec<StoredEvent>> {
         let mut all = Vec::new();

@@ -215,6 +215,7 @@ impl GroupCommit {
     #[tracing::instrument(name = "group_commit", skip_all, fields(appends = batch.len()))]
     async fn write(&self, target: &Target, mut batch: Vec<Pending>) {
         use std::sync::atomic::Ordering::Relaxed;
+        let mut deadlocks = 0;
         loop {
             self.stats.batches.fetch_add(1, Relaxed);
             let outcome = match target {
@@ -253,6 +254,12 @@ impl GroupCommit {
                     }
                     batch = keep;
                 }
+                Err(error) if is_deadlock(&error) && deadlocks < MAX_DEADLOCK_RETRIES => {
+                    // Nothing was written; key order makes this rare (another writer of
+                    // the table that locks in another order). Write the batch again.
+                    deadlocks += 1;
+                    tracing::warn!(%error, attempt = deadlocks, "a group commit deadlocked; writing it again");
+                }
                 Err(error) => {
                     tracing::warn!(%error, appends = batch.len(), "a group commit failed");
                     let class = ErrorClass::of(&error);
@@ -265,6 +272,14 @@ impl GroupCommit {
             }
         }
     }
+}
+
+/// Times a batch that deadlocked is written again before its members get the error.
+const MAX_DEADLOCK_RETRIES: u32 = 3;
+
+/// Postgres `deadlock_detected` (40P01): the transaction was rolled back whole.
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
 }
 
 /// What one write of a batch did.
@@ -293,7 +308,18 @@ fn losers(batch: &[Pending], inserted: &HashSet<(String, String, i64)>) -> HashS
 }
 
 async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Error> {
-    let n: usize = batch.iter().map(|p| p.events.len()).sum();
+    // Rows go in key order `(aggregate_type, aggregate_id, sequence)`: two batches (two
+    // servers) that touch the same keys then wait for each other's keys in one order and
+    // cannot deadlock. Each aggregate's events stay in sequence order, so positions too.
+    let mut rows: Vec<&SerializedEvent> = batch.iter().flat_map(|p| &p.events).collect();
+    rows.sort_by(|a, b| {
+        (&a.aggregate_type, &a.aggregate_id, a.sequence).cmp(&(
+            &b.aggregate_type,
+            &b.aggregate_id,
+            b.sequence,
+        ))
+    });
+    let n = rows.len();
     let mut types = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     let mut sequences = Vec::with_capacity(n);
@@ -301,7 +327,7 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
     let mut versions = Vec::with_capacity(n);
     let mut payloads = Vec::with_capacity(n);
     let mut metadata = Vec::with_capacity(n);
-    for event in batch.iter().flat_map(|p| &p.events) {
+    for event in rows {
         types.push(event.aggregate_type.as_str());
         ids.push(event.aggregate_id.as_str());
         sequences.push(event.sequence as i64);
@@ -311,8 +337,7 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
         metadata.push(&event.metadata);
     }
     let mut tx = pool.begin().await?;
-    // `WITH ORDINALITY` + `ORDER BY` keeps the array order, so each command's events get
-    // increasing positions in sequence order.
+    // `WITH ORDINALITY` + `ORDER BY` keeps the array order (key order, above).
     let rows = sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
          SELECT t, i, s, et, ev, p, m

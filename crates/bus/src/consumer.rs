@@ -1,11 +1,12 @@
 //! NATS projector consumers: one durable pull consumer per projector, explicit acks.
 //!
 //! Each message is rebuilt into a [`StoredEvent`] and handed to the projector in a batch:
-//! `Applied` / `AlreadyApplied` are acknowledged (double ack: the server confirms the
-//! ack), `Gap` is nak'ed with a short, growing delay (an earlier event of that aggregate
-//! has not been applied yet; it will be), an error is nak'ed with a longer backoff.
-//! Aggregate types the projector does not want are acknowledged and skipped; a message
-//! that is not a valid Probity CloudEvent is terminated (it would never succeed).
+//! `Applied` / `AlreadyApplied` are acknowledged (after the batch's transaction
+//! committed), `Gap` is nak'ed with a short, growing delay (an earlier event of that
+//! aggregate has not been applied yet; it will be), an error is nak'ed with a longer
+//! backoff. Aggregate types the projector does not want are acknowledged and skipped
+//! (recognised by their subject, without decoding them); a message that is not a valid
+//! Probity CloudEvent is terminated (it would never succeed).
 //!
 //! Within one process, messages are handled in concurrent lanes (eight by default): all
 //! events of one aggregate go to the same lane, in stream order, so they stay in order
@@ -41,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
 
 use crate::backoff::{delay_for_attempt, Backoff};
+use crate::config::subject_token;
 use crate::relay::sleep_or_shutdown;
 use crate::{cloudevent, ensure_stream, BusConfig, BusError};
 
@@ -295,6 +297,12 @@ impl NatsProjector {
             .unzip();
         let workers =
             futures::future::join_all(receivers.into_iter().map(|rx| self.lane(rx, shutdown)));
+        let wanted: Vec<String> = self
+            .projector
+            .aggregate_types()
+            .iter()
+            .map(|ty| subject_token(ty))
+            .collect();
         let dispatch = async move {
             loop {
                 let next = tokio::select! {
@@ -304,6 +312,18 @@ impl NatsProjector {
                 match next {
                     Some(Ok(message)) => {
                         backoff.reset();
+                        // Not one of ours: skipped by its subject, without decoding it.
+                        if self
+                            .cfg
+                            .aggregate_type_token(&message.subject)
+                            .is_some_and(|ty| !wanted.iter().any(|w| w == ty))
+                        {
+                            self.metrics.skipped.fetch_add(1, Ordering::Relaxed);
+                            if let Err(e) = message.ack().await {
+                                warn!(error = %e, "ack of a skipped message failed");
+                            }
+                            continue;
+                        }
                         let Some(event) = self.decode(&message).await else {
                             continue;
                         };
@@ -420,7 +440,10 @@ impl NatsProjector {
     }
 
     /// Acknowledges each message as its outcome requires (all at once): applied or
-    /// already applied → double ack; `Gap` → nak with a delay growing with deliveries.
+    /// already applied → ack; `Gap` → nak with a delay growing with deliveries. A plain
+    /// ack, not a double one: a lost ack only means a redelivery after `ack_wait`, which
+    /// the projector answers `AlreadyApplied`, and a double ack costs a round trip per
+    /// message.
     async fn settle(
         &self,
         messages: Vec<jetstream::Message>,
@@ -433,7 +456,7 @@ impl NatsProjector {
                 self.metrics.record_handled(&event, outcome);
                 match outcome {
                     Applied::Applied | Applied::AlreadyApplied => {
-                        if let Err(e) = message.double_ack().await {
+                        if let Err(e) = message.ack().await {
                             // Redelivered after ack_wait; the projector will say AlreadyApplied.
                             warn!(error = %e, "ack failed");
                         }

@@ -8,8 +8,8 @@
 //! same order and cannot deadlock; on SQLite the transaction already holds the write
 //! lock), classifies every event against its aggregate's position — at or below it:
 //! `AlreadyApplied`; the next ones without a hole: applied, as one [`Run`]; after a hole:
-//! `Gap` — and claims the new positions with one guarded multi-row `UPDATE … FROM`
-//! (rows it has locked) and one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`
+//! `Gap` — and claims the new positions with one guarded multi-row upsert (rows it has
+//! locked; never backwards) and one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`
 //! (aggregates seen for the first time: when a concurrent transaction inserted the same
 //! one first, that one wins and these events are classified again against its
 //! position). The projector then loads the stored rows of the claimed aggregates, folds
@@ -126,20 +126,63 @@ pub(crate) async fn write_rows(
     Ok(())
 }
 
-/// `DELETE FROM table WHERE fixed.0 = fixed.1 AND key IN (ids)`, in chunks.
+/// How the rows of a list of keys are found. SQLite: `key IN (…)` (its planner always
+/// probes the index). Postgres: a lateral lookup per key, `(VALUES …) AS v(k) CROSS JOIN
+/// LATERAL (… key = v.k …)`, which can only run as one index probe per key, in the
+/// order of the list. A plain `key IN (…)` lets the planner walk every row of a
+/// composite key's prefix and filter (it did, on tables that grew faster than their
+/// statistics: with `projector = $1 AND aggregate_type = $2` estimated at a handful of
+/// rows, a batch's position read cost a walk over all positions, growing with them).
+/// `fence` closes the lateral subquery (`FOR UPDATE`, or `OFFSET 0` so that it is not
+/// flattened into a join).
+fn keyed_select(
+    backend: Backend,
+    select: &str,
+    leading: usize,
+    key: &str,
+    keys: usize,
+    fence: &str,
+) -> String {
+    match backend {
+        Backend::Sqlite => format!("{select} {key} IN ({})", list(keys, leading + 1)),
+        Backend::Postgres => format!(
+            "SELECT t.* FROM (VALUES {}) AS v (k) CROSS JOIN LATERAL \
+             ({select} {key} = v.k {fence}) AS t",
+            placeholders(keys, 1, leading + 1)
+        ),
+    }
+}
+
+/// `DELETE FROM table WHERE fixed.0 = fixed.1 AND key IN (ids)`, in chunks (on Postgres
+/// through the rows' `ctid`s found by key, see [`keyed_select`]).
 pub(crate) async fn delete_in(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     table: &str,
     fixed: (&str, &str),
     key: &str,
     ids: &[String],
 ) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "DELETE FROM {table} WHERE {} = $1 AND {key} IN ({})",
-            fixed.0,
-            list(chunk.len(), 2)
-        );
+        let sql = match backend {
+            Backend::Sqlite => format!(
+                "DELETE FROM {table} WHERE {} = $1 AND {key} IN ({})",
+                fixed.0,
+                list(chunk.len(), 2)
+            ),
+            Backend::Postgres => format!(
+                "DELETE FROM {table} WHERE ctid = ANY(ARRAY({}))",
+                keyed_select(
+                    backend,
+                    &format!("SELECT ctid FROM {table} WHERE {} = $1 AND", fixed.0),
+                    1,
+                    key,
+                    chunk.len(),
+                    "OFFSET 0"
+                )
+                .replacen("SELECT t.*", "SELECT t.ctid", 1)
+            ),
+        };
         let params = std::iter::once(Param::Text(fixed.1.to_string()))
             .chain(chunk.iter().cloned().map(Param::Text));
         bound(&sql, params).execute(&mut **tx).await?;
@@ -147,22 +190,23 @@ pub(crate) async fn delete_in(
     Ok(())
 }
 
-/// The rows of `{select} {key} IN (ids) {suffix}` for all `ids`, in chunks; `leading`
-/// are bound first as `$1…` (for the conditions in `select`).
+/// The rows of `{select} {key} IN (ids)` for all `ids`, in chunks, found as
+/// [`keyed_select`] says; `leading` are bound first as `$1…` (for the conditions in
+/// `select`, which ends with `WHERE … AND` or `WHERE`). With `lock`, on Postgres, the
+/// rows are locked `FOR UPDATE` in the order of `ids`.
 pub(crate) async fn select_in(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     select: &str,
     leading: &[&str],
     key: &str,
     ids: &[String],
-    suffix: &str,
+    lock: bool,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let fence = if lock { "FOR UPDATE" } else { "OFFSET 0" };
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "{select} {key} IN ({}) {suffix}",
-            list(chunk.len(), leading.len() + 1)
-        );
+        let sql = keyed_select(backend, select, leading.len(), key, chunk.len(), fence);
         let params = leading
             .iter()
             .map(|v| Param::Text(v.to_string()))
@@ -338,8 +382,8 @@ fn classify<'a>(
     run
 }
 
-/// The positions of `keys` (sorted by type, then id), absent ones left out. With `lock`
-/// on Postgres the rows are locked `FOR UPDATE` in key order.
+/// The positions of `keys`, absent ones left out. With `lock` on Postgres the rows are
+/// locked `FOR UPDATE` in (type, id) order.
 async fn read_positions(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
@@ -347,25 +391,23 @@ async fn read_positions(
     keys: &[(&str, &str)],
     lock: bool,
 ) -> Result<HashMap<(String, String), i64>, StoreError> {
-    let suffix = if lock && backend == Backend::Postgres {
-        "ORDER BY aggregate_id FOR UPDATE"
-    } else {
-        ""
-    };
     let mut by_type: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (ty, id) in keys {
         by_type.entry(ty).or_default().push(id.to_string());
     }
     let mut out = HashMap::with_capacity(keys.len());
-    for (ty, ids) in by_type {
+    for (ty, mut ids) in by_type {
+        // Key order: every transaction locks in the same order.
+        ids.sort();
         let rows = select_in(
             tx,
+            backend,
             "SELECT aggregate_id, last_sequence FROM projection_positions \
              WHERE projector = $1 AND aggregate_type = $2 AND",
             &[projector, ty],
             "aggregate_id",
             &ids,
-            suffix,
+            lock,
         )
         .await?;
         for row in rows {
@@ -378,8 +420,9 @@ async fn read_positions(
     Ok(out)
 }
 
-/// Moves existing positions from each run's `from` to its `last()` (guarded on `from`);
-/// returns how many moved.
+/// Moves existing (locked) positions to each run's `last()`, never backwards; returns
+/// how many moved. An upsert rather than an `UPDATE … FROM (VALUES …)`: each row is
+/// found through the primary key whatever the planner thinks of the table.
 async fn move_positions(
     tx: &mut Transaction<'_, Any>,
     projector: &str,
@@ -389,33 +432,30 @@ async fn move_positions(
     let mut moved = 0;
     for chunk in runs.chunks(CHUNK) {
         let sql = format!(
-            "WITH v (aggregate_type, aggregate_id, old_sequence, new_sequence) AS (VALUES {}) \
-             UPDATE projection_positions SET last_sequence = v.new_sequence, projected_at = $2 \
-             FROM v WHERE projection_positions.projector = $1 \
-             AND projection_positions.aggregate_type = v.aggregate_type \
-             AND projection_positions.aggregate_id = v.aggregate_id \
-             AND projection_positions.last_sequence = v.old_sequence",
-            placeholders(chunk.len(), 4, 3)
+            "INSERT INTO projection_positions \
+             (projector, aggregate_type, aggregate_id, last_sequence, projected_at) VALUES {} \
+             ON CONFLICT (projector, aggregate_type, aggregate_id) DO UPDATE \
+             SET last_sequence = excluded.last_sequence, projected_at = excluded.projected_at \
+             WHERE projection_positions.last_sequence < excluded.last_sequence",
+            placeholders(chunk.len(), 5, 1)
         );
-        let params = [
-            Param::Text(projector.to_string()),
-            Param::Text(now.to_string()),
-        ]
-        .into_iter()
-        .chain(chunk.iter().flat_map(|r| {
-            [
-                Param::Text(r.aggregate_type.to_string()),
-                Param::Text(r.aggregate_id.to_string()),
-                Param::Int(r.from),
-                Param::Int(r.last()),
-            ]
-        }));
+        let params = chunk.iter().flat_map(|r| position_row(projector, r, now));
         moved += bound(&sql, params)
             .execute(&mut **tx)
             .await?
             .rows_affected();
     }
     Ok(moved)
+}
+
+fn position_row(projector: &str, run: &Run<'_>, now: &str) -> [Param; 5] {
+    [
+        Param::Text(projector.to_string()),
+        Param::Text(run.aggregate_type.to_string()),
+        Param::Text(run.aggregate_id.to_string()),
+        Param::Int(run.last()),
+        Param::Text(now.to_string()),
+    ]
 }
 
 /// Inserts the positions of aggregates seen for the first time; returns the keys this
@@ -435,15 +475,7 @@ async fn insert_positions(
              RETURNING aggregate_type, aggregate_id",
             placeholders(chunk.len(), 5, 1)
         );
-        let params = chunk.iter().flat_map(|r| {
-            [
-                Param::Text(projector.to_string()),
-                Param::Text(r.aggregate_type.to_string()),
-                Param::Text(r.aggregate_id.to_string()),
-                Param::Int(r.last()),
-                Param::Text(now.to_string()),
-            ]
-        });
+        let params = chunk.iter().flat_map(|r| position_row(projector, r, now));
         for row in bound(&sql, params).fetch_all(&mut **tx).await? {
             inserted.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
         }

@@ -187,15 +187,17 @@ pub(crate) fn deadline_row(
 /// The stored complaint views of `ids`.
 async fn load_views(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     ids: &[String],
 ) -> Result<HashMap<String, ComplaintView>, StoreError> {
     let rows = select_in(
         tx,
+        backend,
         "SELECT id, doc FROM complaint_views WHERE",
         &[],
         "id",
         ids,
-        "",
+        false,
     )
     .await?;
     let mut out = HashMap::with_capacity(rows.len());
@@ -210,16 +212,18 @@ async fn load_views(
 /// projector does not write marks the complaint's entries as needing a rewrite.
 async fn load_deadlines(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     ids: &[String],
 ) -> Result<HashMap<String, (Vec<EntryRow>, bool)>, StoreError> {
     let rows = select_in(
         tx,
+        backend,
         "SELECT case_id, kind, unit, due, provisional FROM deadline_entries \
          WHERE case_type = $1 AND",
         &[COMPLAINT_TYPE],
         "case_id",
         ids,
-        "",
+        false,
     )
     .await?;
     let mut out: HashMap<String, (Vec<EntryRow>, bool)> = HashMap::new();
@@ -253,7 +257,11 @@ async fn load_deadlines(
 /// Folds the claimed runs from their stored rows and writes every changed row once:
 /// one multi-row upsert of the views, one delete and one multi-row insert of the
 /// deadlines that changed.
-async fn apply_runs(tx: &mut Transaction<'_, Any>, runs: &[Run<'_>]) -> Result<(), StoreError> {
+async fn apply_runs(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[Run<'_>],
+) -> Result<(), StoreError> {
     // An aggregate without a position has no rows: the position and the rows are only
     // ever written together (here and by rebuild).
     let stored: Vec<String> = runs
@@ -265,8 +273,8 @@ async fn apply_runs(tx: &mut Transaction<'_, Any>, runs: &[Run<'_>]) -> Result<(
         (HashMap::new(), HashMap::new())
     } else {
         (
-            load_views(tx, &stored).await?,
-            load_deadlines(tx, &stored).await?,
+            load_views(tx, backend, &stored).await?,
+            load_deadlines(tx, backend, &stored).await?,
         )
     };
     let mut view_rows = Vec::with_capacity(runs.len());
@@ -312,6 +320,7 @@ async fn apply_runs(tx: &mut Transaction<'_, Any>, runs: &[Run<'_>]) -> Result<(
     .await?;
     delete_in(
         tx,
+        backend,
         "deadline_entries",
         ("case_type", COMPLAINT_TYPE),
         "case_id",
@@ -373,7 +382,7 @@ impl Projector for ComplaintProjector {
         if runs.is_empty() {
             tx.rollback().await?;
         } else {
-            apply_runs(&mut tx, &runs).await?;
+            apply_runs(&mut tx, self.db.backend, &runs).await?;
             tx.commit().await?;
         }
         Ok(batch.into_outcomes())

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use probity_domain::calendar::WorkingCalendar;
-use probity_store::{Applied, Db, Projector, StoreError, StoredEvent};
+use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
 use super::docs::*;
@@ -361,6 +361,7 @@ pub(crate) fn fold_step(
 /// The stored documents of the runs' aggregates that have a position.
 async fn load_docs(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     runs: &[Run<'_>],
 ) -> Result<HashMap<(String, String), IntegrityDoc>, StoreError> {
     let mut by_type: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -376,7 +377,7 @@ async fn load_docs(
             continue;
         };
         let select = format!("SELECT {key}, doc FROM {table} WHERE");
-        for row in select_in(tx, &select, &[], key, &ids, "").await? {
+        for row in select_in(tx, backend, &select, &[], key, &ids, false).await? {
             let id: String = row.try_get(0)?;
             if let Some(doc) = parse_doc(ty, &row.try_get::<String, _>(1)?)? {
                 out.insert((ty.to_string(), id), doc);
@@ -388,8 +389,12 @@ async fn load_docs(
 
 /// Folds the claimed runs from their stored documents and writes every changed row
 /// once: one multi-row upsert per table, and the deadlines that changed.
-async fn apply_runs(tx: &mut Transaction<'_, Any>, runs: &[Run<'_>]) -> Result<(), StoreError> {
-    let mut docs = load_docs(tx, runs).await?;
+async fn apply_runs(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[Run<'_>],
+) -> Result<(), StoreError> {
+    let mut docs = load_docs(tx, backend, runs).await?;
     let mut tables: BTreeMap<&'static str, (DocRow, Vec<Vec<Param>>)> = BTreeMap::new();
     let mut cleared: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut deadlines = Vec::new();
@@ -421,7 +426,15 @@ async fn apply_runs(tx: &mut Transaction<'_, Any>, runs: &[Run<'_>]) -> Result<(
         write_rows(tx, table, row.columns, values, Some(&[row.key])).await?;
     }
     for (ty, ids) in cleared {
-        delete_in(tx, "deadline_entries", ("case_type", ty), "case_id", &ids).await?;
+        delete_in(
+            tx,
+            backend,
+            "deadline_entries",
+            ("case_type", ty),
+            "case_id",
+            &ids,
+        )
+        .await?;
     }
     write_rows(tx, "deadline_entries", DEADLINE_COLUMNS, deadlines, None).await?;
     Ok(())
@@ -458,7 +471,7 @@ impl Projector for IntegrityProjector {
         if runs.is_empty() {
             tx.rollback().await?;
         } else {
-            apply_runs(&mut tx, &runs).await?;
+            apply_runs(&mut tx, self.db.backend, &runs).await?;
             tx.commit().await?;
         }
         Ok(batch.into_outcomes())

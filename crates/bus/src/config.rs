@@ -82,6 +82,16 @@ impl BusConfig {
         )
     }
 
+    /// The aggregate type token of a subject made by [`BusConfig::subject_for`] (`None`
+    /// for any other subject).
+    pub fn aggregate_type_token<'s>(&self, subject: &'s str) -> Option<&'s str> {
+        subject
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(".events.")?
+            .split('.')
+            .next()
+    }
+
     /// The durable consumer of one projector: `<prefix>_<projector name>`, sanitised.
     pub fn consumer_name(&self, projector: &str) -> String {
         sanitize_name(&format!("{}_{}", self.prefix, projector))
@@ -99,7 +109,7 @@ fn sanitize_name(raw: &str) -> String {
         .collect()
 }
 
-fn subject_token(raw: &str) -> String {
+pub(crate) fn subject_token(raw: &str) -> String {
     if raw.is_empty() {
         return "_".into();
     }

@@ -1,15 +1,18 @@
 //! The in-process bus of embedded mode (no NATS): each projector tails the event log
 //! itself from a checkpoint of its own (`local_bus_checkpoints`), saved after each batch.
 //!
-//! Events arrive in commit order, so `Gap` cannot happen in a healthy system; should it
-//! (or an error) happen, the event is retried after a backoff, and progress up to the
-//! event before it is kept.
+//! Each page read from the log goes to [`Projector::handle_batch`] whole (one projector
+//! transaction; the events of other aggregate types are skipped). Events arrive in
+//! commit order, so `Gap` cannot happen in a healthy system; should it happen, the event
+//! is retried after a backoff and progress up to the event before it is kept. Should the
+//! batch fail, its events are handled again one at a time, and progress up to the first
+//! one that fails is kept.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use probity_store::{Applied, Checkpoint, EventLog, Projector};
+use probity_store::{Applied, Checkpoint, EventLog, Projector, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
@@ -35,7 +38,7 @@ pub struct LocalProjectorOptions {
 impl Default for LocalProjectorOptions {
     fn default() -> Self {
         Self {
-            batch_size: 256,
+            batch_size: 512,
             poll_interval: Duration::from_millis(200),
             min_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
@@ -130,17 +133,45 @@ impl LocalProjector {
         let wanted = self.projector.aggregate_types();
         let mut done = from;
         let mut failure = None;
-        for event in &events {
-            if shutdown.is_cancelled() {
-                // Stop between events; what was handled is saved below.
-                break;
+        if shutdown.is_cancelled() {
+            return Ok((from, 0));
+        }
+        // The whole page in one transaction; should it fail, one event at a time.
+        let outcomes: Vec<Result<Applied, StoreError>> = match self
+            .projector
+            .handle_batch(&events)
+            .await
+        {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) => {
+                self.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, events = events.len(), "projector batch failed; handling its events one at a time");
+                let mut one_by_one = Vec::with_capacity(events.len());
+                for event in &events {
+                    let outcome = if wanted.contains(&event.aggregate_type.as_str()) {
+                        self.projector
+                            .handle_batch(std::slice::from_ref(event))
+                            .await
+                            .map(|o| o[0])
+                    } else {
+                        Ok(Applied::AlreadyApplied)
+                    };
+                    let failed = !matches!(outcome, Ok(Applied::Applied | Applied::AlreadyApplied));
+                    one_by_one.push(outcome);
+                    if failed {
+                        break;
+                    }
+                }
+                one_by_one
             }
+        };
+        for (event, outcome) in events.iter().zip(outcomes) {
             if !wanted.contains(&event.aggregate_type.as_str()) {
                 self.metrics.skipped.fetch_add(1, Ordering::Relaxed);
                 done = Checkpoint::of(event);
                 continue;
             }
-            match self.projector.handle(event).await {
+            match outcome {
                 Ok(applied @ (Applied::Applied | Applied::AlreadyApplied)) => {
                     self.metrics.record_handled(event, applied);
                     done = Checkpoint::of(event);

@@ -5,7 +5,8 @@
 //! transaction. A batch is read with `EventLog::read_after(checkpoint, batch_size)`,
 //! published pipelined (every message sent, then the acks awaited in order: a publish is
 //! durable only once its `PublishAck` arrived), and the checkpoint of the acknowledged
-//! prefix is saved. Any failure backs off (capped exponential) and resumes from the saved
+//! prefix is saved. While a full batch's acks are awaited, the next batch is already
+//! read (and dropped should anything fail). Any failure backs off (capped exponential) and resumes from the saved
 //! checkpoint; what is published twice is dropped by JetStream through `Nats-Msg-Id`
 //! within [`crate::DUPLICATE_WINDOW`] and by the projectors' per-aggregate idempotency
 //! beyond it.
@@ -55,7 +56,7 @@ pub struct RelayOptions {
 impl Default for RelayOptions {
     fn default() -> Self {
         Self {
-            batch_size: 256,
+            batch_size: 1024,
             poll_interval: Duration::from_millis(200),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -259,6 +260,8 @@ impl Relay {
         let mut checkpoint: Option<Checkpoint> = None;
         let mut stream_ready = false;
         let mut last_lock_check = Instant::now();
+        // The next page, read while the previous one's acks were awaited.
+        let mut ahead: Option<Vec<StoredEvent>> = None;
         loop {
             if shutdown.is_cancelled() {
                 if let Some(conn) = lock.take() {
@@ -275,6 +278,7 @@ impl Relay {
                     last_lock_check = Instant::now();
                 }
             }
+            let prefetched = ahead.take();
             let step = async {
                 if !stream_ready {
                     ensure_stream(&self.js, &self.cfg).await?;
@@ -289,10 +293,11 @@ impl Relay {
                         cp
                     }
                 };
-                self.pump(from, &key).await
+                self.pump(from, &key, prefetched).await
             };
             match step.await {
-                Ok(pumped) => {
+                Ok((pumped, next)) => {
+                    ahead = next;
                     backoff.reset();
                     checkpoint = Some(pumped.checkpoint);
                     let caught_up = (pumped.read as i64) < self.opts.batch_size;
@@ -319,16 +324,30 @@ impl Relay {
         }
     }
 
-    /// Reads one batch after `from`, publishes it and saves the checkpoint of the
-    /// acknowledged prefix.
-    async fn pump(&self, from: Checkpoint, key: &str) -> Result<Pumped, BusError> {
-        let events = self.log.read_after(from, self.opts.batch_size).await?;
-        if events.is_empty() {
-            return Ok(Pumped {
-                checkpoint: from,
-                read: 0,
-            });
-        }
+    /// Publishes one batch after `from` (`prefetched`, or read now) and saves the
+    /// checkpoint of the acknowledged prefix. While the acks are awaited, a full batch
+    /// has the next one read (returned for the next call; dropped on any failure, so a
+    /// retry always starts from the saved checkpoint).
+    async fn pump(
+        &self,
+        from: Checkpoint,
+        key: &str,
+        prefetched: Option<Vec<StoredEvent>>,
+    ) -> Result<(Pumped, Option<Vec<StoredEvent>>), BusError> {
+        let events = match prefetched {
+            Some(events) => events,
+            None => self.log.read_after(from, self.opts.batch_size).await?,
+        };
+        let Some(last_read) = events.last().map(Checkpoint::of) else {
+            return Ok((
+                Pumped {
+                    checkpoint: from,
+                    read: 0,
+                },
+                None,
+            ));
+        };
+        let full = events.len() as i64 >= self.opts.batch_size;
         let span = tracing::debug_span!("relay_batch", events = events.len());
         async {
             // Send everything first (pipelined), then await the acks in order.
@@ -350,25 +369,36 @@ impl Relay {
                     .map_err(BusError::nats("publish"))?;
                 acks.push(ack);
             }
-            let mut acked: Option<&StoredEvent> = None;
-            let mut failure = None;
-            for (event, ack) in events.iter().zip(acks) {
-                match ack.await {
-                    Ok(ack) => {
-                        let counter = if ack.duplicate {
-                            &self.metrics.duplicates
-                        } else {
-                            &self.metrics.published
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        acked = Some(event);
-                    }
-                    Err(e) => {
-                        failure = Some(BusError::nats("publish ack")(e));
-                        break;
+            let await_acks = async {
+                let mut acked: Option<&StoredEvent> = None;
+                let mut failure = None;
+                for (event, ack) in events.iter().zip(acks) {
+                    match ack.await {
+                        Ok(ack) => {
+                            let counter = if ack.duplicate {
+                                &self.metrics.duplicates
+                            } else {
+                                &self.metrics.published
+                            };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            acked = Some(event);
+                        }
+                        Err(e) => {
+                            failure = Some(BusError::nats("publish ack")(e));
+                            break;
+                        }
                     }
                 }
-            }
+                (acked, failure)
+            };
+            let read_ahead = async {
+                if full {
+                    Some(self.log.read_after(last_read, self.opts.batch_size).await)
+                } else {
+                    None
+                }
+            };
+            let ((acked, failure), next) = tokio::join!(await_acks, read_ahead);
             let mut saved = from;
             if let Some(last) = acked {
                 saved = Checkpoint::of(last);
@@ -385,10 +415,14 @@ impl Relay {
             }
             match failure {
                 Some(e) => Err(e),
-                None => Ok(Pumped {
-                    checkpoint: saved,
-                    read: events.len(),
-                }),
+                None => Ok((
+                    Pumped {
+                        checkpoint: saved,
+                        read: events.len(),
+                    },
+                    // A failed read ahead is simply read again next time.
+                    next.and_then(Result::ok),
+                )),
             }
         }
         .instrument(span)

@@ -94,4 +94,23 @@ pub trait Projector: Send + Sync {
     /// Aggregate types this projector wants (others are acknowledged and skipped).
     fn aggregate_types(&self) -> &'static [&'static str];
     async fn handle(&self, event: &StoredEvent) -> Result<Applied, StoreError>;
+    /// Applies a batch of events (any order, any aggregates, copies allowed) and answers
+    /// for each, in the order given, what `handle` would have answered had the events
+    /// come one at a time in sequence order per aggregate; events of types not in
+    /// `aggregate_types` are answered `AlreadyApplied` untouched. `Err`: nothing of the batch
+    /// is known to be applied; every event may be offered again (redelivered ones then
+    /// answer `AlreadyApplied`). The default handles them one by one in sequence order; the projectors of
+    /// `probity-views` apply the whole batch in one transaction.
+    async fn handle_batch(&self, events: &[StoredEvent]) -> Result<Vec<Applied>, StoreError> {
+        let wanted = self.aggregate_types();
+        let mut order: Vec<usize> = (0..events.len())
+            .filter(|&i| wanted.contains(&events[i].aggregate_type.as_str()))
+            .collect();
+        order.sort_by_key(|&i| events[i].sequence);
+        let mut outcomes = vec![Applied::AlreadyApplied; events.len()];
+        for i in order {
+            outcomes[i] = self.handle(&events[i]).await?;
+        }
+        Ok(outcomes)
+    }
 }

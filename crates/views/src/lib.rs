@@ -3,13 +3,15 @@
 //!
 //! Everything here is portable SQL on `Db::any` (Postgres or SQLite), in the tables of
 //! migrations 0010-0019. Projection is idempotent and ordered per aggregate through
-//! `projection_positions`, so the bus may redeliver or reorder freely.
+//! `projection_positions`, so the bus may redeliver or reorder freely; a projector
+//! applies a whole batch of events in one transaction with set-based SQL (`batch`).
 
 use std::sync::Arc;
 
 use probity_store::{Db, Projector};
 
 pub mod assessment;
+mod batch;
 pub mod complaint_view;
 pub mod error;
 pub mod integrity;

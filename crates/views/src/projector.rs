@@ -1,17 +1,18 @@
-//! The complaint projector: folds each committed complaint event into `complaint_views`
-//! and `deadline_entries`, with its per-aggregate position in `projection_positions`,
-//! all in one transaction.
+//! The complaint projector: folds committed complaint events into `complaint_views` and
+//! `deadline_entries`, with each complaint's position in `projection_positions`, a whole
+//! batch of events in one transaction.
 //!
-//! Exactly-once effect under redelivery and concurrency: inside the transaction the
-//! position is read, then claimed with a guarded write (`UPDATE .. WHERE last_sequence =
-//! $old`, or `INSERT .. ON CONFLICT DO NOTHING` for an aggregate's first event) before
-//! the view is touched. On Postgres the claim waits for a concurrent transaction holding
-//! the position row and then finds it moved, so the event reports `AlreadyApplied`
-//! without a second effect. On SQLite the transaction starts with a write, so it holds
-//! the database's write lock (waiting out the busy timeout) before it reads anything.
-//! The view row is only read after the claim, so the fold always starts from the state
-//! the position describes. Rebuild applies whole pages through the same code, one
-//! transaction per page.
+//! Exactly-once effect under redelivery and concurrency comes from [`crate::batch`]: inside
+//! the transaction the positions of the batch's complaints are read (Postgres: locked in
+//! key order), every event is classified against its complaint's position and the new
+//! positions are claimed with guarded multi-row writes before any view is touched; a
+//! redelivered event is `AlreadyApplied`, one after a hole a `Gap`. On SQLite the
+//! transaction starts with a write, so it holds the database's write lock (waiting out
+//! the busy timeout) before it reads anything. The stored rows of the claimed complaints
+//! are then read with one query per table, each complaint's events folded in memory
+//! ([`ComplaintFold`], the fold rebuild uses too), and every changed row written once:
+//! one multi-row upsert of the views, one delete and one multi-row insert of the
+//! deadlines that changed. `handle` is a batch of one.
 
 use std::collections::HashMap;
 
@@ -20,8 +21,9 @@ use probity_domain::complaint::ComplaintEvent;
 use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
+use crate::batch::{delete_in, select_in, write_rows, Batch, Param, Run};
 use crate::complaint_view::{decode_event, reply_open, sign_open, ComplaintView, COMPLAINT_TYPE};
-use crate::sql::{date_text, ts_text};
+use crate::sql::{date_text, parse_date, ts_text};
 
 /// Deadline kind: the unit's signature on a dispatched complaint.
 pub const KIND_COMPLAINT_SIGN: &str = "complaint_sign";
@@ -54,11 +56,11 @@ pub(crate) struct EntryRow {
 
 /// The open deadlines of a complaint after `event` made it `view`. Which deadlines are
 /// open follows the status; whether one is provisional comes from the event that set
-/// it, else from the stored entry (`existing`, kind → provisional), else from the view.
+/// it, else from the entry of that kind open before it (`existing`), else from the view.
 pub(crate) fn open_deadlines(
     view: &ComplaintView,
     event: &ComplaintEvent,
-    existing: &HashMap<String, bool>,
+    existing: &[EntryRow],
 ) -> Vec<EntryRow> {
     let (sign_set, reply_set) = match event {
         ComplaintEvent::ComplaintDispatched {
@@ -81,8 +83,13 @@ pub(crate) fn open_deadlines(
         _ => (None, None),
     };
     let provisional = |kind: &str, set: Option<bool>| {
-        set.or_else(|| existing.get(kind).copied())
-            .unwrap_or(view.deadlines_provisional)
+        set.or_else(|| {
+            existing
+                .iter()
+                .find(|e| e.kind == kind)
+                .map(|e| e.provisional)
+        })
+        .unwrap_or(view.deadlines_provisional)
     };
     let mut rows = Vec::new();
     if let (true, Some(due)) = (sign_open(&view.status), view.sign_due) {
@@ -104,147 +111,230 @@ pub(crate) fn open_deadlines(
     rows
 }
 
-/// The last applied sequence of one aggregate for one projector (0 if none).
-pub(crate) async fn read_position<'e, E>(
-    executor: E,
-    projector: &str,
-    aggregate_type: &str,
-    aggregate_id: &str,
-) -> Result<i64, sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let row = sqlx::query(
-        "SELECT last_sequence FROM projection_positions \
-         WHERE projector = $1 AND aggregate_type = $2 AND aggregate_id = $3",
-    )
-    .bind(projector)
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .fetch_optional(executor)
-    .await?;
-    row.map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .map(|v| v.unwrap_or(0))
+/// One complaint as folded so far: its view (none until it is filed) and its open
+/// deadlines. The projector starts it from the stored rows, rebuild from nothing; both
+/// fold with [`ComplaintFold::apply`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ComplaintFold {
+    pub view: Option<ComplaintView>,
+    pub deadlines: Vec<EntryRow>,
 }
 
-/// Moves the position from `old` to `new`; false when another transaction moved it
-/// first (nothing was changed then).
-pub(crate) async fn claim_position(
-    tx: &mut Transaction<'_, Any>,
-    projector: &str,
-    event: &StoredEvent,
-    old: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = if old == 0 {
-        sqlx::query(
-            "INSERT INTO projection_positions \
-             (projector, aggregate_type, aggregate_id, last_sequence, projected_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (projector, aggregate_type, aggregate_id) DO NOTHING",
-        )
-        .bind(projector)
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(event.sequence)
-        .bind(ts_text(chrono::Utc::now()))
-        .execute(&mut **tx)
-        .await?
-    } else {
-        sqlx::query(
-            "UPDATE projection_positions SET last_sequence = $1, projected_at = $6 \
-             WHERE projector = $2 AND aggregate_type = $3 AND aggregate_id = $4 \
-             AND last_sequence = $5",
-        )
-        .bind(event.sequence)
-        .bind(projector)
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(old)
-        .bind(ts_text(chrono::Utc::now()))
-        .execute(&mut **tx)
-        .await?
-    };
-    Ok(result.rows_affected() == 1)
-}
-
-async fn load_view(
-    tx: &mut Transaction<'_, Any>,
-    id: &str,
-) -> Result<Option<ComplaintView>, StoreError> {
-    let row = sqlx::query("SELECT doc FROM complaint_views WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    match row {
-        Some(row) => {
-            let doc: String = row.try_get(0)?;
-            Ok(Some(serde_json::from_str(&doc)?))
+impl ComplaintFold {
+    /// One event (the aggregate's `sequence`-th). An event on no view leaves no view and
+    /// no deadline, as when it was projected alone.
+    pub fn apply(&mut self, id: &str, sequence: i64, event: &ComplaintEvent) {
+        // `apply` keeps an existing view (never returns None for one), so taking it out
+        // and putting the result back is the incremental store-or-leave.
+        if let Some(view) = ComplaintView::apply(self.view.take(), id, sequence as u64, event) {
+            self.deadlines = open_deadlines(&view, event, &self.deadlines);
+            self.view = Some(view);
         }
-        None => Ok(None),
     }
 }
 
-async fn store_view(tx: &mut Transaction<'_, Any>, view: &ComplaintView) -> Result<(), StoreError> {
-    let doc = serde_json::to_string(view)?;
-    sqlx::query(
-        "INSERT INTO complaint_views \
-         (id, version, status, category, unit, received_at, sign_due, reply_due, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status, \
-         category = excluded.category, unit = excluded.unit, received_at = excluded.received_at, \
-         sign_due = excluded.sign_due, reply_due = excluded.reply_due, doc = excluded.doc",
-    )
-    .bind(&view.id)
-    .bind(view.version as i64)
-    .bind(&view.status)
-    .bind(&view.category)
-    .bind(view.unit.clone())
-    .bind(ts_text(view.received_at))
-    .bind(view.sign_due.map(date_text))
-    .bind(view.reply_due.map(date_text))
-    .bind(doc)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Columns of `complaint_views`, in the order of [`view_row`].
+pub(crate) const VIEW_COLUMNS: &[&str] = &[
+    "id",
+    "version",
+    "status",
+    "category",
+    "unit",
+    "received_at",
+    "sign_due",
+    "reply_due",
+    "doc",
+];
+
+/// Columns of `deadline_entries`, in the order of [`deadline_row`].
+pub(crate) const DEADLINE_COLUMNS: &[&str] =
+    &["case_type", "case_id", "kind", "unit", "due", "provisional"];
+
+/// A complaint view as a `complaint_views` row.
+pub(crate) fn view_row(view: &ComplaintView) -> Result<Vec<Param>, serde_json::Error> {
+    Ok(vec![
+        Param::Text(view.id.clone()),
+        Param::Int(view.version as i64),
+        Param::Text(view.status.clone()),
+        Param::Text(view.category.clone()),
+        Param::OptText(view.unit.clone()),
+        Param::Text(ts_text(view.received_at)),
+        Param::OptText(view.sign_due.map(date_text)),
+        Param::OptText(view.reply_due.map(date_text)),
+        Param::Text(serde_json::to_string(view)?),
+    ])
 }
 
-async fn store_deadlines(
+/// An open deadline of case `case_type`/`case_id` as a `deadline_entries` row.
+pub(crate) fn deadline_row(
+    case_type: &str,
+    case_id: &str,
+    kind: &str,
+    unit: Option<String>,
+    due: NaiveDate,
+    provisional: bool,
+) -> Vec<Param> {
+    vec![
+        Param::Text(case_type.to_string()),
+        Param::Text(case_id.to_string()),
+        Param::Text(kind.to_string()),
+        Param::OptText(unit),
+        Param::Text(date_text(due)),
+        Param::Int(i64::from(provisional)),
+    ]
+}
+
+/// The stored complaint views of `ids`.
+async fn load_views(
     tx: &mut Transaction<'_, Any>,
-    view: &ComplaintView,
-    event: &ComplaintEvent,
-) -> Result<(), StoreError> {
-    let rows = sqlx::query(
-        "SELECT kind, provisional FROM deadline_entries WHERE case_type = $1 AND case_id = $2",
+    backend: Backend,
+    ids: &[String],
+) -> Result<HashMap<String, ComplaintView>, StoreError> {
+    let rows = select_in(
+        tx,
+        backend,
+        "SELECT id, doc FROM complaint_views WHERE",
+        &[],
+        "id",
+        ids,
+        false,
     )
-    .bind(COMPLAINT_TYPE)
-    .bind(&view.id)
-    .fetch_all(&mut **tx)
     .await?;
-    let mut existing = HashMap::new();
+    let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
-        existing.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)? != 0);
+        let doc: String = row.try_get(1)?;
+        out.insert(row.try_get::<String, _>(0)?, serde_json::from_str(&doc)?);
     }
-    let open = open_deadlines(view, event, &existing);
-    sqlx::query("DELETE FROM deadline_entries WHERE case_type = $1 AND case_id = $2")
-        .bind(COMPLAINT_TYPE)
-        .bind(&view.id)
-        .execute(&mut **tx)
-        .await?;
-    for entry in open {
-        sqlx::query(
-            "INSERT INTO deadline_entries (case_type, case_id, kind, unit, due, provisional) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+    Ok(out)
+}
+
+/// The stored open deadlines of the complaints `ids`, sorted by kind. A kind this
+/// projector does not write marks the complaint's entries as needing a rewrite.
+async fn load_deadlines(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    ids: &[String],
+) -> Result<HashMap<String, (Vec<EntryRow>, bool)>, StoreError> {
+    let rows = select_in(
+        tx,
+        backend,
+        "SELECT case_id, kind, unit, due, provisional FROM deadline_entries \
+         WHERE case_type = $1 AND",
+        &[COMPLAINT_TYPE],
+        "case_id",
+        ids,
+        false,
+    )
+    .await?;
+    let mut out: HashMap<String, (Vec<EntryRow>, bool)> = HashMap::new();
+    for row in rows {
+        let entry = out.entry(row.try_get::<String, _>(0)?).or_default();
+        let kind = match row.try_get::<String, _>(1)?.as_str() {
+            KIND_COMPLAINT_SIGN => KIND_COMPLAINT_SIGN,
+            KIND_COMPLAINT_REPLY => KIND_COMPLAINT_REPLY,
+            _ => {
+                entry.1 = true;
+                continue;
+            }
+        };
+        let due = parse_date(&row.try_get::<String, _>(3)?).map_err(|e| match e {
+            crate::ViewError::Store(e) => e,
+            other => StoreError::Other(other.to_string()),
+        })?;
+        entry.0.push(EntryRow {
+            kind,
+            unit: row.try_get(2)?,
+            due,
+            provisional: row.try_get::<i64, _>(4)? != 0,
+        });
+    }
+    for (entries, _) in out.values_mut() {
+        entries.sort_by_key(|e| e.kind);
+    }
+    Ok(out)
+}
+
+/// Folds the claimed runs from their stored rows and writes every changed row once:
+/// one multi-row upsert of the views, one delete and one multi-row insert of the
+/// deadlines that changed.
+async fn apply_runs(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[Run<'_>],
+) -> Result<(), StoreError> {
+    // An aggregate without a position has no rows: the position and the rows are only
+    // ever written together (here and by rebuild).
+    let stored: Vec<String> = runs
+        .iter()
+        .filter(|r| r.from > 0)
+        .map(|r| r.aggregate_id.to_string())
+        .collect();
+    let (mut views, mut deadlines) = if stored.is_empty() {
+        (HashMap::new(), HashMap::new())
+    } else {
+        (
+            load_views(tx, backend, &stored).await?,
+            load_deadlines(tx, backend, &stored).await?,
         )
-        .bind(COMPLAINT_TYPE)
-        .bind(&view.id)
-        .bind(entry.kind)
-        .bind(entry.unit)
-        .bind(date_text(entry.due))
-        .bind(i64::from(entry.provisional))
-        .execute(&mut **tx)
-        .await?;
+    };
+    let mut view_rows = Vec::with_capacity(runs.len());
+    let mut cleared = Vec::new();
+    let mut deadline_rows = Vec::new();
+    for run in runs {
+        let id = run.aggregate_id;
+        let (before, dirty) = deadlines.remove(id).unwrap_or_default();
+        let mut fold = ComplaintFold {
+            view: views.remove(id),
+            deadlines: before.clone(),
+        };
+        for event in &run.events {
+            let body = decode_event(&event.payload).inspect_err(|e| {
+                tracing::error!(error = %e, event_type = %event.event_type, "undecodable complaint event");
+            })?;
+            fold.apply(id, event.sequence, &body);
+        }
+        let Some(view) = &fold.view else {
+            continue;
+        };
+        view_rows.push(view_row(view)?);
+        let mut after = fold.deadlines;
+        after.sort_by_key(|e| e.kind);
+        if dirty || after != before {
+            if dirty || !before.is_empty() {
+                cleared.push(id.to_string());
+            }
+            deadline_rows.extend(
+                after.into_iter().map(|e| {
+                    deadline_row(COMPLAINT_TYPE, id, e.kind, e.unit, e.due, e.provisional)
+                }),
+            );
+        }
     }
+    write_rows(
+        tx,
+        "complaint_views",
+        VIEW_COLUMNS,
+        view_rows,
+        Some(&["id"]),
+    )
+    .await?;
+    delete_in(
+        tx,
+        backend,
+        "deadline_entries",
+        ("case_type", COMPLAINT_TYPE),
+        "case_id",
+        &cleared,
+    )
+    .await?;
+    write_rows(
+        tx,
+        "deadline_entries",
+        DEADLINE_COLUMNS,
+        deadline_rows,
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -259,44 +349,6 @@ pub(crate) async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, St
             .await?;
     }
     Ok(tx)
-}
-
-/// Applies one event inside `tx`: classifies it against the position, claims the
-/// position and writes the view change. Changes nothing unless it returns `Applied`.
-async fn project_one(
-    tx: &mut Transaction<'_, Any>,
-    projector: &str,
-    event: &StoredEvent,
-) -> Result<Applied, StoreError> {
-    let id = event.aggregate_id.as_str();
-    let classify = |last: i64| {
-        if event.sequence <= last {
-            Some(Applied::AlreadyApplied)
-        } else if event.sequence > last + 1 {
-            Some(Applied::Gap)
-        } else {
-            None
-        }
-    };
-    let last = read_position(&mut **tx, projector, COMPLAINT_TYPE, id).await?;
-    if let Some(outcome) = classify(last) {
-        return Ok(outcome);
-    }
-    let body = decode_event(&event.payload).inspect_err(|e| {
-        tracing::error!(error = %e, event_type = %event.event_type, "undecodable complaint event");
-    })?;
-    if !claim_position(tx, projector, event, last).await? {
-        // Another process moved the position since we read it (on Postgres the claim
-        // waited for its commit); a failed claim changed nothing.
-        let now = read_position(&mut **tx, projector, COMPLAINT_TYPE, id).await?;
-        return Ok(classify(now).unwrap_or(Applied::Gap));
-    }
-    let current = load_view(tx, id).await?;
-    if let Some(view) = ComplaintView::apply(current, id, event.sequence as u64, &body) {
-        store_view(tx, &view).await?;
-        store_deadlines(tx, &view, &body).await?;
-    }
-    Ok(Applied::Applied)
 }
 
 #[async_trait::async_trait]
@@ -315,32 +367,25 @@ impl Projector for ComplaintProjector {
         fields(aggregate_id = %event.aggregate_id, sequence = event.sequence)
     )]
     async fn handle(&self, event: &StoredEvent) -> Result<Applied, StoreError> {
-        if event.aggregate_type != COMPLAINT_TYPE {
-            // Not ours: nothing to do, nothing changed.
-            return Ok(Applied::AlreadyApplied);
-        }
-        // A redelivery or an early event is answered without taking a write lock.
-        let last = read_position(
-            &self.db.any,
-            Self::NAME,
-            COMPLAINT_TYPE,
-            &event.aggregate_id,
-        )
-        .await?;
-        if event.sequence <= last {
-            return Ok(Applied::AlreadyApplied);
-        }
-        if event.sequence > last + 1 {
-            return Ok(Applied::Gap);
+        let outcomes = self.handle_batch(std::slice::from_ref(event)).await?;
+        Ok(outcomes[0])
+    }
+
+    #[tracing::instrument(name = "complaint_projector_batch", skip_all, fields(events = events.len()))]
+    async fn handle_batch(&self, events: &[StoredEvent]) -> Result<Vec<Applied>, StoreError> {
+        let mut batch = Batch::new(events, &[COMPLAINT_TYPE]);
+        if batch.is_empty() {
+            return Ok(batch.into_outcomes());
         }
         let mut tx = begin_write(&self.db).await?;
-        let outcome = project_one(&mut tx, Self::NAME, event).await?;
-        if outcome == Applied::Applied {
-            tx.commit().await?;
-        } else {
+        let runs = batch.claim(&mut tx, self.db.backend, Self::NAME).await?;
+        if runs.is_empty() {
             tx.rollback().await?;
+        } else {
+            apply_runs(&mut tx, self.db.backend, &runs).await?;
+            tx.commit().await?;
         }
-        Ok(outcome)
+        Ok(batch.into_outcomes())
     }
 }
 
@@ -395,7 +440,7 @@ mod tests {
             },
             at: Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap(),
         };
-        let rows = open_deadlines(&view("dispatched"), &event, &HashMap::new());
+        let rows = open_deadlines(&view("dispatched"), &event, &[]);
         assert_eq!(rows.len(), 2);
         assert_eq!(
             (rows[0].kind, rows[0].due, rows[0].provisional),
@@ -410,10 +455,16 @@ mod tests {
 
     #[test]
     fn a_signed_case_owes_only_its_reply_and_keeps_its_provisional_flag() {
-        let existing = HashMap::from([
-            (KIND_COMPLAINT_SIGN.to_string(), false),
-            (KIND_COMPLAINT_REPLY.to_string(), true),
-        ]);
+        let entry = |kind, provisional| EntryRow {
+            kind,
+            unit: None,
+            due: d(3),
+            provisional,
+        };
+        let existing = [
+            entry(KIND_COMPLAINT_SIGN, false),
+            entry(KIND_COMPLAINT_REPLY, true),
+        ];
         let rows = open_deadlines(&view("in_progress"), &accepted(), &existing);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].kind, KIND_COMPLAINT_REPLY);
@@ -426,7 +477,7 @@ mod tests {
             "received", "accepted", "declined", "returned", "replied", "closed", "merged",
         ] {
             assert!(
-                open_deadlines(&view(status), &accepted(), &HashMap::new()).is_empty(),
+                open_deadlines(&view(status), &accepted(), &[]).is_empty(),
                 "{status}"
             );
         }

@@ -1,31 +1,28 @@
 //! Rebuilding the views from the event log, and a canonical dump of every view table.
 //!
-//! Rebuild clears the tables, folds the whole log in memory with the very functions the
-//! incremental projector uses (`ComplaintView::apply`, `open_deadlines`), and writes the
-//! result in bulk, chunked multi-row inserts in one transaction. Incremental projection
-//! pays a read, a claim and several writes per event; rebuild pays one row per aggregate,
-//! which is what makes it fast. A test compares the `dump` of both.
+//! Rebuild clears the tables, folds the whole log in memory with the very folds the
+//! batched projectors use (`ComplaintFold`, the integrity `fold_step`), and writes the
+//! result with the same row builders and chunked multi-row inserts, in one transaction.
+//! It is the projectors' batch taken to its limit: one batch of every event, one row per
+//! aggregate, no stored row to read first. A test compares the `dump` of both.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use probity_store::{Backend, Checkpoint, Db, EventLog, Projector, StoreError, StoredEvent};
 use serde_json::{json, Value};
-use sqlx::any::AnyArguments;
 use sqlx::{Any, Row, Transaction};
 
-use crate::complaint_view::{decode_event, ComplaintView, COMPLAINT_TYPE};
-use crate::integrity::projector::project_in_tx;
-use crate::integrity::{IntegrityProjector, INTEGRITY_TYPES};
-use crate::projector::{open_deadlines, EntryRow};
-use crate::sql::{date_text, ts_text};
+use crate::batch::{write_rows, Param, CHUNK};
+use crate::complaint_view::{decode_event, COMPLAINT_TYPE};
+use crate::integrity::projector::{deadline_rows, doc_row, fold_step, DocRow};
+use crate::integrity::{IntegrityDoc, IntegrityProjector, INTEGRITY_TYPES};
+use crate::projector::{deadline_row, view_row, ComplaintFold, DEADLINE_COLUMNS, VIEW_COLUMNS};
+use crate::sql::ts_text;
 use crate::{projectors, ComplaintProjector, ViewError};
 
 /// Events read from the log per page during a rebuild.
 pub const REBUILD_PAGE: i64 = 10_000;
-
-/// Rows per multi-row INSERT when the folded views are written.
-const WRITE_CHUNK: usize = 1_000;
 
 /// Pause before looking again for counted events that are not readable yet.
 const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
@@ -46,20 +43,29 @@ const VIEW_TABLES: &[&str] = &[
     "commitment_views",
 ];
 
-/// Integrity events of the log, kept in order for replay through the integrity
-/// projector inside the rebuild's transaction (they are few beside complaints).
-fn integrity_events(page: &[StoredEvent]) -> impl Iterator<Item = StoredEvent> + '_ {
-    page.iter()
-        .filter(|e| INTEGRITY_TYPES.contains(&e.aggregate_type.as_str()))
-        .cloned()
+/// One aggregate as folded so far.
+#[derive(Default)]
+struct Folded<T> {
+    state: T,
+    last_sequence: i64,
 }
 
-/// One complaint as folded so far.
+/// Everything folded so far: complaints by id, integrity aggregates by (type, id).
 #[derive(Default)]
-struct Folded {
-    view: Option<ComplaintView>,
-    last_sequence: i64,
-    deadlines: Vec<EntryRow>,
+struct State {
+    complaints: HashMap<String, Folded<ComplaintFold>>,
+    integrity: HashMap<(String, String), Folded<Option<IntegrityDoc>>>,
+}
+
+/// The next sequence of an aggregate, or the error that names the hole.
+fn next_in_order(projector: &str, event: &StoredEvent, last: i64) -> Result<(), ViewError> {
+    if event.sequence == last + 1 {
+        return Ok(());
+    }
+    Err(ViewError::Store(StoreError::Other(format!(
+        "rebuild of {projector}: {}:{} sequence {} follows {last}",
+        event.aggregate_type, event.aggregate_id, event.sequence
+    ))))
 }
 
 /// Clears every view of this crate and rebuilds it from the whole log;
@@ -77,20 +83,18 @@ pub async fn rebuild(
     let (pages, mut incoming) =
         tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>, StoreError>>(2);
     let reader = tokio::spawn(read_pages(log.clone(), total, pages));
-    let mut folded: HashMap<String, Folded> = HashMap::new();
+    let mut folded = State::default();
     let mut done = 0u64;
-    let mut integrity: Vec<StoredEvent> = Vec::new();
     while let Some(page) = incoming.recv().await {
         let page = page?;
         fold_page(&mut folded, &page)?;
-        integrity.extend(integrity_events(&page));
         done += page.len() as u64;
         progress(done, total.max(done));
     }
     let after = reader
         .await
         .map_err(|e| ViewError::Store(StoreError::Other(format!("rebuild reader failed: {e}"))))?;
-    done += write_folded(db, log, &projectors(db), folded, integrity, after).await?;
+    done += write_folded(db, log, &projectors(db), folded, after).await?;
     tracing::info!(events = done, "views rebuilt");
     Ok(done)
 }
@@ -140,88 +144,66 @@ async fn read_pages(
 }
 
 /// Folds a page of events (in log order) into the in-memory state.
-fn fold_page(folded: &mut HashMap<String, Folded>, page: &[StoredEvent]) -> Result<(), ViewError> {
-    for event in page.iter().filter(|e| e.aggregate_type == COMPLAINT_TYPE) {
-        let entry = folded.entry(event.aggregate_id.clone()).or_default();
-        if event.sequence != entry.last_sequence + 1 {
-            return Err(ViewError::Store(StoreError::Other(format!(
-                "rebuild of {}: {}:{} sequence {} follows {}",
-                ComplaintProjector::NAME,
-                event.aggregate_type,
-                event.aggregate_id,
-                event.sequence,
-                entry.last_sequence
-            ))));
-        }
-        let body = decode_event(&event.payload)?;
-        entry.last_sequence = event.sequence;
-        let existing: HashMap<String, bool> = entry
-            .deadlines
-            .iter()
-            .map(|d| (d.kind.to_string(), d.provisional))
-            .collect();
-        // `apply` keeps an existing view (never returns None for one), so taking it out
-        // and putting the result back is the incremental store-or-leave.
-        if let Some(view) = ComplaintView::apply(
-            entry.view.take(),
-            &event.aggregate_id,
-            event.sequence as u64,
-            &body,
-        ) {
-            entry.deadlines = open_deadlines(&view, &body, &existing);
-            entry.view = Some(view);
+fn fold_page(folded: &mut State, page: &[StoredEvent]) -> Result<(), ViewError> {
+    for event in page {
+        if event.aggregate_type == COMPLAINT_TYPE {
+            let entry = folded
+                .complaints
+                .entry(event.aggregate_id.clone())
+                .or_default();
+            next_in_order(ComplaintProjector::NAME, event, entry.last_sequence)?;
+            let body = decode_event(&event.payload)?;
+            entry.last_sequence = event.sequence;
+            entry
+                .state
+                .apply(&event.aggregate_id, event.sequence, &body);
+        } else if INTEGRITY_TYPES.contains(&event.aggregate_type.as_str()) {
+            let entry = folded
+                .integrity
+                .entry((event.aggregate_type.clone(), event.aggregate_id.clone()))
+                .or_default();
+            next_in_order(IntegrityProjector::NAME, event, entry.last_sequence)?;
+            fold_step(&mut entry.state, event)?;
+            entry.last_sequence = event.sequence;
         }
     }
     Ok(())
 }
 
-/// One bound value of a bulk insert.
-enum Param {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-}
-
-/// `INSERT INTO table (columns) VALUES (..), (..)` in chunks of [`WRITE_CHUNK`] rows.
-async fn insert_rows(
-    tx: &mut Transaction<'_, Any>,
-    table: &str,
-    columns: &[&str],
+/// Rows folded and not written yet, flushed a chunk at a time while the state drains,
+/// so the rebuild never holds a second copy of every view.
+struct Pending<'a> {
+    table: &'static str,
+    columns: &'a [&'a str],
     rows: Vec<Vec<Param>>,
-) -> Result<(), ViewError> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Param>> = rows.by_ref().take(WRITE_CHUNK).collect();
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let placeholders: Vec<String> = columns
-                .iter()
-                .map(|_| {
-                    n += 1;
-                    format!("${n}")
-                })
-                .collect();
-            sql.push('(');
-            sql.push_str(&placeholders.join(", "));
-            sql.push(')');
+}
+
+impl<'a> Pending<'a> {
+    fn new(table: &'static str, columns: &'a [&'a str]) -> Self {
+        Self {
+            table,
+            columns,
+            rows: Vec::with_capacity(CHUNK),
         }
-        let mut query = sqlx::query_with::<Any, AnyArguments>(&sql, AnyArguments::default());
-        for row in chunk {
-            for param in row {
-                query = match param {
-                    Param::Text(v) => query.bind(v),
-                    Param::OptText(v) => query.bind(v),
-                    Param::Int(v) => query.bind(v),
-                };
-            }
-        }
-        query.execute(&mut **tx).await?;
     }
-    Ok(())
+
+    async fn push(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        row: Vec<Param>,
+    ) -> Result<(), ViewError> {
+        self.rows.push(row);
+        if self.rows.len() >= CHUNK {
+            self.flush(tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, tx: &mut Transaction<'_, Any>) -> Result<(), ViewError> {
+        let rows = std::mem::take(&mut self.rows);
+        write_rows(tx, self.table, self.columns, rows, None).await?;
+        Ok(())
+    }
 }
 
 /// Replaces the views, deadline entries and positions with the folded state, in one
@@ -233,14 +215,13 @@ async fn write_folded(
     db: &Db,
     log: &EventLog,
     projectors: &[Arc<dyn Projector>],
-    mut folded: HashMap<String, Folded>,
-    mut integrity: Vec<StoredEvent>,
+    mut folded: State,
     mut after: Checkpoint,
 ) -> Result<u64, ViewError> {
     let bus_checkpoints = has_local_bus_checkpoints(db).await?;
     let mut tx = db.any.begin().await?;
     match db.backend {
-        // Positions first: a projector claims its position before touching the views,
+        // Positions first: a projector claims its positions before touching the views,
         // so waiting on it while holding nothing else cannot deadlock.
         Backend::Postgres => {
             sqlx::query(
@@ -264,24 +245,10 @@ async fn write_folded(
         let Some(last) = page.last() else { break };
         after = Checkpoint::of(last);
         fold_page(&mut folded, &page)?;
-        integrity.extend(integrity_events(&page));
         tail += page.len() as u64;
     }
     clear(&mut tx, projectors, bus_checkpoints).await?;
     let now = ts_text(chrono::Utc::now());
-    const VIEW_COLUMNS: &[&str] = &[
-        "id",
-        "version",
-        "status",
-        "category",
-        "unit",
-        "received_at",
-        "sign_due",
-        "reply_due",
-        "doc",
-    ];
-    const DEADLINE_COLUMNS: &[&str] =
-        &["case_type", "case_id", "kind", "unit", "due", "provisional"];
     const POSITION_COLUMNS: &[&str] = &[
         "projector",
         "aggregate_type",
@@ -289,86 +256,56 @@ async fn write_folded(
         "last_sequence",
         "projected_at",
     ];
-    // Rows are flushed a chunk at a time while the map drains, so the rebuild never
-    // holds a second copy of every view.
-    let mut views = Vec::with_capacity(WRITE_CHUNK);
-    let mut deadlines = Vec::with_capacity(WRITE_CHUNK);
-    let mut positions = Vec::with_capacity(WRITE_CHUNK);
-    for (id, f) in folded.drain() {
-        if let Some(view) = &f.view {
-            views.push(vec![
-                Param::Text(view.id.clone()),
-                Param::Int(view.version as i64),
-                Param::Text(view.status.clone()),
-                Param::Text(view.category.clone()),
-                Param::OptText(view.unit.clone()),
-                Param::Text(ts_text(view.received_at)),
-                Param::OptText(view.sign_due.map(date_text)),
-                Param::OptText(view.reply_due.map(date_text)),
-                Param::Text(serde_json::to_string(view)?),
-            ]);
-            for d in &f.deadlines {
-                deadlines.push(vec![
-                    Param::Text(COMPLAINT_TYPE.to_string()),
-                    Param::Text(view.id.clone()),
-                    Param::Text(d.kind.to_string()),
-                    Param::OptText(d.unit.clone()),
-                    Param::Text(date_text(d.due)),
-                    Param::Int(i64::from(d.provisional)),
-                ]);
+    let position = |projector: &str, ty: &str, id: String, last: i64| {
+        vec![
+            Param::Text(projector.to_string()),
+            Param::Text(ty.to_string()),
+            Param::Text(id),
+            Param::Int(last),
+            Param::Text(now.clone()),
+        ]
+    };
+    let mut views = Pending::new("complaint_views", VIEW_COLUMNS);
+    let mut deadlines = Pending::new("deadline_entries", DEADLINE_COLUMNS);
+    let mut positions = Pending::new("projection_positions", POSITION_COLUMNS);
+    for (id, f) in folded.complaints.drain() {
+        if let Some(view) = &f.state.view {
+            views.push(&mut tx, view_row(view)?).await?;
+            for d in f.state.deadlines {
+                let row = deadline_row(COMPLAINT_TYPE, &id, d.kind, d.unit, d.due, d.provisional);
+                deadlines.push(&mut tx, row).await?;
             }
         }
-        positions.push(vec![
-            Param::Text(ComplaintProjector::NAME.to_string()),
-            Param::Text(COMPLAINT_TYPE.to_string()),
-            Param::Text(id),
-            Param::Int(f.last_sequence),
-            Param::Text(now.clone()),
-        ]);
-        if views.len() >= WRITE_CHUNK {
-            insert_rows(
-                &mut tx,
-                "complaint_views",
-                VIEW_COLUMNS,
-                std::mem::take(&mut views),
-            )
-            .await?;
-        }
-        if deadlines.len() >= WRITE_CHUNK {
-            insert_rows(
-                &mut tx,
-                "deadline_entries",
-                DEADLINE_COLUMNS,
-                std::mem::take(&mut deadlines),
-            )
-            .await?;
-        }
-        if positions.len() >= WRITE_CHUNK {
-            insert_rows(
-                &mut tx,
-                "projection_positions",
-                POSITION_COLUMNS,
-                std::mem::take(&mut positions),
-            )
-            .await?;
-        }
+        let row = position(
+            ComplaintProjector::NAME,
+            COMPLAINT_TYPE,
+            id,
+            f.last_sequence,
+        );
+        positions.push(&mut tx, row).await?;
     }
-    insert_rows(&mut tx, "complaint_views", VIEW_COLUMNS, views).await?;
-    insert_rows(&mut tx, "deadline_entries", DEADLINE_COLUMNS, deadlines).await?;
-    insert_rows(&mut tx, "projection_positions", POSITION_COLUMNS, positions).await?;
-    for event in &integrity {
-        let outcome = project_in_tx(&mut tx, IntegrityProjector::NAME, event).await?;
-        if outcome != probity_store::Applied::Applied {
-            return Err(ViewError::Store(StoreError::Other(format!(
-                "rebuild of {}: {}:{} sequence {} was {:?}",
-                IntegrityProjector::NAME,
-                event.aggregate_type,
-                event.aggregate_id,
-                event.sequence,
-                outcome
-            ))));
+    views.flush(&mut tx).await?;
+    let mut docs: HashMap<&'static str, (DocRow, Vec<Vec<Param>>)> = HashMap::new();
+    for ((ty, id), f) in folded.integrity.drain() {
+        if let Some(doc) = &f.state {
+            let mut row = doc_row(doc)?;
+            for d in deadline_rows(&ty, &id, doc) {
+                deadlines.push(&mut tx, d).await?;
+            }
+            let values = std::mem::take(&mut row.values);
+            docs.entry(row.table)
+                .or_insert_with(|| (row, Vec::new()))
+                .1
+                .push(values);
         }
+        let row = position(IntegrityProjector::NAME, &ty, id, f.last_sequence);
+        positions.push(&mut tx, row).await?;
     }
+    for (table, (row, values)) in docs {
+        write_rows(&mut tx, table, row.columns, values, None).await?;
+    }
+    deadlines.flush(&mut tx).await?;
+    positions.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(tail)
 }

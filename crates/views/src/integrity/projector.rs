@@ -1,15 +1,21 @@
-//! The integrity projector: folds each committed event of the seven integrity aggregates
-//! into its own row (and its open deadlines), with its per-aggregate position, in one
-//! transaction. Same exactly-once protocol as the complaint projector (read, claim with a
-//! guarded write, then touch the view); rebuild replays the same `project_in_tx`.
+//! The integrity projector: folds the committed events of the seven integrity aggregates
+//! into one row per aggregate (and its open deadlines), with each aggregate's position, a
+//! whole batch in one transaction. Same exactly-once protocol as the complaint projector
+//! ([`crate::batch`]: positions read and locked, events classified, positions claimed,
+//! then the stored documents read, folded in memory and each changed row written once
+//! with one multi-row upsert per table); rebuild folds with the same `fold_step` and
+//! writes the same `doc_row`s.
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use probity_domain::calendar::WorkingCalendar;
-use probity_store::{Applied, Db, Projector, StoreError, StoredEvent};
+use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
 use super::docs::*;
-use crate::projector::{begin_write, claim_position, read_position};
+use crate::batch::{delete_in, select_in, write_rows, Batch, Param, Run};
+use crate::projector::{begin_write, deadline_row, DEADLINE_COLUMNS};
 use crate::sql::{date_text, ts_text};
 
 /// Deadline kinds of the integrity aggregates on the supervisors' board.
@@ -67,25 +73,8 @@ pub(crate) fn parse_doc(
     }))
 }
 
-async fn load_doc(
-    tx: &mut Transaction<'_, Any>,
-    aggregate_type: &str,
-    id: &str,
-) -> Result<Option<IntegrityDoc>, StoreError> {
-    let Some((table, key)) = table_of(aggregate_type) else {
-        return Ok(None);
-    };
-    let row = sqlx::query(&format!("SELECT doc FROM {table} WHERE {key} = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    match row {
-        Some(row) => parse_doc(aggregate_type, &row.try_get::<String, _>(0)?),
-        None => Ok(None),
-    }
-}
-
 /// One open deadline of an integrity case.
+#[derive(Debug, PartialEq)]
 struct Due {
     kind: &'static str,
     unit: Option<String>,
@@ -127,230 +116,328 @@ fn open_deadlines(doc: &IntegrityDoc) -> Vec<Due> {
     }
 }
 
-/// Writes one document's row (insert or replace) and its open deadlines.
-pub(crate) async fn store_doc(
-    tx: &mut Transaction<'_, Any>,
-    aggregate_type: &str,
-    doc: &IntegrityDoc,
-) -> Result<(), StoreError> {
+/// A document's table, columns, key column and row (in column order).
+pub(crate) struct DocRow {
+    pub table: &'static str,
+    pub columns: &'static [&'static str],
+    pub key: &'static str,
+    pub id: String,
+    pub values: Vec<Param>,
+}
+
+/// A document as the row of its table.
+pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
     use IntegrityDoc as D;
-    let id = match doc {
-        D::Subject(v) => {
-            sqlx::query(
-                "INSERT INTO subject_views (code, version, name, kind, parent_code, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO UPDATE SET \
-                 version = excluded.version, name = excluded.name, kind = excluded.kind, \
-                 parent_code = excluded.parent_code, doc = excluded.doc",
-            )
-            .bind(&v.code)
-            .bind(v.version as i64)
-            .bind(&v.name)
-            .bind(&v.kind)
-            .bind(v.parent_code.clone())
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.code.clone()
-        }
-        D::CivilServant(v) => {
-            sqlx::query(
-                "INSERT INTO civil_servant_views (id, version, unit_code, doc) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
-                 version = excluded.version, unit_code = excluded.unit_code, doc = excluded.doc",
-            )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(&v.unit_code)
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
-        }
-        D::Record(v) => {
-            sqlx::query(
-                "INSERT INTO record_views (id, version, subject_code, civil_servant_id, unit, \
-                 source, source_ref, decision_date, severity, sector, status, published, \
-                 pub_start, repair_possible_from, pub_ends, ban_until, summary, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 subject_code = excluded.subject_code, civil_servant_id = excluded.civil_servant_id, \
-                 unit = excluded.unit, source = excluded.source, source_ref = excluded.source_ref, \
-                 decision_date = excluded.decision_date, severity = excluded.severity, \
-                 sector = excluded.sector, status = excluded.status, published = excluded.published, \
-                 pub_start = excluded.pub_start, repair_possible_from = excluded.repair_possible_from, \
-                 pub_ends = excluded.pub_ends, ban_until = excluded.ban_until, \
-                 summary = excluded.summary, doc = excluded.doc",
-            )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(v.subject_code.clone())
-            .bind(v.civil_servant_id.clone())
-            .bind(&v.unit)
-            .bind(&v.source)
-            .bind(&v.source_ref)
-            .bind(date_text(v.decision_date))
-            .bind(&v.severity)
-            .bind(&v.sector)
-            .bind(&v.status)
-            .bind(i64::from(v.publicity.by_policy))
-            .bind(date_text(v.publicity.start))
-            .bind(date_text(v.publicity.repair_possible_from))
-            .bind(date_text(v.publicity.ends))
-            .bind(v.ban_until.map(date_text))
-            .bind(&v.summary)
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
-        }
-        D::Rectification(v) => {
-            let escalated = !v.escalations.is_empty() && v.status != "verified";
-            sqlx::query(
-                "INSERT INTO rectification_views (id, version, record_id, unit, status, due, \
-                 escalated, ordered_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 record_id = excluded.record_id, unit = excluded.unit, status = excluded.status, \
-                 due = excluded.due, escalated = excluded.escalated, \
-                 ordered_at = excluded.ordered_at, doc = excluded.doc",
-            )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(&v.record_id)
-            .bind(&v.unit)
-            .bind(&v.status)
-            .bind(date_text(v.due))
-            .bind(i64::from(escalated))
-            .bind(ts_text(v.ordered_at))
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
-        }
+    use Param::{Int, OptText, Text};
+    let row = |table, columns, key, id: &String, values| DocRow {
+        table,
+        columns,
+        key,
+        id: id.clone(),
+        values,
+    };
+    Ok(match doc {
+        D::Subject(v) => row(
+            "subject_views",
+            &["code", "version", "name", "kind", "parent_code", "doc"],
+            "code",
+            &v.code,
+            vec![
+                Text(v.code.clone()),
+                Int(v.version as i64),
+                Text(v.name.clone()),
+                Text(v.kind.clone()),
+                OptText(v.parent_code.clone()),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::CivilServant(v) => row(
+            "civil_servant_views",
+            &["id", "version", "unit_code", "doc"],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.unit_code.clone()),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::Record(v) => row(
+            "record_views",
+            &[
+                "id",
+                "version",
+                "subject_code",
+                "civil_servant_id",
+                "unit",
+                "source",
+                "source_ref",
+                "decision_date",
+                "severity",
+                "sector",
+                "status",
+                "published",
+                "pub_start",
+                "repair_possible_from",
+                "pub_ends",
+                "ban_until",
+                "summary",
+                "doc",
+            ],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                OptText(v.subject_code.clone()),
+                OptText(v.civil_servant_id.clone()),
+                Text(v.unit.clone()),
+                Text(v.source.clone()),
+                Text(v.source_ref.clone()),
+                Text(date_text(v.decision_date)),
+                Text(v.severity.clone()),
+                Text(v.sector.clone()),
+                Text(v.status.clone()),
+                Int(i64::from(v.publicity.by_policy)),
+                Text(date_text(v.publicity.start)),
+                Text(date_text(v.publicity.repair_possible_from)),
+                Text(date_text(v.publicity.ends)),
+                OptText(v.ban_until.map(date_text)),
+                Text(v.summary.clone()),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::Rectification(v) => row(
+            "rectification_views",
+            &[
+                "id",
+                "version",
+                "record_id",
+                "unit",
+                "status",
+                "due",
+                "escalated",
+                "ordered_at",
+                "doc",
+            ],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.record_id.clone()),
+                Text(v.unit.clone()),
+                Text(v.status.clone()),
+                Text(date_text(v.due)),
+                Int(i64::from(
+                    !v.escalations.is_empty() && v.status != "verified",
+                )),
+                Text(ts_text(v.ordered_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
         D::Repair(v) => {
             let approved_on = match (v.status.as_str(), v.approved_at) {
                 ("approved", Some(at)) => Some(date_text(WorkingCalendar::local_date(at))),
                 _ => None,
             };
-            sqlx::query(
-                "INSERT INTO repair_views (id, version, record_id, unit, status, approved_on, \
-                 applied_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 record_id = excluded.record_id, unit = excluded.unit, status = excluded.status, \
-                 approved_on = excluded.approved_on, applied_at = excluded.applied_at, \
-                 doc = excluded.doc",
+            row(
+                "repair_views",
+                &[
+                    "id",
+                    "version",
+                    "record_id",
+                    "unit",
+                    "status",
+                    "approved_on",
+                    "applied_at",
+                    "doc",
+                ],
+                "id",
+                &v.id,
+                vec![
+                    Text(v.id.clone()),
+                    Int(v.version as i64),
+                    Text(v.record_id.clone()),
+                    Text(v.unit.clone()),
+                    Text(v.status.clone()),
+                    OptText(approved_on),
+                    Text(ts_text(v.applied_at)),
+                    Text(serde_json::to_string(v)?),
+                ],
             )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(&v.record_id)
-            .bind(&v.unit)
-            .bind(&v.status)
-            .bind(approved_on)
-            .bind(ts_text(v.applied_at))
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
         }
-        D::Objection(v) => {
-            sqlx::query(
-                "INSERT INTO objection_views (id, version, record_id, unit, status, outcome, \
-                 filed_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 record_id = excluded.record_id, unit = excluded.unit, status = excluded.status, \
-                 outcome = excluded.outcome, filed_at = excluded.filed_at, doc = excluded.doc",
-            )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(&v.record_id)
-            .bind(&v.unit)
-            .bind(&v.status)
-            .bind(v.outcome.clone())
-            .bind(ts_text(v.filed_at))
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
-        }
-        D::Commitment(v) => {
-            sqlx::query(
-                "INSERT INTO commitment_views (id, version, subject_code, kind, status, made_at, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
-                 version = excluded.version, subject_code = excluded.subject_code, \
-                 kind = excluded.kind, status = excluded.status, made_at = excluded.made_at, \
-                 doc = excluded.doc",
-            )
-            .bind(&v.id)
-            .bind(v.version as i64)
-            .bind(&v.subject_code)
-            .bind(&v.kind)
-            .bind(&v.status)
-            .bind(ts_text(v.made_at))
-            .bind(serde_json::to_string(v)?)
-            .execute(&mut **tx)
-            .await?;
-            v.id.clone()
-        }
-    };
-    let open = open_deadlines(doc);
-    if matches!(doc, D::Rectification(_) | D::Repair(_) | D::Objection(_)) {
-        sqlx::query("DELETE FROM deadline_entries WHERE case_type = $1 AND case_id = $2")
-            .bind(aggregate_type)
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for entry in open {
-        sqlx::query(
-            "INSERT INTO deadline_entries (case_type, case_id, kind, unit, due, provisional) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(aggregate_type)
-        .bind(&id)
-        .bind(entry.kind)
-        .bind(entry.unit)
-        .bind(date_text(entry.due))
-        .bind(i64::from(entry.provisional))
-        .execute(&mut **tx)
-        .await?;
+        D::Objection(v) => row(
+            "objection_views",
+            &[
+                "id",
+                "version",
+                "record_id",
+                "unit",
+                "status",
+                "outcome",
+                "filed_at",
+                "doc",
+            ],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.record_id.clone()),
+                Text(v.unit.clone()),
+                Text(v.status.clone()),
+                OptText(v.outcome.clone()),
+                Text(ts_text(v.filed_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::Commitment(v) => row(
+            "commitment_views",
+            &[
+                "id",
+                "version",
+                "subject_code",
+                "kind",
+                "status",
+                "made_at",
+                "doc",
+            ],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.subject_code.clone()),
+                Text(v.kind.clone()),
+                Text(v.status.clone()),
+                Text(ts_text(v.made_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+    })
+}
+
+/// The open deadlines of a document as `deadline_entries` rows.
+pub(crate) fn deadline_rows(aggregate_type: &str, id: &str, doc: &IntegrityDoc) -> Vec<Vec<Param>> {
+    open_deadlines(doc)
+        .into_iter()
+        .map(|d| deadline_row(aggregate_type, id, d.kind, d.unit, d.due, d.provisional))
+        .collect()
+}
+
+/// Whether documents of this aggregate type have deadlines on the board.
+fn has_deadlines(aggregate_type: &str) -> bool {
+    matches!(
+        aggregate_type,
+        RECTIFICATION_TYPE | REPAIR_TYPE | OBJECTION_TYPE
+    )
+}
+
+/// One folding step that keeps the document when the event yields none (as projecting
+/// it alone would leave the stored row untouched).
+pub(crate) fn fold_step(
+    doc: &mut Option<IntegrityDoc>,
+    event: &StoredEvent,
+) -> Result<(), StoreError> {
+    let next = IntegrityDoc::apply(
+        doc.clone(),
+        &event.aggregate_type,
+        &event.aggregate_id,
+        event.sequence as u64,
+        &event.payload,
+    )
+    .map_err(|e| {
+        tracing::error!(error = %e, event_type = %event.event_type, "undecodable integrity event");
+        StoreError::Other(e.to_string())
+    })?;
+    if next.is_some() {
+        *doc = next;
     }
     Ok(())
 }
 
-/// Applies one integrity event inside `tx` (position classified, claimed, row written).
-pub(crate) async fn project_in_tx(
+/// The stored documents of the runs' aggregates that have a position.
+async fn load_docs(
     tx: &mut Transaction<'_, Any>,
-    projector: &str,
-    event: &StoredEvent,
-) -> Result<Applied, StoreError> {
-    let ty = event.aggregate_type.as_str();
-    let id = event.aggregate_id.as_str();
-    let classify = |last: i64| {
-        if event.sequence <= last {
-            Some(Applied::AlreadyApplied)
-        } else if event.sequence > last + 1 {
-            Some(Applied::Gap)
-        } else {
-            None
+    backend: Backend,
+    runs: &[Run<'_>],
+) -> Result<HashMap<(String, String), IntegrityDoc>, StoreError> {
+    let mut by_type: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.from > 0) {
+        by_type
+            .entry(run.aggregate_type)
+            .or_default()
+            .push(run.aggregate_id.to_string());
+    }
+    let mut out = HashMap::new();
+    for (ty, ids) in by_type {
+        let Some((table, key)) = table_of(ty) else {
+            continue;
+        };
+        let select = format!("SELECT {key}, doc FROM {table} WHERE");
+        for row in select_in(tx, backend, &select, &[], key, &ids, false).await? {
+            let id: String = row.try_get(0)?;
+            if let Some(doc) = parse_doc(ty, &row.try_get::<String, _>(1)?)? {
+                out.insert((ty.to_string(), id), doc);
+            }
         }
-    };
-    let last = read_position(&mut **tx, projector, ty, id).await?;
-    if let Some(outcome) = classify(last) {
-        return Ok(outcome);
     }
-    if !claim_position(tx, projector, event, last).await? {
-        let now = read_position(&mut **tx, projector, ty, id).await?;
-        return Ok(classify(now).unwrap_or(Applied::Gap));
+    Ok(out)
+}
+
+/// Folds the claimed runs from their stored documents and writes every changed row
+/// once: one multi-row upsert per table, and the deadlines that changed.
+async fn apply_runs(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[Run<'_>],
+) -> Result<(), StoreError> {
+    let mut docs = load_docs(tx, backend, runs).await?;
+    let mut tables: BTreeMap<&'static str, (DocRow, Vec<Vec<Param>>)> = BTreeMap::new();
+    let mut cleared: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut deadlines = Vec::new();
+    for run in runs {
+        let ty = run.aggregate_type;
+        let before = docs.remove(&(ty.to_string(), run.aggregate_id.to_string()));
+        let mut doc = before.clone();
+        for event in &run.events {
+            fold_step(&mut doc, event)?;
+        }
+        let Some(doc) = doc else { continue };
+        let mut row = doc_row(&doc)?;
+        if has_deadlines(ty) {
+            let old = before.as_ref().map(open_deadlines).unwrap_or_default();
+            let new = open_deadlines(&doc);
+            if old != new {
+                cleared.entry(ty).or_default().push(row.id.clone());
+                deadlines.extend(deadline_rows(ty, &row.id, &doc));
+            }
+        }
+        let values = std::mem::take(&mut row.values);
+        tables
+            .entry(row.table)
+            .or_insert_with(|| (row, Vec::new()))
+            .1
+            .push(values);
     }
-    let current = load_doc(tx, ty, id).await?;
-    let next = IntegrityDoc::apply(current, ty, id, event.sequence as u64, &event.payload)
-        .map_err(|e| {
-            tracing::error!(error = %e, event_type = %event.event_type, "undecodable integrity event");
-            StoreError::Other(e.to_string())
-        })?;
-    if let Some(doc) = next {
-        store_doc(tx, ty, &doc).await?;
+    for (table, (row, values)) in tables {
+        write_rows(tx, table, row.columns, values, Some(&[row.key])).await?;
     }
-    Ok(Applied::Applied)
+    for (ty, ids) in cleared {
+        delete_in(
+            tx,
+            backend,
+            "deadline_entries",
+            ("case_type", ty),
+            "case_id",
+            &ids,
+        )
+        .await?;
+    }
+    write_rows(tx, "deadline_entries", DEADLINE_COLUMNS, deadlines, None).await?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -369,29 +456,24 @@ impl Projector for IntegrityProjector {
         fields(aggregate_type = %event.aggregate_type, aggregate_id = %event.aggregate_id, sequence = event.sequence)
     )]
     async fn handle(&self, event: &StoredEvent) -> Result<Applied, StoreError> {
-        if !INTEGRITY_TYPES.contains(&event.aggregate_type.as_str()) {
-            return Ok(Applied::AlreadyApplied);
-        }
-        let last = read_position(
-            &self.db.any,
-            Self::NAME,
-            &event.aggregate_type,
-            &event.aggregate_id,
-        )
-        .await?;
-        if event.sequence <= last {
-            return Ok(Applied::AlreadyApplied);
-        }
-        if event.sequence > last + 1 {
-            return Ok(Applied::Gap);
+        let outcomes = self.handle_batch(std::slice::from_ref(event)).await?;
+        Ok(outcomes[0])
+    }
+
+    #[tracing::instrument(name = "integrity_projector_batch", skip_all, fields(events = events.len()))]
+    async fn handle_batch(&self, events: &[StoredEvent]) -> Result<Vec<Applied>, StoreError> {
+        let mut batch = Batch::new(events, INTEGRITY_TYPES);
+        if batch.is_empty() {
+            return Ok(batch.into_outcomes());
         }
         let mut tx = begin_write(&self.db).await?;
-        let outcome = project_in_tx(&mut tx, Self::NAME, event).await?;
-        if outcome == Applied::Applied {
-            tx.commit().await?;
-        } else {
+        let runs = batch.claim(&mut tx, self.db.backend, Self::NAME).await?;
+        if runs.is_empty() {
             tx.rollback().await?;
+        } else {
+            apply_runs(&mut tx, self.db.backend, &runs).await?;
+            tx.commit().await?;
         }
-        Ok(outcome)
+        Ok(batch.into_outcomes())
     }
 }

@@ -71,8 +71,9 @@ pub(crate) struct GroupCommit {
     queue: Mutex<Vec<Pending>>,
     lock: Arc<tokio::sync::Mutex<()>>,
     stats: GroupStats,
-    /// Off: one append per transaction (the path before group commit; for comparison in
-    /// the benchmark and as an operator's fallback, `PROBITY_GROUP_COMMIT=off`).
+    /// Off: each append in its own transaction, concurrently, without the queue and the
+    /// commit lock (the path before group commit; for comparison in the benchmark and as
+    /// an operator's fallback, `PROBITY_GROUP_COMMIT=off`).
     enabled: std::sync::atomic::AtomicBool,
 }
 
@@ -148,6 +149,12 @@ impl GroupCommit {
             return Ok(());
         }
         let (reply, mut answer) = oneshot::channel();
+        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            // Grouping off: this append alone, in its own transaction, concurrently with
+            // the others (the path before group commit).
+            self.write(target, vec![Pending { events, reply }]).await;
+            return answer.await.unwrap_or_else(|_| Err(abandoned()));
+        }
         self.queue
             .lock()
             .map_err(|_| poisoned())?
@@ -188,7 +195,6 @@ impl GroupCommit {
         let mut rest = Vec::new();
         let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut size = 0;
-        let grouping = self.enabled.load(std::sync::atomic::Ordering::Relaxed);
         for pending in queue.drain(..) {
             if pending.reply.is_closed() {
                 // Its caller has gone (a dropped request) before any batch took it: not
@@ -197,8 +203,7 @@ impl GroupCommit {
             }
             let (t, id) = pending.aggregate();
             let key = (t.to_string(), id.to_string());
-            let fits =
-                batch.is_empty() || (grouping && size + pending.events.len() <= MAX_BATCH_EVENTS);
+            let fits = batch.is_empty() || size + pending.events.len() <= MAX_BATCH_EVENTS;
             if fits && !seen.contains(&key) {
                 size += pending.events.len();
                 seen.insert(key);
@@ -582,6 +587,32 @@ mod tests {
                 );
                 assert!(stored[0].position < stored[1].position);
             }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_grouping_off_each_append_is_its_own_transaction() {
+        for f in both().await {
+            f.db.set_group_commit(false);
+            let target = target(&f.db);
+            let tasks: Vec<_> = (0..10)
+                .map(|i| {
+                    let group = f.db.signal.group.clone();
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        group
+                            .append(&target, vec![event(&format!("off-{i}"), 1)])
+                            .await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("the append task").expect("committed");
+            }
+            let stats = f.db.group_commit_stats();
+            assert_eq!(stats.batches.load(Relaxed), 10, "{:?}", f.db.backend);
+            assert_eq!(stats.appends.load(Relaxed), 10);
+            assert_eq!(EventLog::new(f.db.clone()).count().await.unwrap(), 10);
         }
     }
 

@@ -51,13 +51,20 @@ impl std::fmt::Debug for ErasureParts<'_> {
     }
 }
 
-/// The metadata of an erasure: the actor, the purpose and a fresh request id.
-fn erasure_metadata(actor: &str) -> Metadata {
+/// The metadata of an erasure: the actor (not blank), the purpose and a fresh request id.
+fn erasure_metadata(actor: &str) -> Result<Metadata, AppError> {
+    if actor.trim().is_empty() {
+        return Err(AppError::field(
+            "actor",
+            "missing",
+            "actor must not be empty",
+        ));
+    }
     let mut metadata = HashMap::new();
     metadata.insert("actor".to_string(), actor.to_string());
     metadata.insert("purpose".to_string(), "erasure".to_string());
     metadata.insert("request_id".to_string(), uuid::Uuid::now_v7().to_string());
-    metadata
+    Ok(metadata)
 }
 
 /// Erases the reporter of complaint `complaint_id`: records `ReporterErased` (with
@@ -88,14 +95,7 @@ pub async fn erase_reporter(
             format!("reason must be at most {MAX_TEXT_CHARS} characters"),
         ));
     }
-    if actor.trim().is_empty() {
-        return Err(AppError::field(
-            "actor",
-            "missing",
-            "actor must not be empty",
-        ));
-    }
-    let metadata = erasure_metadata(actor);
+    let metadata = erasure_metadata(actor)?;
     let command = ComplaintCommand::EraseReporter {
         reason: reason.to_string(),
         at,
@@ -196,14 +196,7 @@ pub async fn erase_civil_servant(
     use probity_domain::civil_servant::{
         CivilServantCommand, CivilServantError, CivilServantEvent,
     };
-    if actor.trim().is_empty() {
-        return Err(AppError::field(
-            "actor",
-            "missing",
-            "actor must not be empty",
-        ));
-    }
-    let metadata = erasure_metadata(actor);
+    let metadata = erasure_metadata(actor)?;
     let command = CivilServantCommand::ErasePersonalData {
         reason: reason.trim().to_string(),
         at,

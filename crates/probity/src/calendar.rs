@@ -118,20 +118,28 @@ pub const SCHEDULE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::fr
 /// What the schedule watch last found, shared with `/readyz` and `/metrics`.
 #[derive(Debug, Default)]
 pub struct ScheduleWatchState {
-    current: std::sync::Mutex<Option<String>>,
-    missing_year: std::sync::atomic::AtomicI32,
+    /// The missing year and the warning about it, while one is missing.
+    current: std::sync::Mutex<Option<(i32, String)>>,
 }
 
 impl ScheduleWatchState {
     /// The warning in force, if any (shown by `/readyz` under `warnings`).
     pub fn warning(&self) -> Option<String> {
-        self.current.lock().map(|w| w.clone()).unwrap_or(None)
+        self.current
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().map(|(_, text)| text.clone()))
     }
 
     /// Prometheus text: `probity_calendar_schedule_missing{year}` is 1 while a schedule the
     /// servers need is not in force.
     pub fn render(&self) -> String {
-        let year = self.missing_year.load(std::sync::atomic::Ordering::Relaxed);
+        let year = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().map(|(year, _)| *year))
+            .unwrap_or(0);
         let mut out = String::from(
             "# HELP probity_calendar_schedule_missing 1 while an official holiday schedule the servers need (this year, or next year from December) is not in force.\n\
              # TYPE probity_calendar_schedule_missing gauge\n",
@@ -147,11 +155,8 @@ impl ScheduleWatchState {
     }
 
     fn set(&self, warning: Option<(i32, String)>) {
-        let year = warning.as_ref().map(|(y, _)| *y).unwrap_or(0);
-        self.missing_year
-            .store(year, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut current) = self.current.lock() {
-            *current = warning.map(|(_, w)| w);
+            *current = warning;
         }
     }
 }

@@ -3,7 +3,6 @@
 
 mod assessments;
 mod audit;
-mod civil_servants;
 mod complaints;
 mod errors;
 mod integrity;

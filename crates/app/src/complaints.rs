@@ -7,18 +7,20 @@
 //! the case's access log.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::EventEnvelope;
 use probity_domain::access::AccessCommand;
 use probity_domain::aggregate_type::COMPLAINT;
+use probity_domain::complaint::Complaint;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
 use probity_domain::{CreditCode, WorkingCalendar};
-use probity_store::{Metadata, StoredEvent};
+use probity_store::{CommandWrites, KeyStore, Metadata, NewKey, StoreError, StoredEvent};
 use probity_views::{ComplaintFilter, ComplaintView, Page};
 
 use crate::access::access_log_id;
 use crate::error::{AppError, AppResult};
 use crate::tokens::{Caller, Role};
-use crate::{App, CommandContext};
+use crate::{App, CommandContext, Once};
 
 /// A new complaint, validated by the adapter.
 #[derive(Clone)]
@@ -80,6 +82,22 @@ pub fn fold(
     }))
 }
 
+/// The view of a case after a command: folded from its history (the new events last),
+/// `overdue` for `today`.
+fn view_after(
+    id: &str,
+    history: &[EventEnvelope<Complaint>],
+    today: NaiveDate,
+) -> AppResult<ComplaintView> {
+    let mut view =
+        ComplaintView::from_events(id, history.iter().map(|e| (e.sequence as u64, &e.payload)))
+            .ok_or_else(|| {
+                AppError::internal(format!("complaint {id} has no events after a command"))
+            })?;
+    view.refresh_overdue(today);
+    Ok(view)
+}
+
 /// The unit a case is about for jurisdiction: its handling unit, or before dispatch the
 /// body complained about.
 pub fn case_unit(view: &ComplaintView) -> Option<&str> {
@@ -98,24 +116,42 @@ impl App {
         expected_version: Option<usize>,
         metadata: Metadata,
     ) -> AppResult<ComplaintView> {
+        self.execute_complaint_writing(id, command, expected_version, metadata, Vec::new(), None)
+            .await
+    }
+
+    /// [`App::execute_complaint`] that also commits `keys` and, for a creating request
+    /// with an `Idempotency-Key`, its response, in the transaction of the events.
+    async fn execute_complaint_writing(
+        &self,
+        id: &str,
+        command: ComplaintCommand,
+        expected_version: Option<usize>,
+        metadata: Metadata,
+        keys: Vec<NewKey>,
+        once: Option<&Once>,
+    ) -> AppResult<ComplaintView> {
+        let today = self.clock.today();
+        let now = self.clock.now();
         let result = self
             .complaints
-            .execute_with_history(id, command, expected_version, metadata)
+            .execute_writing(id, command, expected_version, metadata, |history| {
+                let idempotency = match once {
+                    Some(once) => {
+                        let view = view_after(id, history, today)
+                            .map_err(|e| StoreError::Other(e.to_string()))?;
+                        Some(once.record(id, serde_json::to_value(&view)?, now))
+                    }
+                    None => None,
+                };
+                Ok(CommandWrites {
+                    keys: keys.clone(),
+                    idempotency,
+                })
+            })
             .await;
         self.count(&result);
-        let executed = result?;
-        let mut view = ComplaintView::from_events(
-            id,
-            executed
-                .history
-                .iter()
-                .map(|e| (e.sequence as u64, &e.payload)),
-        )
-        .ok_or_else(|| {
-            AppError::internal(format!("complaint {id} has no events after a command"))
-        })?;
-        view.refresh_overdue(self.clock.today());
-        Ok(view)
+        view_after(id, &result?.history, today)
     }
 
     /// The complaint's events straight from the log (optionally up to `as_of`).
@@ -188,8 +224,9 @@ impl App {
             .await
     }
 
-    /// Files a new complaint: seals the reporter with a key of its own, then records
-    /// `ComplaintFiled`. Returns the new id and the view.
+    /// Files a new complaint: seals the reporter with a key of its own and records
+    /// `ComplaintFiled`; the key, the event and (with an `Idempotency-Key`) the response
+    /// commit in one transaction. Returns the new id and the view.
     #[tracing::instrument(name = "complaint_file", skip_all, fields(actor = %ctx.caller.token_id, case_id))]
     pub async fn file_complaint(
         &self,
@@ -199,9 +236,12 @@ impl App {
         let id = uuid::Uuid::now_v7().to_string();
         tracing::Span::current().record("case_id", id.as_str());
         let anonymous = complaint.reporter.is_none();
-        let reporter = match &complaint.reporter {
-            Some(identity) => Some(self.keys.seal(identity).await?),
-            None => None,
+        let (reporter, keys) = match &complaint.reporter {
+            Some(identity) => {
+                let (sealed, key) = KeyStore::prepare(identity)?;
+                (Some(sealed), vec![key])
+            }
+            None => (None, Vec::new()),
         };
         let file = ComplaintCommand::FileComplaint {
             category: complaint.category,
@@ -214,7 +254,7 @@ impl App {
             at: self.clock.now(),
         };
         let view = self
-            .execute_complaint(&id, file, None, ctx.metadata())
+            .execute_complaint_writing(&id, file, None, ctx.metadata(), keys, ctx.once)
             .await?;
         Ok((id, view))
     }

@@ -112,6 +112,10 @@ pub enum AppError {
     /// request is still being processed.
     #[error("{0}")]
     Conflict(String),
+    /// Another request with the same `Idempotency-Key` created first; nothing of this
+    /// one was written (its caller answers with the stored response).
+    #[error("another request with this Idempotency-Key was completed first")]
+    IdempotencyKeyTaken,
     /// The event store failed.
     #[error("store error: {0}")]
     Store(#[from] StoreError),
@@ -193,6 +197,7 @@ where
             ExecuteError::Conflict => {
                 AppError::Conflict("concurrent changes kept conflicting; retry the request".into())
             }
+            ExecuteError::IdempotencyKeyTaken => AppError::IdempotencyKeyTaken,
             ExecuteError::Store(s) => s.into(),
         }
     }

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use cqrs_es::Aggregate;
-use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT};
+use cqrs_es::{Aggregate, EventEnvelope};
+use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
 use probity_domain::integrity::{
@@ -26,7 +26,10 @@ use probity_domain::rectification::{Rectification, RectificationCommand};
 use probity_domain::repair::{Repair, RepairCommand};
 use probity_domain::subject::{Subject, SubjectCommand, SubjectKind};
 use probity_domain::{CreditCode, IdentityNumber};
-use probity_store::{Db, ExecuteError, Executor, Metadata, PersonIndex, Reserved};
+use probity_store::{
+    CommandWrites, Db, ExecuteError, Executor, KeyStore, Metadata, NewKey, PersonIndex, Reserved,
+    StoreError,
+};
 use probity_views::integrity::IntegrityDoc;
 use serde_json::Value;
 
@@ -201,6 +204,42 @@ pub fn fold<'a>(
     Ok(doc)
 }
 
+/// The document of an integrity aggregate folded from its history after a command.
+fn doc_after<A: Aggregate>(id: &str, history: &[EventEnvelope<A>]) -> AppResult<IntegrityDoc> {
+    let payloads: Vec<(u64, Value)> = history
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.payload)
+                .map(|v| (e.sequence as u64, v))
+                .map_err(AppError::internal)
+        })
+        .collect::<Result<_, _>>()?;
+    fold(A::TYPE, id, payloads.iter().map(|(s, v)| (*s, v)))?.ok_or_else(|| {
+        AppError::internal(format!("{} {id} has no document after a command", A::TYPE))
+    })
+}
+
+/// A document completed for `today` with a record's overlay read beforehand (what
+/// [`App::complete`] does with a fresh read).
+fn completed(
+    doc: AppResult<IntegrityDoc>,
+    today: NaiveDate,
+    overlay: Option<(bool, bool, bool)>,
+) -> AppResult<IntegrityDoc> {
+    Ok(match doc? {
+        IntegrityDoc::Record(mut v) => {
+            let (under, repaired, stopped) = overlay.unwrap_or_default();
+            v.overlay(today, under, repaired, stopped);
+            IntegrityDoc::Record(v)
+        }
+        IntegrityDoc::Rectification(mut v) => {
+            v.refresh_overdue(today);
+            IntegrityDoc::Rectification(v)
+        }
+        other => other,
+    })
+}
+
 /// Who decides for the caller: a bound supervisor's authority, else the credit office.
 pub fn decider(caller: &Caller) -> Decider {
     match &caller.unit {
@@ -266,19 +305,7 @@ impl App {
             .execute_with_history(id, command, expected_version, metadata)
             .await;
         self.count(&result);
-        let executed = result?;
-        let payloads: Vec<(u64, Value)> = executed
-            .history
-            .iter()
-            .map(|e| {
-                serde_json::to_value(&e.payload)
-                    .map(|v| (e.sequence as u64, v))
-                    .map_err(AppError::internal)
-            })
-            .collect::<Result<_, _>>()?;
-        fold(A::TYPE, id, payloads.iter().map(|(s, v)| (*s, v)))?.ok_or_else(|| {
-            AppError::internal(format!("{} {id} has no document after a command", A::TYPE))
-        })
+        doc_after(id, &result?.history)
     }
 
     /// Runs a command for a caller and answers with the completed document.
@@ -299,6 +326,52 @@ impl App {
             .run(executor, id, command, expected_version, ctx.metadata())
             .await?;
         self.complete(doc).await
+    }
+
+    /// Runs a creating command for a caller: the data keys it sealed with and (with an
+    /// `Idempotency-Key`) its response commit with its events, in one transaction.
+    /// Answers with the completed document, the one stored for replays.
+    async fn create<A>(
+        &self,
+        ctx: CommandContext<'_>,
+        executor: &Executor<A>,
+        id: &str,
+        command: A::Command,
+        keys: Vec<NewKey>,
+    ) -> AppResult<IntegrityDoc>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+        A::Error: Into<AppError>,
+    {
+        let today = self.clock.today();
+        let now = self.clock.now();
+        // What other aggregates say of a record, read before: the stored response and
+        // the answer are then the same document.
+        let overlay = if A::TYPE == RECORD {
+            Some(self.views.record_overlay(id).await?)
+        } else {
+            None
+        };
+        let once = ctx.once;
+        let result = executor
+            .execute_writing(id, command, None, ctx.metadata(), |history| {
+                let idempotency = match once {
+                    Some(once) => {
+                        let doc = completed(doc_after(id, history), today, overlay)
+                            .map_err(|e| StoreError::Other(e.to_string()))?;
+                        Some(once.record(id, doc.to_json()?, now))
+                    }
+                    None => None,
+                };
+                Ok(CommandWrites {
+                    keys: keys.clone(),
+                    idempotency,
+                })
+            })
+            .await;
+        self.count(&result);
+        completed(doc_after(id, &result?.history), today, overlay)
     }
 
     /// An integrity document from the read model, or folded from the log when the
@@ -401,8 +474,14 @@ impl App {
             parent,
             at: self.clock.now(),
         };
-        self.command(ctx, &self.integrity.subjects, code.as_str(), None, command)
-            .await
+        self.create(
+            ctx,
+            &self.integrity.subjects,
+            code.as_str(),
+            command,
+            Vec::new(),
+        )
+        .await
     }
 
     /// Registers a civil servant in a registered unit: reserves an opaque id in the
@@ -443,20 +522,17 @@ impl App {
             }
         };
         tracing::Span::current().record("case_id", id.as_str());
-        let person = self
-            .keys
-            .seal_value(&serde_json::json!({
-                "name": name,
-                "identity_number": identity.expose(),
-            }))
-            .await?;
+        let (person, key) = KeyStore::prepare(&serde_json::json!({
+            "name": name,
+            "identity_number": identity.expose(),
+        }))?;
         let command = CivilServantCommand::RegisterCivilServant {
             person,
             unit_code: unit,
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.civil_servants, &id, None, command)
+            .create(ctx, &self.integrity.civil_servants, &id, command, vec![key])
             .await?;
         Ok((id, doc))
     }
@@ -530,7 +606,7 @@ impl App {
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.records, &id, None, command)
+            .create(ctx, &self.integrity.records, &id, command, Vec::new())
             .await?;
         Ok((id, doc))
     }
@@ -608,7 +684,13 @@ impl App {
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.rectifications, &id, None, command)
+            .create(
+                ctx,
+                &self.integrity.rectifications,
+                &id,
+                command,
+                Vec::new(),
+            )
             .await?;
         Ok((id, doc))
     }
@@ -659,7 +741,7 @@ impl App {
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.repairs, &id, None, command)
+            .create(ctx, &self.integrity.repairs, &id, command, Vec::new())
             .await?;
         Ok((id, doc))
     }
@@ -699,7 +781,7 @@ impl App {
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.objections, &id, None, command)
+            .create(ctx, &self.integrity.objections, &id, command, Vec::new())
             .await?;
         Ok((id, doc))
     }
@@ -752,7 +834,7 @@ impl App {
             at: self.clock.now(),
         };
         let doc = self
-            .command(ctx, &self.integrity.commitments, &id, None, command)
+            .create(ctx, &self.integrity.commitments, &id, command, Vec::new())
             .await?;
         Ok((id, doc))
     }

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod tokens;
 pub mod validate;
 
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -150,6 +151,7 @@ impl App {
             Err(ExecuteError::Domain(_)) => CommandOutcome::Rejected,
             Err(ExecuteError::VersionConflict { .. }) => CommandOutcome::VersionConflict,
             Err(ExecuteError::Conflict) => CommandOutcome::Conflict,
+            Err(ExecuteError::IdempotencyKeyTaken) => CommandOutcome::Conflict,
             Err(ExecuteError::Store(_)) => CommandOutcome::Error,
         });
     }
@@ -164,9 +166,17 @@ pub struct CommandContext<'a> {
     pub request_id: &'a str,
     /// The id that ties related requests together.
     pub correlation_id: &'a str,
+    /// A creating request's `Idempotency-Key`: the command stores its response with its
+    /// events, in one transaction (`None` for other commands and callers).
+    pub once: Option<&'a Once>,
 }
 
-impl CommandContext<'_> {
+impl<'a> CommandContext<'a> {
+    /// The same context for a creating request with an `Idempotency-Key`.
+    pub fn with_once(self, once: Option<&'a Once>) -> Self {
+        Self { once, ..self }
+    }
+
     /// Event metadata: actor, role, unit, request and correlation ids.
     pub fn metadata(&self) -> Metadata {
         let mut m = HashMap::new();
@@ -181,6 +191,50 @@ impl CommandContext<'_> {
             self.correlation_id.to_string(),
         );
         m
+    }
+}
+
+/// The `Idempotency-Key` of a creating request (see [`probity_store::writes`]): the
+/// creation stores its response (201, the new resource's view, its `Location`) in the
+/// same transaction as its events, so a retry finds the response exactly when the
+/// resource exists.
+#[derive(Debug, Clone)]
+pub struct Once {
+    /// The caller's token id.
+    pub actor: String,
+    /// The header's value.
+    pub key: String,
+    /// Hex SHA-256 of the method, path and canonical body.
+    pub request_hash: String,
+    /// The collection the resource is created in (`/api/v1/records`): `Location` is
+    /// this, a slash and the new id.
+    pub collection: String,
+}
+
+impl Once {
+    /// The response of the creation of `id` whose view is `body`.
+    pub fn response(&self, id: &str, body: serde_json::Value) -> probity_store::StoredResponse {
+        probity_store::StoredResponse {
+            status: 201,
+            body,
+            location: Some(format!("{}/{id}", self.collection)),
+        }
+    }
+
+    /// The record to store for the creation of `id`.
+    pub fn record(
+        &self,
+        id: &str,
+        body: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> probity_store::IdempotencyRecord {
+        probity_store::IdempotencyRecord::new(
+            &self.actor,
+            &self.key,
+            &self.request_hash,
+            self.response(id, body),
+            at,
+        )
     }
 }
 

@@ -51,6 +51,7 @@ fn ctx(caller: &Caller) -> CommandContext<'_> {
         caller,
         request_id: "r-1",
         correlation_id: "c-1",
+        once: None,
     }
 }
 

@@ -467,18 +467,18 @@ pub async fn complaint_create(
     auth.require(&[Role::Intake])?;
     let (subject, identity, anonymous) = validate_create(&body.value)?;
     let echo = reporter_echo(&identity);
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/complaints", &body.raw);
     let work = create(
-        &state, &ctx, &auth, body.value, subject, identity, anonymous,
-    );
-    idempotency::create_once(
         &state,
-        &auth.token_id,
-        key,
-        "/api/v1/complaints",
-        &body.raw,
-        work,
-        |stored| created_response(stored, Some(echo.clone())),
-    )
+        AppState::command(&auth, &ctx).with_once(once.as_ref()),
+        body.value,
+        subject,
+        identity,
+        anonymous,
+    );
+    idempotency::create_once(&state, once.as_ref(), work, |stored| {
+        created_response(stored, Some(echo.clone()))
+    })
     .await
 }
 
@@ -487,8 +487,7 @@ pub async fn complaint_create(
 /// the clear).
 async fn create(
     state: &AppState,
-    ctx: &RequestCtx,
-    auth: &Auth,
+    command: probity_app::CommandContext<'_>,
     body: CreateComplaint,
     subject_code: Option<CreditCode>,
     identity: Option<ReporterIdentity>,
@@ -502,10 +501,7 @@ async fn create(
         description: body.description,
         reporter: if anonymous { None } else { identity },
     };
-    let (id, view) = state
-        .app
-        .file_complaint(AppState::command(auth, ctx), complaint)
-        .await?;
+    let (id, view) = state.app.file_complaint(command, complaint).await?;
     tracing::Span::current().record("case_id", id.as_str());
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),

@@ -351,6 +351,9 @@ impl From<AppError> for ApiError {
                 "If-Match named version {expected} but the current version is {current}"
             )),
             AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::IdempotencyKeyTaken => ApiError::Conflict(
+                "a request with this Idempotency-Key was completed meanwhile; retry it".into(),
+            ),
             AppError::Store(e) => ApiError::internal(e),
             AppError::Database(e) => ApiError::internal(e),
             AppError::View(ViewError::InvalidCursor) => {

@@ -325,16 +325,13 @@ fn created(stored: &StoredResponse) -> Response {
 /// Runs a creation under `Idempotency-Key` (same key and body: the first response).
 async fn idempotent_create<F>(
     state: &AppState,
-    auth: &Auth,
-    key: Option<String>,
-    path: &str,
-    raw: &[u8],
+    once: Option<&probity_app::Once>,
     create: F,
 ) -> Result<Response, ApiError>
 where
     F: std::future::Future<Output = Result<StoredResponse, ApiError>>,
 {
-    idempotency::create_once(state, &auth.token_id, key, path, raw, create, created).await
+    idempotency::create_once(state, once, create, created).await
 }
 
 fn stored(doc: &IntegrityDoc, location: String) -> Result<StoredResponse, ApiError> {
@@ -378,11 +375,12 @@ pub async fn subject_create(
         Some(p) if !p.is_empty() => Some(parse_code("parent_code", p)?),
         _ => None,
     };
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/subjects", &body.raw);
     let work = async {
         let doc = state
             .app
             .register_subject(
-                AppState::command(&auth, &ctx),
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
                 code.clone(),
                 b.name.clone(),
                 b.kind,
@@ -391,7 +389,7 @@ pub async fn subject_create(
             .await?;
         stored(&doc, format!("/api/v1/subjects/{}", code.as_str()))
     };
-    idempotent_create(&state, &auth, key, "/api/v1/subjects", &body.raw, work).await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One subject (any role).
@@ -516,23 +514,21 @@ pub async fn civil_servant_create(
         ));
     }
     let unit = parse_code("unit_code", &b.unit_code)?;
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/civil-servants", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
-            .register_civil_servant(AppState::command(&auth, &ctx), &identity, name, unit)
+            .register_civil_servant(
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
+                &identity,
+                name,
+                unit,
+            )
             .await?;
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/civil-servants/{id}"))
     };
-    idempotent_create(
-        &state,
-        &auth,
-        key,
-        "/api/v1/civil-servants",
-        &body.raw,
-        work,
-    )
-    .await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One civil servant: the opaque id and unit only (admin, supervisor, auditor).
@@ -595,15 +591,19 @@ pub async fn record_create(
         publish: b.publish,
         ban_years: b.ban_years,
     };
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/records", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
-            .record_dishonesty(AppState::command(&auth, &ctx), record)
+            .record_dishonesty(
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
+                record,
+            )
             .await?;
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/records/{id}"))
     };
-    idempotent_create(&state, &auth, key, "/api/v1/records", &body.raw, work).await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 pub(crate) const SECTORS: [&str; 7] = [
@@ -780,11 +780,12 @@ pub async fn rectification_create(
     body: ApiJson<CreateRectification>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor])?;
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/rectifications", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
             .order_rectification(
-                AppState::command(&auth, &ctx),
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
                 &body.value.record_id,
                 body.value.working_days,
             )
@@ -792,15 +793,7 @@ pub async fn rectification_create(
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/rectifications/{id}"))
     };
-    idempotent_create(
-        &state,
-        &auth,
-        key,
-        "/api/v1/rectifications",
-        &body.raw,
-        work,
-    )
-    .await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One rectification (supervisor, auditor, intake; a handler: its own unit's).
@@ -1090,11 +1083,12 @@ pub async fn repair_create(
     body: ApiJson<CreateRepair>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Handler, Role::Intake])?;
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/repairs", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
             .apply_for_repair(
-                AppState::command(&auth, &ctx),
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
                 &body.value.record_id,
                 body.value.commitment.clone(),
                 body.value.evidence.clone(),
@@ -1103,7 +1097,7 @@ pub async fn repair_create(
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/repairs/{id}"))
     };
-    idempotent_create(&state, &auth, key, "/api/v1/repairs", &body.raw, work).await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One repair (supervisor, auditor, intake; a handler: its own unit's).
@@ -1270,11 +1264,12 @@ pub async fn objection_create(
     body: ApiJson<CreateObjection>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Intake, Role::Handler])?;
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/objections", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
             .file_objection(
-                AppState::command(&auth, &ctx),
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
                 &body.value.record_id,
                 body.value.grounds,
                 body.value.detail.clone(),
@@ -1283,7 +1278,7 @@ pub async fn objection_create(
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/objections/{id}"))
     };
-    idempotent_create(&state, &auth, key, "/api/v1/objections", &body.raw, work).await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One objection (supervisor, auditor, intake; a handler: its own unit's).
@@ -1396,11 +1391,12 @@ pub async fn commitment_create(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor, Role::Handler])?;
     let code = parse_code("subject_code", &body.value.subject_code)?;
+    let once = idempotency::once(&auth.token_id, key, "/api/v1/commitments", &body.raw);
     let work = async {
         let (id, doc) = state
             .app
             .make_commitment(
-                AppState::command(&auth, &ctx),
+                AppState::command(&auth, &ctx).with_once(once.as_ref()),
                 code,
                 body.value.kind,
                 body.value.text.clone(),
@@ -1410,7 +1406,7 @@ pub async fn commitment_create(
         tracing::Span::current().record("case_id", id.as_str());
         stored(&doc, format!("/api/v1/commitments/{id}"))
     };
-    idempotent_create(&state, &auth, key, "/api/v1/commitments", &body.raw, work).await
+    idempotent_create(&state, once.as_ref(), work).await
 }
 
 /// One commitment (supervisor, auditor, intake; a handler: its own unit's).

@@ -196,6 +196,7 @@ impl AppState {
             caller: auth,
             request_id: &ctx.request_id,
             correlation_id: &ctx.correlation_id,
+            once: None,
         }
     }
 }

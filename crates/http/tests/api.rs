@@ -41,6 +41,7 @@ on_both_backends!(
     it_should_answer_every_error_with_problem_json_and_its_code,
     it_should_replay_an_idempotent_create_and_refuse_a_reused_key,
     it_should_create_once_under_two_concurrent_identical_requests,
+    it_should_write_a_creation_its_key_and_its_response_together,
     it_should_honour_if_match,
     it_should_list_without_reporters_and_force_a_handlers_unit,
     it_should_give_the_history_masked_and_as_of,
@@ -703,6 +704,67 @@ async fn it_should_create_once_under_two_concurrent_identical_requests(app: &Tes
             .await
             .unwrap();
     assert_eq!(filed, 1);
+}
+
+async fn it_should_write_a_creation_its_key_and_its_response_together(app: &TestApp) {
+    let t = &app.tokens;
+    let count = |sql: &'static str| async move {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&app.db.any).await.unwrap();
+        n
+    };
+    // Eight racing copies of one named filing: one case, one reporter key, one response.
+    let key = [("idempotency-key", "eight-copies")];
+    let body = new_complaint("report");
+    let copies = (0..8).map(|_| {
+        app.call_with(
+            Method::POST,
+            "/api/v1/complaints",
+            &t.intake,
+            Some(body.clone()),
+            &key,
+        )
+    });
+    let answers = futures::future::join_all(copies).await;
+    for answer in &answers {
+        answer.assert_ok(201);
+        assert_eq!(answer.json["id"], answers[0].json["id"]);
+        assert_eq!(answer.json["reporter"]["name"], "Li Hua");
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM events WHERE event_type = 'ComplaintFiled'").await,
+        1
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM reporter_keys").await, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM idempotency_keys WHERE status = 201").await,
+        1
+    );
+
+    // A creation the aggregate refuses writes nothing under its key.
+    let subject = json!({"credit_code": UNIT_B, "name": "Another bureau", "kind": "department"});
+    app.call_with(
+        Method::POST,
+        "/api/v1/subjects",
+        &t.admin,
+        Some(subject.clone()),
+        &[("idempotency-key", "first-registration")],
+    )
+    .await
+    .assert_ok(201);
+    app.call_with(
+        Method::POST,
+        "/api/v1/subjects",
+        &t.admin,
+        Some(subject),
+        &[("idempotency-key", "second-registration")],
+    )
+    .await
+    .assert_problem(409, "already_exists");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = 'second-registration'").await,
+        0
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM idempotency_keys").await, 2);
 }
 
 async fn it_should_honour_if_match(app: &TestApp) {

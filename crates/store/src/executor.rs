@@ -17,12 +17,15 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventStore, PersistenceError, SerializedEvent,
+};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use rand::Rng;
 
+use crate::group::AppendError;
 use crate::repo::EventRepository;
-use crate::{Backend, Db, EventLog, StoreError};
+use crate::{Backend, CommandWrites, Db, EventLog, StoreError};
 
 /// Command metadata stored with every event: `actor`, `role`, `unit`, `request_id`,
 /// `correlation_id`. Never personal data.
@@ -45,6 +48,10 @@ pub enum ExecuteError<E: std::error::Error> {
     /// Concurrency conflicts survived every retry.
     #[error("concurrency conflict persisted after retries")]
     Conflict,
+    /// The command's idempotency record lost to another request with the same
+    /// `Idempotency-Key`, which committed first: nothing of this command was written.
+    #[error("another request with this Idempotency-Key committed first")]
+    IdempotencyKeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,7 +120,31 @@ impl<A: Aggregate> Executor<A> {
     where
         A::Command: Clone,
     {
+        self.execute_writing(aggregate_id, command, expected_version, metadata, |_| {
+            Ok(CommandWrites::default())
+        })
+        .await
+    }
+
+    /// Like [`Executor::execute_with_history`], and commits what `writes` returns (data
+    /// keys, an idempotency record: see [`crate::writes`]) in the same transaction as the
+    /// events. `writes` is given the aggregate's whole history after the command (the new
+    /// events last, as they will be stored) on each attempt; it is not called when the
+    /// command decides no event.
+    pub async fn execute_writing<W>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<usize>,
+        metadata: Metadata,
+        writes: W,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+        W: Fn(&[EventEnvelope<A>]) -> Result<CommandWrites, StoreError>,
+    {
         let store = self.store()?;
+        let repo = EventRepository::new(&self.db)?;
         let mut attempt: u32 = 1;
         loop {
             // Take turns with this process's other commands on the aggregate (held until
@@ -149,23 +180,45 @@ impl<A: Aggregate> Executor<A> {
                     new_events: 0,
                 });
             }
-            match store.commit(events, context, metadata.clone()).await {
-                Ok(committed) => {
+            // What the plain event store's `commit` does (wrap, serialize, persist), with
+            // the command's side rows in the same append.
+            let new_events = events.len();
+            let mut history = history;
+            history.extend(
+                events
+                    .into_iter()
+                    .zip(current + 1..)
+                    .map(|(payload, sequence)| EventEnvelope {
+                        aggregate_id: aggregate_id.to_string(),
+                        sequence,
+                        payload,
+                        metadata: metadata.clone(),
+                    }),
+            );
+            let first_new = history.len() - new_events;
+            let serialized = history[first_new..]
+                .iter()
+                .map(SerializedEvent::try_from)
+                .collect::<Result<Vec<_>, PersistenceError>>()
+                .map_err(|e| aggregate_error(AggregateError::from(e)))?;
+            let side = writes(&history)?;
+            match repo.append_with(serialized, side).await {
+                Ok(()) => {
                     // Wake this process's tailers at once (SQLite's repository already
                     // did; Postgres' NOTIFY reaches other processes).
                     if self.db.backend == Backend::Postgres {
                         self.db.signal.bump();
                     }
-                    tracing::debug!(attempt, events = committed.len(), "committed");
-                    let new_events = committed.len();
-                    let mut history = history;
-                    history.extend(committed);
+                    tracing::debug!(attempt, events = new_events, "committed");
                     return Ok(Executed {
                         history,
                         new_events,
                     });
                 }
-                Err(AggregateError::AggregateConflict) => {
+                Err(AppendError::IdempotencyKeyTaken) => {
+                    return Err(ExecuteError::IdempotencyKeyTaken);
+                }
+                Err(AppendError::Persistence(PersistenceError::OptimisticLockError)) => {
                     if let Some(expected) = expected_version {
                         // Someone else committed after our load: the caller's version is stale.
                         let current = EventLog::new(self.db.clone())
@@ -190,7 +243,9 @@ impl<A: Aggregate> Executor<A> {
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
-                Err(other) => return Err(aggregate_error(other)),
+                Err(AppendError::Persistence(other)) => {
+                    return Err(aggregate_error(AggregateError::from(other)))
+                }
             }
         }
     }

@@ -25,7 +25,7 @@
 //! without them: a conflict never fails its batch-mates and never leaves a partial write.
 //! A command is acknowledged only after its batch committed (`synchronous_commit` stays
 //! on); an error of the batch (connection lost, database down) is every member's error.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -35,6 +35,7 @@ use tokio::sync::oneshot;
 
 use crate::db::Shared;
 use crate::repo::{row_placeholders, sqlite_timestamp};
+use crate::writes::{self, CommandWrites};
 
 /// Most events one batch writes (the rest waits for the next batch).
 pub const MAX_BATCH_EVENTS: usize = 1_000;
@@ -49,11 +50,30 @@ pub(crate) enum Target {
     Sqlite(SqlitePool, Arc<Shared>),
 }
 
-type Reply = oneshot::Sender<Result<(), PersistenceError>>;
+/// Why an append was not written.
+#[derive(Debug)]
+pub(crate) enum AppendError {
+    /// The cqrs-es error: an optimistic-lock conflict, a connection or database error.
+    Persistence(PersistenceError),
+    /// Its idempotency record could not be written: another request with the same
+    /// `Idempotency-Key` committed first. Nothing of the append was written.
+    IdempotencyKeyTaken,
+}
+
+impl From<PersistenceError> for AppendError {
+    fn from(error: PersistenceError) -> Self {
+        AppendError::Persistence(error)
+    }
+}
+
+type Answer = Result<(), AppendError>;
+type Reply = oneshot::Sender<Answer>;
 
 /// One command's append waiting for a batch.
 struct Pending {
     events: Vec<SerializedEvent>,
+    /// What the command writes beside its events, in the same transaction.
+    writes: CommandWrites,
     reply: Reply,
 }
 
@@ -62,6 +82,22 @@ impl Pending {
         let first = &self.events[0];
         (&first.aggregate_type, &first.aggregate_id)
     }
+
+    fn idempotency_key(&self) -> Option<(String, String)> {
+        self.writes
+            .idempotency
+            .as_ref()
+            .map(|r| (r.actor.clone(), r.key.clone()))
+    }
+}
+
+/// Why a member of a batch was refused while the others were written again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// It lost the race for a sequence of its aggregate.
+    Sequence,
+    /// Its `Idempotency-Key` was taken.
+    IdempotencyKey,
 }
 
 /// The group committer of one database (shared by every clone of its `Db`).
@@ -145,20 +181,42 @@ impl GroupCommit {
         target: &Target,
         events: Vec<SerializedEvent>,
     ) -> Result<(), PersistenceError> {
+        match self
+            .append_with(target, events, CommandWrites::default())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(AppendError::Persistence(error)) => Err(error),
+            Err(AppendError::IdempotencyKeyTaken) => Err(PersistenceError::UnknownError(
+                "an append without idempotency record lost one".into(),
+            )),
+        }
+    }
+
+    /// Appends one command's events with the rows it writes beside them (see
+    /// [`crate::writes`]): all in the same transaction.
+    pub(crate) async fn append_with(
+        self: &Arc<Self>,
+        target: &Target,
+        events: Vec<SerializedEvent>,
+        writes: CommandWrites,
+    ) -> Result<(), AppendError> {
         if events.is_empty() {
             return Ok(());
         }
         let (reply, mut answer) = oneshot::channel();
+        let pending = Pending {
+            events,
+            writes,
+            reply,
+        };
         if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
             // Grouping off: this append alone, in its own transaction, concurrently with
             // the others (the path before group commit).
-            self.write(target, vec![Pending { events, reply }]).await;
-            return answer.await.unwrap_or_else(|_| Err(abandoned()));
+            self.write(target, vec![pending]).await;
+            return answer.await.unwrap_or_else(|_| Err(abandoned().into()));
         }
-        self.queue
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(Pending { events, reply });
+        self.queue.lock().map_err(|_| poisoned())?.push(pending);
         loop {
             if let Some(result) = ready(&mut answer) {
                 return result;
@@ -171,7 +229,7 @@ impl GroupCommit {
             if batch.is_empty() {
                 // Ours was taken by a batch whose answer is on its way.
                 drop(guard);
-                return answer.await.unwrap_or_else(|_| Err(abandoned()));
+                return answer.await.unwrap_or_else(|_| Err(abandoned().into()));
             }
             let me = self.clone();
             let target = target.clone();
@@ -182,18 +240,21 @@ impl GroupCommit {
                 drop(guard);
             });
             if run.await.is_err() {
-                return Err(abandoned());
+                return Err(abandoned().into());
             }
         }
     }
 
-    /// The next batch: queued appends in arrival order, one per aggregate, up to
+    /// The next batch: queued appends in arrival order, one per aggregate and one per
+    /// `Idempotency-Key` (a key's twins are decided by the database, one batch after
+    /// the other), up to
     /// [`MAX_BATCH_EVENTS`] events (always at least one append).
     fn take_batch(&self) -> Result<Vec<Pending>, PersistenceError> {
         let mut queue = self.queue.lock().map_err(|_| poisoned())?;
         let mut batch = Vec::new();
         let mut rest = Vec::new();
         let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut keys: HashSet<(String, String)> = HashSet::new();
         let mut size = 0;
         for pending in queue.drain(..) {
             if pending.reply.is_closed() {
@@ -204,9 +265,12 @@ impl GroupCommit {
             let (t, id) = pending.aggregate();
             let key = (t.to_string(), id.to_string());
             let fits = batch.is_empty() || size + pending.events.len() <= MAX_BATCH_EVENTS;
-            if fits && !seen.contains(&key) {
+            let idempotency = pending.idempotency_key();
+            let twin = idempotency.as_ref().is_some_and(|k| keys.contains(k));
+            if fits && !seen.contains(&key) && !twin {
                 size += pending.events.len();
                 seen.insert(key);
+                keys.extend(idempotency);
                 batch.push(pending);
             } else {
                 rest.push(pending);
@@ -246,10 +310,11 @@ impl GroupCommit {
                     );
                     let mut keep = Vec::with_capacity(batch.len());
                     for (i, pending) in batch.into_iter().enumerate() {
-                        if losers.contains(&i) {
-                            let _ = pending
-                                .reply
-                                .send(Err(PersistenceError::OptimisticLockError));
+                        if let Some(loss) = losers.get(&i) {
+                            let _ = pending.reply.send(Err(match loss {
+                                Loss::Sequence => PersistenceError::OptimisticLockError.into(),
+                                Loss::IdempotencyKey => AppendError::IdempotencyKeyTaken,
+                            }));
                         } else {
                             keep.push(pending);
                         }
@@ -270,7 +335,7 @@ impl GroupCommit {
                     let class = ErrorClass::of(&error);
                     let text = error.to_string();
                     for pending in batch {
-                        let _ = pending.reply.send(Err(class.error(&text)));
+                        let _ = pending.reply.send(Err(class.error(&text).into()));
                     }
                     return;
                 }
@@ -290,12 +355,23 @@ fn is_deadlock(error: &sqlx::Error) -> bool {
 /// What one write of a batch did.
 enum Written {
     Committed,
-    /// Indexes (in the batch) of the appends that lost the race; nothing was committed.
-    Conflicts(HashSet<usize>),
+    /// Indexes (in the batch) of the appends that lost a race, and which; nothing was
+    /// committed.
+    Conflicts(HashMap<usize, Loss>),
+}
+
+/// The appends of `batch` whose idempotency record could not be written.
+fn key_losers(batch: &[Pending], taken: &[(String, String)]) -> HashMap<usize, Loss> {
+    batch
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.idempotency_key().is_some_and(|k| taken.contains(&k)))
+        .map(|(i, _)| (i, Loss::IdempotencyKey))
+        .collect()
 }
 
 /// The appends of `batch` some of whose rows were not inserted.
-fn losers(batch: &[Pending], inserted: &HashSet<(String, String, i64)>) -> HashSet<usize> {
+fn losers(batch: &[Pending], inserted: &HashSet<(String, String, i64)>) -> HashMap<usize, Loss> {
     batch
         .iter()
         .enumerate()
@@ -308,7 +384,7 @@ fn losers(batch: &[Pending], inserted: &HashSet<(String, String, i64)>) -> HashS
                 ))
             })
         })
-        .map(|(i, _)| i)
+        .map(|(i, _)| (i, Loss::Sequence))
         .collect()
 }
 
@@ -362,6 +438,12 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
     .fetch_all(&mut *tx)
     .await?;
     if rows.len() == n {
+        let side: Vec<&CommandWrites> = batch.iter().map(|p| &p.writes).collect();
+        let taken = writes::write_pg(&mut tx, &side).await?;
+        if !taken.is_empty() {
+            tx.rollback().await?;
+            return Ok(Written::Conflicts(key_losers(batch, &taken)));
+        }
         tx.commit().await?;
         return Ok(Written::Committed);
     }
@@ -416,6 +498,12 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
         }
     }
     if inserted.len() == events.len() {
+        let side: Vec<&CommandWrites> = batch.iter().map(|p| &p.writes).collect();
+        let taken = writes::write_sqlite(&mut tx, &side).await?;
+        if !taken.is_empty() {
+            tx.rollback().await?;
+            return Ok(Written::Conflicts(key_losers(batch, &taken)));
+        }
         tx.commit().await?;
         return Ok(Written::Committed);
     }
@@ -459,13 +547,11 @@ impl ErrorClass {
     }
 }
 
-fn ready(
-    answer: &mut oneshot::Receiver<Result<(), PersistenceError>>,
-) -> Option<Result<(), PersistenceError>> {
+fn ready(answer: &mut oneshot::Receiver<Answer>) -> Option<Answer> {
     match answer.try_recv() {
         Ok(result) => Some(result),
         Err(oneshot::error::TryRecvError::Empty) => None,
-        Err(oneshot::error::TryRecvError::Closed) => Some(Err(abandoned())),
+        Err(oneshot::error::TryRecvError::Closed) => Some(Err(abandoned().into())),
     }
 }
 
@@ -702,6 +788,199 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty());
+        }
+    }
+
+    /// Like [`all_in_one_go`], each append with the rows it writes beside its events.
+    async fn all_with_writes(
+        db: &Db,
+        appends: Vec<(Vec<SerializedEvent>, CommandWrites)>,
+    ) -> Vec<Result<(), AppendError>> {
+        let group = db.signal.group.clone();
+        let held = group.lock.clone().lock_owned().await;
+        let n = appends.len();
+        let tasks: Vec<_> = appends
+            .into_iter()
+            .map(|(events, writes)| {
+                let group = group.clone();
+                let target = target(db);
+                tokio::spawn(async move { group.append_with(&target, events, writes).await })
+            })
+            .collect();
+        while group.queue.lock().unwrap().len() < n {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        drop(held);
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.expect("the append task"));
+        }
+        answers
+    }
+
+    /// A command's side rows: a new data key sealing `secret`, and a response under
+    /// `key` (when given).
+    fn writes(
+        secret: &str,
+        key: Option<&str>,
+    ) -> (probity_domain::reporter::SealedReporter, CommandWrites) {
+        let (sealed, new_key) =
+            crate::KeyStore::prepare(&serde_json::json!({ "secret": secret })).unwrap();
+        let idempotency = key.map(|key| {
+            crate::IdempotencyRecord::new(
+                "actor-1",
+                key,
+                &format!("hash-of-{key}"),
+                crate::StoredResponse {
+                    status: 201,
+                    body: serde_json::json!({ "secret_id": secret }),
+                    location: Some(format!("/things/{secret}")),
+                },
+                Utc::now(),
+            )
+        });
+        (
+            sealed,
+            CommandWrites {
+                keys: vec![new_key],
+                idempotency,
+            },
+        )
+    }
+
+    async fn opens(db: &Db, sealed: &probity_domain::reporter::SealedReporter) -> bool {
+        crate::KeyStore::new(db.clone())
+            .open_value::<serde_json::Value>(sealed)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    async fn key_rows(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM reporter_keys")
+            .fetch_one(&db.any)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commands_key_and_response_commit_with_its_events() {
+        for f in both().await {
+            let (sealed, side) = writes("one", Some("k-1"));
+            let answers = all_with_writes(&f.db, vec![(vec![event("w-1", 1)], side)]).await;
+            assert!(answers[0].is_ok(), "{answers:?}");
+            assert!(opens(&f.db, &sealed).await, "{:?}", f.db.backend);
+            let found = crate::IdempotencyStore::new(f.db.clone())
+                .find("actor-1", "k-1")
+                .await
+                .unwrap();
+            let Some(crate::Recorded::Response {
+                request_hash,
+                response,
+            }) = found
+            else {
+                panic!("no response stored: {found:?}");
+            };
+            assert_eq!(request_hash, "hash-of-k-1");
+            assert_eq!(response.location.as_deref(), Some("/things/one"));
+            assert_eq!(EventLog::new(f.db.clone()).count().await.unwrap(), 1);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn twins_with_one_idempotency_key_create_once_and_the_other_writes_nothing() {
+        for f in both().await {
+            let (first, first_side) = writes("first", Some("twin"));
+            let (second, second_side) = writes("second", Some("twin"));
+            let (_, other_side) = writes("other", Some("another key"));
+            let answers = all_with_writes(
+                &f.db,
+                vec![
+                    (vec![event("t-1", 1)], first_side),
+                    (vec![event("t-2", 1)], second_side),
+                    (vec![event("t-3", 1)], other_side),
+                ],
+            )
+            .await;
+            // The twins never share a batch: the first commits with `other`, the second
+            // finds the key taken in the next batch.
+            assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+            assert!(
+                matches!(answers[1], Err(AppendError::IdempotencyKeyTaken)),
+                "{answers:?}"
+            );
+            let log = EventLog::new(f.db.clone());
+            assert_eq!(log.count().await.unwrap(), 2, "{:?}", f.db.backend);
+            assert!(log
+                .read_aggregate("access_log", "t-2", None)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(opens(&f.db, &first).await);
+            assert!(!opens(&f.db, &second).await, "the loser's key was stored");
+            assert_eq!(key_rows(&f.db).await, 2);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_append_that_lost_its_sequence_writes_neither_key_nor_response() {
+        for f in both().await {
+            all_in_one_go(&f.db, vec![vec![event("busy", 1)]])
+                .await
+                .pop()
+                .unwrap()
+                .unwrap();
+            let (lost, lost_side) = writes("lost", Some("k-lost"));
+            let (kept, kept_side) = writes("kept", Some("k-kept"));
+            let answers = all_with_writes(
+                &f.db,
+                vec![
+                    (vec![event("busy", 1)], lost_side),
+                    (vec![event("free", 1)], kept_side),
+                ],
+            )
+            .await;
+            assert!(
+                matches!(
+                    answers[0],
+                    Err(AppendError::Persistence(
+                        PersistenceError::OptimisticLockError
+                    ))
+                ),
+                "{answers:?}"
+            );
+            assert!(answers[1].is_ok(), "{answers:?}");
+            assert!(!opens(&f.db, &lost).await);
+            assert!(opens(&f.db, &kept).await);
+            let store = crate::IdempotencyStore::new(f.db.clone());
+            assert_eq!(store.find("actor-1", "k-lost").await.unwrap(), None);
+            assert!(store.find("actor-1", "k-kept").await.unwrap().is_some());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reservation_left_by_an_earlier_release_is_taken_over() {
+        for f in both().await {
+            // What the release before this one left when its process died mid-request.
+            sqlx::query(
+                "INSERT INTO idempotency_keys (actor, idem_key, request_hash, status, response_body, location, created_at) \
+                 VALUES ('actor-1', 'k-old', 'some other hash', NULL, NULL, NULL, '2026-01-01T00:00:00.000000Z')",
+            )
+            .execute(&f.db.any)
+            .await
+            .unwrap();
+            let store = crate::IdempotencyStore::new(f.db.clone());
+            assert_eq!(
+                store.find("actor-1", "k-old").await.unwrap(),
+                Some(crate::Recorded::Abandoned)
+            );
+            let (_, side) = writes("new", Some("k-old"));
+            let answers = all_with_writes(&f.db, vec![(vec![event("n-1", 1)], side)]).await;
+            assert!(answers[0].is_ok(), "{answers:?}");
+            assert!(matches!(
+                store.find("actor-1", "k-old").await.unwrap(),
+                Some(crate::Recorded::Response { request_hash, .. }) if request_hash == "hash-of-k-old"
+            ));
         }
     }
 }

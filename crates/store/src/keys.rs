@@ -13,6 +13,7 @@ use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
 
+use crate::writes::NewKey;
 use crate::{Db, StoreError};
 
 /// Length of the AES-GCM nonce that prefixes every ciphertext.
@@ -42,6 +43,26 @@ impl KeyStore {
         &self,
         identity: &T,
     ) -> Result<SealedReporter, StoreError> {
+        let (sealed, key) = Self::prepare(identity)?;
+        sqlx::query(
+            "INSERT INTO reporter_keys (key_id, key_material, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.material)
+        .bind(&key.created_at)
+        .execute(&self.db.any)
+        .await?;
+        tracing::debug!(key_id = %key.key_id, "reporter key created");
+        Ok(sealed)
+    }
+
+    /// Makes a new key and seals `identity` with it, without storing the key: the key is
+    /// written with the command's events ([`crate::CommandWrites`]), so a command that
+    /// fails or never commits leaves no key behind, and an event never names a key that
+    /// was not stored.
+    pub fn prepare<T: serde::Serialize>(
+        identity: &T,
+    ) -> Result<(SealedReporter, NewKey), StoreError> {
         let key_id = uuid::Uuid::new_v4().to_string();
         let key = Aes256Gcm::generate_key(&mut OsRng);
         let plaintext = serde_json::to_vec(identity)?;
@@ -59,20 +80,18 @@ impl KeyStore {
         let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ciphertext);
-
-        sqlx::query(
-            "INSERT INTO reporter_keys (key_id, key_material, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(&key_id)
-        .bind(BASE64.encode(key.as_slice()))
-        .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true))
-        .execute(&self.db.any)
-        .await?;
-        tracing::debug!(%key_id, "reporter key created");
-        Ok(SealedReporter {
-            key_id,
-            ciphertext: BASE64.encode(sealed),
-        })
+        let new_key = NewKey {
+            key_id: key_id.clone(),
+            material: BASE64.encode(key.as_slice()),
+            created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        };
+        Ok((
+            SealedReporter {
+                key_id,
+                ciphertext: BASE64.encode(sealed),
+            },
+            new_key,
+        ))
     }
 
     /// `None` once the key has been destroyed (erased).

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod log;
 pub mod redact;
 pub mod repo;
+pub mod writes;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;
@@ -30,6 +31,9 @@ pub use keys::KeyStore;
 pub use log::EventLog;
 pub use redact::redact_personal;
 pub use repo::EventRepository;
+pub use writes::{
+    CommandWrites, IdempotencyRecord, IdempotencyStore, NewKey, Recorded, StoredResponse,
+};
 
 /// One committed event as stored, with its place in the global order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -74,6 +74,25 @@ fn no_snapshots() -> PersistenceError {
     )
 }
 
+impl EventRepository {
+    /// Appends one command's events with the rows it writes beside them, in one
+    /// transaction (through the group committer).
+    pub(crate) async fn append_with(
+        &self,
+        events: Vec<SerializedEvent>,
+        writes: crate::CommandWrites,
+    ) -> Result<(), crate::group::AppendError> {
+        let (target, signal) = match self {
+            Self::Postgres(repo) => (Target::Postgres(repo.pool.clone()), &repo.signal),
+            Self::Sqlite(repo) => (
+                Target::Sqlite(repo.pool.clone(), repo.signal.clone()),
+                &repo.signal,
+            ),
+        };
+        signal.group.append_with(&target, events, writes).await
+    }
+}
+
 impl PersistedEventRepository for EventRepository {
     async fn get_events<A: Aggregate>(
         &self,

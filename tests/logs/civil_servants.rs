@@ -5,8 +5,10 @@
 //! number (a complaint filed and read in the same run) never reach a log line, the raw
 //! events or the bus either.
 //!
-//! Each test runs the server on a current-thread runtime with a capturing subscriber as
-//! the thread's default, so every log line the server writes while serving is checked.
+//! The capturing subscriber is this test binary's global default (a binary of its own:
+//! `tests/logs`), so every log line any server of these tests writes, on any thread, is
+//! checked. A per-thread default shared its callsite interest cache with the other tests
+//! of the suite running at the same time, and sometimes missed the server's lines.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -34,12 +36,31 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+/// The log lines of this binary, captured by its global subscriber (installed once).
+fn capture() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    "debug,sqlx=warn,hyper=warn,h2=warn,async_nats=info,reqwest=warn,tower=info",
+                )
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .init();
+            captured
+        })
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_nats_no_civil_servant_data_leaks_to_responses_public_views_the_bus_or_logs() {
     no_leak(Mode::PostgresNats).await
 }
 
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_no_civil_servant_data_leaks_to_responses_public_views_the_bus_or_logs() {
     no_leak(Mode::Embedded).await
 }
@@ -55,16 +76,7 @@ fn assert_clean(text: &str) {
 }
 
 async fn no_leak(mode: Mode) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(
-            "debug,sqlx=warn,hyper=warn,h2=warn,async_nats=info,reqwest=warn,tower=info",
-        )
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = capture();
 
     let app = spawn_app(mode).await;
     for (code, name, kind) in [

@@ -1,0 +1,292 @@
+//! Drill: `kill -9` of the server during group-committed intake (issue 9).
+//!
+//! The real `probity serve` binary runs as its own process on a fresh store (Postgres or
+//! embedded SQLite). Sixteen clients file named complaints, each with its own
+//! `Idempotency-Key`, as fast as the server answers; the server is killed with SIGKILL
+//! in the middle. Then, on the store as the crash left it:
+//! - every acknowledged filing (201) is in the log, with its reporter key and its stored
+//!   response naming the same case;
+//! - nothing is half-written: no stored response without its case, no case whose
+//!   reporter key is missing, no key without a case, no reservation without a response.
+//!
+//! And after a restart, every filing that was sent but not acknowledged is sent again
+//! with its key: each key ends with exactly one case (the one committed before the
+//! crash, if it was, answered again).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use probity_app::tokens::{create_token, Role};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+mod common;
+use common::{store, Kind};
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(240);
+/// Concurrent clients.
+const CLIENTS: usize = 16;
+/// How long intake runs before the kill.
+const INTAKE_BEFORE_KILL: Duration = Duration::from_millis(1500);
+
+on_both_backends!(a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing);
+
+/// Starts `probity serve` on `args` and waits until it answers `/healthz`.
+async fn serve(args: &[String]) -> anyhow::Result<(Child, String)> {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.port()
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_probity"));
+    command
+        .args(args)
+        .arg("serve")
+        .arg(format!("--bind=127.0.0.1:{port}"))
+        // The in-process bus: this drill is about the write path, and it must never
+        // touch the shared NATS server's subjects.
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        // On the suite's pinned instant (a working day with final holiday data).
+        .arg(format!(
+            "--clock-offset={}s",
+            (chrono::DateTime::parse_from_rfc3339("2026-03-11T10:00:00+08:00")?
+                .with_timezone(&chrono::Utc)
+                - chrono::Utc::now())
+            .num_seconds()
+        ))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let child = command.spawn().context("starting probity serve")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
+            if r.status().is_success() {
+                return Ok((child, url));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("probity serve did not answer /healthz within 30 s")
+}
+
+fn filing(n: usize) -> Value {
+    json!({
+        "category": "report",
+        "channel": "hotline",
+        "subject_code": "113604000123456713",
+        "title": format!("Permit delayed, call {n}"),
+        "description": "The permit office has not answered for two months.",
+        "reporter": {
+            "anonymous": false,
+            "name": "Li Hua",
+            "phone": "13800000000",
+            "identity_number": "11010519491231002X"
+        }
+    })
+}
+
+/// POSTs filing `n` under key `key`: the case id when acknowledged (201).
+async fn file(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+    n: usize,
+) -> anyhow::Result<Option<String>> {
+    let r = client
+        .post(format!("{url}/api/v1/complaints"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&filing(n))
+        .send()
+        .await?;
+    if r.status().as_u16() != 201 {
+        return Ok(None);
+    }
+    let body: Value = r.json().await?;
+    Ok(body["id"].as_str().map(str::to_string))
+}
+
+async fn a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing(
+    kind: Kind,
+) -> anyhow::Result<()> {
+    let store = store(kind).await?;
+    let (mut server, url) = serve(&store.args).await?;
+    let token = create_token(&store.db, Role::Intake, None, Some("drill".into())).await?;
+
+    // Sent keys (with their filing number) and acknowledged ones (with their case).
+    let sent: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (url, token) = (url.clone(), token.clone());
+        let (sent, acknowledged) = (sent.clone(), acknowledged.clone());
+        clients.spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0.. {
+                let n = c * 1_000_000 + i;
+                let key = format!("drill-{c}-{i}");
+                sent.lock().unwrap().insert(key.clone(), n);
+                match file(&client, &url, &token, &key, n).await {
+                    Ok(Some(id)) => {
+                        acknowledged.lock().unwrap().insert(key, id);
+                    }
+                    // Refused or cut off by the kill: this client is done.
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        });
+    }
+    tokio::time::sleep(INTAKE_BEFORE_KILL).await;
+    server.start_kill().context("SIGKILL to the server")?;
+    server.wait().await?;
+    while clients.join_next().await.is_some() {}
+    let sent = sent.lock().unwrap().clone();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    ensure!(
+        acknowledged.len() >= CLIENTS,
+        "too few filings acknowledged before the kill ({}) for a meaningful drill",
+        acknowledged.len()
+    );
+    ensure!(
+        sent.len() > acknowledged.len(),
+        "the kill came after every filing was answered: nothing was in flight"
+    );
+
+    // The store as the crash left it.
+    let filed = cases(&store.db).await?;
+    eprintln!(
+        "{kind:?} in {}: {} filings sent, {} acknowledged before the kill, {} in the log",
+        store.dir.0.display(),
+        sent.len(),
+        acknowledged.len(),
+        filed.len()
+    );
+    let responses = responses(&store.db).await?;
+    let keys = key_ids(&store.db).await?;
+    for (key, id) in &acknowledged {
+        ensure!(
+            filed.contains_key(id),
+            "acknowledged case {id} is not in the log"
+        );
+        ensure!(
+            responses.get(key) == Some(id),
+            "acknowledged key {key} has no stored response naming {id}"
+        );
+    }
+    for (key, id) in &responses {
+        ensure!(
+            filed.contains_key(id),
+            "key {key} has a stored response but its case {id} is not in the log"
+        );
+    }
+    let named: BTreeSet<&String> = filed.values().collect();
+    ensure!(
+        named.iter().all(|k| keys.contains(*k)),
+        "a case names a reporter key that was not stored"
+    );
+    ensure!(
+        keys.len() == filed.len(),
+        "{} reporter keys for {} cases: a key without its case",
+        keys.len(),
+        filed.len()
+    );
+    ensure!(
+        responses.len() == filed.len(),
+        "{} stored responses for {} cases",
+        responses.len(),
+        filed.len()
+    );
+    let (pending,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM idempotency_keys WHERE status IS NULL")
+            .fetch_one(&store.db.any)
+            .await?;
+    ensure!(pending == 0, "{pending} reservations without a response");
+
+    // Restart; every filing that was not acknowledged is sent again with its key.
+    let (_server, url) = serve(&store.args).await?;
+    let client = reqwest::Client::new();
+    for (key, n) in &sent {
+        if acknowledged.contains_key(key) {
+            continue;
+        }
+        let id = file(&client, &url, &token, key, *n)
+            .await?
+            .with_context(|| format!("the retry of {key} was not acknowledged"))?;
+        if let Some(before) = responses.get(key) {
+            ensure!(
+                before == &id,
+                "{key} was committed before the crash as {before} but its retry created {id}"
+            );
+        }
+    }
+    let filed = cases(&store.db).await?;
+    ensure!(
+        filed.len() == sent.len(),
+        "{} keys sent, {} cases in the log: a filing was lost or doubled",
+        sent.len(),
+        filed.len()
+    );
+    Ok(())
+}
+
+/// Filed cases: id → the key id of its sealed reporter.
+async fn cases(db: &probity_store::Db) -> anyhow::Result<BTreeMap<String, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT aggregate_id, CAST(payload AS TEXT) FROM events WHERE event_type = 'ComplaintFiled'",
+    )
+    .fetch_all(&db.any)
+    .await?;
+    rows.into_iter()
+        .map(|(id, payload)| {
+            let payload: Value = serde_json::from_str(&payload)?;
+            let key = find_key_id(&payload)
+                .with_context(|| format!("case {id} has no sealed reporter"))?;
+            Ok((id, key))
+        })
+        .collect()
+}
+
+/// The `key_id` of the sealed reporter somewhere in an event's payload.
+fn find_key_id(value: &Value) -> Option<String> {
+    match value {
+        Value::Object(map) => map
+            .get("key_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| map.values().find_map(find_key_id)),
+        Value::Array(items) => items.iter().find_map(find_key_id),
+        _ => None,
+    }
+}
+
+/// Stored responses: key → the case its body names.
+async fn responses(db: &probity_store::Db) -> anyhow::Result<BTreeMap<String, String>> {
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT idem_key, response_body FROM idempotency_keys")
+            .fetch_all(&db.any)
+            .await?;
+    rows.into_iter()
+        .filter_map(|(key, body)| body.map(|b| (key, b)))
+        .map(|(key, body)| {
+            let body: Value = serde_json::from_str(&body)?;
+            let id = body["id"]
+                .as_str()
+                .with_context(|| format!("the response of {key} names no case"))?;
+            Ok((key, id.to_string()))
+        })
+        .collect()
+}
+
+async fn key_ids(db: &probity_store::Db) -> anyhow::Result<BTreeSet<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT key_id FROM reporter_keys")
+        .fetch_all(&db.any)
+        .await?;
+    Ok(rows.into_iter().map(|(k,)| k).collect())
+}

@@ -39,6 +39,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod deadlines;
+mod keyed;
 mod peer;
 
 #[derive(Debug, Parser)]
@@ -57,6 +58,9 @@ struct Args {
     /// The probity binary (build it with `cargo build --release` first).
     #[arg(long, default_value = "target/release/probity")]
     probity: PathBuf,
+    /// An earlier probity binary for the keyed scenario's same-run comparison.
+    #[arg(long)]
+    probity_before: Option<PathBuf>,
     /// Duration of each timed run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -71,7 +75,9 @@ struct Args {
     /// cqrs-es + postgres-es program, no HTTP, view inline), lag, bulk (load, catch up,
     /// memory, rebuild), rebuild (load and rebuild only), replay (one 10,000-event case),
     /// verify (seal `--events` events, then `probity audit verify`), deadlines (the
-    /// deadline engine over `--deadlines` open deadlines; not in the default list).
+    /// deadline engine over `--deadlines` open deadlines; not in the default list), keyed
+    /// (named intake with an Idempotency-Key, `--probity-before` against `--probity`
+    /// alternately; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -128,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
             "replay" => replay(&args).await?,
             "verify" => verify(&args).await?,
             "deadlines" => deadlines::deadlines(&args).await?,
+            "keyed" => keyed::keyed(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }
@@ -203,6 +210,15 @@ impl Server {
         Self::spawn(args, Some(db_url), None, env).await
     }
 
+    /// Starts another probity binary (`bin`) on `db_url`.
+    async fn start_binary(
+        args: &Args,
+        bin: &std::path::Path,
+        db_url: &str,
+    ) -> anyhow::Result<Server> {
+        Self::spawn_binary(args, bin, Some(db_url), None, &[]).await
+    }
+
     /// Starts `probity serve` on the embedded store in `data_dir` (in-process bus).
     async fn start_embedded(
         args: &Args,
@@ -218,9 +234,19 @@ impl Server {
         data_dir: Option<&std::path::Path>,
         env: &[(&str, String)],
     ) -> anyhow::Result<Server> {
+        Self::spawn_binary(args, &args.probity, db_url, data_dir, env).await
+    }
+
+    async fn spawn_binary(
+        args: &Args,
+        bin: &std::path::Path,
+        db_url: Option<&str>,
+        data_dir: Option<&std::path::Path>,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
         let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
-        let mut command = Command::new(&args.probity);
+        let mut command = Command::new(bin);
         command.arg("serve");
         match (db_url, data_dir) {
             (Some(db_url), _) => {

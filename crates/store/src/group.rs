@@ -9,7 +9,9 @@
 //!    [`MAX_BATCH_EVENTS`] events, at most one append per aggregate) and writes them in
 //!    one transaction, in a task of its own, so a caller that goes away (a client that
 //!    hangs up) never abandons its batch-mates: the batch commits or fails as a whole
-//!    and every member gets its answer, and only then is the lock released.
+//!    and every member gets its answer, and only then is the lock released. A batch
+//!    whose only member is the leader's own append (no concurrent load) is written by
+//!    the leader itself, without the task: nobody else depends on it.
 //! 3. A member whose answer came while it waited for the lock returns it; one whose
 //!    append is still queued (the batch was full) leads the next batch.
 //!
@@ -71,6 +73,8 @@ type Reply = oneshot::Sender<Answer>;
 
 /// One command's append waiting for a batch.
 struct Pending {
+    /// Which append this is (to recognise one's own).
+    id: u64,
     events: Vec<SerializedEvent>,
     /// What the command writes beside its events, in the same transaction.
     writes: CommandWrites,
@@ -111,11 +115,14 @@ pub(crate) struct GroupCommit {
     /// commit lock (the path before group commit; for comparison in the benchmark and as
     /// an operator's fallback, `PROBITY_GROUP_COMMIT=off`).
     enabled: std::sync::atomic::AtomicBool,
+    /// The id of the next append.
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Default for GroupCommit {
     fn default() -> Self {
         Self {
+            next_id: std::sync::atomic::AtomicU64::new(0),
             queue: Mutex::default(),
             lock: Arc::default(),
             stats: GroupStats::default(),
@@ -205,7 +212,11 @@ impl GroupCommit {
             return Ok(());
         }
         let (reply, mut answer) = oneshot::channel();
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pending = Pending {
+            id,
             events,
             writes,
             reply,
@@ -228,6 +239,14 @@ impl GroupCommit {
             let batch = self.take_batch()?;
             if batch.is_empty() {
                 // Ours was taken by a batch whose answer is on its way.
+                drop(guard);
+                return answer.await.unwrap_or_else(|_| Err(abandoned().into()));
+            }
+            if batch.len() == 1 && batch[0].id == id {
+                // Alone in its batch (no load): written here, without a task of its own.
+                // Nobody else waits on it, so a caller that goes away mid-write abandons
+                // only its own transaction (rolled back) and the lock.
+                self.write(target, batch).await;
                 drop(guard);
                 return answer.await.unwrap_or_else(|_| Err(abandoned().into()));
             }

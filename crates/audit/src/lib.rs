@@ -1,8 +1,9 @@
 //! Tamper evidence for Probity's event log (issue 5; docs/audit.md, ADR 0006).
 //!
 //! Every event gets a seal: a SHA-256 over its canonical form and the previous event hash
-//! of the same aggregate, and a link in one global hash chain in commit-safe order. A
-//! single [`Sealer`] writes the seals; a [`Signer`] signs the chain head with Ed25519 now
+//! of the same aggregate, and a link in one global hash chain in commit order. The group
+//! committer seals each event in the transaction that appends it (ADR 0013); a background
+//! [`Sealer`] seals what was written behind it; a [`Signer`] signs the chain head with Ed25519 now
 //! and then, stores the signed checkpoint and publishes it on the bus. [`verify_log`]
 //! walks the whole log against the latest signed checkpoint; [`export_bundle`] and
 //! [`verify_bundle`] make and check a one-file, offline-verifiable copy of one aggregate.

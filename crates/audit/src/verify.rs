@@ -8,9 +8,10 @@
 //! the one it names; the aggregate's sequence is the previous one plus one; the
 //! recomputed event hash, previous-event link and chain hash equal the seal's. At the
 //! checkpoint's chain index the recomputed chain must equal the signed hash, and the walk
-//! must reach it. Events after the last seal are checked for gaps and counted as unsealed
-//! (the sealer trails the writers by a moment), not as tampering; an event without a seal
-//! behind sealed ones was inserted behind the sealer's back and is named.
+//! must reach it. Events without a seal that the background sealer has not reached (the
+//! committer seals what it appends, ADR 0013; the sealer what was written behind it) are
+//! checked for gaps and counted as unsealed, not as tampering; an event without a seal
+//! behind the sealer's place was inserted behind its back and is named.
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -317,6 +318,14 @@ impl Walk {
         Ok(prev)
     }
 
+    /// Whether `event` was walked already (its aggregate is at or past its sequence).
+    fn walked(&self, event: &StoredEvent) -> bool {
+        self.aggregates
+            .get(&event.aggregate_type)
+            .and_then(|ids| ids.get(&event.aggregate_id))
+            .is_some_and(|(sequence, _)| *sequence >= event.sequence)
+    }
+
     fn remember(&mut self, event: &StoredEvent, hash: String) {
         if !self.aggregates.contains_key(&event.aggregate_type) {
             self.aggregates
@@ -407,6 +416,20 @@ impl Walk {
         self.next_index += 1;
         Ok(())
     }
+}
+
+/// Where the background sealer is (`None` before its first batch).
+async fn sealer_checkpoint(db: &Db) -> Result<Option<Checkpoint>, AuditError> {
+    let row = sqlx::query("SELECT tx_id, position FROM audit_sealer_checkpoint WHERE id = 1")
+        .fetch_optional(&db.any)
+        .await?;
+    row.map(|r| {
+        Ok(Checkpoint {
+            tx_id: r.try_get(0)?,
+            position: r.try_get(1)?,
+        })
+    })
+    .transpose()
 }
 
 /// Walks the whole log (see the module docs); `progress(done, total)` after each page.
@@ -514,13 +537,24 @@ pub async fn verify_log(
         }
     }
 
-    // The tail the sealer has not reached yet: checked for sequence gaps only.
-    let mut after = last_sealed.unwrap_or(Checkpoint::ZERO);
+    // The tail nothing has sealed yet: checked for sequence gaps only. The chain follows
+    // commit order, the log's reading order follows transaction ids, so the tail is read
+    // from the earlier of the last seal and the background sealer's place, skipping what
+    // the chain walk already checked.
+    let sealer_at = sealer_checkpoint(db).await?;
+    let mut after = match (last_sealed, sealer_at) {
+        (Some(sealed), Some(sealer)) => sealed.min(sealer),
+        (Some(sealed), None) => sealed,
+        (None, _) => Checkpoint::ZERO,
+    };
     loop {
         let page = log.read_after(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Checkpoint::of(last);
         for event in &page {
+            if walk.walked(event) {
+                continue;
+            }
             report.events += 1;
             report.unsealed += 1;
             match walk.link(event, None) {
@@ -534,11 +568,16 @@ pub async fn verify_log(
         progress(report.events, total.max(report.events));
     }
 
-    // Every other event must have a seal: one without, at or behind the last sealed one in
-    // commit order, was inserted behind the sealer's back. (Events after it were walked
-    // as the unsealed tail above, or lie beyond the commit horizon — a transaction of
-    // this server, in any database, still running — and are judged by a later run.)
-    if let (true, Some(sealed)) = (report.events < total, last_sealed) {
+    // Every other event must have a seal: one without, at or behind the place the
+    // background sealer has passed, was inserted behind its back (the committer seals
+    // what it appends; the sealer, what is left). (Events after it were walked as the
+    // unsealed tail above, or lie beyond the commit horizon — a transaction of this
+    // server, in any database, still running — and are judged by a later run.)
+    let behind = match (sealer_at, last_sealed) {
+        (Some(sealer), _) => Some(sealer),
+        (None, sealed) => sealed,
+    };
+    if let (true, Some(sealed)) = (report.events < total, behind) {
         let row = sqlx::query(
             "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.position FROM events e
               WHERE NOT EXISTS (SELECT 1 FROM event_seals s WHERE s.position = e.position)

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{spawn, Kind};
+use futures::future::join_all;
 use probity_audit::{latest_checkpoint, verify_log, Sealer, Signer, SigningKey};
 use probity_store::EventLog;
 use std::time::Duration;
@@ -14,6 +15,7 @@ on_both_backends!(
     an_updated_payload_is_caught_and_named,
     a_deleted_event_is_caught_and_named,
     an_event_inserted_behind_the_sealer_is_caught_and_named,
+    an_edit_made_right_after_a_commit_is_caught,
     swapped_payloads_are_caught_and_named,
     a_truncated_tail_after_a_signed_checkpoint_is_caught,
     resealing_after_tampering_is_caught_by_the_signed_checkpoint,
@@ -45,15 +47,93 @@ async fn an_untouched_log_verifies_and_new_events_are_unsealed_not_tampered(
     );
     assert_eq!(seen.lock().unwrap().last(), Some(&(total, total)));
 
+    // New events are sealed in the transaction that appends them: nothing is left for
+    // the background sealer.
     app.reads("auditor-3", 2).await?;
     let report = app.verify_seeing(total + 2).await?;
     assert!(report.is_ok(), "{:?}", report.mismatch);
-    assert_eq!((report.events, report.unsealed), (total + 2, 2));
-    // Sealing again continues the same chain.
-    assert_eq!(app.seal().await?, 2);
+    assert_eq!(
+        (report.events, report.sealed, report.unsealed),
+        (total + 2, total + 2, 0)
+    );
+    assert_eq!(app.seal().await?, 0);
+
+    // An event written behind the committer (as a release before sealing in the commit
+    // wrote every event) is unsealed, not tampering, until the background sealer seals it.
+    app.exec(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT aggregate_type, aggregate_id, 3, event_type, event_version, payload, metadata
+           FROM events WHERE aggregate_type = 'access_log' AND aggregate_id = 'auditor-3' AND sequence = 2",
+    )
+    .await?;
+    let report = app.verify_seeing(total + 3).await?;
+    assert!(report.is_ok(), "{:?}", report.mismatch);
+    assert_eq!((report.events, report.unsealed), (total + 3, 1));
+    // Sealing it continues the same chain, and the next command's seal links to it.
+    assert_eq!(app.seal().await?, 1);
+    app.reads("auditor-3", 1).await?;
     let report = app.verify().await?;
     assert!(report.is_ok(), "{:?}", report.mismatch);
-    assert_eq!(report.sealed, total + 2);
+    assert_eq!((report.sealed, report.unsealed), (total + 4, 0));
+    Ok(())
+}
+
+async fn an_edit_made_right_after_a_commit_is_caught(kind: Kind) -> anyhow::Result<()> {
+    let app = spawn(kind).await?;
+    app.some_events().await?;
+    // No sealer has run: the seal came with the commit.
+    let target = app.event("complaint", "c-3", 2).await?;
+    let mut payload = target.payload.clone();
+    let text = payload.to_string().replace("2026-03-02", "2026-03-09");
+    payload = serde_json::from_str(&text)?;
+    assert_ne!(payload, target.payload, "the drill must change the payload");
+    app.set_payload(target.position, &payload).await?;
+    let mismatch = app
+        .verify()
+        .await?
+        .mismatch
+        .expect("the edit right after the commit was not caught");
+    let named = mismatch.event.clone().expect("the event is named");
+    assert_eq!(
+        (named.aggregate_id.as_str(), named.sequence, named.position),
+        ("c-3", 2, target.position)
+    );
+    assert!(mismatch.what.contains("content"), "{mismatch}");
+    Ok(())
+}
+
+/// Two servers on one Postgres database (two group committers), writing at the same time,
+/// extend one chain in commit order: the log verifies with every event sealed in its
+/// commit, and the background sealer finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_make_one_chain() {
+    tokio::time::timeout(common::TEST_TIMEOUT, two_servers())
+        .await
+        .expect("test timed out")
+        .unwrap();
+}
+
+/// Eight access logs of 25 reads each, written concurrently by `app`.
+async fn writes(app: &common::TestApp, server: &str) -> anyhow::Result<()> {
+    let logs: Vec<String> = (0..8).map(|c| format!("log-{server}-{c}")).collect();
+    for result in join_all(logs.iter().map(|log| app.reads(log, 25))).await {
+        result?;
+    }
+    Ok(())
+}
+
+async fn two_servers() -> anyhow::Result<()> {
+    let app = spawn(Kind::Postgres).await?;
+    let other = app.second_server().await?;
+    let (a, b) = tokio::join!(writes(&app, "a"), writes(&other, "b"));
+    a?;
+    b?;
+    let total = app.events().await?.len() as u64;
+    assert_eq!(total, 2 * 8 * 25);
+    let report = app.verify().await?;
+    assert!(report.is_ok(), "{:?}", report.mismatch);
+    assert_eq!((report.sealed, report.unsealed), (total, 0));
+    assert_eq!(app.seal().await?, 0, "an event was left unsealed");
     Ok(())
 }
 
@@ -225,6 +305,7 @@ async fn resealing_after_tampering_is_caught_by_the_signed_checkpoint(
     // Recompute every seal so that they agree with the changed log.
     app.exec("DELETE FROM event_seals").await?;
     app.exec("DELETE FROM audit_sealer_checkpoint").await?;
+    app.exec("DELETE FROM audit_chain_head").await?;
     app.seal().await?;
 
     let report = app.verify().await?;

@@ -32,7 +32,11 @@ use crate::{Backend, CommandWrites, Db, EventLog, StoreError};
 pub type Metadata = HashMap<String, String>;
 
 /// Attempts of one command (the first plus retries) before giving up with `Conflict`.
-pub const MAX_ATTEMPTS: u32 = 10;
+/// A conflict means another command on the aggregate committed (progress), so a command
+/// keeps trying for a few seconds: with every batch sealing in the commit (ADR 0013), the
+/// batches of several servers take turns on the chain head, and under load a command on
+/// a hot aggregate can lose ten races in a row.
+pub const MAX_ATTEMPTS: u32 = 20;
 /// Pause before the first retry; doubles per attempt up to [`MAX_BACKOFF`].
 pub const BASE_BACKOFF: Duration = Duration::from_millis(5);
 /// Longest pause between two attempts.

@@ -37,6 +37,7 @@ use tokio::sync::oneshot;
 
 use crate::db::Shared;
 use crate::repo::{row_placeholders, sqlite_timestamp};
+use crate::sealing;
 use crate::writes::{self, CommandWrites};
 
 /// Most events one batch writes (the rest waits for the next batch).
@@ -407,6 +408,44 @@ fn losers(batch: &[Pending], inserted: &HashSet<(String, String, i64)>) -> HashM
         .collect()
 }
 
+/// The positions the insert gave, by `(aggregate_type, aggregate_id, sequence)`.
+fn positions(
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<HashMap<(String, String, i64), i64>, sqlx::Error> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                (
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<String, _>(1)?,
+                    r.try_get::<i64, _>(2)?,
+                ),
+                r.try_get::<i64, _>(3)?,
+            ))
+        })
+        .collect()
+}
+
+/// The batch's events with their positions, for sealing.
+fn appended<'a>(
+    batch: &'a [Pending],
+    positions: &HashMap<(String, String, i64), i64>,
+) -> Vec<sealing::Appended<'a>> {
+    batch
+        .iter()
+        .flat_map(|p| &p.events)
+        .filter_map(|e| {
+            positions
+                .get(&(
+                    e.aggregate_type.clone(),
+                    e.aggregate_id.clone(),
+                    e.sequence as i64,
+                ))
+                .map(|&position| sealing::Appended { position, event: e })
+        })
+        .collect()
+}
+
 async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Error> {
     // Rows go in key order `(aggregate_type, aggregate_id, sequence)`: two batches (two
     // servers) that touch the same keys then wait for each other's keys in one order and
@@ -437,6 +476,9 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
         metadata.push(&event.metadata);
     }
     let mut tx = pool.begin().await?;
+    // The chain head first: batches (of every server) seal one after the other, in
+    // commit order (ADR 0013).
+    let head = sealing::lock_head_pg(&mut tx).await?;
     // `WITH ORDINALITY` + `ORDER BY` keeps the array order (key order, above).
     let rows = sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
@@ -445,7 +487,7 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
                 WITH ORDINALITY AS u(t, i, s, et, ev, p, m, n)
           ORDER BY n
          ON CONFLICT DO NOTHING
-         RETURNING aggregate_type, aggregate_id, sequence",
+         RETURNING aggregate_type, aggregate_id, sequence, position",
     )
     .bind(&types)
     .bind(&ids)
@@ -462,6 +504,13 @@ async fn write_pg(pool: &PgPool, batch: &[Pending]) -> Result<Written, sqlx::Err
         if !taken.is_empty() {
             tx.rollback().await?;
             return Ok(Written::Conflicts(key_losers(batch, &taken)));
+        }
+        match head {
+            Some(head) => {
+                let positions = positions(&rows)?;
+                sealing::seal_pg(&mut tx, head, appended(batch, &positions)).await?;
+            }
+            None => tracing::warn!("the audit chain head is missing: events left unsealed"),
         }
         tx.commit().await?;
         return Ok(Written::Committed);
@@ -485,6 +534,7 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
     let recorded_at = sqlite_timestamp(Utc::now());
     let mut tx = pool.begin().await?;
     let mut inserted = HashSet::new();
+    let mut inserted_at: HashMap<(String, String, i64), i64> = HashMap::new();
     for chunk in events.chunks(SQLITE_ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at) VALUES ",
@@ -495,7 +545,9 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
             }
             sql.push_str(&row_placeholders(i, 8));
         }
-        sql.push_str(" ON CONFLICT DO NOTHING RETURNING aggregate_type, aggregate_id, sequence");
+        sql.push_str(
+            " ON CONFLICT DO NOTHING RETURNING aggregate_type, aggregate_id, sequence, position",
+        );
         let mut query = sqlx::query(&sql);
         for event in chunk {
             query = query
@@ -509,11 +561,13 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
                 .bind(&recorded_at);
         }
         for row in query.fetch_all(&mut *tx).await? {
-            inserted.insert((
+            let key = (
                 row.try_get::<String, _>(0)?,
                 row.try_get::<String, _>(1)?,
                 row.try_get::<i64, _>(2)?,
-            ));
+            );
+            inserted_at.insert(key.clone(), row.try_get::<i64, _>(3)?);
+            inserted.insert(key);
         }
     }
     if inserted.len() == events.len() {
@@ -522,6 +576,13 @@ async fn write_sqlite(pool: &SqlitePool, batch: &[Pending]) -> Result<Written, s
         if !taken.is_empty() {
             tx.rollback().await?;
             return Ok(Written::Conflicts(key_losers(batch, &taken)));
+        }
+        // One writer holds the database: the head read here is the chain's (ADR 0013).
+        match sealing::head_sqlite(&mut tx).await? {
+            Some(head) => {
+                sealing::seal_sqlite(&mut tx, head, appended(batch, &inserted_at)).await?;
+            }
+            None => tracing::warn!("the audit chain head is missing: events left unsealed"),
         }
         tx.commit().await?;
         return Ok(Written::Committed);
@@ -921,22 +982,32 @@ mod tests {
                 ],
             )
             .await;
-            // The twins never share a batch: the first commits with `other`, the second
-            // finds the key taken in the next batch.
-            assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
-            assert!(
-                matches!(answers[1], Err(AppendError::IdempotencyKeyTaken)),
-                "{answers:?}"
-            );
+            // The twins never share a batch: whichever queued first commits (with
+            // `other`), the other finds the key taken in the next batch.
+            assert!(answers[2].is_ok(), "{answers:?}");
+            let taken =
+                |a: &Result<(), AppendError>| matches!(a, Err(AppendError::IdempotencyKeyTaken));
+            let (winner, loser) = match (&answers[0], &answers[1]) {
+                (Ok(()), b) if taken(b) => (("t-1", &first), ("t-2", &second)),
+                (a, Ok(())) if taken(a) => (("t-2", &second), ("t-1", &first)),
+                _ => panic!("not one twin committed and one refused: {answers:?}"),
+            };
             let log = EventLog::new(f.db.clone());
             assert_eq!(log.count().await.unwrap(), 2, "{:?}", f.db.backend);
             assert!(log
-                .read_aggregate("access_log", "t-2", None)
+                .read_aggregate("access_log", loser.0, None)
                 .await
                 .unwrap()
                 .is_empty());
-            assert!(opens(&f.db, &first).await);
-            assert!(!opens(&f.db, &second).await, "the loser's key was stored");
+            assert_eq!(
+                log.read_aggregate("access_log", winner.0, None)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(opens(&f.db, winner.1).await);
+            assert!(!opens(&f.db, loser.1).await, "the loser's key was stored");
             assert_eq!(key_rows(&f.db).await, 2);
         }
     }

@@ -16,11 +16,13 @@ pub mod db;
 pub mod error;
 pub mod executor;
 pub mod group;
+pub mod hash;
 pub mod index;
 pub mod keys;
 pub mod log;
 pub mod redact;
 pub mod repo;
+pub mod sealing;
 pub mod writes;
 
 pub use db::{Backend, Db};

@@ -59,15 +59,17 @@ pub struct TestApp {
     pub access: Executor<AccessLog>,
     pub keys: KeyStore,
     pub signing: SigningKey,
+    /// The Postgres database's URL (a second server connects to it).
+    pub url: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
 pub async fn spawn(kind: Kind) -> anyhow::Result<TestApp> {
-    let (db, dir) = match kind {
+    let (db, dir, url) = match kind {
         Kind::Sqlite => {
             let dir = tempfile::tempdir().context("temp dir")?;
             let db = Db::open_sqlite(dir.path()).await.context("open sqlite")?;
-            (db, Some(dir))
+            (db, Some(dir), None)
         }
         Kind::Postgres => {
             let url = probity_testkit::pg::fresh_database()
@@ -78,22 +80,40 @@ pub async fn spawn(kind: Kind) -> anyhow::Result<TestApp> {
                     .await
                     .context("connect postgres")?,
                 None,
+                Some(url),
             )
         }
     };
+    Ok(on(kind, db, dir, url))
+}
+
+/// The executors of a server on `db`.
+fn on(kind: Kind, db: Db, dir: Option<tempfile::TempDir>, url: Option<String>) -> TestApp {
     let services = ComplaintServices {
         calendar: Arc::new(WorkingCalendar::china()),
         limits: TimeLimits::default(),
     };
-    Ok(TestApp {
+    TestApp {
         kind,
         complaints: Executor::new(db.clone(), services),
         access: Executor::new(db.clone(), ()),
         keys: KeyStore::new(db.clone()),
         signing: SigningKey::from_bytes(&[7u8; 32]),
         db,
+        url,
         _dir: dir,
-    })
+    }
+}
+
+impl TestApp {
+    /// A second server on the same Postgres database: its own pool and group committer.
+    pub async fn second_server(&self) -> anyhow::Result<TestApp> {
+        let url = self.url.clone().context("a second server needs Postgres")?;
+        let db = Db::connect_postgres(&url)
+            .await
+            .context("connect postgres")?;
+        Ok(on(self.kind, db, None, Some(url)))
+    }
 }
 
 fn metadata() -> Metadata {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use futures::StreamExt;
 use probity_domain::WorkingCalendar;
 use probity_store::{Backend, Db};
 use sqlx::Row;
@@ -38,8 +39,10 @@ pub struct EngineConfig {
 /// `batch * MAX_ROUNDS_PER_TICK` continues at the next tick).
 const MAX_ROUNDS_PER_TICK: usize = 20;
 
-/// Commands a tick runs at once (on different cases).
-const CONCURRENT_ACTIONS: usize = 8;
+/// Commands a tick runs at once (on different cases): a window, not chunks, so one slow
+/// command does not hold up the others, and the group committer (ADR 0010) writes what
+/// is in flight together.
+const CONCURRENT_ACTIONS: usize = 16;
 
 /// A tick that settled this many deadlines refreshes the planner's statistics of
 /// `deadline_firings` (Postgres).
@@ -238,9 +241,19 @@ impl DeadlineEngine {
                 let full = rows.len() as i64 >= self.config.batch;
                 // Different cases are different aggregates: act on several at once.
                 let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(rows.len());
-                for chunk in rows.chunks(CONCURRENT_ACTIONS) {
-                    let acts = chunk.iter().map(|deadline| self.act(deadline, now));
-                    outcomes.extend(futures::future::join_all(acts).await);
+                let mut in_flight = futures::stream::FuturesUnordered::new();
+                let mut next = rows.iter();
+                loop {
+                    while in_flight.len() < CONCURRENT_ACTIONS {
+                        match next.next() {
+                            Some(deadline) => in_flight.push(self.act(deadline, now)),
+                            None => break,
+                        }
+                    }
+                    match in_flight.next().await {
+                        Some(outcome) => outcomes.push(outcome),
+                        None => break,
+                    }
                 }
                 let mut progress = false;
                 for outcome in outcomes {

@@ -558,6 +558,13 @@ async fn commands_on(args: &Args, baseline_tps: Option<f64>, embedded: bool) -> 
                 a / b.max(1.0)
             );
         }
+        if let Ok((rss, peak)) = server.rss_kib() {
+            println!(
+                "commands ({store}): group commit {mode}: server resident memory after the runs {:.1} MiB (peak {:.1} MiB)",
+                rss as f64 / 1024.0,
+                peak as f64 / 1024.0
+            );
+        }
         server.stop().await;
         if embedded {
             let _ = std::fs::remove_dir_all(&dir);

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 crate::both_modes!(
     a_government_and_its_departments_are_assessed_from_the_log_and_ranked,
     bad_queries_and_wrong_roles_get_stable_problem_codes,
+    the_public_assessment_refuses_as_of_and_the_supervisor_gets_it,
 );
 
 /// The second department.
@@ -332,4 +333,58 @@ async fn bad_queries_and_wrong_roles_get_stable_problem_codes(mode: Mode) {
     let empty = app.get(&path, &app.auditor).await;
     assert_eq!(empty.assert_ok()["items"], json!([]));
     app.app.stop().await;
+}
+
+/// `as_of` recomputes from the whole log: the public endpoint refuses it (422), the
+/// authenticated one gives it, equal to the stored figures once nothing changed since.
+async fn the_public_assessment_refuses_as_of_and_the_supervisor_gets_it(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register(&app, UNIT_A, "九江市人民政府", "government", None).await;
+    register(&app, UNIT_B, "九江市某局", "department", Some(UNIT_A)).await;
+    record(&app, UNIT_B, "九府督〔2026〕9号", "ordinary").await;
+    let year = this_year(&app);
+    let path = format!("/api/v1/assessments?period={year}");
+    let stored = app
+        .eventually(&path, &app.supervisor, |b| {
+            b["items"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|r| r["total"]["records"]["ordinary"] == 1))
+        })
+        .await;
+    // The log's own clock (events are recorded at the machine's time, the server's
+    // clock is pinned): every event so far was recorded before this instant.
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+    let public = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/public/assessments?period={year}&as_of={now}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    public.assert_problem(422, "validation_failed");
+    let public = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/public/assessments?period={year}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    let public = public.assert_ok();
+    assert!(public["as_of"].is_null());
+    assert_eq!(row(public, UNIT_A)["ordinary_records"], 1);
+    // The reference fold as of now gives the stored rows (nothing here depends on the
+    // evaluation day).
+    let folded = app
+        .get(&format!("{path}&as_of={}", urlencode(&now)), &app.auditor)
+        .await;
+    assert_eq!(folded.assert_ok()["items"], stored["items"]);
+    app.app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
 }

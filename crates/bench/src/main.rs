@@ -13,6 +13,8 @@
 //!   from all 10,000 events) timed through the HTTP API and as a pure in-process fold;
 //! - `verify`: `--events` events sealed by a server holding an audit key, then
 //!   `probity audit verify` timed;
+//! - `assessments`: `GET /public/assessments` from the stored projection on a small and
+//!   a large log, beside the same run's reference fold (see `assessments.rs`);
 //! - `deadlines`: the deadline engine (in this process, on an injected clock) over
 //!   `--deadlines` open deadlines: due → overdue event delay, memory, and the board
 //!   query per filter (see `deadlines.rs`).
@@ -38,6 +40,7 @@ use sqlx::{Executor, PgPool};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+mod assessments;
 mod deadlines;
 mod keyed;
 mod peer;
@@ -77,7 +80,8 @@ struct Args {
     /// verify (seal `--events` events, then `probity audit verify`), deadlines (the
     /// deadline engine over `--deadlines` open deadlines; not in the default list), keyed
     /// (named intake with an Idempotency-Key, `--probity-before` against `--probity`
-    /// alternately; not in the default list).
+    /// alternately; not in the default list), assessments (`GET /public/assessments` at
+    /// `--assessment-sizes`, beside the reference fold; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -101,6 +105,16 @@ struct Args {
     /// Timed board queries per filter in the deadlines scenario.
     #[arg(long, default_value_t = 200)]
     board_runs: usize,
+    /// Log sizes the assessments scenario measures at, in order (default: 10,000 and
+    /// `--events`).
+    #[arg(long, value_delimiter = ',')]
+    assessment_sizes: Vec<i64>,
+    /// Timed `GET /public/assessments` per size in the assessments scenario.
+    #[arg(long, default_value_t = 200)]
+    assessment_runs: u64,
+    /// Timed reference folds (`as_of`) per size in the assessments scenario.
+    #[arg(long, default_value_t = 5)]
+    fold_runs: u64,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -135,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
             "verify" => verify(&args).await?,
             "deadlines" => deadlines::deadlines(&args).await?,
             "keyed" => keyed::keyed(&args).await?,
+            "assessments" => assessments::assessments(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }
@@ -245,7 +260,12 @@ impl Server {
         env: &[(&str, String)],
     ) -> anyhow::Result<Server> {
         let port = free_port()?;
-        let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
+        // A scenario may fix the prefix (to know the relay's checkpoint key).
+        let prefix = env
+            .iter()
+            .find(|(k, _)| *k == "PROBITY_NATS_PREFIX")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("bench{}", uuid::Uuid::new_v4().simple()));
         let mut command = Command::new(bin);
         command.arg("serve");
         match (db_url, data_dir) {
@@ -986,9 +1006,9 @@ async fn replay(args: &Args) -> anyhow::Result<()> {
     }
     server.stop().await;
     let (p50, p99, max) = quantiles_ms(&hist);
-    let verdict = if p99 <= 50.0 { "met" } else { "missed" };
+    let verdict = if p99 <= 30.0 { "met" } else { "missed" };
     println!(
-        "replay: GET /complaints/{{id}}/history?as_of=now&limit=1 on a case of {REPLAY_EVENTS} events, {REPLAY_RUNS} requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (target ≤ 50 ms: {verdict})"
+        "replay: GET /complaints/{{id}}/history?as_of=now&limit=1 on a case of {REPLAY_EVENTS} events, {REPLAY_RUNS} requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (target p99 ≤ 30 ms: {verdict})"
     );
 
     // The same fold in-process: read the 10,000 events, fold them with the view's code.

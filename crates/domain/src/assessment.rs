@@ -237,11 +237,45 @@ impl Period {
             Period::Year(y) | Period::Quarter(y, _) => y,
         }
     }
+
+    /// The quarter holding `date`: the smallest period, of which every period is made.
+    pub fn quarter_of(date: NaiveDate) -> Period {
+        use chrono::Datelike;
+        Period::Quarter(date.year(), date.month0() / 3 + 1)
+    }
+
+    /// The quarters the period is made of, in order.
+    pub fn quarters(&self) -> Vec<Period> {
+        match *self {
+            Period::Year(y) => (1..=4).map(|q| Period::Quarter(y, q)).collect(),
+            quarter @ Period::Quarter(..) => vec![quarter],
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_is_made_of_the_quarters_holding_its_days() {
+        for period in ["2026", "2026-Q1", "2026-Q4", "2027-Q2"] {
+            let period: Period = period.parse().unwrap();
+            let quarters = period.quarters();
+            let mut day = period.first_day();
+            while day <= period.last_day() {
+                assert!(
+                    quarters.contains(&Period::quarter_of(day)),
+                    "{day} in {period}"
+                );
+                day = day.succ_opt().unwrap();
+            }
+            assert!(!quarters.contains(&Period::quarter_of(period.last_day().succ_opt().unwrap())));
+            assert!(!quarters.contains(&Period::quarter_of(period.first_day().pred_opt().unwrap())));
+        }
+        assert_eq!(Period::quarter_of(d(2026, 4, 1)).to_string(), "2026-Q2");
+        assert_eq!(Period::quarter_of(d(2026, 3, 31)).to_string(), "2026-Q1");
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

@@ -1,9 +1,14 @@
 //! Assessment of governments and departments (政务诚信考核评价):
 //! `GET /api/v1/assessments` (supervisors, auditors: every figure, own and rolled up) and
 //! `GET /api/v1/public/assessments` (no token: scores, ranks and headline counts only).
-//! Both fold the event log as it stood at `as_of` (default: now), score with the
-//! configured formula (`[assessment]`) and rank the rows returned. See
-//! `docs/assessment.md`.
+//! Without `as_of` both read the stored assessment the projectors keep
+//! (`probity_views::assessment::assess_stored`: a few rows per unit, whatever the size of
+//! the log). `as_of` recomputes from the log as it stood then with the reference fold,
+//! which reads the whole log: only supervisors and auditors may ask for it (the
+//! authenticated endpoint), and at most [`AS_OF_FOLDS`] such folds run at once. The
+//! public endpoint refuses `as_of` (422), so no anonymous request can make the server
+//! read the whole log. Rows are scored with the configured formula (`[assessment]`) and
+//! ranked. See `docs/assessment.md`.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -11,7 +16,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::assessment::Period;
 use probity_domain::{CreditCode, WorkingCalendar};
-use probity_views::assessment::{assess, rank, AssessmentRow, FormulaRef, PublicAssessmentRow};
+use probity_views::assessment::{
+    assess, assess_stored, rank, AssessmentRow, FormulaRef, PublicAssessmentRow,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,7 +35,14 @@ pub fn router() -> Router<AppState> {
         .route("/public/assessments", get(public_assessment_list))
 }
 
-/// `GET /api/v1/assessments` and `GET /api/v1/public/assessments` parameters.
+/// How many `as_of` recomputations (each a read of the whole log) run at once; more
+/// requests wait for a turn.
+pub const AS_OF_FOLDS: usize = 1;
+
+/// The turns of the `as_of` recomputations.
+static AS_OF_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(AS_OF_FOLDS);
+
+/// `GET /api/v1/assessments` parameters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AssessmentQuery {
@@ -36,7 +50,21 @@ pub struct AssessmentQuery {
     pub period: Option<String>,
     /// Only the government with this credit code and its departments.
     pub parent_code: Option<String>,
-    /// RFC 3339 instant: recompute from the log as it stood then (default: now).
+    /// RFC 3339 instant: recompute from the log as it stood then (default: now, from
+    /// the stored assessment). Reads the whole log: one such request at a time.
+    pub as_of: Option<String>,
+}
+
+/// `GET /api/v1/public/assessments` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicAssessmentQuery {
+    /// Required: a year (`2026`) or a quarter (`2026-Q2`), Asia/Shanghai dates.
+    pub period: Option<String>,
+    /// Only the government with this credit code and its departments.
+    pub parent_code: Option<String>,
+    /// Not accepted here (422 `validation_failed`): a past assessment is recomputed from
+    /// the whole log, which only `GET /api/v1/assessments` (supervisor, auditor) does.
     pub as_of: Option<String>,
 }
 
@@ -58,6 +86,7 @@ pub struct AssessmentList {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicAssessmentList {
     pub period: String,
+    /// Always null: the public assessment is the current one.
     pub as_of: Option<DateTime<Utc>>,
     pub formula: FormulaRef,
     pub items: Vec<PublicAssessmentRow>,
@@ -93,7 +122,16 @@ async fn run(state: &AppState, q: &AssessmentQuery) -> Result<Assessed, ApiError
     let today = as_of
         .map(WorkingCalendar::local_date)
         .unwrap_or_else(|| state.clock.today());
-    let mut rows = assess(&state.log, period, as_of, today, &state.assessment).await?;
+    let mut rows = match as_of {
+        None => assess_stored(&state.db, period, today, &state.assessment).await?,
+        Some(t) => {
+            let _turn = AS_OF_TURNS
+                .acquire()
+                .await
+                .map_err(|e| ApiError::Internal(format!("as_of turns closed: {e}")))?;
+            assess(&state.log, period, Some(t), today, &state.assessment).await?
+        }
+    };
     if let Some(parent) = parent {
         rows.retain(|r| r.code == parent || r.parent_code.as_deref() == Some(parent.as_str()));
         rank(&mut rows);
@@ -137,15 +175,28 @@ pub async fn assessment_list(
 
 /// The public assessment (no token): scores, ranks, formula version, headline counts.
 #[utoipa::path(get, path = "/api/v1/public/assessments", tag = "public", operation_id = "public_assessment_list",
-    params(AssessmentQuery),
+    params(PublicAssessmentQuery),
     responses((status = 200, body = PublicAssessmentList),
-        (status = 422, description = "validation_failed, invalid_credit_code", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "validation_failed (also for `as_of`), invalid_credit_code", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(name = "public_assessment_list", skip_all, fields(request_id = %ctx.request_id))]
 pub async fn public_assessment_list(
     State(state): State<AppState>,
     ctx: RequestCtx,
-    ApiQuery(q): ApiQuery<AssessmentQuery>,
+    ApiQuery(q): ApiQuery<PublicAssessmentQuery>,
 ) -> Result<Json<PublicAssessmentList>, ApiError> {
+    if q.as_of.is_some() {
+        return Err(ApiError::field(
+            "as_of",
+            "not_public",
+            "as_of is not accepted on the public assessment: a past assessment is \
+             recomputed only by GET /api/v1/assessments (supervisor, auditor)",
+        ));
+    }
+    let q = AssessmentQuery {
+        period: q.period,
+        parent_code: q.parent_code,
+        as_of: None,
+    };
     let a = run(&state, &q).await?;
     Ok(Json(PublicAssessmentList {
         period: a.period.to_string(),

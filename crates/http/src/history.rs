@@ -21,7 +21,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use probity_domain::access::AccessEvent;
-use probity_domain::WorkingCalendar;
 use probity_store::StoredEvent;
 use probity_views::ComplaintView;
 use serde::{Deserialize, Serialize};
@@ -29,11 +28,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
-use crate::complaints::{page_limit, COMPLAINT};
+use crate::complaints::page_limit;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, RequestCtx};
 use crate::AppState;
-use probity_app::complaints::fold;
+use probity_app::access::HistoryRequest;
 
 /// Aggregate type of the per-case access logs in the event log.
 pub const ACCESS_LOG: &str = "access_log";
@@ -242,22 +241,25 @@ pub(crate) async fn read_history(
     let as_of = parse_as_of(q.as_of.as_deref())?;
     let after = parse_cursor(q.cursor.as_deref())?.unwrap_or(0);
     let purpose = purpose(purpose_header, q.purpose)?;
-    // The application records the read FIRST, then returns the whole history (one read
-    // serves both the existence check and the page, filtered by `as_of` here).
-    let mut events = state
-        .app
-        .read_history(AppState::command(auth, ctx), aggregate_type, id, purpose)
-        .await?;
-    if let Some(t) = as_of {
-        events.retain(|e| e.recorded_at <= t);
-    }
-    let view = match as_of {
-        Some(t) if aggregate_type == COMPLAINT => {
-            Some(fold(id, &events, WorkingCalendar::local_date(t))?)
-        }
-        _ => None,
+    // The application records the read FIRST, then reads this page only (one more event
+    // than asked for tells whether there is a next one) and, with `as_of` on a
+    // complaint, the view as it stood then.
+    let request = HistoryRequest {
+        after,
+        limit,
+        as_of,
     };
-    let mut rest = events.iter().filter(|e| e.sequence > after);
+    let page = state
+        .app
+        .read_history(
+            AppState::command(auth, ctx),
+            aggregate_type,
+            id,
+            purpose,
+            request,
+        )
+        .await?;
+    let mut rest = page.events.iter();
     let items: Vec<HistoryItem> = rest.by_ref().take(limit).map(history_item).collect();
     let next_cursor = if rest.next().is_some() {
         items.last().map(|i| i.sequence.to_string())
@@ -267,7 +269,7 @@ pub(crate) async fn read_history(
     Ok(HistoryPage {
         items,
         next_cursor,
-        view,
+        view: page.view,
     })
 }
 

@@ -80,6 +80,25 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
+    // A migration that added a view to a database with projected views asks for a
+    // rebuild (the projectors' positions would otherwise skip the events already
+    // applied): done here, before anything projects or serves.
+    let requested = probity_views::rebuild_requested(&db)
+        .await
+        .context("reading the view rebuild requests")?;
+    if !requested.is_empty() {
+        tracing::warn!(reasons = ?requested, "rebuilding the views before serving");
+        let started = std::time::Instant::now();
+        let events = probity_views::rebuild(&EventLog::new(db.clone()), &db, &|_, _| {})
+            .await
+            .context("rebuilding the views a migration asked for")?;
+        tracing::warn!(
+            events,
+            seconds = started.elapsed().as_secs_f64(),
+            "views rebuilt"
+        );
+    }
+
     let first_admin_token = if probity_app::count_tokens(&db)
         .await
         .context("counting tokens")?

@@ -125,6 +125,90 @@ impl EventLog {
         }
     }
 
+    /// A page of one aggregate's events: up to `limit` after sequence `after`, in
+    /// sequence order, optionally only those recorded at or before `as_of`. Reads only
+    /// the page (the primary key walked from `after`), whatever the aggregate's length.
+    pub async fn read_aggregate_page(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        after: i64,
+        as_of: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = limit.max(0);
+        match self.db.backend {
+            Backend::Postgres => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM events
+                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+                        AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+                      ORDER BY sequence
+                      LIMIT $5"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(aggregate_id)
+                    .bind(after)
+                    .bind(as_of)
+                    .bind(limit)
+                    .fetch_all(self.db.pg_pool()?)
+                    .await?;
+                rows.iter().map(pg_stored).collect()
+            }
+            Backend::Sqlite => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM events
+                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+                        AND ($4 IS NULL OR recorded_at <= $4)
+                      ORDER BY sequence
+                      LIMIT $5"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(aggregate_id)
+                    .bind(after)
+                    .bind(as_of.map(sqlite_timestamp))
+                    .bind(limit)
+                    .fetch_all(self.db.sqlite_pool()?)
+                    .await?;
+                rows.iter().map(sqlite_stored).collect()
+            }
+        }
+    }
+
+    /// Whether any event of one aggregate was recorded after `t` (so the aggregate as it
+    /// stood at `t` is not the whole of it).
+    pub async fn recorded_after(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        t: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM events
+                    WHERE aggregate_type = $1 AND aggregate_id = $2 AND recorded_at > $3
+                    LIMIT 1) AS later";
+        let n = match self.db.backend {
+            Backend::Postgres => {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .bind(aggregate_type)
+                    .bind(aggregate_id)
+                    .bind(t)
+                    .fetch_one(self.db.pg_pool()?)
+                    .await?
+            }
+            Backend::Sqlite => {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .bind(aggregate_type)
+                    .bind(aggregate_id)
+                    .bind(sqlite_timestamp(t))
+                    .fetch_one(self.db.sqlite_pool()?)
+                    .await?
+            }
+        };
+        Ok(n > 0)
+    }
+
     /// Up to `limit` events of one aggregate type, newest first (descending `position`),
     /// only those whose aggregate id starts with `id_prefix` when given, and only below
     /// position `before` when given (the cursor of the previous page). For listings such

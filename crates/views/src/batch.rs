@@ -41,7 +41,7 @@ pub(crate) enum Param {
 }
 
 /// `($first, $first+1, …), (…)`: `rows` groups of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 7);
     let mut n = first;
     for row in 0..rows {
@@ -71,7 +71,7 @@ fn list(n: usize, first: usize) -> String {
 }
 
 /// A query over `sql` with `params` bound in order.
-fn bound<'q>(
+pub(crate) fn bound<'q>(
     sql: &'q str,
     params: impl IntoIterator<Item = Param>,
 ) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {

@@ -1,5 +1,6 @@
-//! Probity's read models: the complaint view and the deadline board, the projector that
-//! keeps them current from committed events, their reads, and rebuild from the log.
+//! Probity's read models: the complaint view and the deadline board, the integrity
+//! documents, the stored assessment, the projectors that keep them current from
+//! committed events, their reads, and rebuild from the log.
 //!
 //! Everything here is portable SQL on `Db::any` (Postgres or SQLite), in the tables of
 //! migrations 0010-0019. Projection is idempotent and ordered per aggregate through
@@ -24,7 +25,7 @@ pub use complaint_view::{ComplaintView, ExtensionView};
 pub use error::ViewError;
 pub use integrity::IntegrityProjector;
 pub use projector::{ComplaintProjector, KIND_COMPLAINT_REPLY, KIND_COMPLAINT_SIGN};
-pub use rebuild::{dump, rebuild};
+pub use rebuild::{dump, rebuild, rebuild_requested};
 pub use store::{ComplaintFilter, DeadlineEntry, DeadlineFilter, DeadlineState, Page, Views};
 
 /// Every projector of this crate, for the bus consumers and rebuild.

@@ -12,7 +12,8 @@
 //! are then read with one query per table, each complaint's events folded in memory
 //! ([`ComplaintFold`], the fold rebuild uses too), and every changed row written once:
 //! one multi-row upsert of the views, one delete and one multi-row insert of the
-//! deadlines that changed. `handle` is a batch of one.
+//! deadlines that changed, then the assessment's items and counters
+//! ([`crate::assessment::stored`]). `handle` is a batch of one.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use probity_domain::complaint::ComplaintEvent;
 use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
+use crate::assessment::stored::Projection;
 use crate::batch::{delete_in, select_in, write_rows, Batch, Param, Run};
 use crate::complaint_view::{decode_event, reply_open, sign_open, ComplaintView, COMPLAINT_TYPE};
 use crate::sql::{date_text, parse_date, ts_text};
@@ -277,6 +279,7 @@ async fn apply_runs(
             load_deadlines(tx, backend, &stored).await?,
         )
     };
+    let mut assessment = Projection::load(tx, backend, runs).await?;
     let mut view_rows = Vec::with_capacity(runs.len());
     let mut cleared = Vec::new();
     let mut deadline_rows = Vec::new();
@@ -287,12 +290,15 @@ async fn apply_runs(
             view: views.remove(id),
             deadlines: before.clone(),
         };
+        let mut assessed = assessment.start(COMPLAINT_TYPE, id);
         for event in &run.events {
             let body = decode_event(&event.payload).inspect_err(|e| {
                 tracing::error!(error = %e, event_type = %event.event_type, "undecodable complaint event");
             })?;
             fold.apply(id, event.sequence, &body);
+            assessed.complaint(&body);
         }
+        assessment.finish(assessed)?;
         let Some(view) = &fold.view else {
             continue;
         };
@@ -335,6 +341,8 @@ async fn apply_runs(
         None,
     )
     .await?;
+    // Last: the assessment counters are rows other transactions may wait for.
+    assessment.write(tx, backend).await?;
     Ok(())
 }
 

@@ -13,6 +13,8 @@ use probity_store::{Backend, Checkpoint, Db, EventLog, Projector, StoreError, St
 use serde_json::{json, Value};
 use sqlx::{Any, Row, Transaction};
 
+use crate::assessment::facts::ITEM_TYPES;
+use crate::assessment::stored::Rebuilt;
 use crate::batch::{write_rows, Param, CHUNK};
 use crate::complaint_view::{decode_event, COMPLAINT_TYPE};
 use crate::integrity::projector::{deadline_rows, doc_row, fold_step, DocRow};
@@ -41,6 +43,9 @@ const VIEW_TABLES: &[&str] = &[
     "repair_views",
     "objection_views",
     "commitment_views",
+    "assessment_items",
+    "assessment_counts",
+    "assessment_owed",
 ];
 
 /// One aggregate as folded so far.
@@ -50,11 +55,13 @@ struct Folded<T> {
     last_sequence: i64,
 }
 
-/// Everything folded so far: complaints by id, integrity aggregates by (type, id).
+/// Everything folded so far: complaints by id, integrity aggregates by (type, id), and
+/// the stored assessment's items and counters.
 #[derive(Default)]
 struct State {
     complaints: HashMap<String, Folded<ComplaintFold>>,
     integrity: HashMap<(String, String), Folded<Option<IntegrityDoc>>>,
+    assessment: Rebuilt,
 }
 
 /// The next sequence of an aggregate, or the error that names the hole.
@@ -157,6 +164,7 @@ fn fold_page(folded: &mut State, page: &[StoredEvent]) -> Result<(), ViewError> 
             entry
                 .state
                 .apply(&event.aggregate_id, event.sequence, &body);
+            folded.assessment.apply(event, Some(&body))?;
         } else if INTEGRITY_TYPES.contains(&event.aggregate_type.as_str()) {
             let entry = folded
                 .integrity
@@ -165,6 +173,9 @@ fn fold_page(folded: &mut State, page: &[StoredEvent]) -> Result<(), ViewError> 
             next_in_order(IntegrityProjector::NAME, event, entry.last_sequence)?;
             fold_step(&mut entry.state, event)?;
             entry.last_sequence = event.sequence;
+            if ITEM_TYPES.contains(&event.aggregate_type.as_str()) {
+                folded.assessment.apply(event, None)?;
+            }
         }
     }
     Ok(())
@@ -227,7 +238,8 @@ async fn write_folded(
             sqlx::query(
                 "LOCK TABLE projection_positions, complaint_views, deadline_entries, \
                  subject_views, civil_servant_views, record_views, rectification_views, \
-                 repair_views, objection_views, commitment_views IN EXCLUSIVE MODE",
+                 repair_views, objection_views, commitment_views, assessment_items, \
+                 assessment_counts, assessment_owed IN EXCLUSIVE MODE",
             )
             .execute(&mut *tx)
             .await?;
@@ -306,6 +318,10 @@ async fn write_folded(
     }
     deadlines.flush(&mut tx).await?;
     positions.flush(&mut tx).await?;
+    folded.assessment.write(&mut tx, db.backend).await?;
+    sqlx::query("DELETE FROM view_rebuild_requests")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(tail)
 }
@@ -335,6 +351,19 @@ async fn clear(
         }
     }
     Ok(())
+}
+
+/// Why the views must be rebuilt before they are projected or read, if a migration said
+/// so (`view_rebuild_requests`: 0014 asks it of a database whose views were projected
+/// before the stored assessment existed). [`rebuild`] clears the requests.
+pub async fn rebuild_requested(db: &Db) -> Result<Vec<String>, ViewError> {
+    let rows = sqlx::query("SELECT reason FROM view_rebuild_requests ORDER BY reason")
+        .fetch_all(&db.any)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Whether the in-process bus's checkpoint table (migration 0030, owned by the bus)
@@ -418,6 +447,9 @@ pub async fn dump(db: &Db) -> Result<Value, ViewError> {
         "deadline_entries": deadlines,
         "projection_positions": positions,
     });
+    for (table, rows) in crate::assessment::stored::dump(db).await? {
+        out[table] = rows;
+    }
     for ty in INTEGRITY_TYPES {
         let Some((table, key)) = crate::integrity::projector::table_of(ty) else {
             continue;

@@ -3,8 +3,9 @@
 //! whole batch in one transaction. Same exactly-once protocol as the complaint projector
 //! ([`crate::batch`]: positions read and locked, events classified, positions claimed,
 //! then the stored documents read, folded in memory and each changed row written once
-//! with one multi-row upsert per table); rebuild folds with the same `fold_step` and
-//! writes the same `doc_row`s.
+//! with one multi-row upsert per table, then the assessment's items and counters of the
+//! records and rectifications, [`crate::assessment::stored`]); rebuild folds with the
+//! same `fold_step` and writes the same `doc_row`s.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +15,8 @@ use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
 use super::docs::*;
+use crate::assessment::facts::ITEM_TYPES;
+use crate::assessment::stored::Projection;
 use crate::batch::{delete_in, select_in, write_rows, Batch, Param, Run};
 use crate::projector::{begin_write, deadline_row, DEADLINE_COLUMNS};
 use crate::sql::{date_text, ts_text};
@@ -395,6 +398,7 @@ async fn apply_runs(
     runs: &[Run<'_>],
 ) -> Result<(), StoreError> {
     let mut docs = load_docs(tx, backend, runs).await?;
+    let mut assessment = Projection::load(tx, backend, runs).await?;
     let mut tables: BTreeMap<&'static str, (DocRow, Vec<Vec<Param>>)> = BTreeMap::new();
     let mut cleared: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut deadlines = Vec::new();
@@ -404,6 +408,13 @@ async fn apply_runs(
         let mut doc = before.clone();
         for event in &run.events {
             fold_step(&mut doc, event)?;
+        }
+        if ITEM_TYPES.contains(&ty) {
+            let mut assessed = assessment.start(ty, run.aggregate_id);
+            for event in &run.events {
+                assessed.stored(event)?;
+            }
+            assessment.finish(assessed)?;
         }
         let Some(doc) = doc else { continue };
         let mut row = doc_row(&doc)?;
@@ -437,6 +448,8 @@ async fn apply_runs(
         .await?;
     }
     write_rows(tx, "deadline_entries", DEADLINE_COLUMNS, deadlines, None).await?;
+    // Last: the assessment counters are rows other transactions may wait for.
+    assessment.write(tx, backend).await?;
     Ok(())
 }
 

@@ -1,26 +1,36 @@
-//! Assessment of governments and departments (政务诚信考核评价), folded from the event log
-//! itself rather than from a view, so any period can be recomputed as it stood at any
-//! past instant (`as_of`) and the result is reproducible: the same log, period, `as_of`,
-//! evaluation day and formula always give the same rows. How each fact is attributed to
-//! a period is in `docs/assessment.md`.
+//! Assessment of governments and departments (政务诚信考核评价). Two ways to the same
+//! rows:
+//! - [`assess`], the reference fold over the event log itself, so any period can be
+//!   recomputed as it stood at any past instant (`as_of`) and the result is
+//!   reproducible: the same log, period, `as_of`, evaluation day and formula always give
+//!   the same rows. Its cost grows with the log;
+//! - [`assess_stored`], the stored projection ([`stored`]) the projectors keep current:
+//!   per unit and quarter counts, plus the items still owed by due day, so a read costs
+//!   the same whatever the size of the log.
+//!
+//! Both fold each aggregate with the same [`facts`] and score with the same [`rows_of`].
+//! How each fact is attributed to a period is in `docs/assessment.md`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::aggregate_type;
 use probity_domain::assessment::{AssessmentFormula, Figures, Period};
-use probity_domain::complaint::ComplaintEvent;
-use probity_domain::integrity::Severity;
-use probity_domain::record::{RecordEvent, RecordTarget};
-use probity_domain::rectification::RectificationEvent;
 use probity_domain::subject::{SubjectEvent, SubjectKind};
-use probity_domain::WorkingCalendar;
 use probity_store::{Checkpoint, EventLog, StoredEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::complaint_view::decode_event;
 use crate::ViewError;
+
+pub(crate) mod facts;
+pub mod stored;
+
+use facts::{Fact, Item, Owed, Standing, ITEM_TYPES};
+pub use stored::assess_stored;
+
+#[cfg(test)]
+use probity_domain::integrity::Severity;
 
 /// Events read per page of the log.
 const PAGE: i64 = 1000;
@@ -198,6 +208,10 @@ pub fn rank(rows: &mut [AssessmentRow]) {
 /// Assesses every government and department over `period` from the log as it stood at
 /// `as_of` (everything when `None`); `today` is the evaluation day (a reply or
 /// rectification still owed after its due day counts as late). Rows are ranked.
+///
+/// The reference implementation: it reads the whole log, so its cost grows with it.
+/// Reads without `as_of` are served by [`stored::assess_stored`] instead, which gives the
+/// same rows from the stored projection.
 pub async fn assess(
     log: &EventLog,
     period: Period,
@@ -223,66 +237,96 @@ pub async fn assess(
     Ok(fold.rows(period, today, formula))
 }
 
+/// A government or department as the rows name it.
 #[derive(Debug, Clone)]
-struct SubjectInfo {
-    name: String,
-    kind: SubjectKind,
-    parent_code: Option<String>,
+pub(crate) struct SubjectInfo {
+    pub name: String,
+    pub kind: SubjectKind,
+    pub parent_code: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-struct RecordFact {
-    unit: Option<String>,
-    severity: Severity,
-    decision_date: NaiveDate,
-    withdrawn: bool,
+/// Adds what one owed item counts for in `period` on `today`: late (overdue), in the
+/// period holding its due day, once that day has passed.
+pub(crate) fn count_owed(
+    own: &mut HashMap<String, Figures>,
+    period: Period,
+    today: NaiveDate,
+    owed: &Owed,
+) {
+    if probity_domain::is_overdue(owed.due, today) && period.contains(owed.due) {
+        owed.kind
+            .late_figure()
+            .add_to(own.entry(owed.unit.clone()).or_default());
+    }
 }
 
-#[derive(Debug, Clone)]
-struct RectificationFact {
-    unit: String,
-    due: NaiveDate,
-    escalated: Option<NaiveDate>,
-    verified: Option<(bool, NaiveDate)>,
+/// Adds a settled fact to its unit's figures when its day falls in `period`.
+pub(crate) fn count_fact(own: &mut HashMap<String, Figures>, period: Period, fact: &Fact) {
+    if period.contains(fact.day) {
+        fact.figure
+            .add_to(own.entry(fact.unit.clone()).or_default());
+    }
 }
 
-#[derive(Debug, Clone)]
-struct Owed {
-    unit: String,
-    due: NaiveDate,
-}
-
-#[derive(Debug, Clone, Default)]
-struct ComplaintFact {
-    assigned: Option<String>,
-    last_replier: Option<String>,
-    owed: Option<Owed>,
+/// The ranked rows of every government and department in `subjects` (by credit code),
+/// from each unit's own figures: a department's total is its own, a government's adds
+/// its departments'; each row is scored from its total.
+pub(crate) fn rows_of(
+    subjects: &BTreeMap<String, SubjectInfo>,
+    own: &HashMap<String, Figures>,
+    period: Period,
+    formula: &AssessmentFormula,
+) -> Vec<AssessmentRow> {
+    let own_of = |code: &str| own.get(code).copied().unwrap_or_default();
+    let assessed =
+        |kind: SubjectKind| matches!(kind, SubjectKind::Government | SubjectKind::Department);
+    let mut rows: Vec<AssessmentRow> = subjects
+        .iter()
+        .filter(|(_, s)| assessed(s.kind))
+        .map(|(code, s)| {
+            let mine = own_of(code);
+            let mut total = mine;
+            if s.kind == SubjectKind::Government {
+                for (child, c) in subjects {
+                    if c.kind == SubjectKind::Department
+                        && c.parent_code.as_deref() == Some(code.as_str())
+                    {
+                        total += own_of(child);
+                    }
+                }
+            }
+            AssessmentRow {
+                code: code.clone(),
+                name: s.name.clone(),
+                kind: s.kind.as_str().to_string(),
+                parent_code: s.parent_code.clone(),
+                period: period.to_string(),
+                own: mine.into(),
+                total: total.into(),
+                score: formula.score(&total),
+                rank: 0,
+                formula: formula.into(),
+            }
+        })
+        .collect();
+    rank(&mut rows);
+    rows
 }
 
 /// The facts folded so far; events of one aggregate arrive in sequence order.
 #[derive(Debug, Default)]
 struct Fold {
     subjects: BTreeMap<String, SubjectInfo>,
-    records: HashMap<String, RecordFact>,
-    rectifications: HashMap<String, RectificationFact>,
-    complaints: HashMap<String, ComplaintFact>,
-    /// (unit, day it was settled, on time)
-    replies: Vec<(String, NaiveDate, bool)>,
-    /// (unit, day, satisfied)
-    visits: Vec<(String, NaiveDate, bool)>,
-    /// (unit, day)
-    supervisions: Vec<(String, NaiveDate)>,
-}
-
-fn local(at: DateTime<Utc>) -> NaiveDate {
-    WorkingCalendar::local_date(at)
+    /// Records, rectifications and complaints by (aggregate type, id).
+    items: HashMap<(String, String), Item>,
+    /// The facts the complaints settled as their events happened.
+    emitted: Vec<Fact>,
 }
 
 impl Fold {
     fn apply(&mut self, e: &StoredEvent) -> Result<(), ViewError> {
-        let id = e.aggregate_id.as_str();
-        match e.aggregate_type.as_str() {
-            aggregate_type::SUBJECT => match SubjectEvent::deserialize(&e.payload)? {
+        if e.aggregate_type == aggregate_type::SUBJECT {
+            match SubjectEvent::deserialize(&e.payload)? {
                 SubjectEvent::SubjectRegistered {
                     code,
                     name,
@@ -299,220 +343,34 @@ impl Fold {
                         },
                     );
                 }
-            },
-            aggregate_type::RECORD => match RecordEvent::deserialize(&e.payload)? {
-                RecordEvent::DishonestyRecorded {
-                    target,
-                    decision_date,
-                    severity,
-                    ..
-                } => {
-                    let unit = match target {
-                        RecordTarget::Subject { code } => Some(code.to_string()),
-                        RecordTarget::CivilServant { .. } => None,
-                    };
-                    self.records.insert(
-                        id.to_string(),
-                        RecordFact {
-                            unit,
-                            severity,
-                            decision_date,
-                            withdrawn: false,
-                        },
-                    );
-                }
-                RecordEvent::RecordWithdrawn { .. } => {
-                    if let Some(r) = self.records.get_mut(id) {
-                        r.withdrawn = true;
-                    }
-                }
-                RecordEvent::RecordCorrected {
-                    severity,
-                    decision_date,
-                    ..
-                } => {
-                    if let Some(r) = self.records.get_mut(id) {
-                        r.severity = severity;
-                        r.decision_date = decision_date;
-                    }
-                }
-            },
-            aggregate_type::RECTIFICATION => match RectificationEvent::deserialize(&e.payload)? {
-                RectificationEvent::RectificationOrdered { unit, due, .. } => {
-                    self.rectifications.insert(
-                        id.to_string(),
-                        RectificationFact {
-                            unit: unit.to_string(),
-                            due: due.due,
-                            escalated: None,
-                            verified: None,
-                        },
-                    );
-                }
-                RectificationEvent::RectificationRejected { due, .. }
-                | RectificationEvent::RectificationDueRecomputed { due, .. } => {
-                    if let Some(r) = self.rectifications.get_mut(id) {
-                        r.due = due.due;
-                    }
-                }
-                RectificationEvent::RectificationEscalated { due, .. } => {
-                    if let Some(r) = self.rectifications.get_mut(id) {
-                        r.escalated.get_or_insert(due);
-                    }
-                }
-                RectificationEvent::RectificationVerified { on_time, at } => {
-                    if let Some(r) = self.rectifications.get_mut(id) {
-                        r.verified = Some((on_time, local(at)));
-                    }
-                }
-                _ => {}
-            },
-            aggregate_type::COMPLAINT => self.complaint(id, decode_event(&e.payload)?),
-            _ => {}
+            }
+            return Ok(());
         }
+        if !ITEM_TYPES.contains(&e.aggregate_type.as_str()) {
+            return Ok(());
+        }
+        let key = (e.aggregate_type.clone(), e.aggregate_id.clone());
+        let mut item = self.items.remove(&key);
+        let applied = Item::apply_stored(&mut item, e, &mut self.emitted);
+        if let Some(item) = item {
+            self.items.insert(key, item);
+        }
+        applied?;
         Ok(())
     }
 
-    fn complaint(&mut self, id: &str, event: ComplaintEvent) {
-        let c = self.complaints.entry(id.to_string()).or_default();
-        match event {
-            ComplaintEvent::ComplaintDispatched {
-                unit, reply_due, ..
-            } => {
-                c.assigned = Some(unit.to_string());
-                c.owed = Some(Owed {
-                    unit: unit.to_string(),
-                    due: reply_due.due,
-                });
-            }
-            ComplaintEvent::ExtensionApproved { reply_due, .. } => {
-                if let Some(o) = c.owed.as_mut() {
-                    o.due = reply_due.due;
-                }
-            }
-            ComplaintEvent::DeadlinesRecomputed {
-                reply_due: Some(reply_due),
-                ..
-            } => {
-                if let Some(o) = c.owed.as_mut() {
-                    o.due = reply_due.due;
-                }
-            }
-            ComplaintEvent::ComplaintReturned { .. } => {
-                c.assigned = None;
-                c.owed = None;
-            }
-            ComplaintEvent::ComplaintReplied { unit, at, .. } => {
-                let day = local(at);
-                if let Some(o) = c.owed.take() {
-                    let on_time = day <= o.due;
-                    self.replies.push((o.unit, day.min(o.due), on_time));
-                }
-                c.last_replier = Some(unit.to_string());
-            }
-            ComplaintEvent::ComplaintReopened { reply_due, .. } => {
-                if let Some(unit) = c.assigned.clone().or_else(|| c.last_replier.clone()) {
-                    c.owed = Some(Owed {
-                        unit,
-                        due: reply_due.due,
-                    });
-                }
-            }
-            ComplaintEvent::FollowUpVisited { satisfied, at, .. } => {
-                if let Some(unit) = c.last_replier.clone().or_else(|| c.assigned.clone()) {
-                    self.visits.push((unit, local(at), satisfied));
-                }
-            }
-            ComplaintEvent::ComplaintSupervised { at, .. } => {
-                if let Some(unit) = c.assigned.clone() {
-                    self.supervisions.push((unit, local(at)));
-                }
-            }
-            ComplaintEvent::ReplyOverdue { unit, at, .. } => {
-                self.supervisions.push((unit.to_string(), local(at)));
-            }
-            ComplaintEvent::ComplaintClosed { at, .. }
-            | ComplaintEvent::ComplaintMerged { at, .. }
-            | ComplaintEvent::ComplaintDeclined { at, .. } => {
-                // Ended without a reply: late if the due day had already passed.
-                if let Some(o) = c.owed.take() {
-                    if local(at) > o.due {
-                        self.replies.push((o.unit, o.due, false));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// Each unit's own figures over `period`, evaluated on `today`.
-    fn own_figures(&self, period: Period, today: NaiveDate) -> HashMap<&str, Figures> {
-        let mut own: HashMap<&str, Figures> = HashMap::new();
-        for r in self.records.values() {
-            let Some(unit) = r.unit.as_deref() else {
-                continue;
-            };
-            if r.withdrawn || !period.contains(r.decision_date) {
-                continue;
-            }
-            let f = own.entry(unit).or_default();
-            match r.severity {
-                Severity::Minor => f.minor_records += 1,
-                Severity::Ordinary => f.ordinary_records += 1,
-                Severity::Serious => f.serious_records += 1,
+    fn own_figures(&self, period: Period, today: NaiveDate) -> HashMap<String, Figures> {
+        let mut own = HashMap::new();
+        for item in self.items.values() {
+            match item.standing() {
+                Some(Standing::Settled(fact)) => count_fact(&mut own, period, &fact),
+                Some(Standing::Owed(owed)) => count_owed(&mut own, period, today, &owed),
+                None => {}
             }
         }
-        for r in self.rectifications.values() {
-            // (on time, the day the outcome was settled)
-            let outcome = match (r.escalated, r.verified) {
-                (Some(missed), _) => Some((false, missed)),
-                (None, Some((true, day))) => Some((true, day.min(r.due))),
-                (None, Some((false, _))) => Some((false, r.due)),
-                (None, None) if probity_domain::is_overdue(r.due, today) => Some((false, r.due)),
-                (None, None) => None,
-            };
-            if let Some((on_time, _)) = outcome.filter(|(_, day)| period.contains(*day)) {
-                let f = own.entry(r.unit.as_str()).or_default();
-                if on_time {
-                    f.rectifications_on_time += 1;
-                } else {
-                    f.rectifications_overdue += 1;
-                }
-            }
-        }
-        let still_owed = self
-            .complaints
-            .values()
-            .filter_map(|c| c.owed.as_ref())
-            .filter(|o| probity_domain::is_overdue(o.due, today))
-            .map(|o| (o.unit.as_str(), o.due, false));
-        let settled = self
-            .replies
-            .iter()
-            .map(|(u, day, on_time)| (u.as_str(), *day, *on_time));
-        for (unit, day, on_time) in settled.chain(still_owed) {
-            if period.contains(day) {
-                let f = own.entry(unit).or_default();
-                if on_time {
-                    f.replies_on_time += 1;
-                } else {
-                    f.replies_late += 1;
-                }
-            }
-        }
-        for (unit, day, satisfied) in &self.visits {
-            if period.contains(*day) {
-                let f = own.entry(unit.as_str()).or_default();
-                f.visits += 1;
-                if *satisfied {
-                    f.satisfied += 1;
-                }
-            }
-        }
-        for (unit, day) in &self.supervisions {
-            if period.contains(*day) {
-                own.entry(unit.as_str()).or_default().supervisions += 1;
-            }
+        for fact in &self.emitted {
+            count_fact(&mut own, period, fact);
         }
         own
     }
@@ -523,42 +381,12 @@ impl Fold {
         today: NaiveDate,
         formula: &AssessmentFormula,
     ) -> Vec<AssessmentRow> {
-        let own = self.own_figures(period, today);
-        let own_of = |code: &str| own.get(code).copied().unwrap_or_default();
-        let assessed =
-            |kind: SubjectKind| matches!(kind, SubjectKind::Government | SubjectKind::Department);
-        let mut rows: Vec<AssessmentRow> = self
-            .subjects
-            .iter()
-            .filter(|(_, s)| assessed(s.kind))
-            .map(|(code, s)| {
-                let mine = own_of(code);
-                let mut total = mine;
-                if s.kind == SubjectKind::Government {
-                    for (child, c) in &self.subjects {
-                        if c.kind == SubjectKind::Department
-                            && c.parent_code.as_deref() == Some(code.as_str())
-                        {
-                            total += own_of(child);
-                        }
-                    }
-                }
-                AssessmentRow {
-                    code: code.clone(),
-                    name: s.name.clone(),
-                    kind: s.kind.as_str().to_string(),
-                    parent_code: s.parent_code.clone(),
-                    period: period.to_string(),
-                    own: mine.into(),
-                    total: total.into(),
-                    score: formula.score(&total),
-                    rank: 0,
-                    formula: formula.into(),
-                }
-            })
-            .collect();
-        rank(&mut rows);
-        rows
+        rows_of(
+            &self.subjects,
+            &self.own_figures(period, today),
+            period,
+            formula,
+        )
     }
 }
 

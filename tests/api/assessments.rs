@@ -126,7 +126,13 @@ async fn a_government_and_its_departments_are_assessed_from_the_log_and_ranked(m
                     .unwrap()
                     .iter()
                     .find(|r| r["code"] == UNIT_A)
-                    .is_some_and(|r| r["own"]["follow_up_visits"]["visited"] == 2)
+                    .is_some_and(|r| {
+                        // Both projectors caught up: the complaints' (visits) and the
+                        // integrity one's (records, the verified rectification).
+                        r["own"]["follow_up_visits"]["visited"] == 2
+                            && r["total"]["records"]["total"] == 3
+                            && r["total"]["rectifications"]["on_time"] == 1
+                    })
         })
         .await;
     assert_eq!(body["period"], year.to_string());

@@ -33,10 +33,13 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct AssessmentQuery {
     /// Required: a year (`2026`) or a quarter (`2026-Q2`), Asia/Shanghai dates.
+    #[param(required = true, pattern = "^[1-9][0-9]{3}(?:-[Qq][1-4])?$")]
     pub period: Option<String>,
     /// Only the government with this credit code and its departments.
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub parent_code: Option<String>,
     /// RFC 3339 instant: recompute from the log as it stood then (default: now).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
 }
 

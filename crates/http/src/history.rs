@@ -87,12 +87,17 @@ pub struct HistoryPage {
 pub struct HistoryQuery {
     /// RFC 3339 instant: only events recorded at or before it (plus, for a complaint,
     /// the view then).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The last sequence of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// Why the history is read (recorded in the access log); `X-Purpose` wins. Default
     /// `audit`.
+    #[param(max_length = 200, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$")]
     pub purpose: Option<String>,
 }
 
@@ -105,7 +110,10 @@ pub struct AccessLogQuery {
     /// One case (needs `case_type`).
     pub case_id: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The last position of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -350,7 +358,7 @@ fn access_entry(e: &StoredEvent) -> Option<AccessEntry> {
     params(
         ("aggregate_type" = String, Path, description = "Aggregate type, e.g. complaint or access_log"),
         ("id" = String, Path, description = "Aggregate id"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the history is read (default audit)"),
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the history is read (default audit)"),
         HistoryQuery,
     ),
     responses(
@@ -471,6 +479,7 @@ pub const EXPORT_PURPOSE: &str = "export";
 pub struct BundleQuery {
     /// Why the bundle is exported (recorded in the access log); `X-Purpose` wins.
     /// Default `export`.
+    #[param(max_length = 200, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$")]
     pub purpose: Option<String>,
 }
 
@@ -483,7 +492,7 @@ pub struct BundleQuery {
     params(
         ("aggregate_type" = String, Path, description = "Aggregate type, e.g. complaint"),
         ("id" = String, Path, description = "Aggregate id"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the bundle is exported (default export)"),
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the bundle is exported (default export)"),
         BundleQuery,
     ),
     responses(

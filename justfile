@@ -19,6 +19,11 @@ bench *ARGS:
     cargo build --release -p probity -p probity-bench
     ./target/release/probity-bench {{ARGS}}
 
+# Schema conformance: schemathesis against a private server, as every role (needs
+# `pip install schemathesis==4.32.5`; see docs/api.md#schema-conformance).
+schema *ARGS:
+    tests/schemathesis/run.sh {{ARGS}}
+
 # Run the server (embedded store and in-process bus unless DATABASE_URL / NATS_URL are set).
 run:
     cargo run --release -- serve

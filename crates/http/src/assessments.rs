@@ -47,11 +47,14 @@ static AS_OF_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(A
 #[into_params(parameter_in = Query)]
 pub struct AssessmentQuery {
     /// Required: a year (`2026`) or a quarter (`2026-Q2`), Asia/Shanghai dates.
+    #[param(required = true, pattern = "^[1-9][0-9]{3}(?:-[Qq][1-4])?$")]
     pub period: Option<String>,
     /// Only the government with this credit code and its departments.
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub parent_code: Option<String>,
     /// RFC 3339 instant: recompute from the log as it stood then (default: now, from
     /// the stored assessment). Reads the whole log: one such request at a time.
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
 }
 
@@ -60,11 +63,15 @@ pub struct AssessmentQuery {
 #[into_params(parameter_in = Query)]
 pub struct PublicAssessmentQuery {
     /// Required: a year (`2026`) or a quarter (`2026-Q2`), Asia/Shanghai dates.
+    #[param(required = true, pattern = "^[1-9][0-9]{3}(?:-[Qq][1-4])?$")]
     pub period: Option<String>,
     /// Only the government with this credit code and its departments.
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub parent_code: Option<String>,
     /// Not accepted here (422 `validation_failed`): a past assessment is recomputed from
     /// the whole log, which only `GET /api/v1/assessments` (supervisor, auditor) does.
+    /// Not in the schema: no valid request carries it.
+    #[param(ignore)]
     pub as_of: Option<String>,
 }
 

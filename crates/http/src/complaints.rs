@@ -67,8 +67,9 @@ pub fn router() -> Router<AppState> {
 // Request and response bodies
 // ---------------------------------------------------------------------------------------
 
-/// The reporter as intake staff enter it.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+/// The reporter as intake staff enter it (its schema, with the rules between the
+/// fields, is [`reporter_input_schema`]).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReporterInput {
     /// An anonymous report carries no name, phone or identity number, and gets no visit.
@@ -80,22 +81,96 @@ pub struct ReporterInput {
     pub identity_number: Option<String>,
 }
 
+impl utoipa::PartialSchema for ReporterInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        reporter_input_schema()
+    }
+}
+
+impl ToSchema for ReporterInput {}
+
+/// The reporter's schema: either anonymous (`anonymous: true`, no name, phone or
+/// identity number but blanks), or named (`anonymous` false or absent) with at least one
+/// of name, phone and identity number not blank. A name has at most 100 characters, a
+/// phone at most 32 digits, spaces, `+`, `-`, `(` or `)`.
+fn reporter_input_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use crate::schema::{BLANK, NOT_BLANK, PHONE_PATTERN, SPACES};
+    let name = serde_json::json!({"type": ["string", "null"], "maxLength": 100});
+    let blank_name =
+        serde_json::json!({"type": ["string", "null"], "pattern": BLANK, "maxLength": 100});
+    let phone =
+        serde_json::json!({"type": ["string", "null"], "pattern": PHONE_PATTERN, "maxLength": 32});
+    let blank_phone =
+        serde_json::json!({"type": ["string", "null"], "pattern": SPACES, "maxLength": 32});
+    let blank_identity = serde_json::json!({"type": ["string", "null"], "pattern": BLANK});
+    let identity = serde_json::json!({"oneOf": [
+        {"type": "null"},
+        {"type": "string", "pattern": BLANK},
+        {"$ref": "#/components/schemas/IdentityNumber"},
+    ]});
+    let given = |field: &str| {
+        serde_json::json!({"type": "object", "required": [field],
+            "properties": { field: {"type": "string", "pattern": NOT_BLANK} }})
+    };
+    let schema = serde_json::json!({
+        "description": "The reporter. Anonymous: `{\"anonymous\": true}` and no name, phone or identity number. Otherwise at least one of name, phone and identity number (GB 11643, checked).",
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "anonymous",
+                "additionalProperties": false,
+                "required": ["anonymous"],
+                "properties": {
+                    "anonymous": {"type": "boolean", "enum": [true]},
+                    "name": blank_name, "phone": blank_phone, "identity_number": blank_identity,
+                },
+            },
+            {
+                "allOf": [
+                    {
+                        "type": "object",
+                        "title": "named",
+                        "additionalProperties": false,
+                        "properties": {
+                            "anonymous": {"type": "boolean", "enum": [false]},
+                            "name": name, "phone": phone, "identity_number": identity,
+                        },
+                    },
+                    {"anyOf": [given("name"), given("phone"), given("identity_number")]},
+                ],
+            },
+        ],
+    });
+    serde_json::from_value(schema).expect("the reporter's schema is a schema")
+}
+
 /// `POST /api/v1/complaints`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateComplaint {
-    #[schema(value_type = String, example = "complaint")]
-    /// consultation | help | suggestion | complaint | report
+    #[schema(value_type = crate::schema::Category, example = "complaint")]
     pub category: Category,
-    #[schema(value_type = String, example = "hotline")]
-    /// hotline | web | letter | visit | open311
+    #[schema(value_type = crate::schema::Channel, example = "hotline")]
     pub channel: Channel,
-    /// Credit code of the body complained about.
+    /// Credit code of the body complained about (empty: none).
+    #[schema(value_type = Option<crate::schema::CreditCodeOrBlank>)]
     pub subject_code: Option<String>,
+    /// At most 200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub title: String,
-    /// At most 4000 characters.
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub description: String,
     /// Required; `{"anonymous": true}` for an anonymous report.
+    #[schema(value_type = ReporterInput)]
     pub reporter: Option<ReporterInput>,
 }
 
@@ -124,10 +199,16 @@ pub struct ComplaintResponse {
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-/// `decline`, `return`.
+/// `decline`, `return`; `dismiss` of an objection.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -136,6 +217,7 @@ pub struct ReasonBody {
 #[serde(deny_unknown_fields)]
 pub struct DispatchBody {
     /// Credit code of the handling unit.
+    #[schema(value_type = crate::schema::CreditCode)]
     pub unit: String,
 }
 
@@ -143,8 +225,16 @@ pub struct DispatchBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionBody {
-    /// Extra working days asked for (at least 1).
+    /// Extra working days asked for (1 to 365).
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
+    #[schema(minimum = 1, maximum = 365)]
     pub working_days: u32,
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -152,7 +242,23 @@ pub struct ExtensionBody {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    /// At most 4000 characters.
     #[serde(default)]
+    #[schema(max_length = 4000)]
+    pub note: String,
+}
+
+/// `supervise`: the note is required (the handler reads it as a [`NoteBody`], so no
+/// body is a note left empty: 422).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseBody {
+    /// What the supervisor asks for. At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub note: String,
 }
 
@@ -160,6 +266,12 @@ pub struct NoteBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub content: String,
 }
 
@@ -168,7 +280,9 @@ pub struct ReplyBody {
 #[serde(deny_unknown_fields)]
 pub struct VisitBody {
     pub satisfied: bool,
+    /// At most 4000 characters.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub comment: String,
 }
 
@@ -176,7 +290,11 @@ pub struct VisitBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
-    /// Id of the case this one repeats.
+    /// Id of the case this one repeats (another, existing case).
+    #[schema(
+        min_length = 1,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub into: String,
 }
 
@@ -191,15 +309,19 @@ pub struct ComplaintList {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ComplaintListQuery {
-    /// received | accepted | declined | dispatched | in_progress | returned | replied | closed | merged
+    #[param(value_type = Option<crate::schema::ComplaintStatus>)]
     pub status: Option<String>,
     /// Credit code of the handling unit (a handler always sees its own unit only).
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub unit: Option<String>,
-    /// consultation | help | suggestion | complaint | report
+    #[param(value_type = Option<crate::schema::Category>)]
     pub category: Option<String>,
     pub overdue: Option<bool>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "complaint-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -447,7 +569,7 @@ fn reporter_echo(identity: &Option<ReporterIdentity>) -> ReporterBlock {
 #[utoipa::path(
     post, path = "/api/v1/complaints", tag = "complaints", operation_id = "complaint_create",
     request_body = CreateComplaint,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Filed; `Location` names the new case", body = ComplaintResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
@@ -516,6 +638,7 @@ async fn create(
 pub struct ComplaintViewQuery {
     /// RFC 3339 instant: the case as it stood then, folded from the event log (404 if
     /// it was not filed yet).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
 }
 
@@ -603,10 +726,16 @@ pub async fn complaint_list(
             ));
         }
     }
-    let unit = match (&auth.role, &q.unit) {
+    // A malformed `unit` is 422 for every role (the document says so), though a handler's
+    // list is its own unit's whatever it names.
+    let given = q
+        .unit
+        .as_deref()
+        .map(|u| parse_credit_code("unit", u))
+        .transpose()?;
+    let unit = match (&auth.role, given) {
         (Role::Handler, _) => None,
-        (_, Some(u)) => Some(parse_credit_code("unit", u)?.to_string()),
-        (_, None) => None,
+        (_, given) => given.map(|u| u.to_string()),
     };
     let filter = ComplaintFilter {
         status: q.status,
@@ -631,7 +760,7 @@ pub async fn complaint_list(
     get, path = "/api/v1/complaints/{id}/history", tag = "complaints", operation_id = "complaint_history",
     params(
         ("id" = String, Path, description = "Case id"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the history is read (default audit)"),
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the history is read (default audit)"),
         HistoryQuery,
     ),
     responses(
@@ -662,7 +791,7 @@ macro_rules! verb_doc {
             post, path = $path, tag = "complaints", operation_id = stringify!($name),
             params(
                 ("id" = String, Path, description = "Case id"),
-                ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"; stale is 412"),
+                crate::schema::IfMatchHeader,
             ),
             request_body = $body,
             responses(
@@ -748,7 +877,7 @@ pub mod docs {
     verb_doc!(
         complaint_supervise,
         "/api/v1/complaints/{id}/supervise",
-        Option<NoteBody>,
+        SuperviseBody,
         "Record 督办 on an overdue case (supervisor)."
     );
 }

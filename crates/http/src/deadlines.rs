@@ -24,14 +24,18 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeadlineQuery {
-    /// overdue | due_soon
+    #[param(value_type = Option<crate::schema::DeadlineState>)]
     pub state: Option<String>,
     /// Deadline kind, e.g. complaint_sign, complaint_reply.
     pub kind: Option<String>,
     /// Credit code of the responsible unit (a handler always sees its own unit only).
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub unit: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "deadline-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -74,14 +78,17 @@ pub async fn deadline_list(
             ));
         }
     };
-    let unit = match (&auth.role, &q.unit) {
+    // A malformed `unit` is 422 for every role; a handler's board is its own unit's.
+    let given = q
+        .unit
+        .as_deref()
+        .map(|u| {
+            probity_domain::CreditCode::parse(u.trim()).map_err(|e| ApiError::from_id("unit", e))
+        })
+        .transpose()?;
+    let unit = match (&auth.role, given) {
         (Role::Handler, _) => Some(auth.handler_unit()?.to_string()),
-        (_, Some(u)) => Some(
-            probity_domain::CreditCode::parse(u.trim())
-                .map_err(|e| ApiError::from_id("unit", e))?
-                .to_string(),
-        ),
-        (_, None) => None,
+        (_, given) => given.map(|u| u.to_string()),
     };
     let units = state.app.jurisdiction(&auth).await?;
     if let (Some(units), Some(unit)) = (&units, &unit) {

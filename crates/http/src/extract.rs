@@ -19,8 +19,9 @@ pub struct ApiJson<T> {
     pub raw: Bytes,
 }
 
-/// A JSON body that may be absent (verbs without parameters): an empty body is
-/// `T::default()`, a present one is parsed as strictly as `ApiJson`.
+/// A JSON body that may be absent (verbs without parameters): an empty body or a JSON
+/// `null` is `T::default()`, a present one is parsed as strictly as `ApiJson` (any other
+/// value than an object is 422 `validation_failed`).
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub T);
 
@@ -142,8 +143,52 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
         if !json {
             return Err(ApiError::UnsupportedMediaType);
         }
+        // `null` is "no body" too: a client that serialises an absent optional body as
+        // JSON sends it (the OpenAPI document allows it for these verbs).
+        if parse_json::<Option<serde::de::IgnoredAny>>(&raw)?.is_none() {
+            return Ok(OptionalJson(T::default()));
+        }
         Ok(OptionalJson(parse_json(&raw)?))
     }
+}
+
+/// Deserialises a whole number into `u32`: a JSON integer, or a number written with a
+/// zero fraction (`5.0`), which JSON Schema counts as an integer too. Anything else
+/// (a fraction, a negative or too large number, another type) is refused.
+pub fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+    number_to_u32(&n).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {}, found {n}",
+            u32::MAX
+        ))
+    })
+}
+
+/// [`whole_u32`] for an optional field (`null` or absent is `None`).
+pub fn whole_u32_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)?;
+    n.map(|n| {
+        number_to_u32(&n).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a whole number from 0 to {}, found {n}",
+                u32::MAX
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn number_to_u32(n: &serde_json::Number) -> Option<u32> {
+    if let Some(v) = n.as_u64() {
+        return u32::try_from(v).ok();
+    }
+    if n.is_i64() {
+        return None;
+    }
+    let f = n.as_f64()?;
+    (f.is_finite() && f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f))
+        .then_some(f as u32)
 }
 
 /// A query string parsed into `T`; failures are 422 naming the parameter.

@@ -86,12 +86,17 @@ pub struct HistoryPage {
 pub struct HistoryQuery {
     /// RFC 3339 instant: only events recorded at or before it (plus, for a complaint,
     /// the view then).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The last sequence of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// Why the history is read (recorded in the access log); `X-Purpose` wins. Default
     /// `audit`.
+    #[param(max_length = 200, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$")]
     pub purpose: Option<String>,
 }
 
@@ -104,7 +109,10 @@ pub struct AccessLogQuery {
     /// One case (needs `case_type`).
     pub case_id: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The last position of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -178,25 +186,30 @@ impl<S: Send + Sync> FromRequestParts<S> for PurposeHeader {
     }
 }
 
-/// The purpose to record: the header, else the query parameter, else `audit`.
+/// The purpose to record: the header, else the query parameter, else `audit`. A blank
+/// value is no value; each value given is checked, whichever is used.
 fn purpose(header: Option<String>, query: Option<String>) -> Result<String, ApiError> {
-    let (field, given) = match (header, query) {
-        (Some(h), _) => ("X-Purpose", h),
-        (None, Some(q)) => ("purpose", q),
-        (None, None) => return Ok(DEFAULT_PURPOSE.to_string()),
+    let check = |field: &str, given: Option<String>| -> Result<Option<String>, ApiError> {
+        let Some(given) = given.map(|g| g.trim().to_string()) else {
+            return Ok(None);
+        };
+        if given.is_empty() {
+            return Ok(None);
+        }
+        if given.chars().count() > MAX_PURPOSE_CHARS || given.chars().any(char::is_control) {
+            return Err(ApiError::field(
+                field,
+                "invalid",
+                format!("the purpose must be at most {MAX_PURPOSE_CHARS} printable characters"),
+            ));
+        }
+        Ok(Some(given))
     };
-    let given = given.trim().to_string();
-    if given.is_empty() {
-        return Ok(DEFAULT_PURPOSE.to_string());
-    }
-    if given.chars().count() > MAX_PURPOSE_CHARS || given.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            field,
-            "invalid",
-            format!("the purpose must be at most {MAX_PURPOSE_CHARS} printable characters"),
-        ));
-    }
-    Ok(given)
+    let header = check("X-Purpose", header)?;
+    let query = check("purpose", query)?;
+    Ok(header
+        .or(query)
+        .unwrap_or_else(|| DEFAULT_PURPOSE.to_string()))
 }
 
 pub(crate) fn parse_as_of(as_of: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -352,7 +365,7 @@ fn access_entry(e: &StoredEvent) -> Option<AccessEntry> {
     params(
         ("aggregate_type" = String, Path, description = "Aggregate type, e.g. complaint or access_log"),
         ("id" = String, Path, description = "Aggregate id"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the history is read (default audit)"),
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the history is read (default audit)"),
         HistoryQuery,
     ),
     responses(
@@ -473,6 +486,7 @@ pub const EXPORT_PURPOSE: &str = "export";
 pub struct BundleQuery {
     /// Why the bundle is exported (recorded in the access log); `X-Purpose` wins.
     /// Default `export`.
+    #[param(max_length = 200, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$")]
     pub purpose: Option<String>,
 }
 
@@ -485,7 +499,7 @@ pub struct BundleQuery {
     params(
         ("aggregate_type" = String, Path, description = "Aggregate type, e.g. complaint"),
         ("id" = String, Path, description = "Aggregate id"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the bundle is exported (default export)"),
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the bundle is exported (default export)"),
         BundleQuery,
     ),
     responses(
@@ -550,6 +564,11 @@ mod tests {
         assert_eq!(purpose(Some("  ".into()), None).unwrap(), "audit");
         assert!(purpose(Some("x".repeat(201)), None).is_err());
         assert!(purpose(None, Some("a\nb".into())).is_err());
+        // A blank header is no header: the query's purpose is used (and checked).
+        assert_eq!(purpose(Some(" ".into()), Some("q".into())).unwrap(), "q");
+        assert!(purpose(Some("".into()), Some("a\nb".into())).is_err());
+        // Each value given is checked, even the one not used.
+        assert!(purpose(Some("ok".into()), Some("x".repeat(201))).is_err());
     }
 
     #[test]

@@ -104,12 +104,19 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateSubject {
     /// Unified social credit code (GB 32100, checked with its organisation code).
+    #[schema(value_type = crate::schema::CreditCode)]
     pub credit_code: String,
+    /// At most 200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: String,
-    /// government | department | public_institution | enterprise
-    #[schema(value_type = String, example = "department")]
+    #[schema(value_type = crate::schema::SubjectKind, example = "department")]
     pub kind: SubjectKind,
-    /// The government it belongs to (must be registered and a government).
+    /// The government it belongs to (must be registered and a government; empty: none).
+    #[schema(value_type = Option<crate::schema::CreditCodeOrBlank>)]
     pub parent_code: Option<String>,
 }
 
@@ -119,10 +126,18 @@ pub struct CreateSubject {
 pub struct CreateCivilServant {
     /// Resident identity number (GB 11643): encrypted, indexed by a keyed hash, never
     /// returned.
+    #[schema(value_type = crate::schema::IdentityNumber)]
     pub identity_number: String,
-    /// Encrypted with the identity number; never returned.
+    /// Encrypted with the identity number; never returned. At most 100 characters, not
+    /// blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: String,
     /// Credit code of the unit they serve in (a registered subject).
+    #[schema(value_type = crate::schema::CreditCode)]
     pub unit_code: String,
 }
 
@@ -130,29 +145,44 @@ pub struct CreateCivilServant {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRecord {
-    /// The organisation it is about (or `civil_servant_id`, not both).
+    /// The organisation it is about (give exactly one of `subject_code` and
+    /// `civil_servant_id`).
+    #[schema(value_type = Option<crate::schema::CreditCode>)]
     pub subject_code: Option<String>,
-    /// The civil servant it is about.
+    /// The civil servant it is about (a registered civil servant's id).
+    #[schema(max_length = 100)]
     pub civil_servant_id: Option<String>,
-    /// administrative_penalty | sanction | court_judgment | audit | complaint | commitment_breach
-    #[schema(value_type = String, example = "administrative_penalty")]
+    #[schema(value_type = crate::schema::Source, example = "administrative_penalty")]
     pub source: Source,
-    /// The source decision's reference (文书号); with `source`, unique.
+    /// The source decision's reference (文书号); with `source`, unique. At most 200
+    /// characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub source_ref: String,
+    /// Not in the future.
     pub decision_date: NaiveDate,
-    /// minor | ordinary | serious
-    #[schema(value_type = String, example = "ordinary")]
+    #[schema(value_type = crate::schema::Severity, example = "ordinary")]
     pub severity: Severity,
-    /// general | procurement | bidding | ppp | investment | debt | township
-    #[schema(value_type = String, example = "general")]
+    #[schema(value_type = crate::schema::Sector, example = "general")]
     pub sector: Sector,
+    /// At most 2000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub summary: String,
     /// The complaint that led to it (required when `source` is complaint).
     pub complaint_id: Option<String>,
     /// Publish a minor record (not published by default).
     #[serde(default)]
     pub publish: bool,
-    /// Sector ban in years (procurement 1–3, bidding and PPP 1–5).
+    /// Sector ban in years: procurement 1–3, bidding and PPP 1–5, none in other sectors.
+    #[serde(default, deserialize_with = "crate::extract::whole_u32_opt")]
+    #[schema(minimum = 1, maximum = 5)]
     pub ban_years: Option<u32>,
 }
 
@@ -161,11 +191,22 @@ pub struct CreateRecord {
 #[serde(deny_unknown_fields)]
 pub struct CorrectRecordBody {
     /// The upheld (correct or complete) objection the correction rests on.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub objection_id: String,
+    /// At most 2000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub summary: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schema::Severity>)]
     pub severity: Option<Severity>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schema::Sector>)]
     pub sector: Option<Sector>,
     pub decision_date: Option<NaiveDate>,
 }
@@ -174,8 +215,16 @@ pub struct CorrectRecordBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRectification {
+    /// An existing record's id.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub record_id: String,
     /// Working days allowed (1–120), counted from the day after the order.
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
+    #[schema(minimum = 1, maximum = 120)]
     pub working_days: u32,
 }
 
@@ -183,15 +232,55 @@ pub struct CreateRectification {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub text: String,
+}
+
+/// `withdraw` of a record.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordReasonBody {
+    /// At most 2000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
+    pub reason: String,
+}
+
+/// `mitigate` of a rectification, `deny` and `revoke` of a repair.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LongReasonBody {
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
+    pub reason: String,
 }
 
 /// `reject` of a rectification.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub reason: String,
-    /// Working days for the new report.
+    /// Working days for the new report (1–120).
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
+    #[schema(minimum = 1, maximum = 120)]
     pub working_days: u32,
 }
 
@@ -199,10 +288,27 @@ pub struct RejectBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRepair {
+    /// An existing record's id.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub record_id: String,
-    /// The public credit commitment (信用承诺书).
+    /// The public credit commitment (信用承诺书). At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub commitment: String,
-    /// Evidence that the behaviour is corrected and obligations performed.
+    /// Evidence that the behaviour is corrected and obligations performed. At most 8000
+    /// characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub evidence: String,
 }
 
@@ -210,6 +316,12 @@ pub struct CreateRepair {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceBody {
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub evidence: String,
 }
 
@@ -217,6 +329,12 @@ pub struct EvidenceBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhatBody {
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub what: String,
 }
 
@@ -224,10 +342,21 @@ pub struct WhatBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateObjection {
+    /// An existing record's id.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub record_id: String,
-    /// wrong_data | missing_data | past_period | wrongly_listed | not_removed
-    #[schema(value_type = String, example = "wrong_data")]
+    #[schema(value_type = crate::schema::Grounds, example = "wrong_data")]
     pub grounds: Grounds,
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub detail: String,
 }
 
@@ -235,8 +364,7 @@ pub struct CreateObjection {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpholdBody {
-    /// correct | complete | stop_publication | unlist
-    #[schema(value_type = String, example = "stop_publication")]
+    #[schema(value_type = crate::schema::ObjectionOutcome, example = "stop_publication")]
     pub outcome: ObjectionOutcome,
 }
 
@@ -244,6 +372,12 @@ pub struct UpholdBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteTextBody {
+    /// At most 4000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub note: String,
 }
 
@@ -251,10 +385,16 @@ pub struct NoteTextBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCommitment {
+    #[schema(value_type = crate::schema::CreditCode)]
     pub subject_code: String,
-    /// investment_promise | township_public | repair
-    #[schema(value_type = String, example = "investment_promise")]
+    #[schema(value_type = crate::schema::CommitmentKind, example = "investment_promise")]
     pub kind: CommitmentKind,
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub text: String,
     pub due_date: Option<NaiveDate>,
 }
@@ -263,9 +403,14 @@ pub struct CreateCommitment {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssessBody {
-    /// fulfilled | partially_fulfilled | breached
-    #[schema(value_type = String, example = "fulfilled")]
+    #[schema(value_type = crate::schema::Fulfilment, example = "fulfilled")]
     pub level: Fulfilment,
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub note: String,
 }
 
@@ -281,12 +426,19 @@ pub struct RecordList {
 #[into_params(parameter_in = Query)]
 pub struct RecordListQuery {
     /// Credit code of the unit answering for the record (a handler sees its own only).
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub unit: Option<String>,
+    #[param(value_type = Option<crate::schema::Sector>)]
     pub sector: Option<String>,
+    #[param(value_type = Option<crate::schema::Severity>)]
     pub severity: Option<String>,
-    /// active | withdrawn
+    #[param(value_type = Option<crate::schema::RecordStatus>)]
     pub status: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "record-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -354,7 +506,7 @@ fn respond(doc: IntegrityDoc) -> Result<Json<Value>, ApiError> {
 /// Register a subject (admin).
 #[utoipa::path(post, path = "/api/v1/subjects", tag = "subjects", operation_id = "subject_create",
     request_body = CreateSubject,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = SubjectView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already_exists", body = Problem, content_type = "application/problem+json"),
@@ -394,7 +546,7 @@ pub async fn subject_create(
 
 /// One subject (any role).
 #[utoipa::path(get, path = "/api/v1/subjects/{code}", tag = "subjects", operation_id = "subject_view",
-    params(("code" = String, Path, description = "Unified social credit code")),
+    params(("code" = crate::schema::CreditCode, Path, description = "Unified social credit code")),
     responses((status = 200, body = SubjectView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_credit_code", body = Problem, content_type = "application/problem+json")),
@@ -417,7 +569,7 @@ pub async fn subject_view(
 
 /// A subject's integrity archive (supervisor, auditor).
 #[utoipa::path(get, path = "/api/v1/subjects/{code}/archive", tag = "subjects", operation_id = "subject_archive",
-    params(("code" = String, Path, description = "Unified social credit code")),
+    params(("code" = crate::schema::CreditCode, Path, description = "Unified social credit code")),
     responses((status = 200, body = Archive),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -445,7 +597,7 @@ pub async fn subject_archive(
 
 /// Honours eligibility of a subject (any role).
 #[utoipa::path(get, path = "/api/v1/subjects/{code}/eligibility", tag = "subjects", operation_id = "subject_eligibility",
-    params(("code" = String, Path, description = "Unified social credit code")),
+    params(("code" = crate::schema::CreditCode, Path, description = "Unified social credit code")),
     responses((status = 200, body = Eligibility),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -487,7 +639,7 @@ pub async fn subject_eligibility(
 /// are sealed with a key of their own and never returned.
 #[utoipa::path(post, path = "/api/v1/civil-servants", tag = "subjects", operation_id = "civil_servant_create",
     request_body = CreateCivilServant,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = CivilServantView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already_exists", body = Problem, content_type = "application/problem+json"),
@@ -558,7 +710,7 @@ pub async fn civil_servant_view(
 /// `source_ref`, so the same decision is never recorded twice (409 `already_exists`).
 #[utoipa::path(post, path = "/api/v1/records", tag = "records", operation_id = "record_create",
     request_body = CreateRecord,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = RecordView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "already_exists", body = Problem, content_type = "application/problem+json"),
@@ -651,10 +803,15 @@ pub async fn record_list(
     check_choice("sector", &q.sector, &SECTORS)?;
     check_choice("severity", &q.severity, &SEVERITIES)?;
     check_choice("status", &q.status, &["active", "withdrawn"])?;
-    let unit = match (&auth.role, &q.unit) {
+    // A malformed `unit` is 422 for every role; a handler's list is its own unit's.
+    let given = q
+        .unit
+        .as_deref()
+        .map(|u| parse_code("unit", u))
+        .transpose()?;
+    let unit = match (&auth.role, given) {
         (Role::Handler, _) => Some(auth.handler_unit()?.as_str().to_string()),
-        (_, Some(u)) => Some(parse_code("unit", u)?.as_str().to_string()),
-        _ => None,
+        (_, given) => given.map(|u| u.as_str().to_string()),
     };
     let filter = RecordFilter {
         unit,
@@ -693,7 +850,7 @@ pub async fn record_view(
 
 /// Withdraw a record: its source decision was changed or revoked (supervisor).
 #[utoipa::path(post, path = "/api/v1/records/{id}/withdraw", tag = "records", operation_id = "record_withdraw",
-    request_body = ReasonBody, params(("id" = String, Path, description = "Record id")),
+    request_body = RecordReasonBody, params(("id" = String, Path, description = "Record id"), crate::schema::IfMatchHeader),
     responses((status = 200, body = RecordView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -706,7 +863,7 @@ pub async fn record_withdraw(
     auth: Auth,
     id: CaseId,
     if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
+    body: ApiJson<RecordReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let command = RecordCommand::WithdrawRecord {
@@ -722,7 +879,7 @@ pub async fn record_withdraw(
 
 /// Correct or complete a record after an upheld objection (supervisor).
 #[utoipa::path(post, path = "/api/v1/records/{id}/correct", tag = "records", operation_id = "record_correct",
-    request_body = CorrectRecordBody, params(("id" = String, Path, description = "Record id")),
+    request_body = CorrectRecordBody, params(("id" = String, Path, description = "Record id"), crate::schema::IfMatchHeader),
     responses((status = 200, body = RecordView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -765,7 +922,7 @@ pub async fn record_correct(
 /// Order a rectification of a record (supervisor): due in working days.
 #[utoipa::path(post, path = "/api/v1/rectifications", tag = "rectifications", operation_id = "rectification_create",
     request_body = CreateRectification,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = RectificationView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -834,7 +991,7 @@ macro_rules! verb_doc {
     ($name:ident, $path:literal, $tag:literal, $body:ty, $view:ty, $summary:literal) => {
         #[doc = $summary]
         #[utoipa::path(post, path = $path, tag = $tag, operation_id = stringify!($name),
-            request_body = $body, params(("id" = String, Path, description = "Case id")),
+            request_body = $body, params(("id" = String, Path, description = "Case id"), crate::schema::IfMatchHeader),
             responses((status = 200, body = $view),
                 (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
                 (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -868,7 +1025,7 @@ pub mod docs {
         rectification_verify,
         "/api/v1/rectifications/{id}/verify",
         "rectifications",
-        EmptyBody,
+        Option<EmptyBody>,
         RectificationView,
         "Verify the reported rectification (supervisor)."
     );
@@ -884,11 +1041,11 @@ pub mod docs {
         rectification_mitigate,
         "/api/v1/rectifications/{id}/mitigate",
         "rectifications",
-        ReasonBody,
+        LongReasonBody,
         RectificationView,
         "Record mitigation (supervisor)."
     );
-    verb_doc!(rectification_escalate, "/api/v1/rectifications/{id}/escalate", "rectifications", EmptyBody, RectificationView, "Escalate an overdue rectification: 通报批评 (supervisor; the deadline engine does it by itself).");
+    verb_doc!(rectification_escalate, "/api/v1/rectifications/{id}/escalate", "rectifications", Option<EmptyBody>, RectificationView, "Escalate an overdue rectification: 通报批评 (supervisor; the deadline engine does it by itself).");
     verb_doc!(
         repair_supplement,
         "/api/v1/repairs/{id}/supplement",
@@ -897,7 +1054,7 @@ pub mod docs {
         RepairView,
         "Supply the material asked for (handler of the unit, intake)."
     );
-    verb_doc!(repair_accept, "/api/v1/repairs/{id}/accept", "repairs", EmptyBody, RepairView, "Accept the application: decision due in 10 working days (supervisor of the recording authority or the credit office).");
+    verb_doc!(repair_accept, "/api/v1/repairs/{id}/accept", "repairs", Option<EmptyBody>, RepairView, "Accept the application: decision due in 10 working days (supervisor of the recording authority or the credit office).");
     verb_doc!(
         repair_request_more,
         "/api/v1/repairs/{id}/request-more",
@@ -910,7 +1067,7 @@ pub mod docs {
         repair_approve,
         "/api/v1/repairs/{id}/approve",
         "repairs",
-        EmptyBody,
+        Option<EmptyBody>,
         RepairView,
         "Approve: publication ends, sanctions lift (supervisor)."
     );
@@ -918,11 +1075,11 @@ pub mod docs {
         repair_deny,
         "/api/v1/repairs/{id}/deny",
         "repairs",
-        ReasonBody,
+        LongReasonBody,
         RepairView,
         "Deny the application (supervisor)."
     );
-    verb_doc!(repair_revoke, "/api/v1/repairs/{id}/revoke", "repairs", ReasonBody, RepairView, "Revoke an approved repair: the record is published again until its maximum period (supervisor).");
+    verb_doc!(repair_revoke, "/api/v1/repairs/{id}/revoke", "repairs", LongReasonBody, RepairView, "Revoke an approved repair: the record is published again until its maximum period (supervisor).");
     verb_doc!(
         objection_uphold,
         "/api/v1/objections/{id}/uphold",
@@ -1034,7 +1191,7 @@ async fn rectification_mitigate(
     auth: Auth,
     id: CaseId,
     if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
+    body: ApiJson<LongReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let command = RectificationCommand::MitigateRectification {
@@ -1068,7 +1225,7 @@ async fn rectification_escalate(
 /// allowed is 409 `repair_not_eligible` with `possible_from`.
 #[utoipa::path(post, path = "/api/v1/repairs", tag = "repairs", operation_id = "repair_create",
     request_body = CreateRepair,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = RepairView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "repair_not_eligible", body = Problem, content_type = "application/problem+json"),
@@ -1212,7 +1369,7 @@ async fn repair_deny(
     auth: Auth,
     id: CaseId,
     if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
+    body: ApiJson<LongReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let command = RepairCommand::DenyRepair {
@@ -1230,7 +1387,7 @@ async fn repair_revoke(
     auth: Auth,
     id: CaseId,
     if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
+    body: ApiJson<LongReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let command = RepairCommand::RevokeRepair {
@@ -1249,7 +1406,7 @@ async fn repair_revoke(
 /// `under_objection: true` in every view at once.
 #[utoipa::path(post, path = "/api/v1/objections", tag = "objections", operation_id = "objection_create",
     request_body = CreateObjection,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = ObjectionView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -1376,7 +1533,7 @@ async fn objection_undeterminable(
 /// Record a commitment (supervisor, or a handler for its own unit).
 #[utoipa::path(post, path = "/api/v1/commitments", tag = "commitments", operation_id = "commitment_create",
     request_body = CreateCommitment,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = CommitmentView),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),

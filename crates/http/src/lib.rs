@@ -30,6 +30,7 @@ pub mod integrity;
 pub mod openapi;
 pub mod ops;
 pub mod public;
+pub mod schema;
 
 use std::sync::Arc;
 use std::time::Duration;

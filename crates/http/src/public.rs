@@ -31,13 +31,17 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PublicRecordQuery {
+    #[param(value_type = Option<crate::schema::CreditCode>)]
     pub subject_code: Option<String>,
-    /// general | procurement | bidding | ppp | investment | debt | township
+    #[param(value_type = Option<crate::schema::Sector>)]
     pub sector: Option<String>,
-    /// minor | ordinary | serious
+    #[param(value_type = Option<crate::schema::Severity>)]
     pub severity: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "record-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -52,7 +56,11 @@ pub struct PublicRecordList {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "record-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -104,7 +112,7 @@ pub async fn public_records(
 
 /// A subject's public page: the subject, its current disclosures, its eligibility.
 #[utoipa::path(get, path = "/api/v1/public/subjects/{code}", tag = "public", operation_id = "public_subject",
-    params(("code" = String, Path, description = "Unified social credit code")),
+    params(("code" = crate::schema::CreditCode, Path, description = "Unified social credit code")),
     responses((status = 200, body = PublicSubject),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -131,7 +139,7 @@ pub async fn public_subject(
 /// A sector list: procurement suppliers' bad-behaviour list, bidding blacklist, PPP
 /// breach records, with their ban periods (no token).
 #[utoipa::path(get, path = "/api/v1/public/sector-lists/{sector}", tag = "public", operation_id = "public_sector_list",
-    params(("sector" = String, Path, description = "procurement | bidding | ppp"), PageQuery),
+    params(("sector" = crate::schema::ListedSector, Path, description = "procurement | bidding | ppp"), PageQuery),
     responses((status = 200, body = SectorList),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]

@@ -48,6 +48,7 @@ on_both_backends!(
     it_should_list_deadlines_for_supervisors_and_handlers,
     it_should_mark_an_erased_reporter,
     it_should_serve_health_readiness_metrics_and_openapi,
+    it_should_accept_what_its_openapi_document_allows,
 );
 
 async fn it_should_file_a_complaint_with_location_and_the_reporter_for_intake(app: &TestApp) {
@@ -1130,4 +1131,103 @@ async fn it_should_echo_or_assign_a_request_id() {
     let events = app.events_of("complaint", &id).await;
     assert_eq!(events[1].metadata["request_id"], "req-43");
     assert_eq!(events[1].metadata["correlation_id"], "call-7");
+}
+
+/// What the OpenAPI document allows is accepted (issue 9, item 8; tests/schemathesis
+/// checks it by fuzzing): `null` as the optional body of a verb, a whole number written
+/// with a zero fraction; and what it refuses is refused for every role.
+async fn it_should_accept_what_its_openapi_document_allows(app: &TestApp) {
+    let t = &app.tokens;
+    let id = app.file("help").await;
+    // A verb whose body is optional takes `null` as no body; any other non-object is 422.
+    let r = app.verb(&id, "accept", &t.intake, Some(json!(5))).await;
+    r.assert_problem(422, "validation_failed");
+    let r = app.verb(&id, "accept", &t.intake, Some(Value::Null)).await;
+    assert_eq!(r.assert_ok(200)["status"], "accepted");
+
+    let id = app.in_progress().await;
+    // 3.0 is the integer 3 in JSON (and JSON Schema); 3.5 is not a number of days.
+    let ext = json!({ "working_days": 3.5, "reason": "waiting for records" });
+    let r = app
+        .verb(&id, "request-extension", &t.handler, Some(ext))
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.field_errors(), vec!["working_days".to_string()]);
+    let ext = json!({ "working_days": 3.0, "reason": "waiting for records" });
+    let r = app
+        .verb(&id, "request-extension", &t.handler, Some(ext))
+        .await;
+    assert_eq!(r.assert_ok(200)["extension"]["working_days"], 3);
+    let r = app
+        .verb(&id, "approve-extension", &t.supervisor, Some(Value::Null))
+        .await;
+    r.assert_ok(200);
+
+    // A malformed unit filter is refused for a handler too (its lists stay its own unit's).
+    for path in [
+        "/api/v1/complaints?unit=nope",
+        "/api/v1/records?unit=nope",
+        "/api/v1/deadlines?unit=nope",
+    ] {
+        app.get(path, &t.handler)
+            .await
+            .assert_problem(422, "invalid_credit_code");
+    }
+
+    // The document states the rules the server enforces.
+    let r = TestApp::send_raw(
+        &app.router,
+        Method::GET,
+        "/api/v1/openapi.json",
+        None,
+        vec![],
+        &[],
+    )
+    .await;
+    let doc = r.assert_ok(200);
+    let params = |path: &str, method: &str| doc["paths"][path][method]["parameters"].clone();
+    let param = |path: &str, method: &str, name: &str| {
+        params(path, method)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+    };
+    let limit = param("/api/v1/complaints", "get", "limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_u64(),
+            limit["schema"]["maximum"].as_u64()
+        ),
+        (Some(1), Some(500))
+    );
+    assert_eq!(
+        param("/api/v1/assessments", "get", "period")["required"],
+        true
+    );
+    let key = param("/api/v1/complaints", "post", "Idempotency-Key");
+    assert_eq!(
+        key["schema"]["pattern"],
+        probity_http::schema::IDEMPOTENCY_KEY_PATTERN
+    );
+    let if_match = param("/api/v1/records/{id}/withdraw", "post", "If-Match");
+    assert_eq!(
+        if_match["schema"]["pattern"],
+        probity_http::schema::IF_MATCH_PATTERN
+    );
+    let code = param("/api/v1/subjects/{code}", "get", "code");
+    assert_eq!(code["schema"]["$ref"], "#/components/schemas/CreditCode");
+    let credit = &doc["components"]["schemas"]["CreditCode"];
+    assert_eq!(credit["pattern"], probity_http::schema::CREDIT_CODE_PATTERN);
+    assert_eq!(
+        (credit["minLength"].as_u64(), credit["maxLength"].as_u64()),
+        (Some(18), Some(18))
+    );
+    let extension = &doc["components"]["schemas"]["ExtensionBody"]["properties"]["working_days"];
+    assert_eq!(
+        (extension["minimum"].as_u64(), extension["maximum"].as_u64()),
+        (Some(1), Some(365))
+    );
 }

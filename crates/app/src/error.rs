@@ -191,6 +191,11 @@ where
     fn from(e: ExecuteError<E>) -> Self {
         match e {
             ExecuteError::Domain(d) => d.into(),
+            // `If-Match` named a version of an aggregate that has no event: it does not
+            // exist, which is not a stale version.
+            ExecuteError::VersionConflict { current: 0, .. } => {
+                AppError::NotFound("nothing exists under this id".into())
+            }
             ExecuteError::VersionConflict { expected, current } => {
                 AppError::VersionConflict { expected, current }
             }
@@ -242,5 +247,15 @@ mod tests {
         }
         .into();
         assert!(!stale.is_domain_refusal());
+    }
+
+    #[test]
+    fn a_version_of_an_aggregate_without_events_is_not_found() {
+        let missing: AppError = ExecuteError::<ComplaintError>::VersionConflict {
+            expected: 3,
+            current: 0,
+        }
+        .into();
+        assert!(matches!(missing, AppError::NotFound(_)), "{missing:?}");
     }
 }

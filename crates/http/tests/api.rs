@@ -813,6 +813,19 @@ async fn it_should_honour_if_match(app: &TestApp) {
         )
         .await;
     r.assert_problem(412, "version_conflict");
+    // A version of something that does not exist: not found, not a stale version.
+    for (path, token, body) in [
+        ("/api/v1/complaints/no-such-case/accept", &t.intake, None),
+        (
+            "/api/v1/records/no-such-record/withdraw",
+            &t.supervisor,
+            Some(json!({ "reason": "test" })),
+        ),
+    ] {
+        app.call_with(Method::POST, path, token, body, &[("if-match", "\"3\"")])
+            .await
+            .assert_problem(404, "not_found");
+    }
 }
 
 async fn it_should_list_without_reporters_and_force_a_handlers_unit(app: &TestApp) {

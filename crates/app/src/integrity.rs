@@ -219,8 +219,9 @@ fn doc_after<A: Aggregate>(id: &str, history: &[EventEnvelope<A>]) -> AppResult<
     })
 }
 
-/// A document completed for `today` with a record's overlay read beforehand (what
-/// [`App::complete`] does with a fresh read).
+/// A document completed for `today`, a record with its overlay (read by the caller:
+/// before a command, so the stored response and the answer are one document, or fresh
+/// by [`App::complete`]).
 fn completed(
     doc: AppResult<IntegrityDoc>,
     today: NaiveDate,
@@ -399,17 +400,11 @@ impl App {
 
     /// Completes a document for the reader's day (record overlay, overdue).
     pub async fn complete(&self, doc: IntegrityDoc) -> AppResult<IntegrityDoc> {
-        let today = self.clock.today();
-        Ok(match doc {
-            IntegrityDoc::Record(v) => {
-                IntegrityDoc::Record(self.views.complete_record(v, today).await?)
-            }
-            IntegrityDoc::Rectification(mut v) => {
-                v.refresh_overdue(today);
-                IntegrityDoc::Rectification(v)
-            }
-            other => other,
-        })
+        let overlay = match &doc {
+            IntegrityDoc::Record(v) => Some(self.views.record_overlay(&v.id).await?),
+            _ => None,
+        };
+        completed(Ok(doc), self.clock.today(), overlay)
     }
 
     /// One completed document for `caller`: a handler sees only its own unit's (others

@@ -383,16 +383,25 @@ async fn previous_from_db(
     })
 }
 
-/// The sealer's saved place.
+/// The sealer's saved place (`ZERO` before its first batch).
 async fn load_checkpoint(log: &EventLog) -> Result<Checkpoint, AuditError> {
-    let cp = sqlx::query("SELECT tx_id, position FROM audit_sealer_checkpoint WHERE id = 1")
-        .fetch_optional(&log.db.any)
+    Ok(sealer_checkpoint(&log.db)
+        .await?
+        .unwrap_or(Checkpoint::ZERO))
+}
+
+/// Where the background sealer is (`None` before its first batch).
+pub(crate) async fn sealer_checkpoint(
+    db: &probity_store::Db,
+) -> Result<Option<Checkpoint>, AuditError> {
+    let row = sqlx::query("SELECT tx_id, position FROM audit_sealer_checkpoint WHERE id = 1")
+        .fetch_optional(&db.any)
         .await?;
-    Ok(match cp {
-        Some(r) => Checkpoint {
+    row.map(|r| {
+        Ok(Checkpoint {
             tx_id: r.try_get(0)?,
             position: r.try_get(1)?,
-        },
-        None => Checkpoint::ZERO,
+        })
     })
+    .transpose()
 }

@@ -23,6 +23,7 @@ use sha2::Sha256;
 use sqlx::Row;
 
 use crate::hash::{chain_hash, event_hash_prefix, finish_event_hash, ZERO_HASH};
+use crate::sealer::sealer_checkpoint;
 use crate::signer::{latest_checkpoint, SignedCheckpoint};
 use crate::AuditError;
 
@@ -416,20 +417,6 @@ impl Walk {
         self.next_index += 1;
         Ok(())
     }
-}
-
-/// Where the background sealer is (`None` before its first batch).
-async fn sealer_checkpoint(db: &Db) -> Result<Option<Checkpoint>, AuditError> {
-    let row = sqlx::query("SELECT tx_id, position FROM audit_sealer_checkpoint WHERE id = 1")
-        .fetch_optional(&db.any)
-        .await?;
-    row.map(|r| {
-        Ok(Checkpoint {
-            tx_id: r.try_get(0)?,
-            position: r.try_get(1)?,
-        })
-    })
-    .transpose()
 }
 
 /// Walks the whole log (see the module docs); `progress(done, total)` after each page.

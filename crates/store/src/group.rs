@@ -707,26 +707,20 @@ mod tests {
         db: &Db,
         appends: Vec<Vec<SerializedEvent>>,
     ) -> Vec<Result<(), PersistenceError>> {
-        let group = db.signal.group.clone();
-        let held = group.lock.clone().lock_owned().await;
-        let n = appends.len();
-        let tasks: Vec<_> = appends
+        let appends = appends
             .into_iter()
-            .map(|events| {
-                let group = group.clone();
-                let target = target(db);
-                tokio::spawn(async move { group.append(&target, events).await })
-            })
+            .map(|events| (events, CommandWrites::default()))
             .collect();
-        while group.queue.lock().unwrap().len() < n {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-        drop(held);
-        let mut answers = Vec::new();
-        for task in tasks {
-            answers.push(task.await.expect("the append task"));
-        }
-        answers
+        all_with_writes(db, appends)
+            .await
+            .into_iter()
+            .map(|answer| {
+                answer.map_err(|e| match e {
+                    AppendError::Persistence(e) => e,
+                    other => panic!("an append without side rows: {other:?}"),
+                })
+            })
+            .collect()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -871,7 +865,8 @@ mod tests {
         }
     }
 
-    /// Like [`all_in_one_go`], each append with the rows it writes beside its events.
+    /// Queues `appends` (each with the rows it writes beside its events) while the test
+    /// holds the commit lock, then lets them go; returns each append's answer in order.
     async fn all_with_writes(
         db: &Db,
         appends: Vec<(Vec<SerializedEvent>, CommandWrites)>,

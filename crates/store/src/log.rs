@@ -91,38 +91,8 @@ impl EventLog {
         aggregate_id: &str,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        match self.db.backend {
-            Backend::Postgres => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM events
-                      WHERE aggregate_type = $1 AND aggregate_id = $2
-                        AND ($3::timestamptz IS NULL OR recorded_at <= $3)
-                      ORDER BY sequence"
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(aggregate_type)
-                    .bind(aggregate_id)
-                    .bind(as_of)
-                    .fetch_all(self.db.pg_pool()?)
-                    .await?;
-                rows.iter().map(pg_stored).collect()
-            }
-            Backend::Sqlite => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM events
-                      WHERE aggregate_type = $1 AND aggregate_id = $2
-                        AND ($3 IS NULL OR recorded_at <= $3)
-                      ORDER BY sequence"
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(aggregate_type)
-                    .bind(aggregate_id)
-                    .bind(as_of.map(sqlite_timestamp))
-                    .fetch_all(self.db.sqlite_pool()?)
-                    .await?;
-                rows.iter().map(sqlite_stored).collect()
-            }
-        }
+        self.read_aggregate_page(aggregate_type, aggregate_id, 0, as_of, i64::MAX)
+            .await
     }
 
     /// A page of one aggregate's events: up to `limit` after sequence `after`, in

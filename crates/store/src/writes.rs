@@ -29,12 +29,6 @@ pub struct CommandWrites {
     pub idempotency: Option<IdempotencyRecord>,
 }
 
-impl CommandWrites {
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.idempotency.is_none()
-    }
-}
-
 /// A data key not yet stored (see [`crate::KeyStore::prepare`]).
 #[derive(Clone)]
 pub struct NewKey {
@@ -148,34 +142,27 @@ impl IdempotencyStore {
             },
         }))
     }
-
-    /// Writes a record alone (a command that wrote no event). `false` when the key is
-    /// taken by another response.
-    pub async fn insert(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
-        let inserted = sqlx::query(UPSERT_ONE)
-            .bind(&record.actor)
-            .bind(&record.key)
-            .bind(&record.request_hash)
-            .bind(i64::from(record.response.status))
-            .bind(record.response.body.to_string())
-            .bind(record.response.location.clone())
-            .bind(&record.created_at)
-            .fetch_optional(&self.db.any)
-            .await?;
-        Ok(inserted.is_some())
-    }
 }
 
-/// Inserts a record, taking over a reservation without response (see the module docs);
-/// returns the row only when written.
-const UPSERT_ONE: &str = "INSERT INTO idempotency_keys \
+/// How a record is written: over a reservation without response only (see the module
+/// docs), returning the key only when written.
+macro_rules! take_over {
+    () => {
+        " ON CONFLICT (actor, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
+           status = excluded.status, response_body = excluded.response_body, \
+           location = excluded.location, created_at = excluded.created_at \
+         WHERE idempotency_keys.status IS NULL \
+         RETURNING actor, idem_key"
+    };
+}
+
+/// Inserts one record (SQLite's part of a batch).
+const UPSERT_ONE: &str = concat!(
+    "INSERT INTO idempotency_keys \
      (actor, idem_key, request_hash, status, response_body, location, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (actor, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
-       status = excluded.status, response_body = excluded.response_body, \
-       location = excluded.location, created_at = excluded.created_at \
-     WHERE idempotency_keys.status IS NULL \
-     RETURNING actor";
+     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    take_over!()
+);
 
 /// The group committer's part: writes the side rows of a batch inside its transaction.
 /// Returns the `(actor, key)` pairs whose record could not be written (taken).
@@ -223,18 +210,15 @@ pub(crate) async fn write_pg(
         .map(|r| r.response.location.as_deref())
         .collect();
     let created: Vec<&str> = records.iter().map(|r| r.created_at.as_str()).collect();
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "INSERT INTO idempotency_keys \
            (actor, idem_key, request_hash, status, response_body, location, created_at) \
          SELECT a, k, h, s, b, l, c \
            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) \
                 WITH ORDINALITY AS u(a, k, h, s, b, l, c, n) \
-          ORDER BY n \
-         ON CONFLICT (actor, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
-           status = excluded.status, response_body = excluded.response_body, \
-           location = excluded.location, created_at = excluded.created_at \
-         WHERE idempotency_keys.status IS NULL \
-         RETURNING actor, idem_key",
+          ORDER BY n",
+        take_over!()
+    ),
     )
     .bind(&actors)
     .bind(&idem_keys)

@@ -15,7 +15,7 @@ use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
 use probity_domain::{CreditCode, WorkingCalendar};
 use probity_store::{CommandWrites, KeyStore, Metadata, NewKey, StoreError, StoredEvent};
-use probity_views::{ComplaintFilter, ComplaintView, Page};
+use probity_views::{ComplaintFilter, ComplaintView, Fold, Page};
 
 use crate::access::access_log_id;
 use crate::error::{AppError, AppResult};

@@ -28,7 +28,7 @@ use probity_domain::subject::{Subject, SubjectCommand, SubjectKind};
 use probity_domain::{CreditCode, IdentityNumber};
 use probity_store::{
     CommandWrites, Db, ExecuteError, Executor, KeyStore, Metadata, NewKey, PersonIndex, Reserved,
-    StoreError,
+    StoreError, StoredEvent,
 };
 use probity_views::integrity::IntegrityDoc;
 use serde_json::Value;
@@ -190,7 +190,8 @@ pub async fn load<A: Aggregate>(executor: &Executor<A>, id: &str) -> AppResult<(
     Ok((aggregate, events.len()))
 }
 
-/// Folds `(sequence, payload)` pairs of one aggregate into its document.
+/// Folds `(sequence, payload)` pairs of one aggregate, as stored, into its document:
+/// each payload is taken to its wire form first, as the projector reads it.
 pub fn fold<'a>(
     aggregate_type: &str,
     id: &str,
@@ -198,7 +199,8 @@ pub fn fold<'a>(
 ) -> AppResult<Option<IntegrityDoc>> {
     let mut doc = None;
     for (sequence, payload) in events {
-        doc = IntegrityDoc::apply(doc, aggregate_type, id, sequence, payload)
+        let wire = StoredEvent::wire_payload(payload);
+        doc = IntegrityDoc::apply(doc, aggregate_type, id, sequence, &wire)
             .map_err(|e| AppError::internal(format!("{aggregate_type} {id} does not fold: {e}")))?;
     }
     Ok(doc)

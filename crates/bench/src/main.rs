@@ -1028,7 +1028,8 @@ async fn replay(args: &Args) -> anyhow::Result<()> {
         read.record(t.elapsed().as_micros() as u64)?;
         let t = Instant::now();
         let view =
-            probity_views::ComplaintView::from_stored(&id, &events)?.context("the folded view")?;
+            <probity_views::ComplaintView as probity_views::Fold>::from_stored(&id, &events)?
+                .context("the folded view")?;
         fold.record(t.elapsed().as_micros() as u64)?;
         if view.version as i64 != REPLAY_EVENTS {
             bail!("the fold reached version {}", view.version);

@@ -7,11 +7,16 @@
 //! exceed CloudEvents' 32-bit Integer), `aggregatetype`, `aggregateid`, `eventtype`,
 //! `eventversion`, and `metadata` (the command metadata — actor, role, unit, request and
 //! correlation ids — as compact JSON text, since extension values must be scalars).
-//! `data` is the payload after [`redact_personal`]: not even the ciphertext of sealed
-//! personal data leaves the store.
+//! `data` is the event in its wire form ([`probity_domain::wire`]): every sealed personal
+//! block replaced by its redaction marker, so not even the ciphertext of personal data
+//! leaves the store. The wire form is versioned on its own: `dataschema` names it
+//! ([`WIRE_SCHEMA`]); a consumer refuses a version it does not know, and reads a message
+//! without `dataschema` (published before the attribute existed) as version 1, whose JSON
+//! it is.
 
 use chrono::{DateTime, Utc};
-use probity_store::{redact_personal, StoredEvent};
+use probity_domain::wire::WIRE_SCHEMA;
+use probity_store::StoredEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::BusError;
@@ -50,6 +55,10 @@ pub struct CloudEvent {
     pub time: DateTime<Utc>,
     /// Always `application/json`.
     pub datacontenttype: String,
+    /// The version of the wire form of `data` ([`WIRE_SCHEMA`]). Absent in messages
+    /// published before it was introduced (read as version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataschema: Option<String>,
     /// Per-aggregate sequence, 1..n.
     pub sequence: i64,
     /// Global position in the log.
@@ -66,17 +75,16 @@ pub struct CloudEvent {
     pub eventversion: String,
     /// Command metadata as compact JSON text (never personal data).
     pub metadata: String,
-    /// The payload with personal blocks redacted.
+    /// The event's payload in wire form (personal blocks redacted).
     pub data: serde_json::Value,
 }
 
 impl CloudEvent {
-    /// The bus form of `event`: personal blocks in payload and metadata are redacted.
+    /// The bus form of `event`: the event in wire form (personal blocks in payload and
+    /// metadata redacted).
     pub fn from_stored(event: &StoredEvent) -> Self {
-        let mut data = event.payload.clone();
-        redact_personal(&mut data);
-        let mut metadata = event.metadata.clone();
-        redact_personal(&mut metadata);
+        let data = StoredEvent::wire_payload(&event.payload);
+        let metadata = StoredEvent::wire_payload(&event.metadata);
         Self {
             specversion: SPEC_VERSION.into(),
             id: message_id(event),
@@ -88,6 +96,7 @@ impl CloudEvent {
             subject: format!("{}/{}", event.aggregate_type, event.aggregate_id),
             time: event.recorded_at,
             datacontenttype: DATA_CONTENT_TYPE.into(),
+            dataschema: Some(WIRE_SCHEMA.into()),
             sequence: event.sequence,
             position: event.position,
             txid: event.tx_id.to_string(),
@@ -100,13 +109,18 @@ impl CloudEvent {
         }
     }
 
-    /// Rebuilds the `StoredEvent` (with the redacted payload) after checking that the
-    /// document is consistent with itself.
+    /// Rebuilds the `StoredEvent` in wire form after checking that the document is
+    /// consistent with itself and its wire form is one this reader knows.
     pub fn into_stored(self) -> Result<StoredEvent, BusError> {
         if self.specversion != SPEC_VERSION {
             return Err(BusError::Codec(format!(
                 "unsupported specversion {:?}",
                 self.specversion
+            )));
+        }
+        if let Some(schema) = self.dataschema.as_deref().filter(|s| *s != WIRE_SCHEMA) {
+            return Err(BusError::Codec(format!(
+                "unsupported wire schema {schema:?} (this reader knows {WIRE_SCHEMA:?})"
             )));
         }
         let expected_id = format!(
@@ -204,6 +218,7 @@ mod tests {
         );
         assert_eq!(doc["time"], "2026-11-29T07:01:02.123456Z");
         assert_eq!(doc["datacontenttype"], "application/json");
+        assert_eq!(doc["dataschema"], "urn:probity:wire:v1");
         assert_eq!(doc["sequence"], 3);
         assert_eq!(doc["position"], 42);
         assert_eq!(doc["txid"], "5000000123");
@@ -220,6 +235,22 @@ mod tests {
         let mut ce = CloudEvent::from_stored(&event());
         ce.sequence = 4;
         assert!(matches!(ce.into_stored(), Err(BusError::Codec(_))));
+    }
+
+    #[test]
+    fn it_reads_a_message_published_before_the_wire_schema_was_named_as_version_1() {
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&encode(&event()).unwrap()).unwrap();
+        doc.as_object_mut().unwrap().remove("dataschema");
+        let body = serde_json::to_vec(&doc).unwrap();
+        assert_eq!(decode(&body).unwrap(), event());
+    }
+
+    #[test]
+    fn it_refuses_a_wire_schema_it_does_not_know() {
+        let mut ce = CloudEvent::from_stored(&event());
+        ce.dataschema = Some("urn:probity:wire:v2".into());
+        assert!(matches!(ce.into_stored(), Err(BusError::Codec(m)) if m.contains("wire schema")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use probity_store::{Applied, Checkpoint, EventLog, Projector, StoreError};
+use probity_store::{Applied, Checkpoint, EventLog, Projector, StoreError, StoredEvent};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
@@ -129,7 +129,11 @@ impl LocalProjector {
             .log
             .read_after(from, self.opts.batch_size)
             .await
-            .map_err(|e| (Some(from), e.into()))?;
+            .map_err(|e| (Some(from), e.into()))?
+            .into_iter()
+            // Projectors read the wire form, as the NATS consumer hands it over.
+            .map(StoredEvent::into_wire)
+            .collect::<Vec<_>>();
         let wanted = self.projector.aggregate_types();
         let mut done = from;
         let mut failure = None;

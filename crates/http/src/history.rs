@@ -288,7 +288,7 @@ pub(crate) async fn read_history(
 
 /// One stored event as a history item: its fields, personal blocks masked.
 pub fn history_item(e: &StoredEvent) -> HistoryItem {
-    let mut data = e.payload.clone();
+    let mut data = StoredEvent::wire_payload(&e.payload);
     // cqrs-es stores `{"<EventType>": {fields}}`: show the fields.
     if let Value::Object(map) = &mut data {
         if map.len() == 1 {
@@ -297,7 +297,6 @@ pub fn history_item(e: &StoredEvent) -> HistoryItem {
             }
         }
     }
-    probity_store::redact_personal(&mut data);
     HistoryItem {
         sequence: e.sequence,
         position: e.position,

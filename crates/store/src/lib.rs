@@ -56,6 +56,40 @@ pub struct StoredEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl StoredEvent {
+    /// The event in its wire form (`probity_domain::wire`): every sealed personal block in
+    /// payload and metadata replaced by its redaction marker. What the bus carries, what
+    /// histories show, and what every read-model fold reads.
+    pub fn to_wire(&self) -> StoredEvent {
+        StoredEvent {
+            position: self.position,
+            tx_id: self.tx_id,
+            aggregate_type: self.aggregate_type.clone(),
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: self.sequence,
+            event_type: self.event_type.clone(),
+            event_version: self.event_version.clone(),
+            payload: Self::wire_payload(&self.payload),
+            metadata: Self::wire_payload(&self.metadata),
+            recorded_at: self.recorded_at,
+        }
+    }
+
+    /// [`StoredEvent::to_wire`] in place, for pages read from the store.
+    pub fn into_wire(mut self) -> StoredEvent {
+        redact_personal(&mut self.payload);
+        redact_personal(&mut self.metadata);
+        self
+    }
+
+    /// A stored payload in wire form (see [`StoredEvent::to_wire`]); idempotent.
+    pub fn wire_payload(payload: &serde_json::Value) -> serde_json::Value {
+        let mut wire = payload.clone();
+        redact_personal(&mut wire);
+        wire
+    }
+}
+
 /// A place in the commit-safe global order `(tx_id, position)`; `Checkpoint::ZERO` is
 /// before everything.
 #[derive(
@@ -93,6 +127,9 @@ pub enum Applied {
 /// A read-model projector. Implementations write their view change and their checkpoint
 /// (the last applied sequence per aggregate) in one database transaction, so a
 /// redelivered event has no second effect and an out-of-order one reports `Gap`.
+///
+/// Events reach a projector in their wire form ([`StoredEvent::to_wire`]): from the bus,
+/// from the in-process bus and from rebuild alike.
 #[async_trait::async_trait]
 pub trait Projector: Send + Sync {
     /// Stable name: the durable consumer name and the checkpoint key.

@@ -7,8 +7,11 @@
 //! HTTP layer adds that block for the roles allowed to see it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use probity_domain::complaint::{Category, Channel, ClosedBecause, ComplaintEvent, Status};
-use probity_store::StoredEvent;
+use probity_domain::complaint::{
+    Category, Channel, ClosedBecause, ComplaintEvent, ComplaintWireEvent, Status,
+};
+
+use crate::fold::Fold;
 use serde::{Deserialize, Serialize};
 
 /// Aggregate type name of complaints in the event log (defined once, in the domain).
@@ -128,33 +131,16 @@ pub(crate) fn sign_open(status: &str) -> bool {
     Status::parse(status).is_some_and(Status::sign_open)
 }
 
-/// Decodes a stored complaint payload. The reporter block is dropped before decoding:
-/// the view never uses it, and payloads from the bus or a history read carry it
-/// redacted (`{"key_id", "sealed": true}`), which would not decode as a sealed block.
-pub fn decode_event(payload: &serde_json::Value) -> Result<ComplaintEvent, serde_json::Error> {
-    if let Some(filed) = payload.get("ComplaintFiled") {
-        if filed.get("reporter").is_some_and(|r| !r.is_null()) {
-            let mut payload = payload.clone();
-            if let Some(filed) = payload
-                .get_mut("ComplaintFiled")
-                .and_then(|f| f.as_object_mut())
-            {
-                filed.insert("reporter".into(), serde_json::Value::Null);
-            }
-            return serde_json::from_value(payload);
-        }
-    }
-    ComplaintEvent::deserialize(payload)
-}
-
 impl ComplaintView {
     /// One fold step: the view after `event` (the aggregate's `sequence`-th).
     /// `ComplaintFiled` creates the view; any other event on no view leaves none.
-    pub fn apply(
+    /// Written over either form of the reporter block (`P`): the view never reads it, so
+    /// the stored events of a command's response and the wire events of the bus fold alike.
+    pub fn apply<P>(
         view: Option<ComplaintView>,
         id: &str,
         sequence: u64,
-        event: &ComplaintEvent,
+        event: &ComplaintEvent<P>,
     ) -> Option<ComplaintView> {
         let mut v = match (view, event) {
             (None, ComplaintEvent::ComplaintFiled { .. }) => {
@@ -354,27 +340,13 @@ impl ComplaintView {
     }
 
     /// Folds events `(sequence, event)` in order from nothing.
-    pub fn from_events<'a>(
+    pub fn from_events<'a, P: 'a>(
         id: &str,
-        events: impl IntoIterator<Item = (u64, &'a ComplaintEvent)>,
+        events: impl IntoIterator<Item = (u64, &'a ComplaintEvent<P>)>,
     ) -> Option<ComplaintView> {
         events.into_iter().fold(None, |view, (sequence, event)| {
             Self::apply(view, id, sequence, event)
         })
-    }
-
-    /// Folds stored events (e.g. a history read up to `as_of`); events of other
-    /// aggregate types are skipped. Payloads may be redacted.
-    pub fn from_stored(
-        id: &str,
-        events: &[StoredEvent],
-    ) -> Result<Option<ComplaintView>, serde_json::Error> {
-        let mut view = None;
-        for stored in events.iter().filter(|e| e.aggregate_type == COMPLAINT_TYPE) {
-            let event = decode_event(&stored.payload)?;
-            view = Self::apply(view, id, stored.sequence.max(0) as u64, &event);
-        }
-        Ok(view)
     }
 
     /// Recomputes `overdue` for the local date `today`: the reply deadline has passed
@@ -382,6 +354,20 @@ impl ComplaintView {
     /// passed while the case is still unsigned (dispatched).
     pub fn refresh_overdue(&mut self, today: NaiveDate) {
         self.overdue = is_overdue(&self.status, self.sign_due, self.reply_due, today);
+    }
+}
+
+impl Fold for ComplaintView {
+    const AGGREGATE_TYPE: &'static str = COMPLAINT_TYPE;
+    type Event = ComplaintWireEvent;
+
+    fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &ComplaintWireEvent,
+    ) -> Option<Self> {
+        ComplaintView::apply(view, id, sequence, event)
     }
 }
 
@@ -399,7 +385,7 @@ pub(crate) fn is_overdue(
 }
 
 /// The fresh view a `ComplaintFiled` creates.
-fn filed_view(id: &str, sequence: u64, event: &ComplaintEvent) -> Option<ComplaintView> {
+fn filed_view<P>(id: &str, sequence: u64, event: &ComplaintEvent<P>) -> Option<ComplaintView> {
     let ComplaintEvent::ComplaintFiled {
         category,
         channel,
@@ -448,6 +434,7 @@ mod tests {
     use probity_domain::calendar::Deadline;
     use probity_domain::ids::CreditCode;
     use probity_domain::reporter::SealedReporter;
+    use probity_store::StoredEvent;
 
     const UNIT: &str = "914403001922038216";
 
@@ -538,7 +525,7 @@ mod tests {
 
     #[test]
     fn an_event_before_filing_makes_no_view() {
-        let accepted = ComplaintEvent::ComplaintAccepted { at: at(2, 2) };
+        let accepted: ComplaintEvent = ComplaintEvent::ComplaintAccepted { at: at(2, 2) };
         assert_eq!(ComplaintView::apply(None, "c-1", 1, &accepted), None);
     }
 
@@ -934,14 +921,21 @@ mod tests {
     }
 
     #[test]
-    fn stored_payloads_decode_even_with_the_reporter_redacted() {
+    fn a_stored_filing_folds_through_its_wire_form_and_ciphertext_never_decodes_as_wire() {
         let mut payload = serde_json::to_value(filed(false)).unwrap();
-        payload["ComplaintFiled"]["reporter"] = serde_json::json!({"key_id": "k1", "sealed": true});
-        let event = decode_event(&payload).unwrap();
+        payload["ComplaintFiled"]["reporter"] =
+            serde_json::json!({"key_id": "k1", "ciphertext": "AAAA"});
+        let wire = StoredEvent::wire_payload(&payload);
+        let event: ComplaintWireEvent = crate::fold::decode_wire(COMPLAINT_TYPE, &wire).unwrap();
         assert!(matches!(
             event,
-            ComplaintEvent::ComplaintFiled { reporter: None, .. }
+            ComplaintEvent::ComplaintFiled { reporter: Some(ref r), .. }
+                if *r == probity_domain::wire::Redacted::of("k1")
         ));
+        assert!(
+            crate::fold::decode_wire::<ComplaintWireEvent>(COMPLAINT_TYPE, &payload).is_err(),
+            "a sealed block with its ciphertext is not the wire form"
+        );
         let stored = |sequence: i64, payload: serde_json::Value| StoredEvent {
             position: sequence,
             tx_id: sequence,
@@ -958,7 +952,10 @@ mod tests {
             stored(1, payload),
             stored(
                 2,
-                serde_json::to_value(ComplaintEvent::ComplaintAccepted { at: at(2, 2) }).unwrap(),
+                serde_json::to_value(ComplaintEvent::<SealedReporter>::ComplaintAccepted {
+                    at: at(2, 2),
+                })
+                .unwrap(),
             ),
         ];
         let view = ComplaintView::from_stored("c-1", &events).unwrap().unwrap();

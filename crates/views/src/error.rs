@@ -30,3 +30,15 @@ impl From<serde_json::Error> for ViewError {
         ViewError::Store(StoreError::Serde(e))
     }
 }
+
+impl From<crate::fold::DecodeError> for ViewError {
+    fn from(e: crate::fold::DecodeError) -> Self {
+        ViewError::Store(StoreError::from(e))
+    }
+}
+
+impl From<crate::fold::DecodeError> for StoreError {
+    fn from(e: crate::fold::DecodeError) -> Self {
+        StoreError::Serde(e.source)
+    }
+}

@@ -15,6 +15,7 @@ pub mod assessment;
 mod batch;
 pub mod complaint_view;
 pub mod error;
+pub mod fold;
 pub mod integrity;
 pub mod projector;
 pub mod rebuild;
@@ -23,6 +24,7 @@ pub mod store;
 
 pub use complaint_view::{ComplaintView, ExtensionView};
 pub use error::ViewError;
+pub use fold::{decode_wire, DecodeError, Fold};
 pub use integrity::IntegrityProjector;
 pub use projector::{ComplaintProjector, KIND_COMPLAINT_REPLY, KIND_COMPLAINT_SIGN};
 pub use rebuild::{dump, rebuild, rebuild_requested};

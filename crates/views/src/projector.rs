@@ -18,13 +18,14 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use probity_domain::complaint::ComplaintEvent;
+use probity_domain::complaint::{ComplaintEvent, ComplaintWireEvent};
 use probity_store::{Applied, Backend, Db, Projector, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
 
 use crate::assessment::stored::Projection;
 use crate::batch::{delete_in, select_in, write_rows, Batch, Param, Run};
-use crate::complaint_view::{decode_event, reply_open, sign_open, ComplaintView, COMPLAINT_TYPE};
+use crate::complaint_view::{reply_open, sign_open, ComplaintView, COMPLAINT_TYPE};
+use crate::fold::decode_wire;
 use crate::sql::{date_text, parse_date, ts_text};
 
 /// Deadline kind: the unit's signature on a dispatched complaint.
@@ -59,9 +60,9 @@ pub(crate) struct EntryRow {
 /// The open deadlines of a complaint after `event` made it `view`. Which deadlines are
 /// open follows the status; whether one is provisional comes from the event that set
 /// it, else from the entry of that kind open before it (`existing`), else from the view.
-pub(crate) fn open_deadlines(
+pub(crate) fn open_deadlines<P>(
     view: &ComplaintView,
-    event: &ComplaintEvent,
+    event: &ComplaintEvent<P>,
     existing: &[EntryRow],
 ) -> Vec<EntryRow> {
     let (sign_set, reply_set) = match event {
@@ -125,7 +126,7 @@ pub(crate) struct ComplaintFold {
 impl ComplaintFold {
     /// One event (the aggregate's `sequence`-th). An event on no view leaves no view and
     /// no deadline, as when it was projected alone.
-    pub fn apply(&mut self, id: &str, sequence: i64, event: &ComplaintEvent) {
+    pub fn apply(&mut self, id: &str, sequence: i64, event: &ComplaintWireEvent) {
         // `apply` keeps an existing view (never returns None for one), so taking it out
         // and putting the result back is the incremental store-or-leave.
         if let Some(view) = ComplaintView::apply(self.view.take(), id, sequence as u64, event) {
@@ -292,7 +293,7 @@ async fn apply_runs(
         };
         let mut assessed = assessment.start(COMPLAINT_TYPE, id);
         for event in &run.events {
-            let body = decode_event(&event.payload).inspect_err(|e| {
+            let body: ComplaintWireEvent = decode_wire(COMPLAINT_TYPE, &event.payload).inspect_err(|e| {
                 tracing::error!(error = %e, event_type = %event.event_type, "undecodable complaint event");
             })?;
             fold.apply(id, event.sequence, &body);
@@ -410,7 +411,7 @@ mod tests {
     }
 
     fn view(status: &str) -> ComplaintView {
-        let filed = ComplaintEvent::ComplaintFiled {
+        let filed: ComplaintWireEvent = ComplaintEvent::ComplaintFiled {
             category: Category::Help,
             channel: Channel::Web,
             subject_code: None,
@@ -436,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_dispatched_case_owes_its_signature_and_its_reply() {
-        let event = ComplaintEvent::ComplaintDispatched {
+        let event: ComplaintWireEvent = ComplaintEvent::ComplaintDispatched {
             unit: CreditCode::parse("914403001922038216").unwrap(),
             sign_due: Deadline {
                 due: d(3),

@@ -16,12 +16,14 @@ use sqlx::{Any, Row, Transaction};
 use crate::assessment::facts::ITEM_TYPES;
 use crate::assessment::stored::Rebuilt;
 use crate::batch::{write_rows, Param, CHUNK};
-use crate::complaint_view::{decode_event, COMPLAINT_TYPE};
+use crate::complaint_view::COMPLAINT_TYPE;
+use crate::fold::decode_wire;
 use crate::integrity::projector::{deadline_rows, doc_row, fold_step, DocRow};
 use crate::integrity::{IntegrityDoc, IntegrityProjector, INTEGRITY_TYPES};
 use crate::projector::{deadline_row, view_row, ComplaintFold, DEADLINE_COLUMNS, VIEW_COLUMNS};
 use crate::sql::ts_text;
 use crate::{projectors, ComplaintProjector, ViewError};
+use probity_domain::complaint::ComplaintWireEvent;
 
 /// Events read from the log per page during a rebuild.
 pub const REBUILD_PAGE: i64 = 10_000;
@@ -138,6 +140,8 @@ async fn read_pages(
                 };
                 after = Checkpoint::of(last);
                 read += page.len() as u64;
+                // Folds read the wire form, as the projectors get it from the bus.
+                let page = page.into_iter().map(StoredEvent::into_wire).collect();
                 if pages.send(Ok(page)).await.is_err() {
                     return after;
                 }
@@ -159,7 +163,7 @@ fn fold_page(folded: &mut State, page: &[StoredEvent]) -> Result<(), ViewError> 
                 .entry(event.aggregate_id.clone())
                 .or_default();
             next_in_order(ComplaintProjector::NAME, event, entry.last_sequence)?;
-            let body = decode_event(&event.payload)?;
+            let body: ComplaintWireEvent = decode_wire(COMPLAINT_TYPE, &event.payload)?;
             entry.last_sequence = event.sequence;
             entry
                 .state
@@ -256,6 +260,7 @@ async fn write_folded(
         let page = log.read_after(after, REBUILD_PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Checkpoint::of(last);
+        let page: Vec<StoredEvent> = page.into_iter().map(StoredEvent::into_wire).collect();
         fold_page(&mut folded, &page)?;
         tail += page.len() as u64;
     }

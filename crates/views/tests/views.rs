@@ -13,7 +13,8 @@ use probity_domain::complaint::{Category, ComplaintCommand};
 use probity_store::{Applied, Projector};
 use probity_views::{
     dump, projectors, rebuild, ComplaintFilter, ComplaintProjector, ComplaintView, DeadlineEntry,
-    DeadlineFilter, DeadlineState, ViewError, Views, KIND_COMPLAINT_REPLY, KIND_COMPLAINT_SIGN,
+    DeadlineFilter, DeadlineState, Fold, ViewError, Views, KIND_COMPLAINT_REPLY,
+    KIND_COMPLAINT_SIGN,
 };
 
 on_both_backends!(

@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::ids::CreditCode;
 use crate::integrity::IntegrityServices;
 use crate::reporter::SealedReporter;
+use crate::wire::Redacted;
 
 /// The sealed personal block of a civil servant (name and identity number), the same
 /// shape as a reporter's: `key_id` + `ciphertext`, masked structurally on the bus.
@@ -53,12 +54,15 @@ pub enum CivilServantCommand {
 }
 
 /// What happened to a civil servant's aggregate.
+///
+/// `P` is the form of the sealed personal block: [`SealedPerson`] as stored,
+/// [`Redacted`] on the wire ([`CivilServantWireEvent`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum CivilServantEvent {
+pub enum CivilServantEvent<P = SealedPerson> {
     /// Registered, with their data sealed.
     CivilServantRegistered {
         /// Name and identity number, sealed.
-        person: SealedPerson,
+        person: P,
         /// The unit they serve in.
         unit_code: CreditCode,
         /// When.
@@ -74,6 +78,10 @@ pub enum CivilServantEvent {
         at: DateTime<Utc>,
     },
 }
+
+/// A civil-servant event as it leaves the store: the personal block redacted to its key
+/// id (see [`crate::wire`]).
+pub type CivilServantWireEvent = CivilServantEvent<Redacted>;
 
 impl DomainEvent for CivilServantEvent {
     fn event_type(&self) -> String {

@@ -9,12 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Deadline;
 use crate::ids::CreditCode;
 use crate::reporter::SealedReporter;
+use crate::wire::Redacted;
 
 use super::{Category, Channel, ClosedBecause, DeadlineKind};
 
 /// Everything that can happen to a complaint, in the past tense.
+///
+/// `P` is the form of the sealed reporter block: [`SealedReporter`] as stored,
+/// [`Redacted`] on the wire ([`ComplaintWireEvent`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ComplaintEvent {
+pub enum ComplaintEvent<P = SealedReporter> {
     /// 登记: the hotline or a web form recorded a new case.
     ComplaintFiled {
         /// What the reporter asks for; decides the reply time limit.
@@ -31,7 +35,7 @@ pub enum ComplaintEvent {
         anonymous: bool,
         /// The reporter's name, phone and identity number, encrypted with a key of
         /// their own (absent for anonymous cases). Never decrypted by projectors.
-        reporter: Option<SealedReporter>,
+        reporter: Option<P>,
         /// When the case was filed.
         received_at: DateTime<Utc>,
     },
@@ -201,6 +205,10 @@ pub enum ComplaintEvent {
         at: DateTime<Utc>,
     },
 }
+
+/// A complaint event as it leaves the store (bus, histories, folds): the reporter block
+/// redacted to its key id (see [`crate::wire`]).
+pub type ComplaintWireEvent = ComplaintEvent<Redacted>;
 
 impl DomainEvent for ComplaintEvent {
     fn event_type(&self) -> String {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use aggregate::{DESCRIPTION_MAX_CHARS, EXTENSION_WORKING_DAYS, TITLE_MAX_CHARS};
 pub use commands::{ComplaintCommand, DeadlineKind};
 pub use errors::{ComplaintError, DeadlineRefusal};
-pub use events::ComplaintEvent;
+pub use events::{ComplaintEvent, ComplaintWireEvent};
 
 use crate::calendar::{Deadline, WorkingCalendar};
 use crate::ids::CreditCode;

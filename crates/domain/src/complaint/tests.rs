@@ -2064,7 +2064,7 @@ fn deadline_events_are_named_at_version_1_and_apply_in_any_state() {
             assert_eq!(state.status, status, "{name} changes no status");
         }
     }
-    let json = serde_json::to_value(ComplaintEvent::DeadlineDueSoon {
+    let json = serde_json::to_value(ComplaintEvent::<SealedReporter>::DeadlineDueSoon {
         kind: DeadlineKind::Reply,
         due: day("2025-10-23"),
         at: at("2025-10-22 09:00"),

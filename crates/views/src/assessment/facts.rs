@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::assessment::Figures;
-use probity_domain::complaint::ComplaintEvent;
+use probity_domain::complaint::{ComplaintEvent, ComplaintWireEvent};
 use probity_domain::integrity::Severity;
 use probity_domain::record::{RecordEvent, RecordTarget};
 use probity_domain::rectification::RectificationEvent;
@@ -24,7 +24,7 @@ use probity_domain::{aggregate_type, WorkingCalendar};
 use probity_store::StoredEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::complaint_view::decode_event;
+use crate::fold::decode_wire;
 
 /// The Asia/Shanghai date of an instant: the day that decides a fact's period.
 fn local(at: DateTime<Utc>) -> NaiveDate {
@@ -193,17 +193,21 @@ impl Item {
         item: &mut Option<Item>,
         event: &StoredEvent,
         emit: &mut Vec<Fact>,
-    ) -> Result<(), serde_json::Error> {
+    ) -> Result<(), crate::fold::DecodeError> {
         match event.aggregate_type.as_str() {
-            aggregate_type::RECORD => {
-                Self::apply_record(item, RecordEvent::deserialize(&event.payload)?)
-            }
-            aggregate_type::RECTIFICATION => {
-                Self::apply_rectification(item, RectificationEvent::deserialize(&event.payload)?)
-            }
-            aggregate_type::COMPLAINT => {
-                Self::apply_complaint(item, &decode_event(&event.payload)?, emit)
-            }
+            aggregate_type::RECORD => Self::apply_record(
+                item,
+                decode_wire::<RecordEvent>(aggregate_type::RECORD, &event.payload)?,
+            ),
+            aggregate_type::RECTIFICATION => Self::apply_rectification(
+                item,
+                decode_wire::<RectificationEvent>(aggregate_type::RECTIFICATION, &event.payload)?,
+            ),
+            aggregate_type::COMPLAINT => Self::apply_complaint(
+                item,
+                &decode_wire::<ComplaintWireEvent>(aggregate_type::COMPLAINT, &event.payload)?,
+                emit,
+            ),
             _ => {}
         }
         Ok(())
@@ -277,7 +281,11 @@ impl Item {
     }
 
     /// Folds one complaint event (already decoded: the complaint projector has it).
-    pub fn apply_complaint(item: &mut Option<Item>, event: &ComplaintEvent, emit: &mut Vec<Fact>) {
+    pub fn apply_complaint(
+        item: &mut Option<Item>,
+        event: &ComplaintWireEvent,
+        emit: &mut Vec<Fact>,
+    ) {
         let c = match item {
             Some(Item::Complaint(c)) => c,
             Some(_) => return,

@@ -223,14 +223,16 @@ pub async fn assess(
     let mut after = Checkpoint::ZERO;
     loop {
         let page = log.read_after(after, PAGE).await?;
-        for event in &page {
+        let checkpoint = page.last().map(Checkpoint::of);
+        let full = page.len() as i64 == PAGE;
+        for event in page {
             if as_of.is_some_and(|t| event.recorded_at > t) {
                 continue;
             }
-            fold.apply(event)?;
+            fold.apply(&event.into_wire())?;
         }
-        match page.last() {
-            Some(last) if page.len() as i64 == PAGE => after = Checkpoint::of(last),
+        match checkpoint {
+            Some(last) if full => after = last,
             _ => break,
         }
     }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use probity_domain::assessment::{AssessmentFormula, Figures, Period};
-use probity_domain::complaint::ComplaintEvent;
+use probity_domain::complaint::ComplaintWireEvent;
 use probity_domain::subject::SubjectKind;
 use probity_store::{Backend, Db, StoreError, StoredEvent};
 use serde_json::{json, Value};
@@ -150,7 +150,7 @@ pub(crate) struct ItemRun {
 
 impl ItemRun {
     /// Folds one complaint event (decoded already).
-    pub fn complaint(&mut self, event: &ComplaintEvent) {
+    pub fn complaint(&mut self, event: &ComplaintWireEvent) {
         Item::apply_complaint(&mut self.item, event, &mut self.emitted);
     }
 
@@ -284,7 +284,7 @@ impl Rebuilt {
     pub fn apply(
         &mut self,
         event: &StoredEvent,
-        complaint: Option<&ComplaintEvent>,
+        complaint: Option<&ComplaintWireEvent>,
     ) -> Result<(), StoreError> {
         let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
         let mut item = self.items.remove(&key);

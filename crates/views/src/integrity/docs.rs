@@ -19,6 +19,9 @@ use probity_domain::subject::SubjectEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::fold::{DecodeError, Fold};
+use probity_domain::civil_servant::CivilServantWireEvent;
+
 /// Aggregate type names in the event log (defined once, in the domain).
 pub use probity_domain::aggregate_type::{
     CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
@@ -95,31 +98,31 @@ pub struct CivilServantView {
 }
 
 impl CivilServantView {
-    /// One fold step from a stored payload. Decoded field by field: on the bus and in
-    /// histories the sealed block arrives redacted and would not decode as an event.
-    pub fn apply_payload(
+    /// One fold step, over either form of the personal block (`P`): the view never
+    /// reads it.
+    pub fn apply<P>(
         view: Option<Self>,
         id: &str,
         sequence: u64,
-        payload: &Value,
+        event: &CivilServantEvent<P>,
     ) -> Option<Self> {
-        if let Some(body) = payload.get("CivilServantRegistered") {
-            let unit_code = body.get("unit_code")?.as_str()?.to_string();
-            let at = serde_json::from_value(body.get("at")?.clone()).ok()?;
-            return Some(CivilServantView {
-                id: id.to_string(),
-                version: sequence,
-                unit_code,
-                registered_at: at,
-                erased: false,
-            });
+        match event {
+            CivilServantEvent::CivilServantRegistered { unit_code, at, .. } => {
+                Some(CivilServantView {
+                    id: id.to_string(),
+                    version: sequence,
+                    unit_code: unit_code.as_str().to_string(),
+                    registered_at: *at,
+                    erased: false,
+                })
+            }
+            CivilServantEvent::CivilServantDataErased { .. } => {
+                let mut v = view?;
+                v.version = sequence;
+                v.erased = true;
+                Some(v)
+            }
         }
-        let mut v = view?;
-        v.version = sequence;
-        if payload.get("CivilServantDataErased").is_some() {
-            v.erased = true;
-        }
-        Some(v)
     }
 
     /// The event names this fold knows (for the catalogue test).
@@ -762,20 +765,14 @@ pub enum IntegrityDoc {
     Commitment(CommitmentView),
 }
 
-/// Why a stored payload could not be folded.
-#[derive(Debug, thiserror::Error)]
-#[error("undecodable {aggregate_type} event: {source}")]
-pub struct DecodeError {
-    pub aggregate_type: String,
-    #[source]
-    pub source: serde_json::Error,
-}
-
-fn decode<T: serde::de::DeserializeOwned>(ty: &str, payload: &Value) -> Result<T, DecodeError> {
-    serde_json::from_value(payload.clone()).map_err(|source| DecodeError {
-        aggregate_type: ty.to_string(),
-        source,
-    })
+/// One step of the fold `V` on the document `doc` (of `V`'s kind, else none yet).
+fn step<V: Fold>(
+    prev: Option<V>,
+    id: &str,
+    sequence: u64,
+    payload: &Value,
+) -> Result<Option<V>, DecodeError> {
+    V::apply_wire(prev, id, sequence, payload)
 }
 
 impl IntegrityDoc {
@@ -835,57 +832,93 @@ impl IntegrityDoc {
                     Some(D::Subject(v)) => Some(v),
                     _ => None,
                 };
-                SubjectView::apply(prev, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Subject)
+                step::<SubjectView>(prev, id, sequence, payload)?.map(D::Subject)
             }
             CIVIL_SERVANT_TYPE => {
                 let prev = match doc {
                     Some(D::CivilServant(v)) => Some(v),
                     _ => None,
                 };
-                CivilServantView::apply_payload(prev, id, sequence, payload).map(D::CivilServant)
+                step::<CivilServantView>(prev, id, sequence, payload)?.map(D::CivilServant)
             }
             RECORD_TYPE => {
                 let prev = match doc {
                     Some(D::Record(v)) => Some(v),
                     _ => None,
                 };
-                RecordView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Record)
+                step::<RecordView>(prev, id, sequence, payload)?.map(D::Record)
             }
             RECTIFICATION_TYPE => {
                 let prev = match doc {
                     Some(D::Rectification(v)) => Some(v),
                     _ => None,
                 };
-                RectificationView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Rectification)
+                step::<RectificationView>(prev, id, sequence, payload)?.map(D::Rectification)
             }
             REPAIR_TYPE => {
                 let prev = match doc {
                     Some(D::Repair(v)) => Some(v),
                     _ => None,
                 };
-                RepairView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Repair)
+                step::<RepairView>(prev, id, sequence, payload)?.map(D::Repair)
             }
             OBJECTION_TYPE => {
                 let prev = match doc {
                     Some(D::Objection(v)) => Some(v),
                     _ => None,
                 };
-                ObjectionView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Objection)
+                step::<ObjectionView>(prev, id, sequence, payload)?.map(D::Objection)
             }
             COMMITMENT_TYPE => {
                 let prev = match doc {
                     Some(D::Commitment(v)) => Some(v),
                     _ => None,
                 };
-                CommitmentView::apply(prev, id, sequence, &decode(aggregate_type, payload)?)
-                    .map(D::Commitment)
+                step::<CommitmentView>(prev, id, sequence, payload)?.map(D::Commitment)
             }
             _ => doc,
         })
     }
+}
+
+impl Fold for SubjectView {
+    const AGGREGATE_TYPE: &'static str = SUBJECT_TYPE;
+    type Event = SubjectEvent;
+    fn apply(view: Option<Self>, _id: &str, sequence: u64, event: &SubjectEvent) -> Option<Self> {
+        SubjectView::apply(view, sequence, event)
+    }
+}
+
+impl Fold for CivilServantView {
+    const AGGREGATE_TYPE: &'static str = CIVIL_SERVANT_TYPE;
+    type Event = CivilServantWireEvent;
+    fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &CivilServantWireEvent,
+    ) -> Option<Self> {
+        CivilServantView::apply(view, id, sequence, event)
+    }
+}
+
+/// The folds whose events carry no personal data: the wire form is the stored form.
+macro_rules! fold_as_stored {
+    ($($view:ty => $ty:expr, $event:ty;)*) => {$(
+        impl Fold for $view {
+            const AGGREGATE_TYPE: &'static str = $ty;
+            type Event = $event;
+            fn apply(view: Option<Self>, id: &str, sequence: u64, event: &$event) -> Option<Self> {
+                <$view>::apply(view, id, sequence, event)
+            }
+        }
+    )*};
+}
+
+fold_as_stored! {
+    RecordView => RECORD_TYPE, RecordEvent;
+    RectificationView => RECTIFICATION_TYPE, RectificationEvent;
+    RepairView => REPAIR_TYPE, RepairEvent;
+    ObjectionView => OBJECTION_TYPE, ObjectionEvent;
+    CommitmentView => COMMITMENT_TYPE, CommitmentEvent;
 }

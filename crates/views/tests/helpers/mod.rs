@@ -205,7 +205,8 @@ impl TestApp {
         .await
     }
 
-    /// Every event of the log, in commit order. On Postgres the commit-safe read holds
+    /// Every event of the log, in commit order, in wire form (as the bus carries them and
+    /// projectors read them). On Postgres the commit-safe read holds
     /// back events while any older transaction of the server (another test's) is still
     /// open, so this waits until it has read as many events as the log holds.
     pub async fn all_events(&self) -> anyhow::Result<Vec<StoredEvent>> {
@@ -218,7 +219,7 @@ impl TestApp {
             match page.last() {
                 Some(last) => {
                     after = Checkpoint::of(last);
-                    out.extend(page);
+                    out.extend(page.into_iter().map(StoredEvent::into_wire));
                 }
                 None if out.len() >= expected => return Ok(out),
                 None => {
@@ -247,8 +248,9 @@ impl TestApp {
         Ok(applied)
     }
 
-    /// The events of one aggregate.
+    /// The events of one complaint, in wire form (as the bus carries them).
     pub async fn events_of(&self, id: &str) -> anyhow::Result<Vec<StoredEvent>> {
-        Ok(self.log.read_aggregate("complaint", id, None).await?)
+        let events = self.log.read_aggregate("complaint", id, None).await?;
+        Ok(events.into_iter().map(StoredEvent::into_wire).collect())
     }
 }

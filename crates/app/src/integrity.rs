@@ -249,6 +249,14 @@ pub fn decider(caller: &Caller) -> Decider {
     }
 }
 
+/// The authority of a bound supervisor (`None` for every other caller).
+pub fn bound_supervisor(caller: &Caller) -> Option<&CreditCode> {
+    match (caller.role, &caller.unit) {
+        (Role::Supervisor, Some(unit)) => Some(unit),
+        _ => None,
+    }
+}
+
 /// The unit a handler acts for (`None` for other roles: intake, the credit office).
 pub fn acting_unit(caller: &Caller) -> AppResult<Option<CreditCode>> {
     match caller.role {
@@ -323,10 +331,71 @@ impl App {
         A::Command: Clone,
         A::Error: Into<AppError>,
     {
+        if bound_supervisor(ctx.caller).is_some() {
+            // A bound supervisor acts only within its authority (what an aggregate is
+            // about never changes, so reading it before the command is enough).
+            if let Some(doc) = self.read_integrity(A::TYPE, id).await? {
+                self.require_authority(ctx.caller, &doc).await?;
+            }
+        }
         let doc = self
             .run(executor, id, command, expected_version, ctx.metadata())
             .await?;
         self.complete(doc).await
+    }
+
+    /// Refuses (`forbidden`) a bound supervisor outside its authority: `unit` is neither
+    /// its unit nor under it, and its unit did not record (`recorded_by`) the record.
+    /// Every other caller passes (an unbound supervisor is the municipal credit office).
+    pub async fn require_within(
+        &self,
+        caller: &Caller,
+        unit: &str,
+        recorded_by: Option<&str>,
+    ) -> AppResult<()> {
+        let Some(authority) = bound_supervisor(caller) else {
+            return Ok(());
+        };
+        if recorded_by == Some(authority.as_str()) || self.is_within(authority, unit).await? {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(format!(
+            "{unit} is outside the authority of this supervisor ({})",
+            authority.as_str()
+        )))
+    }
+
+    /// Whether `unit` is `authority` or a unit under it (its parents read from the log).
+    pub async fn is_within(&self, authority: &CreditCode, unit: &str) -> AppResult<bool> {
+        if unit == authority.as_str() {
+            return Ok(true);
+        }
+        let Ok(unit) = CreditCode::parse(unit) else {
+            return Ok(false);
+        };
+        Ok(self.units_above(&unit).await?.contains(authority))
+    }
+
+    /// [`App::require_within`] for an integrity document: the unit it is about and the
+    /// authority that recorded the record it concerns.
+    pub async fn require_authority(&self, caller: &Caller, doc: &IntegrityDoc) -> AppResult<()> {
+        if bound_supervisor(caller).is_none() {
+            return Ok(());
+        }
+        let recorded_by = match doc {
+            IntegrityDoc::Record(v) => v.recorded_by.clone(),
+            IntegrityDoc::Repair(v) => v.recorded_by.clone(),
+            IntegrityDoc::Objection(v) => v.recorded_by.clone(),
+            IntegrityDoc::Rectification(v) => self
+                .integrity
+                .record_facts(&v.record_id)
+                .await?
+                .and_then(|f| f.recorded_by)
+                .map(|c| c.as_str().to_string()),
+            _ => None,
+        };
+        self.require_within(caller, doc.unit(), recorded_by.as_deref())
+            .await
     }
 
     /// Runs a creating command for a caller: the data keys it sealed with and (with an
@@ -425,7 +494,26 @@ impl App {
         {
             return Err(not_found());
         }
+        self.require_authority(caller, &doc).await?;
         self.complete(doc).await
+    }
+
+    /// A subject's integrity archive for `caller` (supervisor, auditor): a bound
+    /// supervisor reads only the archives of its unit and the units under it.
+    pub async fn archive_for(
+        &self,
+        caller: &Caller,
+        code: &CreditCode,
+    ) -> AppResult<Option<probity_views::integrity::Archive>> {
+        self.require_within(caller, code.as_str(), None).await?;
+        Ok(self
+            .views
+            .archive(
+                code.as_str(),
+                self.clock.today(),
+                &self.integrity.policy.sanction_months,
+            )
+            .await?)
     }
 
     /// The facts of the record a command names (invalid input when there is no such
@@ -576,6 +664,8 @@ impl App {
                 ))
             }
         };
+        self.require_within(ctx.caller, target.unit().as_str(), None)
+            .await?;
         let complaint = match record.complaint_id.as_deref().map(str::trim) {
             Some(cid) if !cid.is_empty() => {
                 let found = cid.len() <= 100 && self.log.last_sequence(COMPLAINT, cid).await? > 0;
@@ -671,6 +761,12 @@ impl App {
         working_days: u32,
     ) -> AppResult<(String, IntegrityDoc)> {
         let record = self.record_facts_for(record_id).await?;
+        self.require_within(
+            ctx.caller,
+            record.unit.as_str(),
+            record.recorded_by.as_ref().map(|c| c.as_str()),
+        )
+        .await?;
         let id = uuid::Uuid::now_v7().to_string();
         tracing::Span::current().record("case_id", id.as_str());
         let command = RectificationCommand::OrderRectification {

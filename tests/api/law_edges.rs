@@ -1,0 +1,332 @@
+//! The law's edge cases (issue 10): reporter protection on dispatch, merges, and the
+//! other rules a supervisor or a court would hold the system to.
+
+use probity_http::Role;
+use probity_tests::{spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
+use serde_json::json;
+
+crate::both_modes!(
+    a_report_never_goes_to_the_unit_it_names_or_a_unit_under_it,
+    a_merge_goes_only_into_an_open_case_that_is_not_merged,
+    a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only,
+);
+
+/// UNIT_A a government, UNIT_B one of its departments.
+async fn register_government_and_department(app: &TestApp) {
+    for body in [
+        json!({"credit_code": UNIT_A, "name": "九江市人民政府", "kind": "government"}),
+        json!({"credit_code": UNIT_B, "name": "九江市某局", "kind": "department", "parent_code": UNIT_A}),
+    ] {
+        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+}
+
+async fn dispatch(app: &TestApp, id: &str, unit: &str) -> probity_tests::Resp {
+    app.post(
+        &format!("/api/v1/complaints/{id}/dispatch"),
+        &app.intake,
+        &json!({ "unit": unit }),
+    )
+    .await
+}
+
+async fn a_report_never_goes_to_the_unit_it_names_or_a_unit_under_it(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register_government_and_department(&app).await;
+
+    // A report about the government: neither it nor its department may handle it.
+    let about_government = app.file_about("report", UNIT_A).await;
+    app.verb(&about_government, "accept", &app.intake, json!({}))
+        .await;
+    for unit in [UNIT_A, UNIT_B] {
+        let r = dispatch(&app, &about_government, unit).await;
+        r.assert_problem(409, "reported_unit");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("信访工作条例"),
+            "the clerk reads why: {}",
+            r.body
+        );
+    }
+    let v = app
+        .get(
+            &format!("/api/v1/complaints/{about_government}"),
+            &app.intake,
+        )
+        .await;
+    assert_eq!(v.assert_ok()["status"], "accepted");
+
+    // A report about the department goes to the government above it; returned, it
+    // still never goes to the department.
+    let about_department = app.file_about("report", UNIT_B).await;
+    app.verb(&about_department, "accept", &app.intake, json!({}))
+        .await;
+    dispatch(&app, &about_department, UNIT_B)
+        .await
+        .assert_problem(409, "reported_unit");
+    dispatch(&app, &about_department, UNIT_A).await.assert_ok();
+    app.verb(
+        &about_department,
+        "return",
+        &app.handler_a,
+        json!({ "reason": "请部门自查" }),
+    )
+    .await;
+    dispatch(&app, &about_department, UNIT_B)
+        .await
+        .assert_problem(409, "reported_unit");
+
+    // A complaint (投诉) that is not a report may go to the unit it names.
+    let complaint = app.file_about("complaint", UNIT_B).await;
+    app.verb(&complaint, "accept", &app.intake, json!({})).await;
+    dispatch(&app, &complaint, UNIT_B).await.assert_ok();
+    app.app.stop().await;
+}
+
+async fn merge(app: &TestApp, id: &str, into: &str) -> probity_tests::Resp {
+    app.post(
+        &format!("/api/v1/complaints/{id}/merge"),
+        &app.intake,
+        &json!({ "into": into }),
+    )
+    .await
+}
+
+async fn a_merge_goes_only_into_an_open_case_that_is_not_merged(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let first = app.dispatched("complaint").await;
+    let second = app.file("complaint").await;
+    let third = app.file("complaint").await;
+
+    // Into itself: never.
+    merge(&app, &second, &second)
+        .await
+        .assert_problem(422, "validation_failed");
+    // Into an open case: the target shows what was merged into it.
+    let v = merge(&app, &second, &first).await;
+    assert_eq!(v.assert_ok()["merged_into"], first.as_str());
+    let target = app
+        .get(&format!("/api/v1/complaints/{first}"), &app.supervisor)
+        .await;
+    assert_eq!(target.assert_ok()["merged_from"], json!([second]));
+    // Into a merged case, or back into the merged one (a circle): never.
+    merge(&app, &third, &second)
+        .await
+        .assert_problem(409, "merge_target_not_open");
+    merge(&app, &first, &second)
+        .await
+        .assert_problem(409, "merge_target_not_open");
+
+    // Into a declined or a closed case: never.
+    let declined = app.file("complaint").await;
+    app.verb(
+        &declined,
+        "decline",
+        &app.intake,
+        json!({ "reason": "重复" }),
+    )
+    .await;
+    merge(&app, &third, &declined)
+        .await
+        .assert_problem(409, "merge_target_not_open");
+    let closed = app.dispatched("consultation").await;
+    app.verb(&closed, "sign", &app.handler_a, json!({})).await;
+    app.verb(
+        &closed,
+        "reply",
+        &app.handler_a,
+        json!({ "content": "已答复" }),
+    )
+    .await;
+    app.verb(
+        &closed,
+        "visit",
+        &app.intake,
+        json!({ "satisfied": true, "comment": "" }),
+    )
+    .await;
+    merge(&app, &third, &closed)
+        .await
+        .assert_problem(409, "merge_target_not_open");
+
+    // A dispatched case merged away leaves the deadline board.
+    let repeat = app.dispatched("complaint").await;
+    app.eventually("/api/v1/deadlines", &app.supervisor, |b| {
+        b["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|e| e["case_id"] == repeat.as_str()))
+    })
+    .await;
+    merge(&app, &repeat, &first).await.assert_ok();
+    app.eventually("/api/v1/deadlines", &app.supervisor, |b| {
+        b["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().all(|e| e["case_id"] != repeat.as_str()))
+    })
+    .await;
+    app.eventually(
+        &format!("/api/v1/complaints/{first}"),
+        &app.supervisor,
+        |v| v["merged_from"] == json!([second, repeat]),
+    )
+    .await;
+    app.app.stop().await;
+}
+
+/// A government unrelated to UNIT_A and UNIT_B.
+const UNIT_C: &str = "91330100716105852F";
+
+async fn bound_supervisor(app: &TestApp, unit: &str) -> String {
+    let unit = probity_domain::CreditCode::parse(unit).unwrap();
+    probity_http::create_token(
+        &app.app.db,
+        Role::Supervisor,
+        Some(unit),
+        Some("bound".into()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn new_record(
+    app: &TestApp,
+    token: &str,
+    subject: &str,
+    source_ref: &str,
+) -> probity_tests::Resp {
+    app.post(
+        "/api/v1/records",
+        token,
+        &json!({
+            "subject_code": subject,
+            "source": "administrative_penalty",
+            "source_ref": source_ref,
+            "decision_date": app.today() - chrono::Duration::days(30),
+            "severity": "ordinary",
+            "sector": "general",
+            "summary": "行政许可超期办理"
+        }),
+    )
+    .await
+}
+
+async fn a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register_government_and_department(&app).await;
+    let r = app
+        .post(
+            "/api/v1/subjects",
+            &app.admin,
+            &json!({"credit_code": UNIT_C, "name": "某县人民政府", "kind": "government"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let government = bound_supervisor(&app, UNIT_A).await;
+    let department = bound_supervisor(&app, UNIT_B).await;
+    let county = bound_supervisor(&app, UNIT_C).await;
+
+    // Record: against its own unit or one under it, never outside.
+    new_record(&app, &county, UNIT_B, "县罚〔2026〕1号")
+        .await
+        .assert_problem(403, "forbidden");
+    new_record(&app, &department, UNIT_A, "局罚〔2026〕1号")
+        .await
+        .assert_problem(403, "forbidden");
+    let r = new_record(&app, &government, UNIT_B, "市罚〔2026〕1号").await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let by_government = r.body["id"].as_str().unwrap().to_string();
+    // The credit office (unbound) records against anyone.
+    let r = new_record(&app, &app.supervisor, UNIT_C, "信用办〔2026〕1号").await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let about_county = r.body["id"].as_str().unwrap().to_string();
+
+    // Reads: the county sees its own record, not the city's department's.
+    app.get(&format!("/api/v1/records/{about_county}"), &county)
+        .await
+        .assert_ok();
+    app.get(&format!("/api/v1/records/{by_government}"), &county)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&format!("/api/v1/records/{by_government}"), &department)
+        .await
+        .assert_ok();
+
+    // Rectification: ordered and worked only within the authority.
+    app.post(
+        "/api/v1/rectifications",
+        &county,
+        &json!({"record_id": by_government, "working_days": 5}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = app
+        .post(
+            "/api/v1/rectifications",
+            &government,
+            &json!({"record_id": by_government, "working_days": 5}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let rectification = r.body["id"].as_str().unwrap().to_string();
+    for verb in ["mitigate", "reject"] {
+        app.post(
+            &format!("/api/v1/rectifications/{rectification}/{verb}"),
+            &county,
+            &json!({"reason": "越权", "working_days": 5}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    }
+    app.get(&format!("/api/v1/rectifications/{rectification}"), &county)
+        .await
+        .assert_problem(403, "forbidden");
+    let m = app
+        .post(
+            &format!("/api/v1/rectifications/{rectification}/mitigate"),
+            &government,
+            &json!({"reason": "主动消除影响"}),
+        )
+        .await;
+    assert_eq!(m.assert_ok()["mitigated"], true);
+
+    // Commitment assessment: only within the authority.
+    let c = app
+        .post(
+            "/api/v1/commitments",
+            &app.handler_b,
+            &json!({"subject_code": UNIT_B, "kind": "investment_promise", "text": "兑现优惠政策", "due_date": "2026-06-30"}),
+        )
+        .await;
+    assert_eq!(c.status.as_u16(), 201, "{}", c.body);
+    let commitment = c.body["id"].as_str().unwrap().to_string();
+    let assess = format!("/api/v1/commitments/{commitment}/assess");
+    app.post(
+        &assess,
+        &county,
+        &json!({"level": "breached", "note": "越权"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post(
+        &assess,
+        &government,
+        &json!({"level": "breached", "note": "优惠政策未兑现"}),
+    )
+    .await
+    .assert_ok();
+
+    // Withdraw: not the county's to withdraw; the recording authority withdraws.
+    let withdraw = format!("/api/v1/records/{by_government}/withdraw");
+    app.post(&withdraw, &county, &json!({"reason": "越权"}))
+        .await
+        .assert_problem(403, "forbidden");
+    let w = app
+        .post(
+            &withdraw,
+            &government,
+            &json!({"reason": "处罚决定已被撤销"}),
+        )
+        .await;
+    assert_eq!(w.assert_ok()["status"], "withdrawn");
+    app.app.stop().await;
+}

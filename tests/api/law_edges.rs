@@ -9,6 +9,7 @@ crate::both_modes!(
     a_report_never_goes_to_the_unit_it_names_or_a_unit_under_it,
     a_merge_goes_only_into_an_open_case_that_is_not_merged,
     a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only,
+    two_approvals_at_once_never_both_pass_the_repair_limits,
 );
 
 /// UNIT_A a government, UNIT_B one of its departments.
@@ -268,11 +269,14 @@ async fn a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only(mode: Mo
         .await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.body);
     let rectification = r.body["id"].as_str().unwrap().to_string();
-    for verb in ["mitigate", "reject"] {
+    for (verb, body) in [
+        ("mitigate", json!({"reason": "越权"})),
+        ("reject", json!({"reason": "越权", "working_days": 5})),
+    ] {
         app.post(
             &format!("/api/v1/rectifications/{rectification}/{verb}"),
             &county,
-            &json!({"reason": "越权", "working_days": 5}),
+            &body,
         )
         .await
         .assert_problem(403, "forbidden");
@@ -328,5 +332,96 @@ async fn a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only(mode: Mo
         )
         .await;
     assert_eq!(w.assert_ok()["status"], "withdrawn");
+    app.app.stop().await;
+}
+
+async fn two_approvals_at_once_never_both_pass_the_repair_limits(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register_government_and_department(&app).await;
+    // Two records of UNIT_B decided 200 days ago (ordinary: repairable after 3 months).
+    let decided = app.today() - chrono::Duration::days(200);
+    let mut repairs = Vec::new();
+    for n in 1..=2 {
+        let r = app
+            .post(
+                "/api/v1/records",
+                &app.supervisor,
+                &json!({
+                    "subject_code": UNIT_B, "source": "administrative_penalty",
+                    "source_ref": format!("九市罚〔2025〕{n}号"), "decision_date": decided,
+                    "severity": "ordinary", "sector": "general", "summary": "违规收费"
+                }),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        let p = app
+            .post(
+                "/api/v1/repairs",
+                &app.handler_b,
+                &json!({"record_id": r.body["id"], "commitment": "信用承诺书", "evidence": "已退还全部费用"}),
+            )
+            .await;
+        assert_eq!(p.status.as_u16(), 201, "{}", p.body);
+        let id = p.body["id"].as_str().unwrap().to_string();
+        app.post(
+            &format!("/api/v1/repairs/{id}/accept"),
+            &app.supervisor,
+            &json!({}),
+        )
+        .await
+        .assert_ok();
+        repairs.push(id);
+    }
+    // Both approved at the same moment: exactly one passes the one-year limit.
+    let approve = |id: &String| {
+        app.post(
+            &format!("/api/v1/repairs/{id}/approve"),
+            &app.supervisor,
+            &json!({}),
+        )
+    };
+    let (a, b) = tokio::join!(approve(&repairs[0]), approve(&repairs[1]));
+    let (passed, refused, refused_id) = match (a.status.as_u16(), b.status.as_u16()) {
+        (200, 409) => (a, b, &repairs[1]),
+        (409, 200) => (b, a, &repairs[0]),
+        other => panic!(
+            "one approval must pass and one be refused: {other:?} {} {}",
+            a.body, b.body
+        ),
+    };
+    assert_eq!(passed.body["status"], "approved");
+    refused.assert_problem(409, "repair_not_eligible");
+    let next_year = app
+        .today()
+        .checked_add_months(chrono::Months::new(12))
+        .unwrap();
+    assert_eq!(
+        refused.body["possible_from"],
+        json!(next_year),
+        "{}",
+        refused.body
+    );
+    // The refused one is still accepted, waiting for a decision.
+    let v = app
+        .get(&format!("/api/v1/repairs/{refused_id}"), &app.supervisor)
+        .await;
+    assert_eq!(v.assert_ok()["status"], "accepted");
+
+    // A revoked repair still counts: the other one stays refused.
+    let approved_id = if refused_id == &repairs[0] {
+        &repairs[1]
+    } else {
+        &repairs[0]
+    };
+    app.post(
+        &format!("/api/v1/repairs/{approved_id}/revoke"),
+        &app.supervisor,
+        &json!({"reason": "提供虚假材料"}),
+    )
+    .await
+    .assert_ok();
+    approve(refused_id)
+        .await
+        .assert_problem(409, "repair_not_eligible");
     app.app.stop().await;
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cqrs_es::{Aggregate, EventEnvelope};
-use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD};
+use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD, REPAIR};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
 use probity_domain::integrity::{
@@ -24,7 +24,7 @@ use probity_domain::record::{
 };
 use probity_domain::rectification::{Rectification, RectificationCommand};
 use probity_domain::repair::{Repair, RepairCommand};
-use probity_domain::subject::{Subject, SubjectCommand, SubjectKind};
+use probity_domain::subject::{Subject, SubjectCommand, SubjectError, SubjectKind};
 use probity_domain::{CreditCode, IdentityNumber};
 use probity_store::{
     CommandWrites, Db, ExecuteError, Executor, KeyStore, Metadata, NewKey, PersonIndex, Reserved,
@@ -816,10 +816,21 @@ impl App {
         evidence: String,
     ) -> AppResult<(String, IntegrityDoc)> {
         let record = self.record_facts_for(record_id).await?;
-        let history = self
+        let mut history = self
             .views
             .repair_history(record.unit.as_str(), &record.record_id)
             .await?;
+        // Approvals counted on the subject's ledger the repair views may not show yet.
+        let known = self.views.repair_approvals(record.unit.as_str()).await?;
+        let (subject, _) = load(&self.integrity.subjects, record.unit.as_str()).await?;
+        history.approved_on.extend(
+            subject
+                .repair_approvals
+                .iter()
+                .filter(|(rid, _)| !known.iter().any(|(k, _)| k == rid))
+                .map(|(_, day)| *day),
+        );
+        history.approved_on.sort();
         let applicant_unit = acting_unit(ctx.caller)?;
         let id = uuid::Uuid::now_v7().to_string();
         tracing::Span::current().record("case_id", id.as_str());
@@ -846,8 +857,77 @@ impl App {
         expected_version: Option<usize>,
         command: RepairCommand,
     ) -> AppResult<IntegrityDoc> {
-        self.command(ctx, &self.integrity.repairs, id, expected_version, command)
+        let RepairCommand::ApproveRepair { decider, at } = &command else {
+            return self
+                .command(ctx, &self.integrity.repairs, id, expected_version, command)
+                .await;
+        };
+        // The frequency limits are checked again at approval, on the subject's ledger:
+        // the approval is counted there first (optimistic concurrency on the subject,
+        // the executor retrying on a collision), so two approvals for one unit at once
+        // are decided one after the other and never both beyond a limit.
+        let (repair, _) = load(&self.integrity.repairs, id).await?;
+        let ready = repair.status == probity_domain::repair::RepairStatus::Accepted
+            && decider.may_decide(repair.recorded_by.as_ref());
+        let Some(unit) = repair.unit.clone().filter(|_| ready) else {
+            // Refused by the repair itself (not found, status, authority).
+            return self
+                .command(ctx, &self.integrity.repairs, id, expected_version, command)
+                .await;
+        };
+        if let Some(doc) = self.read_integrity(REPAIR, id).await? {
+            self.require_authority(ctx.caller, &doc).await?;
+        }
+        let (subject, _) = load(&self.integrity.subjects, unit.as_str()).await?;
+        let earlier = self
+            .views
+            .repair_approvals(unit.as_str())
+            .await?
+            .into_iter()
+            .filter(|(rid, _)| rid != id && !subject.repair_approvals.iter().any(|(l, _)| l == rid))
+            .map(|(_, day)| day)
+            .collect();
+        let count = SubjectCommand::CountRepairApproval {
+            repair_id: id.to_string(),
+            earlier,
+            at: *at,
+        };
+        match self
+            .run(
+                &self.integrity.subjects,
+                unit.as_str(),
+                count,
+                None,
+                ctx.metadata(),
+            )
             .await
+        {
+            Ok(_) | Err(AppError::Subject(SubjectError::AlreadyCounted { .. })) => {}
+            Err(e) => return Err(e),
+        }
+        let approved = self
+            .command(ctx, &self.integrity.repairs, id, expected_version, command)
+            .await;
+        if approved.is_err() {
+            // Decided otherwise in between (or a stale If-Match): the count is taken back.
+            let uncount = SubjectCommand::UncountRepairApproval {
+                repair_id: id.to_string(),
+                at: self.clock.now(),
+            };
+            if let Err(e) = self
+                .run(
+                    &self.integrity.subjects,
+                    unit.as_str(),
+                    uncount,
+                    None,
+                    ctx.metadata(),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "a counted repair approval could not be taken back");
+            }
+        }
+        approved
     }
 
     /// Files an objection against a record (its facts read from the log): the record

@@ -405,6 +405,20 @@ fn subject(e: SubjectError) -> ApiError {
     match e {
         SubjectError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
         SubjectError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        SubjectError::NotFound => ApiError::NotFound(e.to_string()),
+        SubjectError::AlreadyCounted { .. } | SubjectError::NotCounted { .. } => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        SubjectError::RepairNotEligible {
+            reason,
+            possible_from,
+        } => ApiError::RepairNotEligible {
+            detail: match possible_from {
+                Some(day) => format!("{reason}; a repair is possible from {day}"),
+                None => reason,
+            },
+            possible_from,
+        },
     }
 }
 

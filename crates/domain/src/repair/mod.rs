@@ -70,7 +70,8 @@ impl std::fmt::Display for RepairStatus {
 /// repair views just before the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairHistory {
-    /// Approval dates of the unit's repairs that still stand (not revoked), any record.
+    /// Approval dates of the unit's repairs, any record, revoked ones included (a revoked
+    /// repair still counts towards the frequency limits).
     pub approved_on: Vec<NaiveDate>,
     /// The record already has a repair that stands.
     pub record_repaired: bool,
@@ -398,18 +399,40 @@ pub fn check_eligibility(
     }
     let mut possible_from = record.publicity.repair_possible_from;
     let mut reason = "the minimum publicity period has not passed";
-    if let Some(last) = history.approved_on.iter().max() {
-        let next = add_months(*last, limits.min_months_between);
+    if let Some((next, why)) = frequency_limit(&history.approved_on, limits, today) {
         if next > possible_from {
             possible_from = next;
-            reason = "the unit's last repair is too recent";
+            reason = why;
         }
+    }
+    if today < possible_from {
+        // No date to give when the maximum period is over by then.
+        let possible_from = Some(possible_from).filter(|d| *d < record.publicity.ends);
+        return Err(not_eligible(reason, possible_from));
+    }
+    Ok(())
+}
+
+/// The first day the frequency limits allow the unit's next repair, given the approval
+/// days of its earlier repairs (revoked ones included), and the limit that sets it; `None`
+/// when neither limit applies. "No repair within `min_months_between` of the last" and
+/// "at most `max_in_window` in `window_months`" (domain-rules §7).
+pub fn frequency_limit(
+    approved_on: &[NaiveDate],
+    limits: &crate::integrity::RepairLimits,
+    today: NaiveDate,
+) -> Option<(NaiveDate, &'static str)> {
+    let mut limit: Option<(NaiveDate, &'static str)> = None;
+    if let Some(last) = approved_on.iter().max() {
+        limit = Some((
+            add_months(*last, limits.min_months_between),
+            "the unit's last repair is too recent",
+        ));
     }
     let window_start = today
         .checked_sub_months(Months::new(limits.window_months))
         .unwrap_or(NaiveDate::MIN);
-    let mut in_window: Vec<NaiveDate> = history
-        .approved_on
+    let mut in_window: Vec<NaiveDate> = approved_on
         .iter()
         .copied()
         .filter(|d| *d > window_start)
@@ -419,17 +442,14 @@ pub fn check_eligibility(
         // The oldest repair that keeps the count at the limit leaves the window.
         let leaving = in_window[in_window.len() - limits.max_in_window as usize];
         let next = add_months(leaving, limits.window_months);
-        if next > possible_from {
-            possible_from = next;
-            reason = "the unit reached the most repairs allowed in the period";
+        if limit.is_none_or(|(d, _)| next > d) {
+            limit = Some((
+                next,
+                "the unit reached the most repairs allowed in the period",
+            ));
         }
     }
-    if today < possible_from {
-        // No date to give when the maximum period is over by then.
-        let possible_from = Some(possible_from).filter(|d| *d < record.publicity.ends);
-        return Err(not_eligible(reason, possible_from));
-    }
-    Ok(())
+    limit
 }
 
 impl Repair {

@@ -343,6 +343,8 @@ impl Fold {
                         },
                     );
                 }
+                SubjectEvent::RepairApprovalCounted { .. }
+                | SubjectEvent::RepairApprovalUncounted { .. } => {}
             }
             return Ok(());
         }

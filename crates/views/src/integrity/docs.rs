@@ -77,6 +77,12 @@ impl SubjectView {
                 registered_at: *at,
             })
             .or(view),
+            // The repair ledger (frequency limits) changes nothing shown but the version.
+            SubjectEvent::RepairApprovalCounted { .. }
+            | SubjectEvent::RepairApprovalUncounted { .. } => view.map(|mut v| {
+                v.version = sequence;
+                v
+            }),
         }
     }
 }

@@ -335,7 +335,7 @@ impl Views {
         record_id: &str,
     ) -> Result<RepairHistory, ViewError> {
         let rows = sqlx::query(
-            "SELECT record_id, status, approved_on FROM repair_views \
+            "SELECT record_id, status, approved_on, doc FROM repair_views \
              WHERE unit = $1 OR record_id = $2",
         )
         .bind(unit)
@@ -349,6 +349,15 @@ impl Views {
             let approved_on: Option<String> = row.try_get(2)?;
             if let Some(day) = approved_on {
                 history.approved_on.push(parse_date(&day)?);
+            } else if status == "revoked" {
+                // A revoked repair still counts towards the frequency limits.
+                let doc: String = row.try_get(3)?;
+                let view: RepairView = serde_json::from_str(&doc)?;
+                if let Some(at) = view.approved_at {
+                    history
+                        .approved_on
+                        .push(probity_domain::WorkingCalendar::local_date(at));
+                }
             }
             if rid == record_id {
                 match status.as_str() {
@@ -360,6 +369,30 @@ impl Views {
         }
         history.approved_on.sort();
         Ok(history)
+    }
+
+    /// The unit's repairs that were approved (revoked ones included): (repair id,
+    /// approval day in Asia/Shanghai).
+    pub async fn repair_approvals(
+        &self,
+        unit: &str,
+    ) -> Result<Vec<(String, NaiveDate)>, ViewError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM repair_views WHERE unit = $1 AND status IN ('approved', 'revoked')",
+        )
+        .bind(unit)
+        .fetch_all(&self.db.any)
+        .await?;
+        let mut approvals = Vec::new();
+        for row in rows {
+            let doc: String = row.try_get(0)?;
+            let view: RepairView = serde_json::from_str(&doc)?;
+            if let Some(at) = view.approved_at {
+                approvals.push((view.id, probity_domain::WorkingCalendar::local_date(at)));
+            }
+        }
+        approvals.sort();
+        Ok(approvals)
     }
 
     /// Records of governments, departments and organisations inside their publicity

@@ -209,6 +209,11 @@ pub struct RecordView {
     pub publicity: PublicityView,
     /// Last day (exclusive) of the sector ban.
     pub ban_until: Option<NaiveDate>,
+    /// The sector ban is in force on the reader's day (computed at read): for its whole
+    /// legal period, whatever the publicity or a repair; a fact separate from
+    /// `publicity.published`.
+    #[serde(default)]
+    pub banned: bool,
     pub corrections: Vec<CorrectionView>,
     /// An objection is filed and undecided (computed at read).
     pub under_objection: bool,
@@ -260,6 +265,7 @@ impl RecordView {
                 withdrawal_reason: None,
                 publicity: PublicityView::from(publicity),
                 ban_until: *ban_until,
+                banned: false,
                 corrections: Vec::new(),
                 under_objection: false,
                 repaired: false,
@@ -316,6 +322,7 @@ impl RecordView {
             && !stopped
             && self.publicity.start <= today
             && today < self.publicity.ends;
+        self.banned = self.status == "active" && self.ban_until.is_some_and(|b| today < b);
     }
 }
 

@@ -2,7 +2,7 @@
 //! other rules a supervisor or a court would hold the system to.
 
 use probity_http::Role;
-use probity_tests::{spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::json;
 
 crate::both_modes!(
@@ -10,6 +10,7 @@ crate::both_modes!(
     a_merge_goes_only_into_an_open_case_that_is_not_merged,
     a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only,
     two_approvals_at_once_never_both_pass_the_repair_limits,
+    while_more_material_is_awaited_no_deadline_runs_and_a_supplement_starts_afresh,
 );
 
 /// UNIT_A a government, UNIT_B one of its departments.
@@ -373,12 +374,11 @@ async fn two_approvals_at_once_never_both_pass_the_repair_limits(mode: Mode) {
         repairs.push(id);
     }
     // Both approved at the same moment: exactly one passes the one-year limit.
+    let owned = app;
+    let app = &owned;
     let approve = |id: &String| {
-        app.post(
-            &format!("/api/v1/repairs/{id}/approve"),
-            &app.supervisor,
-            &json!({}),
-        )
+        let path = format!("/api/v1/repairs/{id}/approve");
+        async move { app.post(&path, &app.supervisor, &json!({})).await }
     };
     let (a, b) = tokio::join!(approve(&repairs[0]), approve(&repairs[1]));
     let (passed, refused, refused_id) = match (a.status.as_u16(), b.status.as_u16()) {
@@ -423,5 +423,104 @@ async fn two_approvals_at_once_never_both_pass_the_repair_limits(mode: Mode) {
     approve(refused_id)
         .await
         .assert_problem(409, "repair_not_eligible");
+    owned.app.stop().await;
+}
+
+async fn while_more_material_is_awaited_no_deadline_runs_and_a_supplement_starts_afresh(
+    mode: Mode,
+) {
+    let app = spawn_app(mode).await;
+    register_government_and_department(&app).await;
+    let r = app
+        .post(
+            "/api/v1/records",
+            &app.supervisor,
+            &json!({
+                "subject_code": UNIT_B, "source": "administrative_penalty",
+                "source_ref": "九市罚〔2025〕30号",
+                "decision_date": app.today() - chrono::Duration::days(200),
+                "severity": "ordinary", "sector": "general", "summary": "违规收费"
+            }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let p = app
+        .post(
+            "/api/v1/repairs",
+            &app.handler_b,
+            &json!({"record_id": r.body["id"], "commitment": "信用承诺书", "evidence": "已退费"}),
+        )
+        .await;
+    assert_eq!(p.status.as_u16(), 201, "{}", p.body);
+    let repair = p.body["id"].as_str().unwrap().to_string();
+    let rv = |verb: &str| format!("/api/v1/repairs/{repair}/{verb}");
+    let accepted = app.post(&rv("accept"), &app.supervisor, &json!({})).await;
+    let first_due = accepted.assert_ok()["decision_due"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        &rv("request-more"),
+        &app.supervisor,
+        &json!({"what": "退费凭证"}),
+    )
+    .await
+    .assert_ok();
+    // The board shows nothing against the authority while the applicant owes material.
+    let on_board = |b: &serde_json::Value| {
+        b["items"]
+            .as_array()
+            .map(|i| {
+                i.iter()
+                    .filter(|e| e["case_id"] == repair.as_str())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    app.eventually("/api/v1/deadlines", &app.supervisor, |b| {
+        on_board(b).is_empty()
+    })
+    .await;
+
+    // Thirty days on (past the first decision due day), still nothing runs or is flagged.
+    let backing = app.backing.clone();
+    let later = app.clock_offset + chrono::Duration::days(30);
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    let app = start_on(backing, dir, later).await;
+    assert!(app.today().to_string() > first_due);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let v = app
+        .get(&format!("/api/v1/repairs/{repair}"), &app.supervisor)
+        .await;
+    assert_eq!(v.assert_ok()["status"], "more_requested");
+    assert_eq!(v.body["overdue_flags"], json!([]), "{}", v.body);
+    let board = app.get("/api/v1/deadlines", &app.supervisor).await;
+    assert!(on_board(board.assert_ok()).is_empty(), "{}", board.body);
+
+    // The supplement arrives today: a fresh decision period of 10 working days from today.
+    let s = app
+        .post(
+            &rv("supplement"),
+            &app.handler_b,
+            &json!({"evidence": "退费凭证扫描件"}),
+        )
+        .await;
+    assert_eq!(s.assert_ok()["status"], "accepted");
+    let fresh = probity_domain::WorkingCalendar::china()
+        .add_working_days(app.today(), 10)
+        .unwrap()
+        .due;
+    assert_eq!(s.body["decision_due"], json!(fresh), "{}", s.body);
+    let board = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            !on_board(b).is_empty()
+        })
+        .await;
+    let entry = &on_board(&board)[0];
+    assert_eq!(entry["kind"], "repair_decision");
+    assert_eq!(entry["due"], json!(fresh));
     app.app.stop().await;
 }

@@ -109,9 +109,10 @@ impl Repair {
     pub fn pending_due(&self) -> Option<NaiveDate> {
         match self.status {
             RepairStatus::Applied => self.acceptance_due,
-            RepairStatus::Accepted | RepairStatus::MoreRequested => {
-                self.decision_due.or(self.acceptance_due)
-            }
+            RepairStatus::Accepted => self.decision_due.or(self.acceptance_due),
+            // 补正: while the applicant owes material no deadline runs against the
+            // authority.
+            RepairStatus::MoreRequested => None,
             _ => None,
         }
     }
@@ -234,10 +235,15 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Material supplied.
+    /// Material supplied (补正): a fresh period starts from the day it arrived.
     RepairSupplemented {
         /// The added evidence.
         evidence: String,
+        /// The fresh due day of the acceptance (not yet accepted) or of the decision
+        /// (accepted), counted from the supplement's day. Absent in events stored before
+        /// the 补正 clock (issue 10): the earlier due day then stays.
+        #[serde(default)]
+        due: Option<Deadline>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -523,8 +529,17 @@ impl Repair {
                     return Err(RepairError::NotRecordUnit);
                 }
                 check_text("evidence", &evidence, TEXT_MAX_CHARS)?;
+                let limit = if self.accepted {
+                    limits.decision_working_days
+                } else {
+                    limits.acceptance_working_days
+                };
+                let due = services
+                    .calendar
+                    .add_working_days(WorkingCalendar::local_date(at), limit)?;
                 Ok(vec![RepairEvent::RepairSupplemented {
                     evidence: evidence.trim().to_string(),
+                    due: Some(due),
                     at,
                 }])
             }
@@ -636,11 +651,18 @@ impl Aggregate for Repair {
                 self.unit = Some(unit);
                 self.recorded_by = recorded_by;
             }
-            RepairEvent::RepairSupplemented { .. } => {
+            RepairEvent::RepairSupplemented { due, .. } => {
                 self.status = if self.accepted {
                     RepairStatus::Accepted
                 } else {
                     RepairStatus::Applied
+                };
+                if let Some(due) = due {
+                    if self.accepted {
+                        self.decision_due = Some(due.due);
+                    } else {
+                        self.acceptance_due = Some(due.due);
+                    }
                 }
             }
             RepairEvent::RepairAccepted { decision_due, .. } => {

@@ -546,7 +546,16 @@ impl RepairView {
         v.version = sequence;
         match event {
             RepairEvent::RepairApplied { .. } => {}
-            RepairEvent::RepairSupplemented { evidence, at } => {
+            RepairEvent::RepairSupplemented { evidence, due, at } => {
+                // 补正: a fresh period from the supplement's day.
+                if let Some(due) = due {
+                    if v.accepted_at.is_some() {
+                        v.decision_due = Some(due.due);
+                    } else {
+                        v.acceptance_due = due.due;
+                    }
+                    v.provisional = due.provisional;
+                }
                 v.status = if v.accepted_at.is_some() {
                     RepairStatus::Accepted
                 } else {

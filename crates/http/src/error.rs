@@ -481,7 +481,9 @@ fn repair(e: RepairError) -> ApiError {
         }
         RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         RepairError::Calendar(c) => calendar(c),
-        RepairError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+        RepairError::Deadline(_) | RepairError::NotRecomputable(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
     }
 }
 
@@ -497,7 +499,9 @@ fn objection(e: ObjectionError) -> ApiError {
         }
         ObjectionError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         ObjectionError::Calendar(c) => calendar(c),
-        ObjectionError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+        ObjectionError::Deadline(_) | ObjectionError::NotRecomputable(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
     }
 }
 

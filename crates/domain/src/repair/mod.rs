@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_decision_overdue, check_reminder, check_text, Decider,
+    add_months, check_decision_overdue, check_reminder, check_text, recount_provisional, Decider,
     DecisionDeadlineRefusal, IntegrityServices, RecordFacts,
 };
 
@@ -102,6 +102,12 @@ pub struct Repair {
     /// Due days already reminded.
     #[serde(default)]
     pub reminded: Vec<NaiveDate>,
+    /// The day the pending acceptance or decision period was counted from.
+    #[serde(default)]
+    pub due_from: Option<NaiveDate>,
+    /// The pending due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub due_provisional: bool,
 }
 
 impl Repair {
@@ -196,6 +202,12 @@ pub enum RepairCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional acceptance or decision due day once its year's holiday
+    /// schedule is loaded (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl RepairCommand {
@@ -211,6 +223,7 @@ impl RepairCommand {
             Self::RevokeRepair { .. } => "RevokeRepair",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
             Self::RemindDecision { .. } => "RemindDecision",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -294,6 +307,14 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional acceptance or decision due day recounted on the loaded holiday
+    /// schedule: final now.
+    RepairDueRecomputed {
+        /// The pending due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for RepairEvent {
@@ -308,6 +329,7 @@ impl DomainEvent for RepairEvent {
             Self::RepairRevoked { .. } => "RepairRevoked",
             Self::RepairDecisionOverdue { .. } => "RepairDecisionOverdue",
             Self::RepairDecisionDueSoon { .. } => "RepairDecisionDueSoon",
+            Self::RepairDueRecomputed { .. } => "RepairDueRecomputed",
         }
         .to_string()
     }
@@ -362,6 +384,9 @@ pub enum RepairError {
     /// Flagging an overdue decision was refused (409 `invalid_transition`).
     #[error(transparent)]
     Deadline(#[from] DecisionDeadlineRefusal),
+    /// A provisional due day cannot be recounted, and why (409 `invalid_transition`).
+    #[error("the due date cannot be recomputed: {0}")]
+    NotRecomputable(&'static str),
 }
 
 impl From<(&'static str, String)> for RepairError {
@@ -601,6 +626,32 @@ impl Repair {
                 )?;
                 Ok(vec![RepairEvent::RepairDecisionOverdue { due, at }])
             }
+            RepairCommand::RecomputeProvisionalDue { at } => {
+                if self.status == S::New {
+                    return Err(RepairError::NotFound);
+                }
+                let (limit, stored) = match self.status {
+                    S::Applied => (limits.acceptance_working_days, self.acceptance_due),
+                    S::Accepted => (limits.decision_working_days, self.decision_due),
+                    _ => return Err(RepairError::NotRecomputable("no decision is pending")),
+                };
+                let (Some(due), Some(from)) = (stored, self.due_from) else {
+                    return Err(RepairError::NotRecomputable("no due date is known"));
+                };
+                let stored = Deadline {
+                    due,
+                    provisional: self.due_provisional,
+                };
+                let due = recount_provisional(
+                    &services.calendar,
+                    from,
+                    limit,
+                    stored,
+                    WorkingCalendar::local_date(at),
+                )
+                .map_err(RepairError::NotRecomputable)?;
+                Ok(vec![RepairEvent::RepairDueRecomputed { due, at }])
+            }
             RepairCommand::RevokeRepair {
                 reason,
                 decider,
@@ -644,14 +695,21 @@ impl Aggregate for Repair {
                 unit,
                 recorded_by,
                 acceptance_due,
+                at,
                 ..
             } => {
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_provisional = acceptance_due.provisional;
                 self.status = RepairStatus::Applied;
                 self.acceptance_due = Some(acceptance_due.due);
                 self.unit = Some(unit);
                 self.recorded_by = recorded_by;
             }
-            RepairEvent::RepairSupplemented { due, .. } => {
+            RepairEvent::RepairSupplemented { due, at, .. } => {
+                if let Some(due) = due {
+                    self.due_from = Some(WorkingCalendar::local_date(at));
+                    self.due_provisional = due.provisional;
+                }
                 self.status = if self.accepted {
                     RepairStatus::Accepted
                 } else {
@@ -665,7 +723,9 @@ impl Aggregate for Repair {
                     }
                 }
             }
-            RepairEvent::RepairAccepted { decision_due, .. } => {
+            RepairEvent::RepairAccepted { decision_due, at } => {
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_provisional = decision_due.provisional;
                 self.status = RepairStatus::Accepted;
                 self.decision_due = Some(decision_due.due);
                 self.accepted = true;
@@ -676,6 +736,14 @@ impl Aggregate for Repair {
             RepairEvent::RepairRevoked { .. } => self.status = RepairStatus::Revoked,
             RepairEvent::RepairDecisionOverdue { due, .. } => self.flagged.push(due),
             RepairEvent::RepairDecisionDueSoon { due, .. } => self.reminded.push(due),
+            RepairEvent::RepairDueRecomputed { due, .. } => {
+                if self.status == RepairStatus::Applied {
+                    self.acceptance_due = Some(due.due);
+                } else {
+                    self.decision_due = Some(due.due);
+                }
+                self.due_provisional = due.provisional;
+            }
         }
     }
 }

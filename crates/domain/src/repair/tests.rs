@@ -1080,3 +1080,79 @@ fn the_authority_is_reminded_once_before_the_acceptance_and_the_decision_due_day
         .when(remind("2026-04-09 09:00"))
         .then_expect_error(RepairError::NotFound);
 }
+
+// ------------------------------------- provisional days recounted on a calendar load (issue 10)
+
+/// The shipped calendar plus a TEST 2027 schedule (1–3 Jan off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+/// Applied Wed 30 Dec 2026: acceptance in 3 working days, Mon 4 Jan 2027 on weekends alone.
+fn applied_provisionally() -> RepairEvent {
+    applied_event(
+        Some(authority()),
+        Deadline {
+            due: day("2027-01-04"),
+            provisional: true,
+        },
+        "2026-12-30 10:00",
+    )
+}
+
+fn recompute(local: &str) -> RepairCommand {
+    RepairCommand::RecomputeProvisionalDue { at: at(local) }
+}
+
+#[test]
+fn a_provisional_acceptance_day_is_recounted_once_the_year_is_loaded() {
+    let recomputed = RepairEvent::RepairDueRecomputed {
+        due: due("2027-01-05"),
+        at: at("2026-12-31 09:00"),
+    };
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_events(vec![recomputed.clone()]);
+    let mut state = Repair::default();
+    state.apply(applied_provisionally());
+    state.apply(recomputed.clone());
+    assert_eq!(state.pending_due(), Some(day("2027-01-05")));
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally(), recomputed])
+        .when(recompute("2026-12-31 10:00"))
+        .then_expect_error(RepairError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn a_provisional_day_is_not_recounted_before_its_year_is_loaded() {
+    repair()
+        .given(vec![applied_provisionally()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_error(RepairError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
+#[test]
+fn a_passed_or_decided_provisional_day_is_left_as_it_is() {
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally()])
+        .when(recompute("2027-01-05 09:00"))
+        .then_expect_error(RepairError::NotRecomputable("the due date has passed"));
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally(), denied()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_error(RepairError::NotRecomputable("no decision is pending"));
+}

@@ -595,6 +595,14 @@ impl RepairView {
             }
             RepairEvent::RepairDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
             RepairEvent::RepairDecisionDueSoon { .. } => {}
+            RepairEvent::RepairDueRecomputed { due, .. } => {
+                if v.status == RepairStatus::Applied.as_str() {
+                    v.acceptance_due = due.due;
+                } else {
+                    v.decision_due = Some(due.due);
+                }
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }
@@ -696,6 +704,10 @@ impl ObjectionView {
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
             ObjectionEvent::ObjectionDecisionDueSoon { .. } => {}
+            ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
+                v.decision_due = due.due;
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }

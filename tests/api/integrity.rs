@@ -289,10 +289,23 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
     .assert_ok();
     app.eventually(&public, "", |b| public_ids(b).is_empty())
         .await;
-    app.eventually("/api/v1/public/sector-lists/procurement", "", |b| {
-        !public_ids(b).contains(&id)
-    })
-    .await;
+    // A repair ends publication, not the procurement ban (政府采购法 art. 77): the
+    // sector list keeps the record for the whole ban, no longer disclosed.
+    let list = app
+        .eventually("/api/v1/public/sector-lists/procurement", "", |b| {
+            b["items"].as_array().is_some_and(|i| {
+                i.iter()
+                    .any(|e| e["id"] == id.as_str() && e["disclosed"] == false)
+            })
+        })
+        .await;
+    let entry = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["banned"], true, "{entry}");
     app.eventually(&path, &app.supervisor, |b| b["eligible"] == true)
         .await;
     let v = app
@@ -300,6 +313,7 @@ async fn a_finding_goes_through_rectification_objection_and_repair_and_every_vie
         .await;
     assert_eq!(v.assert_ok()["repaired"], true);
     assert_eq!(v.body["publicity"]["published"], false);
+    assert_eq!(v.body["banned"], true);
 
     // Revoked (false materials): published again until its maximum period.
     app.post(

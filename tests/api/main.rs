@@ -6,6 +6,7 @@ mod audit;
 mod complaints;
 mod errors;
 mod integrity;
+mod law_edges;
 mod personal_data;
 mod replicas;
 mod tamper;

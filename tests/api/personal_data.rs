@@ -14,7 +14,16 @@ const NAME: &str = "张三";
 
 async fn the_reporter_is_shown_only_to_intake_and_auditors_and_each_read_is_recorded(mode: Mode) {
     let app = spawn_app(mode).await;
-    let id = app.dispatched("report").await;
+    // A report about UNIT_B, handled by UNIT_A (never by the unit it names).
+    let id = app.file_about("report", probity_tests::UNIT_B).await;
+    app.verb(&id, "accept", &app.intake, json!({})).await;
+    app.verb(
+        &id,
+        "dispatch",
+        &app.intake,
+        json!({ "unit": probity_tests::UNIT_A }),
+    )
+    .await;
     app.verb(&id, "sign", &app.handler_a, json!({})).await;
     let path = format!("/api/v1/complaints/{id}");
     app.eventually(&path, &app.supervisor, |v| v["version"] == 4)

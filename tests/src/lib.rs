@@ -296,8 +296,15 @@ impl TestApp {
             .await
     }
 
-    /// Files a named (non-anonymous) complaint of `category` and returns its id.
+    /// Files a named (non-anonymous) complaint of `category` about UNIT_A and returns
+    /// its id.
     pub async fn file(&self, category: &str) -> String {
+        self.file_about(category, UNIT_A).await
+    }
+
+    /// Files a named (non-anonymous) complaint of `category` about `subject_code` and
+    /// returns its id.
+    pub async fn file_about(&self, category: &str, subject_code: &str) -> String {
         let r = self
             .post(
                 "/api/v1/complaints",
@@ -305,7 +312,7 @@ impl TestApp {
                 &serde_json::json!({
                     "category": category,
                     "channel": "hotline",
-                    "subject_code": UNIT_A,
+                    "subject_code": subject_code,
                     "title": "Permit delayed past the promised date",
                     "description": "The permit promised in 10 days has not been issued after 40 days.",
                     "reporter": {

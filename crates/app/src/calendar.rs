@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use probity_domain::aggregate_type::{COMPLAINT, RECTIFICATION};
+use probity_domain::aggregate_type::{COMPLAINT, OBJECTION, RECTIFICATION, REPAIR};
 use probity_domain::calendar_admin::{
     CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
     CALENDAR_ID, CALENDAR_TYPE,
@@ -24,7 +24,9 @@ use probity_domain::complaint::{
     Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
 };
 use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
+use probity_domain::objection::{Objection, ObjectionCommand, ObjectionError};
 use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
+use probity_domain::repair::{Repair, RepairCommand, RepairError};
 use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
 use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
 use serde::Deserialize;
@@ -80,12 +82,34 @@ pub async fn calendar_in_force(db: &Db) -> AppResult<WorkingCalendar> {
 /// open provisional complaint deadlines at `now` with `limits`. Errors when the
 /// schedule is refused (inconsistent, conflicting with a year in force, leaving a gap)
 /// or the store fails before the recomputation starts.
-#[tracing::instrument(name = "calendar_load", skip(db, schedule, limits, now), fields(year = schedule.year))]
 pub async fn load_schedule(
     db: &Db,
     schedule: YearSchedule,
     source: &str,
     limits: TimeLimits,
+    now: DateTime<Utc>,
+) -> AppResult<LoadSummary> {
+    load_schedule_under(
+        db,
+        schedule,
+        source,
+        limits,
+        IntegrityPolicy::default(),
+        now,
+    )
+    .await
+}
+
+/// [`load_schedule`] with the integrity `policy` in force (the repair and objection
+/// periods recounted are its own; a policy that does not reproduce a stored due day
+/// leaves it as it is).
+#[tracing::instrument(name = "calendar_load", skip(db, schedule, limits, policy, now), fields(year = schedule.year))]
+pub async fn load_schedule_under(
+    db: &Db,
+    schedule: YearSchedule,
+    source: &str,
+    limits: TimeLimits,
+    policy: IntegrityPolicy,
     now: DateTime<Utc>,
 ) -> AppResult<LoadSummary> {
     let year = schedule.year;
@@ -143,13 +167,11 @@ pub async fn load_schedule(
             }
         }
     }
-    let rectifications = Executor::<Rectification>::new(
-        db.clone(),
-        IntegrityServices {
-            calendar: complaints.services.calendar.clone(),
-            policy: IntegrityPolicy::default(),
-        },
-    );
+    let integrity = IntegrityServices {
+        calendar: complaints.services.calendar.clone(),
+        policy,
+    };
+    let rectifications = Executor::<Rectification>::new(db.clone(), integrity.clone());
     for case in provisional_rectifications(db).await? {
         match rectifications
             .execute(
@@ -175,7 +197,78 @@ pub async fn load_schedule(
             }
         }
     }
+    // Provisional acceptance and decision days of repairs and objections (issue 10).
+    let repairs = Executor::<Repair>::new(db.clone(), integrity.clone());
+    for case in provisional_of(
+        db,
+        REPAIR,
+        &["RepairApplied", "RepairAccepted", "RepairSupplemented"],
+    )
+    .await?
+    {
+        let command = RepairCommand::RecomputeProvisionalDue { at: now };
+        match repairs.execute(&case, command, None, metadata()).await {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(RepairError::NotRecomputable(why))) => {
+                count_refusal(&mut summary, why)
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional repair due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    let objections = Executor::<Objection>::new(db.clone(), integrity);
+    for case in provisional_of(db, OBJECTION, &["ObjectionFiled"]).await? {
+        let command = ObjectionCommand::RecomputeProvisionalDue { at: now };
+        match objections.execute(&case, command, None, metadata()).await {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(ObjectionError::NotRecomputable(why))) => {
+                count_refusal(&mut summary, why)
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional objection due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
     Ok(summary)
+}
+
+/// Counts a refused recount: still provisional, or settled (final, passed, decided).
+fn count_refusal(summary: &mut LoadSummary, why: &str) {
+    if why.contains("still provisional") {
+        summary.still_provisional += 1
+    } else {
+        summary.already_final += 1
+    }
+}
+
+/// The aggregates of `aggregate_type` whose log holds one of `event_types` with a
+/// provisional deadline (a superset: each aggregate decides).
+async fn provisional_of(
+    db: &Db,
+    aggregate_type: &str,
+    event_types: &[&str],
+) -> AppResult<Vec<String>> {
+    let types = event_types
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = $1 AND event_type IN ({types}) \
+           AND (CAST(payload AS TEXT) LIKE '%\"provisional\":true%' \
+             OR CAST(payload AS TEXT) LIKE '%\"provisional\": true%') \
+         ORDER BY aggregate_id"
+    ))
+    .bind(aggregate_type)
+    .fetch_all(&db.any)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(AppError::from))
+        .collect()
 }
 
 /// The rectifications whose log holds a provisional due date (order or rejection).

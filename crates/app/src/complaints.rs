@@ -11,7 +11,7 @@ use cqrs_es::EventEnvelope;
 use probity_domain::access::AccessCommand;
 use probity_domain::aggregate_type::COMPLAINT;
 use probity_domain::complaint::Complaint;
-use probity_domain::complaint::{Category, Channel, ComplaintCommand};
+use probity_domain::complaint::{Category, Channel, ComplaintCommand, ComplaintError};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
 use probity_domain::{CreditCode, WorkingCalendar};
 use probity_store::{CommandWrites, KeyStore, Metadata, NewKey, StoreError, StoredEvent};
@@ -204,6 +204,12 @@ impl App {
         expected_version: Option<usize>,
         command: ComplaintCommand,
     ) -> AppResult<ComplaintView> {
+        let mut command = command;
+        if let ComplaintCommand::DispatchComplaint { unit, above, .. } = &mut command {
+            // Reporter protection (信访工作条例 art. 30) is decided by the complaint on
+            // the units above the target, read here from the log.
+            *above = self.units_above(unit).await?;
+        }
         if let Some(units) = self.jurisdiction(ctx.caller).await? {
             let outside =
                 || AppError::Forbidden("the case is outside this supervisor's authority".into());
@@ -279,17 +285,55 @@ impl App {
                 "a case cannot be merged into itself",
             ));
         }
-        if self.complaint_events(&into, None).await?.is_empty() {
+        // Merges of one server run one at a time: the target's status read here is the
+        // one the merge is decided on (no two opposite merges both see an open case).
+        let _serialised = self.merges.lock().await;
+        let (target, _) = crate::integrity::load(&self.complaints, &into).await?;
+        if target.status == probity_domain::complaint::Status::New {
             return Err(AppError::NotFound(format!(
                 "the case to merge into ({into}) was not found"
             )));
         }
         let command = ComplaintCommand::MergeComplaint {
-            into,
+            into: into.clone(),
+            into_status: target.status,
             at: self.clock.now(),
         };
-        self.complaint_command(ctx, id, expected_version, command)
+        let view = self
+            .complaint_command(ctx, id, expected_version, command)
+            .await?;
+        // The target records what was merged into it (its readers see `merged_from`).
+        let record = ComplaintCommand::RecordMergedIn {
+            from: id.to_string(),
+            at: self.clock.now(),
+        };
+        match self
+            .execute_complaint(&into, record, None, ctx.metadata())
             .await
+        {
+            Ok(_) | Err(AppError::Complaint(ComplaintError::AlreadyMergedIn { .. })) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(view)
+    }
+
+    /// The registered units above `unit`: its parent government, that one's parent, …
+    /// (from the log; a loop in the registry stops the walk).
+    pub async fn units_above(&self, unit: &CreditCode) -> AppResult<Vec<CreditCode>> {
+        let mut above: Vec<CreditCode> = Vec::new();
+        let mut next = unit.clone();
+        while let Some(parent) = crate::integrity::load(&self.integrity.subjects, next.as_str())
+            .await?
+            .0
+            .parent_code
+        {
+            if &parent == unit || above.contains(&parent) {
+                break;
+            }
+            above.push(parent.clone());
+            next = parent;
+        }
+        Ok(above)
     }
 
     /// One complaint as `caller` may see it: a handler only its unit's cases (then or

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cqrs_es::{Aggregate, EventEnvelope};
-use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD};
+use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD, REPAIR};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
 use probity_domain::integrity::{
@@ -24,7 +24,7 @@ use probity_domain::record::{
 };
 use probity_domain::rectification::{Rectification, RectificationCommand};
 use probity_domain::repair::{Repair, RepairCommand};
-use probity_domain::subject::{Subject, SubjectCommand, SubjectKind};
+use probity_domain::subject::{Subject, SubjectCommand, SubjectError, SubjectKind};
 use probity_domain::{CreditCode, IdentityNumber};
 use probity_store::{
     CommandWrites, Db, ExecuteError, Executor, KeyStore, Metadata, NewKey, PersonIndex, Reserved,
@@ -251,6 +251,14 @@ pub fn decider(caller: &Caller) -> Decider {
     }
 }
 
+/// The authority of a bound supervisor (`None` for every other caller).
+pub fn bound_supervisor(caller: &Caller) -> Option<&CreditCode> {
+    match (caller.role, &caller.unit) {
+        (Role::Supervisor, Some(unit)) => Some(unit),
+        _ => None,
+    }
+}
+
 /// The unit a handler acts for (`None` for other roles: intake, the credit office).
 pub fn acting_unit(caller: &Caller) -> AppResult<Option<CreditCode>> {
     match caller.role {
@@ -325,10 +333,71 @@ impl App {
         A::Command: Clone,
         A::Error: Into<AppError>,
     {
+        if bound_supervisor(ctx.caller).is_some() {
+            // A bound supervisor acts only within its authority (what an aggregate is
+            // about never changes, so reading it before the command is enough).
+            if let Some(doc) = self.read_integrity(A::TYPE, id).await? {
+                self.require_authority(ctx.caller, &doc).await?;
+            }
+        }
         let doc = self
             .run(executor, id, command, expected_version, ctx.metadata())
             .await?;
         self.complete(doc).await
+    }
+
+    /// Refuses (`forbidden`) a bound supervisor outside its authority: `unit` is neither
+    /// its unit nor under it, and its unit did not record (`recorded_by`) the record.
+    /// Every other caller passes (an unbound supervisor is the municipal credit office).
+    pub async fn require_within(
+        &self,
+        caller: &Caller,
+        unit: &str,
+        recorded_by: Option<&str>,
+    ) -> AppResult<()> {
+        let Some(authority) = bound_supervisor(caller) else {
+            return Ok(());
+        };
+        if recorded_by == Some(authority.as_str()) || self.is_within(authority, unit).await? {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(format!(
+            "{unit} is outside the authority of this supervisor ({})",
+            authority.as_str()
+        )))
+    }
+
+    /// Whether `unit` is `authority` or a unit under it (its parents read from the log).
+    pub async fn is_within(&self, authority: &CreditCode, unit: &str) -> AppResult<bool> {
+        if unit == authority.as_str() {
+            return Ok(true);
+        }
+        let Ok(unit) = CreditCode::parse(unit) else {
+            return Ok(false);
+        };
+        Ok(self.units_above(&unit).await?.contains(authority))
+    }
+
+    /// [`App::require_within`] for an integrity document: the unit it is about and the
+    /// authority that recorded the record it concerns.
+    pub async fn require_authority(&self, caller: &Caller, doc: &IntegrityDoc) -> AppResult<()> {
+        if bound_supervisor(caller).is_none() {
+            return Ok(());
+        }
+        let recorded_by = match doc {
+            IntegrityDoc::Record(v) => v.recorded_by.clone(),
+            IntegrityDoc::Repair(v) => v.recorded_by.clone(),
+            IntegrityDoc::Objection(v) => v.recorded_by.clone(),
+            IntegrityDoc::Rectification(v) => self
+                .integrity
+                .record_facts(&v.record_id)
+                .await?
+                .and_then(|f| f.recorded_by)
+                .map(|c| c.as_str().to_string()),
+            _ => None,
+        };
+        self.require_within(caller, doc.unit(), recorded_by.as_deref())
+            .await
     }
 
     /// Runs a creating command for a caller: the data keys it sealed with and (with an
@@ -427,7 +496,26 @@ impl App {
         {
             return Err(not_found());
         }
+        self.require_authority(caller, &doc).await?;
         self.complete(doc).await
+    }
+
+    /// A subject's integrity archive for `caller` (supervisor, auditor): a bound
+    /// supervisor reads only the archives of its unit and the units under it.
+    pub async fn archive_for(
+        &self,
+        caller: &Caller,
+        code: &CreditCode,
+    ) -> AppResult<Option<probity_views::integrity::Archive>> {
+        self.require_within(caller, code.as_str(), None).await?;
+        Ok(self
+            .views
+            .archive(
+                code.as_str(),
+                self.clock.today(),
+                &self.integrity.policy.sanction_months,
+            )
+            .await?)
     }
 
     /// The facts of the record a command names (invalid input when there is no such
@@ -578,6 +666,8 @@ impl App {
                 ))
             }
         };
+        self.require_within(ctx.caller, target.unit().as_str(), None)
+            .await?;
         let complaint = match record.complaint_id.as_deref().map(str::trim) {
             Some(cid) if !cid.is_empty() => {
                 let found = cid.len() <= 100 && self.log.last_sequence(COMPLAINT, cid).await? > 0;
@@ -673,6 +763,12 @@ impl App {
         working_days: u32,
     ) -> AppResult<(String, IntegrityDoc)> {
         let record = self.record_facts_for(record_id).await?;
+        self.require_within(
+            ctx.caller,
+            record.unit.as_str(),
+            record.recorded_by.as_ref().map(|c| c.as_str()),
+        )
+        .await?;
         let id = uuid::Uuid::now_v7().to_string();
         tracing::Span::current().record("case_id", id.as_str());
         let command = RectificationCommand::OrderRectification {
@@ -722,10 +818,21 @@ impl App {
         evidence: String,
     ) -> AppResult<(String, IntegrityDoc)> {
         let record = self.record_facts_for(record_id).await?;
-        let history = self
+        let mut history = self
             .views
             .repair_history(record.unit.as_str(), &record.record_id)
             .await?;
+        // Approvals counted on the subject's ledger the repair views may not show yet.
+        let known = self.views.repair_approvals(record.unit.as_str()).await?;
+        let (subject, _) = load(&self.integrity.subjects, record.unit.as_str()).await?;
+        history.approved_on.extend(
+            subject
+                .repair_approvals
+                .iter()
+                .filter(|(rid, _)| !known.iter().any(|(k, _)| k == rid))
+                .map(|(_, day)| *day),
+        );
+        history.approved_on.sort();
         let applicant_unit = acting_unit(ctx.caller)?;
         let id = uuid::Uuid::now_v7().to_string();
         tracing::Span::current().record("case_id", id.as_str());
@@ -752,8 +859,77 @@ impl App {
         expected_version: Option<usize>,
         command: RepairCommand,
     ) -> AppResult<IntegrityDoc> {
-        self.command(ctx, &self.integrity.repairs, id, expected_version, command)
+        let RepairCommand::ApproveRepair { decider, at } = &command else {
+            return self
+                .command(ctx, &self.integrity.repairs, id, expected_version, command)
+                .await;
+        };
+        // The frequency limits are checked again at approval, on the subject's ledger:
+        // the approval is counted there first (optimistic concurrency on the subject,
+        // the executor retrying on a collision), so two approvals for one unit at once
+        // are decided one after the other and never both beyond a limit.
+        let (repair, _) = load(&self.integrity.repairs, id).await?;
+        let ready = repair.status == probity_domain::repair::RepairStatus::Accepted
+            && decider.may_decide(repair.recorded_by.as_ref());
+        let Some(unit) = repair.unit.clone().filter(|_| ready) else {
+            // Refused by the repair itself (not found, status, authority).
+            return self
+                .command(ctx, &self.integrity.repairs, id, expected_version, command)
+                .await;
+        };
+        if let Some(doc) = self.read_integrity(REPAIR, id).await? {
+            self.require_authority(ctx.caller, &doc).await?;
+        }
+        let (subject, _) = load(&self.integrity.subjects, unit.as_str()).await?;
+        let earlier = self
+            .views
+            .repair_approvals(unit.as_str())
+            .await?
+            .into_iter()
+            .filter(|(rid, _)| rid != id && !subject.repair_approvals.iter().any(|(l, _)| l == rid))
+            .map(|(_, day)| day)
+            .collect();
+        let count = SubjectCommand::CountRepairApproval {
+            repair_id: id.to_string(),
+            earlier,
+            at: *at,
+        };
+        match self
+            .run(
+                &self.integrity.subjects,
+                unit.as_str(),
+                count,
+                None,
+                ctx.metadata(),
+            )
             .await
+        {
+            Ok(_) | Err(AppError::Subject(SubjectError::AlreadyCounted { .. })) => {}
+            Err(e) => return Err(e),
+        }
+        let approved = self
+            .command(ctx, &self.integrity.repairs, id, expected_version, command)
+            .await;
+        if approved.is_err() {
+            // Decided otherwise in between (or a stale If-Match): the count is taken back.
+            let uncount = SubjectCommand::UncountRepairApproval {
+                repair_id: id.to_string(),
+                at: self.clock.now(),
+            };
+            if let Err(e) = self
+                .run(
+                    &self.integrity.subjects,
+                    unit.as_str(),
+                    uncount,
+                    None,
+                    ctx.metadata(),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "a counted repair approval could not be taken back");
+            }
+        }
+        approved
     }
 
     /// Files an objection against a record (its facts read from the log): the record

@@ -68,6 +68,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Known bearer tokens, so a request costs no token query.
     pub tokens: Arc<TokenCache>,
+    /// Held by a merge from reading its target until both halves are recorded.
+    pub merges: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The components the binary hands to [`App::new`] (shared with its other tasks).
@@ -107,6 +109,7 @@ impl App {
             integrity: parts.integrity,
             metrics: Arc::new(Metrics::new()),
             tokens: Arc::new(TokenCache::default()),
+            merges: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

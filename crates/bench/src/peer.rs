@@ -102,6 +102,7 @@ pub async fn peer(args: &Args) -> anyhow::Result<()> {
                             commands.push(ComplaintCommand::AcceptComplaint { at });
                             commands.push(ComplaintCommand::DispatchComplaint {
                                 unit: unit.clone(),
+                                above: Vec::new(),
                                 at,
                             });
                         }

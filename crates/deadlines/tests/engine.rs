@@ -194,6 +194,7 @@ impl Bench {
             id,
             ComplaintCommand::DispatchComplaint {
                 unit: CreditCode::parse(UNIT).unwrap(),
+                above: Vec::new(),
                 at,
             },
         )

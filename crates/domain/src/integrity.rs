@@ -421,6 +421,51 @@ pub enum DecisionDeadlineRefusal {
     },
 }
 
+/// Recounts a provisional due day once its year's holiday schedule is loaded: `working_days`
+/// after `from` on `calendar`. Refused (with why) unless the stored due day is
+/// provisional and not passed on `today`, the limit in force reproduces it on the
+/// calendar as it was when it was counted (the loaded years up to some year, weekends
+/// after it), and the new count is final. Used by repairs and objections, as
+/// complaints and rectifications recount theirs.
+pub fn recount_provisional(
+    calendar: &WorkingCalendar,
+    from: NaiveDate,
+    working_days: u32,
+    stored: crate::calendar::Deadline,
+    today: NaiveDate,
+) -> Result<crate::calendar::Deadline, &'static str> {
+    use chrono::Datelike;
+    if !stored.provisional {
+        return Err("the due date is final");
+    }
+    if crate::is_overdue(stored.due, today) {
+        return Err("the due date has passed");
+    }
+    let lowest = from.year().saturating_sub(1);
+    let highest = stored.due.year().saturating_sub(1);
+    let reproduced = (lowest..=highest).any(|last| {
+        let years = calendar
+            .years()
+            .filter(|y| y.year <= last)
+            .cloned()
+            .collect();
+        WorkingCalendar::from_years(years)
+            .ok()
+            .and_then(|then| then.add_working_days(from, working_days).ok())
+            == Some(stored)
+    });
+    if !reproduced {
+        return Err("the due date cannot be reproduced under the limits in force");
+    }
+    let again = calendar
+        .add_working_days(from, working_days)
+        .map_err(|_| "the calendar in force does not cover the due date")?;
+    if again.provisional {
+        return Err("the due date is still provisional");
+    }
+    Ok(again)
+}
+
 /// Decides a due-soon reminder of a due day (if one is owed) at local date `today`,
 /// given the days already reminded. How near is near enough is the deadline engine's
 /// (configured) window; the aggregate only keeps it to once, and before the day passes.

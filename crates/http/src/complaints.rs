@@ -929,6 +929,7 @@ async fn complaint_dispatch(
     let unit = parse_credit_code("unit", &body.value.unit)?;
     let cmd = ComplaintCommand::DispatchComplaint {
         unit,
+        above: Vec::new(),
         at: state.clock.now(),
     };
     command(&state, &ctx, &auth, &id.0, if_match, cmd).await

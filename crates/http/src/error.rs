@@ -136,6 +136,14 @@ pub enum ApiError {
         detail: String,
         possible_from: Option<chrono::NaiveDate>,
     },
+    /// 409 `reported_unit`: a report (举报) cannot be dispatched to the unit it names or to
+    /// a unit under it (信访工作条例 art. 30); the intake clerk dispatches elsewhere.
+    #[error("{0}")]
+    ReportedUnit(String),
+    /// 409 `merge_target_not_open`: a case is merged only into an open case that is not
+    /// itself merged.
+    #[error("{0}")]
+    MergeTargetNotOpen(String),
     /// 409 `audit_not_ready`: no signed checkpoint covers this aggregate yet, so no
     /// verifiable bundle can be made (try again after the next checkpoint).
     #[error("{0}")]
@@ -182,6 +190,8 @@ impl ApiError {
             | ApiError::Conflict(_)
             | ApiError::AuditNotReady(_)
             | ApiError::AlreadyExists(_)
+            | ApiError::ReportedUnit(_)
+            | ApiError::MergeTargetNotOpen(_)
             | ApiError::RepairNotEligible { .. } => StatusCode::CONFLICT,
             ApiError::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -212,6 +222,8 @@ impl ApiError {
             ApiError::AuditNotReady(_) => "audit_not_ready",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::RepairNotEligible { .. } => "repair_not_eligible",
+            ApiError::ReportedUnit(_) => "reported_unit",
+            ApiError::MergeTargetNotOpen(_) => "merge_target_not_open",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -236,6 +248,8 @@ impl ApiError {
             ApiError::AuditNotReady(_) => "Audit not ready",
             ApiError::AlreadyExists(_) => "Already exists",
             ApiError::RepairNotEligible { .. } => "Repair not eligible",
+            ApiError::ReportedUnit(_) => "Dispatch to the reported unit",
+            ApiError::MergeTargetNotOpen(_) => "Merge target not open",
             ApiError::NotReady(_) => "Not ready",
             ApiError::Internal(_) => "Internal error",
         }
@@ -375,9 +389,12 @@ fn complaint(e: ComplaintError) -> ApiError {
         | ComplaintError::NotOverdue
         | ComplaintError::AnonymousReporter
         | ComplaintError::ReporterAlreadyErased
+        | ComplaintError::AlreadyMergedIn { .. }
         | ComplaintError::Deadline(_)
         | ComplaintError::AlreadyFiled => ApiError::InvalidTransition(e.to_string()),
         ComplaintError::NotFound => ApiError::NotFound("complaint not found".into()),
+        ComplaintError::ReportedUnit { .. } => ApiError::ReportedUnit(e.to_string()),
+        ComplaintError::MergeTargetNotOpen { .. } => ApiError::MergeTargetNotOpen(e.to_string()),
         ComplaintError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
         ComplaintError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         ComplaintError::Calendar(c) => calendar(c),
@@ -388,6 +405,20 @@ fn subject(e: SubjectError) -> ApiError {
     match e {
         SubjectError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
         SubjectError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        SubjectError::NotFound => ApiError::NotFound(e.to_string()),
+        SubjectError::AlreadyCounted { .. } | SubjectError::NotCounted { .. } => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        SubjectError::RepairNotEligible {
+            reason,
+            possible_from,
+        } => ApiError::RepairNotEligible {
+            detail: match possible_from {
+                Some(day) => format!("{reason}; a repair is possible from {day}"),
+                None => reason,
+            },
+            possible_from,
+        },
     }
 }
 
@@ -450,7 +481,9 @@ fn repair(e: RepairError) -> ApiError {
         }
         RepairError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         RepairError::Calendar(c) => calendar(c),
-        RepairError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+        RepairError::Deadline(_) | RepairError::NotRecomputable(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
     }
 }
 
@@ -466,7 +499,9 @@ fn objection(e: ObjectionError) -> ApiError {
         }
         ObjectionError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         ObjectionError::Calendar(c) => calendar(c),
-        ObjectionError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+        ObjectionError::Deadline(_) | ObjectionError::NotRecomputable(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use probity_store::Db;
 use serde::Deserialize;
 
 pub use probity_app::calendar::{
-    calendar_in_force, load_schedule, provisional_candidates, provisional_rectifications,
-    LoadSummary,
+    calendar_in_force, load_schedule, load_schedule_under, provisional_candidates,
+    provisional_rectifications, LoadSummary,
 };
 
 use crate::settings::Settings;
@@ -87,11 +87,12 @@ pub async fn run(settings: &Settings, file: &Path, source: Option<String>) -> an
     let db = crate::app::open_db(settings).await?;
     let now = probity_app::Clock::new(settings.clock_offset).now();
     let year = schedule.year;
-    let summary = load_schedule(
+    let summary = load_schedule_under(
         &db,
         schedule,
         &source,
         settings.policy.time_limits.clone(),
+        settings.policy.integrity.clone(),
         now,
     )
     .await

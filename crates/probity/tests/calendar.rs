@@ -71,6 +71,7 @@ async fn dispatched(
     run(ComplaintCommand::AcceptComplaint { at: when }).await?;
     let events = run(ComplaintCommand::DispatchComplaint {
         unit: unit(),
+        above: Vec::new(),
         at: when,
     })
     .await?;

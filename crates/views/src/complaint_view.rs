@@ -56,6 +56,9 @@ pub struct ComplaintView {
     pub extension: Option<ExtensionView>,
     /// The case this one repeats, once merged.
     pub merged_into: Option<String>,
+    /// The cases merged into this one (并单), in the order they were merged.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
     /// Anonymous cases have no follow-up visit and close on reply.
     pub anonymous: bool,
     /// The unit's latest reply.
@@ -274,6 +277,10 @@ impl ComplaintView {
                 v.merged_into = Some(into.clone());
                 v.updated_at = *at;
             }
+            ComplaintEvent::ComplaintMergedIn { from, at } => {
+                v.merged_from.push(from.clone());
+                v.updated_at = *at;
+            }
             ComplaintEvent::ComplaintSupervised { note: _, at } => {
                 v.supervision_count += 1;
                 // Supervision is only recorded on an overdue case.
@@ -416,6 +423,7 @@ fn filed_view<P>(id: &str, sequence: u64, event: &ComplaintEvent<P>) -> Option<C
         overdue: false,
         extension: None,
         merged_into: None,
+        merged_from: Vec::new(),
         anonymous: *anonymous,
         reply: None,
         satisfied: None,

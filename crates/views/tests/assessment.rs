@@ -396,6 +396,7 @@ async fn populate(app: &TestApp) -> anyhow::Result<()> {
         "c-returned",
         ComplaintCommand::DispatchComplaint {
             unit: unit(UNIT_B),
+            above: Vec::new(),
             at: at(9, 3, 1),
         },
     )
@@ -423,6 +424,7 @@ async fn populate(app: &TestApp) -> anyhow::Result<()> {
         "c-merged",
         ComplaintCommand::MergeComplaint {
             into: "c-on-time".into(),
+            into_status: probity_domain::complaint::Status::Accepted,
             at: at(3, 2, 5),
         },
     )

@@ -789,6 +789,7 @@ async fn deadlines_open_and_close_with_the_case(kind: Kind) -> anyhow::Result<()
         "c-1",
         ComplaintCommand::DispatchComplaint {
             unit: unit(UNIT_B),
+            above: Vec::new(),
             at: at(3, 9, 1),
         },
     )
@@ -815,6 +816,7 @@ async fn deadlines_open_and_close_with_the_case(kind: Kind) -> anyhow::Result<()
         "c-1",
         ComplaintCommand::MergeComplaint {
             into: "c-0".into(),
+            into_status: probity_domain::complaint::Status::Accepted,
             at: at(3, 9, 2),
         },
     )
@@ -836,6 +838,7 @@ async fn deadlines_open_and_close_with_the_case(kind: Kind) -> anyhow::Result<()
         "c-2",
         ComplaintCommand::DispatchComplaint {
             unit: unit(UNIT_A),
+            above: Vec::new(),
             at: at(3, 2, 3),
         },
     )
@@ -940,6 +943,7 @@ async fn populate(app: &TestApp) -> anyhow::Result<()> {
         "r-merged",
         ComplaintCommand::MergeComplaint {
             into: "r-1".into(),
+            into_status: probity_domain::complaint::Status::Accepted,
             at: at(3, 2, 4),
         },
     )

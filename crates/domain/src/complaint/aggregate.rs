@@ -69,12 +69,14 @@ impl Aggregate for Complaint {
         match event {
             ComplaintEvent::ComplaintFiled {
                 category,
+                subject_code,
                 anonymous,
                 reporter,
                 received_at,
                 ..
             } => {
                 self.status = Status::Received;
+                self.subject_code = subject_code;
                 self.category = Some(category);
                 self.anonymous = anonymous;
                 self.reporter_key = reporter.map(|r| r.key_id);
@@ -174,6 +176,10 @@ impl Aggregate for Complaint {
                 self.status = Status::Merged;
                 self.merged_into = Some(into);
                 self.pending_extension = None;
+                self.last_event_at = Some(at);
+            }
+            ComplaintEvent::ComplaintMergedIn { from, at } => {
+                self.merged_from.push(from);
                 self.last_event_at = Some(at);
             }
             ComplaintEvent::ComplaintSupervised { at, .. } => {
@@ -569,9 +575,18 @@ impl Complaint {
                 non_empty("reason", &reason)?;
                 Ok(vec![E::ComplaintDeclined { reason, at }])
             }
-            C::DispatchComplaint { unit, at } => {
+            C::DispatchComplaint { unit, above, at } => {
                 require(self.status, "dispatch", &[S::Accepted, S::Returned])?;
                 let category = self.category.ok_or(ComplaintError::NotFound)?;
+                if let (super::Category::Report, Some(reported)) =
+                    (category, self.subject_code.as_ref())
+                {
+                    if &unit == reported || above.contains(reported) {
+                        return Err(ComplaintError::ReportedUnit {
+                            reported: reported.clone(),
+                        });
+                    }
+                }
                 let from = today(at);
                 let sign_due = calendar.add_working_days(from, limits.sign_working_days)?;
                 let reply_due =
@@ -707,7 +722,11 @@ impl Complaint {
                     second,
                 ])
             }
-            C::MergeComplaint { into, at } => {
+            C::MergeComplaint {
+                into,
+                into_status,
+                at,
+            } => {
                 require(
                     self.status,
                     "merge",
@@ -720,7 +739,19 @@ impl Complaint {
                     ],
                 )?;
                 non_empty("into", &into)?;
+                if !into_status.takes_merges() {
+                    return Err(ComplaintError::MergeTargetNotOpen {
+                        status: into_status,
+                    });
+                }
                 Ok(vec![E::ComplaintMerged { into, at }])
+            }
+            C::RecordMergedIn { from, at } => {
+                non_empty("from", &from)?;
+                if self.merged_from.contains(&from) {
+                    return Err(ComplaintError::AlreadyMergedIn { from });
+                }
+                Ok(vec![E::ComplaintMergedIn { from, at }])
             }
             C::SuperviseComplaint { note, at } => {
                 require(self.status, "supervise", &[S::Dispatched, S::InProgress])?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::CreditCode;
 use crate::reporter::SealedReporter;
 
-use super::{Category, Channel};
+use super::{Category, Channel, Status};
 
 /// What intake staff, handlers and supervisors ask of a complaint. `at` is when the
 /// command was issued; deadlines are computed from its Asia/Shanghai date.
@@ -44,10 +44,14 @@ pub enum ComplaintCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
-    /// 派单/转办: accepted or returned → dispatched to `unit`.
+    /// 派单/转办: accepted or returned → dispatched to `unit`. A report (举报) is never
+    /// dispatched to the unit it names or to a unit under it (信访工作条例 art. 30).
     DispatchComplaint {
         /// The acting unit (for dispatch: the unit the case goes to).
         unit: CreditCode,
+        /// The units above `unit` as registered (its parent government, that one's
+        /// parent, …), read by the caller; empty when `unit` has no registered parent.
+        above: Vec<CreditCode>,
         /// When the command was issued.
         at: DateTime<Utc>,
     },
@@ -110,10 +114,21 @@ pub enum ComplaintCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
-    /// 并单: the case repeats case `into` (existence checked by the caller).
+    /// 并单: the case repeats case `into` (existence checked by the caller), which must
+    /// be open and not itself merged.
     MergeComplaint {
         /// Id of the case this one repeats (not blank).
         into: String,
+        /// The status of case `into` as the caller read it from the log.
+        into_status: Status,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
+    /// The second half of a merge: case `from` was merged into this one, which records
+    /// it so its readers see what was merged (any filed status; once per `from`).
+    RecordMergedIn {
+        /// Id of the case merged into this one.
+        from: String,
         /// When the command was issued.
         at: DateTime<Utc>,
     },
@@ -213,6 +228,7 @@ impl ComplaintCommand {
             Self::ReplyToComplaint { .. } => "ReplyToComplaint",
             Self::RecordVisit { .. } => "RecordVisit",
             Self::MergeComplaint { .. } => "MergeComplaint",
+            Self::RecordMergedIn { .. } => "RecordMergedIn",
             Self::SuperviseComplaint { .. } => "SuperviseComplaint",
             Self::EraseReporter { .. } => "EraseReporter",
             Self::MarkSignOverdue { .. } => "MarkSignOverdue",
@@ -237,6 +253,7 @@ impl ComplaintCommand {
             | Self::ReplyToComplaint { at, .. }
             | Self::RecordVisit { at, .. }
             | Self::MergeComplaint { at, .. }
+            | Self::RecordMergedIn { at, .. }
             | Self::SuperviseComplaint { at, .. }
             | Self::EraseReporter { at, .. }
             | Self::MarkSignOverdue { at }

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use thiserror::Error;
 
 use crate::calendar::CalendarError;
+use crate::ids::CreditCode;
 
 use super::{DeadlineKind, Status};
 
@@ -53,6 +54,30 @@ pub enum ComplaintError {
     /// The reporter's data was already erased (409 `invalid_transition`).
     #[error("the reporter's data is already erased")]
     ReporterAlreadyErased,
+    /// A report (举报) cannot go to the unit it names or to a unit under it (信访工作条例
+    /// art. 30: a report is never passed to the person or unit reported on; HTTP 409
+    /// `reported_unit`).
+    #[error(
+        "a report is never dispatched to the unit it names ({reported}) or to a unit under it (信访工作条例 art. 30)"
+    )]
+    ReportedUnit {
+        /// The unit the report names.
+        reported: CreditCode,
+    },
+    /// The case to merge into is not open (replied, closed, declined) or is itself
+    /// merged (HTTP 409 `merge_target_not_open`).
+    #[error("a case can only be merged into an open case that is not itself merged; the case to merge into is {status}")]
+    MergeTargetNotOpen {
+        /// The status of the case to merge into.
+        status: Status,
+    },
+    /// This case already records that case `from` was merged into it (409
+    /// `invalid_transition`).
+    #[error("case {from} is already recorded as merged into this case")]
+    AlreadyMergedIn {
+        /// The case merged in.
+        from: String,
+    },
     /// The working-day calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),

@@ -144,6 +144,13 @@ pub enum ComplaintEvent<P = SealedReporter> {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// Case `from` was merged into this one (并单): this case answers for it too.
+    ComplaintMergedIn {
+        /// Id of the case merged into this one.
+        from: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// 督办 on an overdue case.
     ComplaintSupervised {
         /// The supervisor's note.
@@ -227,6 +234,7 @@ impl DomainEvent for ComplaintEvent {
             Self::ComplaintReopened { .. } => "ComplaintReopened",
             Self::ComplaintClosed { .. } => "ComplaintClosed",
             Self::ComplaintMerged { .. } => "ComplaintMerged",
+            Self::ComplaintMergedIn { .. } => "ComplaintMergedIn",
             Self::ComplaintSupervised { .. } => "ComplaintSupervised",
             Self::ReporterErased { .. } => "ReporterErased",
             Self::SignOverdue { .. } => "SignOverdue",

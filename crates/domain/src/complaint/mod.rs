@@ -127,6 +127,19 @@ impl Status {
         .find(|s| s.as_str() == name)
     }
 
+    /// A case another one may be merged into: filed and neither finished (replied,
+    /// closed, declined) nor itself merged.
+    pub fn takes_merges(self) -> bool {
+        matches!(
+            self,
+            Status::Received
+                | Status::Accepted
+                | Status::Dispatched
+                | Status::InProgress
+                | Status::Returned
+        )
+    }
+
     /// The unit still owes its reply (dispatched or in progress).
     pub fn reply_open(self) -> bool {
         matches!(self, Status::Dispatched | Status::InProgress)
@@ -245,4 +258,8 @@ pub struct Complaint {
     pub sign_basis: Option<DeadlineBasis>,
     /// How the current reply deadline was computed (for `RecomputeProvisionalDeadlines`).
     pub reply_basis: Option<DeadlineBasis>,
+    /// The body complained about or reported on, as filed.
+    pub subject_code: Option<CreditCode>,
+    /// The cases merged into this one (`ComplaintMergedIn`), in order.
+    pub merged_from: Vec<String>,
 }

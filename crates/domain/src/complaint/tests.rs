@@ -209,6 +209,7 @@ fn every_command_but_filing(when: DateTime<Utc>) -> Vec<ComplaintCommand> {
         },
         C::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: when,
         },
         C::SignComplaint {
@@ -246,6 +247,7 @@ fn every_command_but_filing(when: DateTime<Utc>) -> Vec<ComplaintCommand> {
         },
         C::MergeComplaint {
             into: "case-1".into(),
+            into_status: Status::Accepted,
             at: when,
         },
         C::SuperviseComplaint {
@@ -457,6 +459,7 @@ fn dispatching_sets_the_sign_and_reply_deadlines_on_the_official_calendar() {
         .given(accepted_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2025-09-26 10:00"),
         })
         .then_expect_events(vec![dispatched()]);
@@ -469,6 +472,7 @@ fn the_reply_deadline_depends_on_the_category() {
         .given(vec![filed_as(Category::Consultation, false), accepted()])
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2025-09-26 10:00"),
         })
         .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
@@ -482,6 +486,7 @@ fn the_reply_deadline_depends_on_the_category() {
         .given(vec![filed_as(Category::Help, false), accepted()])
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2025-09-26 10:00"),
         })
         .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
@@ -502,6 +507,7 @@ fn deadlines_count_from_the_shanghai_date_of_the_dispatch() {
         .given(accepted_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: when,
         })
         .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
@@ -518,6 +524,7 @@ fn a_returned_complaint_is_dispatched_again() {
         .given(returned_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_b(),
+            above: Vec::new(),
             at: at("2025-09-30 10:00"),
         })
         .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
@@ -536,6 +543,7 @@ fn a_received_complaint_cannot_be_dispatched_before_it_is_accepted() {
         .given(received_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2025-09-26 10:00"),
         })
         .then_expect_error(transition("dispatch", Status::Received));
@@ -543,6 +551,7 @@ fn a_received_complaint_cannot_be_dispatched_before_it_is_accepted() {
         .given(dispatched_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_b(),
+            above: Vec::new(),
             at: at("2025-09-26 11:00"),
         })
         .then_expect_error(transition("dispatch", Status::Dispatched));
@@ -554,6 +563,7 @@ fn dispatching_in_a_year_without_calendar_data_is_calendar_missing() {
         .given(accepted_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2024-12-20 10:00"),
         })
         .then_expect_error(ComplaintError::Calendar(CalendarError::Missing {
@@ -569,6 +579,7 @@ fn a_deadline_reaching_into_a_year_without_a_schedule_is_provisional() {
         .given(accepted_case())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2026-12-28 10:00"),
         })
         .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
@@ -579,6 +590,91 @@ fn a_deadline_reaching_into_a_year_without_a_schedule_is_provisional() {
                 provisional: true,
             },
             at: at("2026-12-28 10:00"),
+        }]);
+}
+
+// ------------------------------------- reporter protection (信访工作条例 art. 30, issue 10)
+
+/// The unit the reports below name (the `subject_code` of `filed_as`).
+fn reported_unit() -> CreditCode {
+    CreditCode::parse("113604000123456713").unwrap()
+}
+
+fn accepted_report() -> Vec<ComplaintEvent> {
+    vec![filed_as(Category::Report, false), accepted()]
+}
+
+fn dispatch_report(unit: CreditCode, above: Vec<CreditCode>) -> ComplaintCommand {
+    ComplaintCommand::DispatchComplaint {
+        unit,
+        above,
+        at: at("2025-09-26 10:00"),
+    }
+}
+
+#[test]
+fn a_report_is_never_dispatched_to_the_unit_it_names() {
+    case()
+        .given(accepted_report())
+        .when(dispatch_report(reported_unit(), Vec::new()))
+        .then_expect_error(ComplaintError::ReportedUnit {
+            reported: reported_unit(),
+        });
+}
+
+#[test]
+fn a_report_is_never_dispatched_to_a_unit_under_the_unit_it_names() {
+    case()
+        .given(accepted_report())
+        .when(dispatch_report(unit_a(), vec![unit_b(), reported_unit()]))
+        .then_expect_error(ComplaintError::ReportedUnit {
+            reported: reported_unit(),
+        });
+}
+
+#[test]
+fn a_returned_report_is_never_dispatched_again_to_the_unit_it_names() {
+    let mut history = accepted_report();
+    history.extend([
+        dispatched(),
+        ComplaintEvent::ComplaintReturned {
+            unit: unit_a(),
+            reason: "不属于本单位职责".into(),
+            at: at("2025-09-26 15:00"),
+        },
+    ]);
+    case()
+        .given(history)
+        .when(dispatch_report(reported_unit(), Vec::new()))
+        .then_expect_error(ComplaintError::ReportedUnit {
+            reported: reported_unit(),
+        });
+}
+
+#[test]
+fn a_report_goes_to_a_unit_above_or_beside_the_unit_it_names() {
+    // unit_a is not the reported unit and the reported unit is not above it.
+    case()
+        .given(accepted_report())
+        .when(dispatch_report(unit_a(), vec![unit_b()]))
+        .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
+            unit: unit_a(),
+            sign_due: due("2025-09-28"),
+            reply_due: due("2025-10-23"),
+            at: at("2025-09-26 10:00"),
+        }]);
+}
+
+#[test]
+fn a_complaint_that_is_not_a_report_may_go_to_the_unit_it_names() {
+    case()
+        .given(vec![filed(), accepted()])
+        .when(dispatch_report(reported_unit(), Vec::new()))
+        .then_expect_events(vec![ComplaintEvent::ComplaintDispatched {
+            unit: reported_unit(),
+            sign_due: due("2025-09-28"),
+            reply_due: due("2025-10-23"),
+            at: at("2025-09-26 10:00"),
         }]);
 }
 
@@ -1212,6 +1308,7 @@ fn a_repeat_complaint_is_merged_from_any_open_status_before_the_reply() {
             .given(history)
             .when(ComplaintCommand::MergeComplaint {
                 into: "case-1".into(),
+                into_status: Status::Accepted,
                 at: at("2025-09-25 10:00"),
             })
             .then_expect_events(merged_case()[1..].to_vec());
@@ -1230,6 +1327,7 @@ fn a_replied_closed_declined_or_merged_complaint_cannot_be_merged() {
             .given(history)
             .when(ComplaintCommand::MergeComplaint {
                 into: "case-1".into(),
+                into_status: Status::Accepted,
                 at: at("2025-10-25 10:00"),
             })
             .then_expect_error(transition("merge", status));
@@ -1243,6 +1341,7 @@ fn a_merge_needs_the_case_it_merges_into() {
             .given(received_case())
             .when(ComplaintCommand::MergeComplaint {
                 into: "".into(),
+                into_status: Status::Accepted,
                 at: at("2025-09-25 10:00"),
             })
             .inspect_result(),
@@ -1263,6 +1362,95 @@ fn a_merged_complaint_remembers_where_it_went_and_takes_no_further_commands() {
             at: at("2025-09-26 10:00"),
         })
         .then_expect_error(transition("accept", Status::Merged));
+}
+
+#[test]
+fn a_complaint_is_never_merged_into_a_finished_or_merged_case() {
+    for status in [
+        Status::Replied,
+        Status::Closed,
+        Status::Declined,
+        Status::Merged,
+    ] {
+        case()
+            .given(received_case())
+            .when(ComplaintCommand::MergeComplaint {
+                into: "case-1".into(),
+                into_status: status,
+                at: at("2025-09-25 10:00"),
+            })
+            .then_expect_error(ComplaintError::MergeTargetNotOpen { status });
+    }
+}
+
+#[test]
+fn a_complaint_is_merged_into_any_case_still_being_handled() {
+    for status in [
+        Status::Received,
+        Status::Accepted,
+        Status::Dispatched,
+        Status::InProgress,
+        Status::Returned,
+    ] {
+        case()
+            .given(received_case())
+            .when(ComplaintCommand::MergeComplaint {
+                into: "case-1".into(),
+                into_status: status,
+                at: at("2025-09-25 10:00"),
+            })
+            .then_expect_events(merged_case()[1..].to_vec());
+    }
+}
+
+#[test]
+fn the_case_merged_into_records_what_was_merged() {
+    let merged_in = ComplaintEvent::ComplaintMergedIn {
+        from: "case-2".into(),
+        at: at("2025-09-26 10:00"),
+    };
+    case()
+        .given(dispatched_case())
+        .when(ComplaintCommand::RecordMergedIn {
+            from: "case-2".into(),
+            at: at("2025-09-26 10:00"),
+        })
+        .then_expect_events(vec![merged_in.clone()]);
+    let mut state = Complaint::default();
+    for e in dispatched_case().into_iter().chain([merged_in]) {
+        state.apply(e);
+    }
+    assert_eq!(state.merged_from, vec!["case-2".to_string()]);
+    assert_eq!(state.status, Status::Dispatched);
+}
+
+#[test]
+fn a_case_merged_in_is_recorded_once() {
+    let mut history = dispatched_case();
+    history.push(ComplaintEvent::ComplaintMergedIn {
+        from: "case-2".into(),
+        at: at("2025-09-26 10:00"),
+    });
+    case()
+        .given(history)
+        .when(ComplaintCommand::RecordMergedIn {
+            from: "case-2".into(),
+            at: at("2025-09-26 11:00"),
+        })
+        .then_expect_error(ComplaintError::AlreadyMergedIn {
+            from: "case-2".into(),
+        });
+}
+
+#[test]
+fn a_merge_is_recorded_only_on_a_filed_case() {
+    case()
+        .given_no_previous_events()
+        .when(ComplaintCommand::RecordMergedIn {
+            from: "case-2".into(),
+            at: at("2025-09-26 11:00"),
+        })
+        .then_expect_error(ComplaintError::NotFound);
 }
 
 // ---------------------------------------------------------------- supervise (督办)
@@ -1377,6 +1565,7 @@ async fn a_complaint_goes_through_the_whole_closed_loop() {
         },
         ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2025-09-26 10:00"),
         },
         ComplaintCommand::SignComplaint {
@@ -1974,6 +2163,7 @@ fn spring_festival_deadlines_are_counted_over_the_make_up_days() {
         .given(spring_festival_case()[..2].to_vec())
         .when(ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2026-02-12 10:00"),
         })
         .then_expect_events(spring_festival_case()[2..].to_vec());
@@ -2137,6 +2327,7 @@ fn dispatched_into_2027() -> Vec<ComplaintEvent> {
         &h,
         ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2026-12-24 10:00"),
         },
     );
@@ -2295,6 +2486,7 @@ fn sign_and_reply_deadlines_reaching_the_new_year_are_both_recomputed() {
         &h,
         ComplaintCommand::DispatchComplaint {
             unit: unit_a(),
+            above: Vec::new(),
             at: at("2026-12-31 10:00"),
         },
     );

@@ -15,8 +15,8 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    check_decision_overdue, check_reminder, check_text, Decider, DecisionDeadlineRefusal,
-    IntegrityServices, RecordFacts,
+    check_decision_overdue, check_reminder, check_text, recount_provisional, Decider,
+    DecisionDeadlineRefusal, IntegrityServices, RecordFacts,
 };
 
 /// Longest free text, in characters.
@@ -115,6 +115,12 @@ pub struct Objection {
     /// Due days already reminded.
     #[serde(default)]
     pub reminded: Vec<chrono::NaiveDate>,
+    /// The day the decision period was counted from (the filing day).
+    #[serde(default)]
+    pub due_from: Option<chrono::NaiveDate>,
+    /// The decision due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub due_provisional: bool,
 }
 
 /// What can be asked of an objection.
@@ -170,6 +176,12 @@ pub enum ObjectionCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional decision due day once its year's holiday schedule is
+    /// loaded (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl ObjectionCommand {
@@ -182,6 +194,7 @@ impl ObjectionCommand {
             Self::MarkUndeterminable { .. } => "MarkUndeterminable",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
             Self::RemindDecision { .. } => "RemindDecision",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -243,6 +256,13 @@ pub enum ObjectionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional decision due day recounted on the loaded holiday schedule: final now.
+    ObjectionDueRecomputed {
+        /// The decision due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ObjectionEvent {
@@ -254,6 +274,7 @@ impl DomainEvent for ObjectionEvent {
             Self::ObjectionUndeterminable { .. } => "ObjectionUndeterminable",
             Self::ObjectionDecisionOverdue { .. } => "ObjectionDecisionOverdue",
             Self::ObjectionDecisionDueSoon { .. } => "ObjectionDecisionDueSoon",
+            Self::ObjectionDueRecomputed { .. } => "ObjectionDueRecomputed",
         }
         .to_string()
     }
@@ -302,6 +323,9 @@ pub enum ObjectionError {
     /// Flagging an overdue decision was refused (409 `invalid_transition`).
     #[error(transparent)]
     Deadline(#[from] DecisionDeadlineRefusal),
+    /// A provisional due day cannot be recounted, and why (409 `invalid_transition`).
+    #[error("the due date cannot be recomputed: {0}")]
+    NotRecomputable(&'static str),
 }
 
 impl From<(&'static str, String)> for ObjectionError {
@@ -408,6 +432,29 @@ impl Objection {
                 )?;
                 Ok(vec![ObjectionEvent::ObjectionDecisionOverdue { due, at }])
             }
+            ObjectionCommand::RecomputeProvisionalDue { at } => {
+                if self.status == ObjectionStatus::New {
+                    return Err(ObjectionError::NotFound);
+                }
+                if self.status != ObjectionStatus::Filed {
+                    return Err(ObjectionError::NotRecomputable("no decision is pending"));
+                }
+                let (Some(due), Some(from)) = (self.decision_due, self.due_from) else {
+                    return Err(ObjectionError::NotRecomputable("no due date is known"));
+                };
+                let due = recount_provisional(
+                    &services.calendar,
+                    from,
+                    services.policy.objection.decision_working_days,
+                    Deadline {
+                        due,
+                        provisional: self.due_provisional,
+                    },
+                    WorkingCalendar::local_date(at),
+                )
+                .map_err(ObjectionError::NotRecomputable)?;
+                Ok(vec![ObjectionEvent::ObjectionDueRecomputed { due, at }])
+            }
             ObjectionCommand::MarkUndeterminable { note, decider, at } => {
                 self.decided("mark undeterminable", &decider)?;
                 check_text("note", &note, TEXT_MAX_CHARS)?;
@@ -446,8 +493,11 @@ impl Aggregate for Objection {
                 record_id,
                 recorded_by,
                 decision_due,
+                at,
                 ..
             } => {
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_provisional = decision_due.provisional;
                 self.status = ObjectionStatus::Filed;
                 self.decision_due = Some(decision_due.due);
                 self.record_id = Some(record_id);
@@ -463,6 +513,10 @@ impl Aggregate for Objection {
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => self.flagged.push(due),
             ObjectionEvent::ObjectionDecisionDueSoon { due, .. } => self.reminded.push(due),
+            ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
+                self.decision_due = Some(due.due);
+                self.due_provisional = due.provisional;
+            }
         }
     }
 }

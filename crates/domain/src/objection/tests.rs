@@ -605,3 +605,80 @@ fn the_authority_is_reminded_once_before_the_objection_decision_due_day() {
         .when(remind("2026-03-16 09:00"))
         .then_expect_error(ObjectionError::NotFound);
 }
+
+// ------------------------------------- provisional days recounted on a calendar load (issue 10)
+
+/// The shipped calendar plus a TEST 2027 schedule (1–3 Jan off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+/// Filed Wed 30 Dec 2026: decision in 5 working days, Wed 6 Jan 2027 on weekends alone.
+fn filed_provisionally() -> ObjectionEvent {
+    ObjectionEvent::ObjectionFiled {
+        record_id: "record-1".into(),
+        unit: unit_a(),
+        recorded_by: Some(authority()),
+        grounds: Grounds::WrongData,
+        detail: "处罚金额登记错误".into(),
+        check_due: due("2026-12-31"),
+        decision_due: Deadline {
+            due: day("2027-01-06"),
+            provisional: true,
+        },
+        at: at("2026-12-30 10:00"),
+    }
+}
+
+#[test]
+fn a_provisional_objection_decision_day_is_recounted_once_the_year_is_loaded() {
+    let recomputed = ObjectionEvent::ObjectionDueRecomputed {
+        due: due("2027-01-07"),
+        at: at("2026-12-31 09:00"),
+    };
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_provisionally()])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 09:00"),
+        })
+        .then_expect_events(vec![recomputed.clone()]);
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_provisionally(), recomputed])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 10:00"),
+        })
+        .then_expect_error(ObjectionError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn a_decided_objection_is_not_recounted() {
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_provisionally(), dismissed()])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 09:00"),
+        })
+        .then_expect_error(ObjectionError::NotRecomputable("no decision is pending"));
+}
+
+#[test]
+fn an_objection_day_is_not_recounted_before_its_year_is_loaded() {
+    objection()
+        .given(vec![filed_provisionally()])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 09:00"),
+        })
+        .then_expect_error(ObjectionError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}

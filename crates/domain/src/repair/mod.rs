@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_decision_overdue, check_reminder, check_text, Decider,
+    add_months, check_decision_overdue, check_reminder, check_text, recount_provisional, Decider,
     DecisionDeadlineRefusal, IntegrityServices, RecordFacts,
 };
 
@@ -70,7 +70,8 @@ impl std::fmt::Display for RepairStatus {
 /// repair views just before the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairHistory {
-    /// Approval dates of the unit's repairs that still stand (not revoked), any record.
+    /// Approval dates of the unit's repairs, any record, revoked ones included (a revoked
+    /// repair still counts towards the frequency limits).
     pub approved_on: Vec<NaiveDate>,
     /// The record already has a repair that stands.
     pub record_repaired: bool,
@@ -101,6 +102,12 @@ pub struct Repair {
     /// Due days already reminded.
     #[serde(default)]
     pub reminded: Vec<NaiveDate>,
+    /// The day the pending acceptance or decision period was counted from.
+    #[serde(default)]
+    pub due_from: Option<NaiveDate>,
+    /// The pending due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub due_provisional: bool,
 }
 
 impl Repair {
@@ -108,9 +115,10 @@ impl Repair {
     pub fn pending_due(&self) -> Option<NaiveDate> {
         match self.status {
             RepairStatus::Applied => self.acceptance_due,
-            RepairStatus::Accepted | RepairStatus::MoreRequested => {
-                self.decision_due.or(self.acceptance_due)
-            }
+            RepairStatus::Accepted => self.decision_due.or(self.acceptance_due),
+            // 补正: while the applicant owes material no deadline runs against the
+            // authority.
+            RepairStatus::MoreRequested => None,
             _ => None,
         }
     }
@@ -194,6 +202,12 @@ pub enum RepairCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional acceptance or decision due day once its year's holiday
+    /// schedule is loaded (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl RepairCommand {
@@ -209,6 +223,7 @@ impl RepairCommand {
             Self::RevokeRepair { .. } => "RevokeRepair",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
             Self::RemindDecision { .. } => "RemindDecision",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -233,10 +248,15 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Material supplied.
+    /// Material supplied (补正): a fresh period starts from the day it arrived.
     RepairSupplemented {
         /// The added evidence.
         evidence: String,
+        /// The fresh due day of the acceptance (not yet accepted) or of the decision
+        /// (accepted), counted from the supplement's day. Absent in events stored before
+        /// the 补正 clock (issue 10): the earlier due day then stays.
+        #[serde(default)]
+        due: Option<Deadline>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -287,6 +307,14 @@ pub enum RepairEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional acceptance or decision due day recounted on the loaded holiday
+    /// schedule: final now.
+    RepairDueRecomputed {
+        /// The pending due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for RepairEvent {
@@ -301,6 +329,7 @@ impl DomainEvent for RepairEvent {
             Self::RepairRevoked { .. } => "RepairRevoked",
             Self::RepairDecisionOverdue { .. } => "RepairDecisionOverdue",
             Self::RepairDecisionDueSoon { .. } => "RepairDecisionDueSoon",
+            Self::RepairDueRecomputed { .. } => "RepairDueRecomputed",
         }
         .to_string()
     }
@@ -355,6 +384,9 @@ pub enum RepairError {
     /// Flagging an overdue decision was refused (409 `invalid_transition`).
     #[error(transparent)]
     Deadline(#[from] DecisionDeadlineRefusal),
+    /// A provisional due day cannot be recounted, and why (409 `invalid_transition`).
+    #[error("the due date cannot be recomputed: {0}")]
+    NotRecomputable(&'static str),
 }
 
 impl From<(&'static str, String)> for RepairError {
@@ -398,18 +430,40 @@ pub fn check_eligibility(
     }
     let mut possible_from = record.publicity.repair_possible_from;
     let mut reason = "the minimum publicity period has not passed";
-    if let Some(last) = history.approved_on.iter().max() {
-        let next = add_months(*last, limits.min_months_between);
+    if let Some((next, why)) = frequency_limit(&history.approved_on, limits, today) {
         if next > possible_from {
             possible_from = next;
-            reason = "the unit's last repair is too recent";
+            reason = why;
         }
+    }
+    if today < possible_from {
+        // No date to give when the maximum period is over by then.
+        let possible_from = Some(possible_from).filter(|d| *d < record.publicity.ends);
+        return Err(not_eligible(reason, possible_from));
+    }
+    Ok(())
+}
+
+/// The first day the frequency limits allow the unit's next repair, given the approval
+/// days of its earlier repairs (revoked ones included), and the limit that sets it; `None`
+/// when neither limit applies. "No repair within `min_months_between` of the last" and
+/// "at most `max_in_window` in `window_months`" (domain-rules §7).
+pub fn frequency_limit(
+    approved_on: &[NaiveDate],
+    limits: &crate::integrity::RepairLimits,
+    today: NaiveDate,
+) -> Option<(NaiveDate, &'static str)> {
+    let mut limit: Option<(NaiveDate, &'static str)> = None;
+    if let Some(last) = approved_on.iter().max() {
+        limit = Some((
+            add_months(*last, limits.min_months_between),
+            "the unit's last repair is too recent",
+        ));
     }
     let window_start = today
         .checked_sub_months(Months::new(limits.window_months))
         .unwrap_or(NaiveDate::MIN);
-    let mut in_window: Vec<NaiveDate> = history
-        .approved_on
+    let mut in_window: Vec<NaiveDate> = approved_on
         .iter()
         .copied()
         .filter(|d| *d > window_start)
@@ -419,17 +473,14 @@ pub fn check_eligibility(
         // The oldest repair that keeps the count at the limit leaves the window.
         let leaving = in_window[in_window.len() - limits.max_in_window as usize];
         let next = add_months(leaving, limits.window_months);
-        if next > possible_from {
-            possible_from = next;
-            reason = "the unit reached the most repairs allowed in the period";
+        if limit.is_none_or(|(d, _)| next > d) {
+            limit = Some((
+                next,
+                "the unit reached the most repairs allowed in the period",
+            ));
         }
     }
-    if today < possible_from {
-        // No date to give when the maximum period is over by then.
-        let possible_from = Some(possible_from).filter(|d| *d < record.publicity.ends);
-        return Err(not_eligible(reason, possible_from));
-    }
-    Ok(())
+    limit
 }
 
 impl Repair {
@@ -503,8 +554,17 @@ impl Repair {
                     return Err(RepairError::NotRecordUnit);
                 }
                 check_text("evidence", &evidence, TEXT_MAX_CHARS)?;
+                let limit = if self.accepted {
+                    limits.decision_working_days
+                } else {
+                    limits.acceptance_working_days
+                };
+                let due = services
+                    .calendar
+                    .add_working_days(WorkingCalendar::local_date(at), limit)?;
                 Ok(vec![RepairEvent::RepairSupplemented {
                     evidence: evidence.trim().to_string(),
+                    due: Some(due),
                     at,
                 }])
             }
@@ -566,6 +626,32 @@ impl Repair {
                 )?;
                 Ok(vec![RepairEvent::RepairDecisionOverdue { due, at }])
             }
+            RepairCommand::RecomputeProvisionalDue { at } => {
+                if self.status == S::New {
+                    return Err(RepairError::NotFound);
+                }
+                let (limit, stored) = match self.status {
+                    S::Applied => (limits.acceptance_working_days, self.acceptance_due),
+                    S::Accepted => (limits.decision_working_days, self.decision_due),
+                    _ => return Err(RepairError::NotRecomputable("no decision is pending")),
+                };
+                let (Some(due), Some(from)) = (stored, self.due_from) else {
+                    return Err(RepairError::NotRecomputable("no due date is known"));
+                };
+                let stored = Deadline {
+                    due,
+                    provisional: self.due_provisional,
+                };
+                let due = recount_provisional(
+                    &services.calendar,
+                    from,
+                    limit,
+                    stored,
+                    WorkingCalendar::local_date(at),
+                )
+                .map_err(RepairError::NotRecomputable)?;
+                Ok(vec![RepairEvent::RepairDueRecomputed { due, at }])
+            }
             RepairCommand::RevokeRepair {
                 reason,
                 decider,
@@ -609,21 +695,37 @@ impl Aggregate for Repair {
                 unit,
                 recorded_by,
                 acceptance_due,
+                at,
                 ..
             } => {
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_provisional = acceptance_due.provisional;
                 self.status = RepairStatus::Applied;
                 self.acceptance_due = Some(acceptance_due.due);
                 self.unit = Some(unit);
                 self.recorded_by = recorded_by;
             }
-            RepairEvent::RepairSupplemented { .. } => {
+            RepairEvent::RepairSupplemented { due, at, .. } => {
+                if let Some(due) = due {
+                    self.due_from = Some(WorkingCalendar::local_date(at));
+                    self.due_provisional = due.provisional;
+                }
                 self.status = if self.accepted {
                     RepairStatus::Accepted
                 } else {
                     RepairStatus::Applied
+                };
+                if let Some(due) = due {
+                    if self.accepted {
+                        self.decision_due = Some(due.due);
+                    } else {
+                        self.acceptance_due = Some(due.due);
+                    }
                 }
             }
-            RepairEvent::RepairAccepted { decision_due, .. } => {
+            RepairEvent::RepairAccepted { decision_due, at } => {
+                self.due_from = Some(WorkingCalendar::local_date(at));
+                self.due_provisional = decision_due.provisional;
                 self.status = RepairStatus::Accepted;
                 self.decision_due = Some(decision_due.due);
                 self.accepted = true;
@@ -634,6 +736,14 @@ impl Aggregate for Repair {
             RepairEvent::RepairRevoked { .. } => self.status = RepairStatus::Revoked,
             RepairEvent::RepairDecisionOverdue { due, .. } => self.flagged.push(due),
             RepairEvent::RepairDecisionDueSoon { due, .. } => self.reminded.push(due),
+            RepairEvent::RepairDueRecomputed { due, .. } => {
+                if self.status == RepairStatus::Applied {
+                    self.acceptance_due = Some(due.due);
+                } else {
+                    self.decision_due = Some(due.due);
+                }
+                self.due_provisional = due.provisional;
+            }
         }
     }
 }

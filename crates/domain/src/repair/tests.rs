@@ -138,9 +138,22 @@ fn more_requested() -> RepairEvent {
     }
 }
 
+/// Supplied on Mon 13 Apr 2026 before acceptance: acceptance due afresh on Thu 16 Apr
+/// (3 working days from the supplement).
 fn supplemented() -> RepairEvent {
     RepairEvent::RepairSupplemented {
         evidence: "付款凭证".into(),
+        due: Some(due("2026-04-16")),
+        at: at("2026-04-13 10:00"),
+    }
+}
+
+/// Supplied on Mon 13 Apr 2026 after acceptance: decision due afresh on Mon 27 Apr (10
+/// working days from the supplement).
+fn supplemented_after_acceptance() -> RepairEvent {
+    RepairEvent::RepairSupplemented {
+        evidence: "付款凭证".into(),
+        due: Some(due("2026-04-27")),
         at: at("2026-04-13 10:00"),
     }
 }
@@ -642,7 +655,16 @@ fn a_supplement_returns_an_unaccepted_application_to_applied() {
 
 #[test]
 fn a_supplement_returns_an_accepted_application_to_accepted() {
-    let given = vec![applied(), accepted(), more_requested(), supplemented()];
+    repair()
+        .given(vec![applied(), accepted(), more_requested()])
+        .when(supplement(Some(unit_a()), "付款凭证"))
+        .then_expect_events(vec![supplemented_after_acceptance()]);
+    let given = vec![
+        applied(),
+        accepted(),
+        more_requested(),
+        supplemented_after_acceptance(),
+    ];
     repair()
         .given(given.clone())
         .when(accept(by_authority()))
@@ -894,13 +916,75 @@ fn after_acceptance_the_decision_due_day_counts() {
         .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotYetDue {
             due: day("2026-04-23"),
         }));
+}
+
+// ------------------------------------- the 补正 clock (issue 10)
+
+#[test]
+fn while_more_material_is_awaited_no_deadline_runs_against_the_authority() {
+    for given in [
+        vec![applied(), more_requested()],
+        vec![applied(), accepted(), more_requested()],
+    ] {
+        repair()
+            .given(given.clone())
+            .when(flag("2026-05-20 09:00"))
+            .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotOpen));
+        let mut state = Repair::default();
+        for e in given {
+            state.apply(e);
+        }
+        assert_eq!(state.pending_due(), None);
+    }
+}
+
+#[test]
+fn a_supplement_before_acceptance_starts_a_fresh_acceptance_period() {
+    // The old acceptance due day (10 Apr) has passed; the fresh one (16 Apr) has not.
+    let given = vec![applied(), more_requested(), supplemented()];
     repair()
-        .given(vec![applied(), accepted(), more_requested()])
-        .when(flag("2026-04-24 09:00"))
+        .given(given.clone())
+        .when(flag("2026-04-16 20:00"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotYetDue {
+            due: day("2026-04-16"),
+        }));
+    repair()
+        .given(given)
+        .when(flag("2026-04-17 09:00"))
         .then_expect_events(vec![RepairEvent::RepairDecisionOverdue {
-            due: day("2026-04-23"),
-            at: at("2026-04-24 09:00"),
+            due: day("2026-04-16"),
+            at: at("2026-04-17 09:00"),
         }]);
+}
+
+#[test]
+fn a_supplement_after_acceptance_starts_a_fresh_decision_period() {
+    repair()
+        .given(vec![
+            applied(),
+            accepted(),
+            more_requested(),
+            supplemented_after_acceptance(),
+        ])
+        .when(flag("2026-04-24 09:00"))
+        .then_expect_error(RepairError::Deadline(DecisionDeadlineRefusal::NotYetDue {
+            due: day("2026-04-27"),
+        }));
+}
+
+#[test]
+fn a_supplement_stored_before_the_fresh_period_keeps_the_earlier_due_day() {
+    // As stored before issue 10: no `due` field.
+    let old: RepairEvent = serde_json::from_value(serde_json::json!({
+        "RepairSupplemented": {"evidence": "付款凭证", "at": "2026-04-13T02:00:00Z"}
+    }))
+    .unwrap();
+    let mut state = Repair::default();
+    for e in [applied(), accepted(), more_requested(), old] {
+        state.apply(e);
+    }
+    assert_eq!(state.status, RepairStatus::Accepted);
+    assert_eq!(state.pending_due(), Some(day("2026-04-23")));
 }
 
 #[test]
@@ -995,4 +1079,80 @@ fn the_authority_is_reminded_once_before_the_acceptance_and_the_decision_due_day
         .given_no_previous_events()
         .when(remind("2026-04-09 09:00"))
         .then_expect_error(RepairError::NotFound);
+}
+
+// ------------------------------------- provisional days recounted on a calendar load (issue 10)
+
+/// The shipped calendar plus a TEST 2027 schedule (1–3 Jan off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+/// Applied Wed 30 Dec 2026: acceptance in 3 working days, Mon 4 Jan 2027 on weekends alone.
+fn applied_provisionally() -> RepairEvent {
+    applied_event(
+        Some(authority()),
+        Deadline {
+            due: day("2027-01-04"),
+            provisional: true,
+        },
+        "2026-12-30 10:00",
+    )
+}
+
+fn recompute(local: &str) -> RepairCommand {
+    RepairCommand::RecomputeProvisionalDue { at: at(local) }
+}
+
+#[test]
+fn a_provisional_acceptance_day_is_recounted_once_the_year_is_loaded() {
+    let recomputed = RepairEvent::RepairDueRecomputed {
+        due: due("2027-01-05"),
+        at: at("2026-12-31 09:00"),
+    };
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_events(vec![recomputed.clone()]);
+    let mut state = Repair::default();
+    state.apply(applied_provisionally());
+    state.apply(recomputed.clone());
+    assert_eq!(state.pending_due(), Some(day("2027-01-05")));
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally(), recomputed])
+        .when(recompute("2026-12-31 10:00"))
+        .then_expect_error(RepairError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn a_provisional_day_is_not_recounted_before_its_year_is_loaded() {
+    repair()
+        .given(vec![applied_provisionally()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_error(RepairError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
+#[test]
+fn a_passed_or_decided_provisional_day_is_left_as_it_is() {
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally()])
+        .when(recompute("2027-01-05 09:00"))
+        .then_expect_error(RepairError::NotRecomputable("the due date has passed"));
+    TestFramework::<Repair>::with(services_with_2027())
+        .given(vec![applied_provisionally(), denied()])
+        .when(recompute("2026-12-31 09:00"))
+        .then_expect_error(RepairError::NotRecomputable("no decision is pending"));
 }

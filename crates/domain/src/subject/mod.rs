@@ -5,14 +5,16 @@
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::calendar::WorkingCalendar;
 use crate::ids::CreditCode;
 use crate::integrity::{check_text, IntegrityServices};
+use crate::repair::frequency_limit;
 
 /// Longest subject name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
@@ -52,6 +54,10 @@ pub struct Subject {
     pub kind: Option<SubjectKind>,
     /// Its parent government.
     pub parent_code: Option<CreditCode>,
+    /// The repairs of its records approved through this subject (repair id, approval
+    /// day), revoked ones included: the ledger the frequency limits are decided on.
+    #[serde(default)]
+    pub repair_approvals: Vec<(String, NaiveDate)>,
 }
 
 /// What can be asked of a subject.
@@ -68,6 +74,27 @@ pub enum SubjectCommand {
         /// The government it belongs to, with that subject's kind as the application
         /// read it (`None` kind: the parent is not registered).
         parent: Option<(CreditCode, Option<SubjectKind>)>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Count the approval of repair `repair_id` of one of the subject's records against
+    /// the frequency limits (domain-rules §7), before the repair itself is approved. The
+    /// subject's own ledger and `earlier` (approval days of repairs approved before the
+    /// ledger existed, revoked ones included) are what the limits are decided on; two
+    /// approvals at once append here one after the other, so never both beyond a limit.
+    CountRepairApproval {
+        /// The repair to approve.
+        repair_id: String,
+        /// Approval days of the unit's earlier repairs not in the ledger.
+        earlier: Vec<NaiveDate>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Take back a counted approval whose repair was not approved after all (it was
+    /// decided otherwise in between).
+    UncountRepairApproval {
+        /// The repair whose approval was counted.
+        repair_id: String,
         /// When.
         at: DateTime<Utc>,
     },
@@ -89,12 +116,31 @@ pub enum SubjectEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The approval of one of its records' repairs was counted against the frequency
+    /// limits (it counts even if the repair is later revoked).
+    RepairApprovalCounted {
+        /// The repair approved.
+        repair_id: String,
+        /// The approval day (Asia/Shanghai).
+        approved_on: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A counted approval was taken back: the repair was not approved after all.
+    RepairApprovalUncounted {
+        /// The repair.
+        repair_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SubjectEvent {
     fn event_type(&self) -> String {
         match self {
             SubjectEvent::SubjectRegistered { .. } => "SubjectRegistered".to_string(),
+            SubjectEvent::RepairApprovalCounted { .. } => "RepairApprovalCounted".to_string(),
+            SubjectEvent::RepairApprovalUncounted { .. } => "RepairApprovalUncounted".to_string(),
         }
     }
     fn event_version(&self) -> String {
@@ -116,6 +162,30 @@ pub enum SubjectError {
         /// What is wrong.
         message: String,
     },
+    /// The subject is not registered (404 `not_found`).
+    #[error("subject not found")]
+    NotFound,
+    /// The repair's approval would break a frequency limit (409 `repair_not_eligible`),
+    /// with the first day it would not.
+    #[error("repair not eligible: {reason}")]
+    RepairNotEligible {
+        /// Why.
+        reason: String,
+        /// First day an approval can succeed.
+        possible_from: Option<NaiveDate>,
+    },
+    /// The repair's approval is already counted (409 `invalid_transition`).
+    #[error("the approval of repair {repair_id} is already counted")]
+    AlreadyCounted {
+        /// The repair.
+        repair_id: String,
+    },
+    /// No approval of this repair is counted (409 `invalid_transition`).
+    #[error("no approval of repair {repair_id} is counted")]
+    NotCounted {
+        /// The repair.
+        repair_id: String,
+    },
 }
 
 impl From<(&'static str, String)> for SubjectError {
@@ -125,8 +195,54 @@ impl From<(&'static str, String)> for SubjectError {
 }
 
 impl Subject {
-    fn decide(&self, command: SubjectCommand) -> Result<Vec<SubjectEvent>, SubjectError> {
+    fn decide(
+        &self,
+        command: SubjectCommand,
+        services: &IntegrityServices,
+    ) -> Result<Vec<SubjectEvent>, SubjectError> {
         match command {
+            SubjectCommand::CountRepairApproval {
+                repair_id,
+                earlier,
+                at,
+            } => {
+                if self.code.is_none() {
+                    return Err(SubjectError::NotFound);
+                }
+                if self.repair_approvals.iter().any(|(id, _)| *id == repair_id) {
+                    return Err(SubjectError::AlreadyCounted { repair_id });
+                }
+                let today = WorkingCalendar::local_date(at);
+                let mut approved_on = earlier;
+                approved_on.extend(self.repair_approvals.iter().map(|(_, day)| *day));
+                if let Some((next, reason)) =
+                    frequency_limit(&approved_on, &services.policy.repair, today)
+                {
+                    if today < next {
+                        return Err(SubjectError::RepairNotEligible {
+                            reason: reason.to_string(),
+                            possible_from: Some(next),
+                        });
+                    }
+                }
+                Ok(vec![SubjectEvent::RepairApprovalCounted {
+                    repair_id,
+                    approved_on: today,
+                    at,
+                }])
+            }
+            SubjectCommand::UncountRepairApproval { repair_id, at } => {
+                if self.code.is_none() {
+                    return Err(SubjectError::NotFound);
+                }
+                if !self.repair_approvals.iter().any(|(id, _)| *id == repair_id) {
+                    return Err(SubjectError::NotCounted { repair_id });
+                }
+                Ok(vec![SubjectEvent::RepairApprovalUncounted {
+                    repair_id,
+                    at,
+                }])
+            }
             SubjectCommand::RegisterSubject {
                 code,
                 name,
@@ -187,10 +303,10 @@ impl Aggregate for Subject {
     async fn handle(
         &mut self,
         command: Self::Command,
-        _services: &Self::Services,
+        services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
+        for event in self.decide(command, services)? {
             sink.write(event, self).await;
         }
         Ok(())
@@ -207,6 +323,14 @@ impl Aggregate for Subject {
                 self.code = Some(code);
                 self.kind = Some(kind);
                 self.parent_code = parent_code;
+            }
+            SubjectEvent::RepairApprovalCounted {
+                repair_id,
+                approved_on,
+                ..
+            } => self.repair_approvals.push((repair_id, approved_on)),
+            SubjectEvent::RepairApprovalUncounted { repair_id, .. } => {
+                self.repair_approvals.retain(|(id, _)| *id != repair_id)
             }
         }
     }

@@ -267,3 +267,148 @@ fn registering_sets_code_kind_and_parent() {
         "public_institution"
     );
 }
+
+// ------------------------------------- repair frequency limits at approval (issue 10)
+
+fn registered_department() -> SubjectEvent {
+    SubjectEvent::SubjectRegistered {
+        code: department(),
+        name: "九江市某局".into(),
+        kind: SubjectKind::Department,
+        parent_code: Some(government()),
+        at: at("2025-01-02 10:00"),
+    }
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn count(repair_id: &str, earlier: Vec<NaiveDate>, when: &str) -> SubjectCommand {
+    SubjectCommand::CountRepairApproval {
+        repair_id: repair_id.into(),
+        earlier,
+        at: at(when),
+    }
+}
+
+fn counted(repair_id: &str, on: &str) -> SubjectEvent {
+    SubjectEvent::RepairApprovalCounted {
+        repair_id: repair_id.into(),
+        approved_on: day(on),
+        at: at(&format!("{on} 10:00")),
+    }
+}
+
+#[test]
+fn a_first_repair_approval_is_counted_on_the_subject() {
+    subject()
+        .given(vec![registered_department()])
+        .when(count("p-1", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_events(vec![counted("p-1", "2026-03-10")]);
+}
+
+#[test]
+fn a_second_approval_the_same_day_is_refused_with_the_day_it_becomes_possible() {
+    subject()
+        .given(vec![registered_department(), counted("p-1", "2026-03-10")])
+        .when(count("p-2", Vec::new(), "2026-03-10 11:00"))
+        .then_expect_error(SubjectError::RepairNotEligible {
+            reason: "the unit's last repair is too recent".into(),
+            possible_from: Some(day("2027-03-10")),
+        });
+}
+
+#[test]
+fn an_approval_within_a_year_of_an_earlier_one_outside_the_ledger_is_refused() {
+    subject()
+        .given(vec![registered_department()])
+        .when(count("p-2", vec![day("2025-09-01")], "2026-03-10 11:00"))
+        .then_expect_error(SubjectError::RepairNotEligible {
+            reason: "the unit's last repair is too recent".into(),
+            possible_from: Some(day("2026-09-01")),
+        });
+}
+
+#[test]
+fn a_third_approval_in_five_years_is_refused_until_the_oldest_leaves_the_window() {
+    subject()
+        .given(vec![
+            registered_department(),
+            counted("p-1", "2023-01-10"),
+            counted("p-2", "2024-06-10"),
+        ])
+        .when(count("p-3", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_error(SubjectError::RepairNotEligible {
+            reason: "the unit reached the most repairs allowed in the period".into(),
+            possible_from: Some(day("2028-01-10")),
+        });
+}
+
+#[test]
+fn a_revoked_repair_still_counts_because_the_ledger_keeps_it() {
+    // The ledger never forgets an approval for a revocation: only an approval that did
+    // not happen is taken back.
+    subject()
+        .given(vec![registered_department(), counted("p-1", "2026-01-05")])
+        .when(count("p-2", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_error(SubjectError::RepairNotEligible {
+            reason: "the unit's last repair is too recent".into(),
+            possible_from: Some(day("2027-01-05")),
+        });
+}
+
+#[test]
+fn an_approval_is_counted_once() {
+    subject()
+        .given(vec![registered_department(), counted("p-1", "2025-01-05")])
+        .when(count("p-1", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_error(SubjectError::AlreadyCounted {
+            repair_id: "p-1".into(),
+        });
+}
+
+#[test]
+fn an_approval_is_counted_only_for_a_registered_subject() {
+    subject()
+        .given_no_previous_events()
+        .when(count("p-1", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_error(SubjectError::NotFound);
+}
+
+#[test]
+fn a_counted_approval_that_did_not_happen_is_taken_back() {
+    let uncounted = SubjectEvent::RepairApprovalUncounted {
+        repair_id: "p-1".into(),
+        at: at("2026-03-10 10:01"),
+    };
+    subject()
+        .given(vec![registered_department(), counted("p-1", "2026-03-10")])
+        .when(SubjectCommand::UncountRepairApproval {
+            repair_id: "p-1".into(),
+            at: at("2026-03-10 10:01"),
+        })
+        .then_expect_events(vec![uncounted.clone()]);
+    // Taken back, it no longer counts: another repair may be approved.
+    subject()
+        .given(vec![
+            registered_department(),
+            counted("p-1", "2026-03-10"),
+            uncounted,
+        ])
+        .when(count("p-2", Vec::new(), "2026-03-10 10:00"))
+        .then_expect_events(vec![counted("p-2", "2026-03-10")]);
+}
+
+#[test]
+fn only_a_counted_approval_is_taken_back() {
+    subject()
+        .given(vec![registered_department()])
+        .when(SubjectCommand::UncountRepairApproval {
+            repair_id: "p-9".into(),
+            at: at("2026-03-10 10:01"),
+        })
+        .then_expect_error(SubjectError::NotCounted {
+            repair_id: "p-9".into(),
+        });
+}

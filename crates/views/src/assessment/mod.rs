@@ -345,6 +345,8 @@ impl Fold {
                         },
                     );
                 }
+                SubjectEvent::RepairApprovalCounted { .. }
+                | SubjectEvent::RepairApprovalUncounted { .. } => {}
             }
             return Ok(());
         }

@@ -80,6 +80,12 @@ impl SubjectView {
                 registered_at: *at,
             })
             .or(view),
+            // The repair ledger (frequency limits) changes nothing shown but the version.
+            SubjectEvent::RepairApprovalCounted { .. }
+            | SubjectEvent::RepairApprovalUncounted { .. } => view.map(|mut v| {
+                v.version = sequence;
+                v
+            }),
         }
     }
 }
@@ -206,6 +212,11 @@ pub struct RecordView {
     pub publicity: PublicityView,
     /// Last day (exclusive) of the sector ban.
     pub ban_until: Option<NaiveDate>,
+    /// The sector ban is in force on the reader's day (computed at read): for its whole
+    /// legal period, whatever the publicity or a repair; a fact separate from
+    /// `publicity.published`.
+    #[serde(default)]
+    pub banned: bool,
     pub corrections: Vec<CorrectionView>,
     /// An objection is filed and undecided (computed at read).
     pub under_objection: bool,
@@ -257,6 +268,7 @@ impl RecordView {
                 withdrawal_reason: None,
                 publicity: PublicityView::from(publicity),
                 ban_until: *ban_until,
+                banned: false,
                 corrections: Vec::new(),
                 under_objection: false,
                 repaired: false,
@@ -313,6 +325,7 @@ impl RecordView {
             && !stopped
             && self.publicity.start <= today
             && today < self.publicity.ends;
+        self.banned = self.status == "active" && self.ban_until.is_some_and(|b| today < b);
     }
 }
 
@@ -536,7 +549,16 @@ impl RepairView {
         v.version = sequence;
         match event {
             RepairEvent::RepairApplied { .. } => {}
-            RepairEvent::RepairSupplemented { evidence, at } => {
+            RepairEvent::RepairSupplemented { evidence, due, at } => {
+                // 补正: a fresh period from the supplement's day.
+                if let Some(due) = due {
+                    if v.accepted_at.is_some() {
+                        v.decision_due = Some(due.due);
+                    } else {
+                        v.acceptance_due = due.due;
+                    }
+                    v.provisional = due.provisional;
+                }
                 v.status = if v.accepted_at.is_some() {
                     RepairStatus::Accepted
                 } else {
@@ -576,6 +598,14 @@ impl RepairView {
             }
             RepairEvent::RepairDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
             RepairEvent::RepairDecisionDueSoon { .. } => {}
+            RepairEvent::RepairDueRecomputed { due, .. } => {
+                if v.status == RepairStatus::Applied.as_str() {
+                    v.acceptance_due = due.due;
+                } else {
+                    v.decision_due = Some(due.due);
+                }
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }
@@ -677,6 +707,10 @@ impl ObjectionView {
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
             ObjectionEvent::ObjectionDecisionDueSoon { .. } => {}
+            ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
+                v.decision_due = due.due;
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }

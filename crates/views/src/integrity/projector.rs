@@ -99,7 +99,8 @@ fn open_deadlines(doc: &IntegrityDoc) -> Vec<Due> {
             due: v.acceptance_due,
             provisional: v.provisional,
         }],
-        IntegrityDoc::Repair(v) if v.status == "accepted" || v.status == "more_requested" => v
+        // 补正 (`more_requested`): no deadline runs against the authority.
+        IntegrityDoc::Repair(v) if v.status == "accepted" => v
             .decision_due
             .map(|due| Due {
                 kind: KIND_REPAIR_DECISION,

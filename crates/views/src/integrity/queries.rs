@@ -55,6 +55,10 @@ macro_rules! flag {
     };
 }
 
+/// An upheld objection found record `r` wrongly listed (unlisted): not on any list.
+const UNLISTED: &str = "EXISTS (SELECT 1 FROM objection_views o3 WHERE o3.record_id = r.id \
+     AND o3.status = 'upheld' AND o3.outcome = 'unlist')";
+
 /// The record's publication was ended by something other than its window.
 const NOT_ENDED: &str = concat!("NOT ", repaired!(), " AND NOT ", stopped!());
 
@@ -124,8 +128,13 @@ pub struct SectorListEntry {
     pub summary: String,
     /// First day the ban no longer applies.
     pub ban_until: Option<NaiveDate>,
-    /// The ban is in force on the reader's day.
+    /// The ban is in force on the reader's day: for its whole legal period, whatever the
+    /// record's publicity or repair (a repair ends publication, not a penalty).
     pub banned: bool,
+    /// The record itself is publicly disclosed on the reader's day (inside its publicity
+    /// window, not repaired, not stopped): a fact separate from the ban.
+    #[serde(default)]
+    pub disclosed: bool,
     pub under_objection: bool,
 }
 
@@ -335,7 +344,7 @@ impl Views {
         record_id: &str,
     ) -> Result<RepairHistory, ViewError> {
         let rows = sqlx::query(
-            "SELECT record_id, status, approved_on FROM repair_views \
+            "SELECT record_id, status, approved_on, doc FROM repair_views \
              WHERE unit = $1 OR record_id = $2",
         )
         .bind(unit)
@@ -349,6 +358,15 @@ impl Views {
             let approved_on: Option<String> = row.try_get(2)?;
             if let Some(day) = approved_on {
                 history.approved_on.push(parse_date(&day)?);
+            } else if status == "revoked" {
+                // A revoked repair still counts towards the frequency limits.
+                let doc: String = row.try_get(3)?;
+                let view: RepairView = serde_json::from_str(&doc)?;
+                if let Some(at) = view.approved_at {
+                    history
+                        .approved_on
+                        .push(probity_domain::WorkingCalendar::local_date(at));
+                }
             }
             if rid == record_id {
                 match status.as_str() {
@@ -360,6 +378,30 @@ impl Views {
         }
         history.approved_on.sort();
         Ok(history)
+    }
+
+    /// The unit's repairs that were approved (revoked ones included): (repair id,
+    /// approval day in Asia/Shanghai).
+    pub async fn repair_approvals(
+        &self,
+        unit: &str,
+    ) -> Result<Vec<(String, NaiveDate)>, ViewError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM repair_views WHERE unit = $1 AND status IN ('approved', 'revoked')",
+        )
+        .bind(unit)
+        .fetch_all(&self.db.any)
+        .await?;
+        let mut approvals = Vec::new();
+        for row in rows {
+            let doc: String = row.try_get(0)?;
+            let view: RepairView = serde_json::from_str(&doc)?;
+            if let Some(at) = view.approved_at {
+                approvals.push((view.id, probity_domain::WorkingCalendar::local_date(at)));
+            }
+        }
+        approvals.sort();
+        Ok(approvals)
     }
 
     /// Records of governments, departments and organisations inside their publicity
@@ -411,7 +453,10 @@ impl Views {
     }
 
     /// A sector list: the sector's records of organisations that are still effective on
-    /// `today` (ban in force or inside the publicity window), newest decision first.
+    /// `today`, newest decision first: a ban in force for its whole legal period (whatever
+    /// the record's publicity or repair; only a withdrawal of the source decision or an
+    /// upheld objection that unlisted the record removes it), or a record inside its
+    /// publicity window that is not repaired or stopped.
     #[tracing::instrument(skip(self, cursor))]
     pub async fn sector_list(
         &self,
@@ -422,19 +467,26 @@ impl Views {
     ) -> Result<Page<SectorListEntry>, ViewError> {
         let limit = clamp(limit);
         let mut binds = Binds::default();
+        let (d1, d2) = (binds.push(date_text(today)), binds.push(date_text(today)));
         let s = binds.push(sector);
         let (t1, t2, t3) = (
             binds.push(date_text(today)),
             binds.push(date_text(today)),
             binds.push(date_text(today)),
         );
+        let disclosed = format!(
+            "(r.published = 1 AND r.pub_start <= {{a}} AND {{b}} < r.pub_ends AND {NOT_ENDED})"
+        );
         let sql = format!(
             "SELECT r.decision_date, r.id, r.subject_code, s.name, r.sector, r.severity, \
-             r.source_ref, r.summary, r.ban_until, {UNDER_OBJECTION} \
+             r.source_ref, r.summary, r.ban_until, {UNDER_OBJECTION}, \
+             CAST(CASE WHEN {disclosed_select} THEN 1 ELSE 0 END AS BIGINT) \
              FROM record_views r JOIN subject_views s ON s.code = r.subject_code \
              WHERE r.civil_servant_id IS NULL AND r.status = 'active' AND r.sector = {s} \
-             AND {NOT_ENDED} AND ((r.ban_until IS NOT NULL AND {t1} < r.ban_until) \
-             OR (r.published = 1 AND r.pub_start <= {t2} AND {t3} < r.pub_ends))"
+             AND NOT {UNLISTED} AND ((r.ban_until IS NOT NULL AND {t1} < r.ban_until) \
+             OR {disclosed_where})",
+            disclosed_select = disclosed.replace("{a}", &d1).replace("{b}", &d2),
+            disclosed_where = disclosed.replace("{a}", &t2).replace("{b}", &t3),
         );
         self.record_page(sql, binds, limit, cursor, |row| {
             let ban_until = row
@@ -452,6 +504,7 @@ impl Views {
                 summary: row.try_get(7)?,
                 banned: ban_until.is_some_and(|b| today < b),
                 ban_until,
+                disclosed: row.try_get::<i64, _>(10)? != 0,
                 under_objection: row.try_get::<i64, _>(9)? != 0,
             })
         })

@@ -188,6 +188,7 @@ impl TestApp {
             id,
             ComplaintCommand::DispatchComplaint {
                 unit: unit(unit_code),
+                above: Vec::new(),
                 at: dispatched_at,
             },
         )

@@ -263,8 +263,16 @@ async fn scenario(mode: Mode) {
 
     // The unit's handler: its list, sign, reply; never the reporter.
     let handler = Browser::sign_in(&url, &app.handler_a).await;
-    let (_, list) = handler.get("/unit").await;
-    assert!(list.contains(&id), "{list}");
+    // The list is the projection: it shows the dispatch once projected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, list) = handler.get("/unit").await;
+        if list.contains(&id) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let (status, page) = handler.get(&format!("/cases/{id}")).await;
     assert_eq!(status, 200);
     assert!(!page.contains(REPORTER_NAME) && !page.contains(REPORTER_PHONE));
@@ -354,6 +362,35 @@ async fn scenario(mode: Mode) {
     let (status, page) = auditor.get(&format!("/cases/{id}")).await;
     assert_eq!(status, 200);
     assert!(page.contains(REPORTER_PHONE));
+    // Its timeline: every event with who and role, personal blocks masked, the case as
+    // of an instant, and the chain's state (no audit key here: not signed yet).
+    let (status, page) = auditor.get(&format!("/cases/{id}/timeline")).await;
+    assert_eq!(status, 200);
+    for event in [
+        "ComplaintFiled",
+        "ComplaintDispatched",
+        "ComplaintSigned",
+        "ComplaintSupervised",
+        "ComplaintReplied",
+    ] {
+        assert!(page.contains(event), "{event} missing from the timeline");
+    }
+    assert!(page.contains("<td>handler</td>") && page.contains("<td>supervisor</td>"));
+    assert!(!page.contains(REPORTER_NAME) && !page.contains(REPORTER_PHONE));
+    assert!(
+        page.contains("Not yet covered by a signed checkpoint"),
+        "{page}"
+    );
+    let (status, page) = auditor
+        .get(&format!(
+            "/cases/{id}/timeline?as_of=2020-01-01T00:00:00%2B08:00"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Not filed yet"));
+    let handler = Browser::sign_in(&later.url, &later.handler_a).await;
+    let (status, _) = handler.get(&format!("/cases/{id}/timeline")).await;
+    assert_eq!(status, 403, "a handler reads no timeline, as on the API");
     later.app.stop().await;
 }
 

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/board", get(pages::board))
         .route("/unit", get(pages::unit_cases))
         .route("/cases/{id}", get(pages::case_page))
+        .route("/cases/{id}/timeline", get(pages::timeline))
         .route("/cases/{id}/{verb}", post(pages::case_action))
         .with_state(state)
 }

@@ -947,6 +947,9 @@ async fn case_markup(
                     }
                 }
             }
+            @if matches!(role, Role::Auditor | Role::Supervisor) {
+                p { a href={ "/cases/" (view.id) "/timeline" } { "时间线 Timeline" } }
+            }
             h2 { "操作 Actions" }
             @if role == Role::Intake && status == "received" {
                 (action("accept", "受理 Accept", html! {}))
@@ -977,6 +980,151 @@ async fn case_markup(
             }
         },
     ))
+}
+
+/// An instant typed on the timeline form: RFC 3339, or `YYYY-MM-DDTHH:MM` (what a
+/// `datetime-local` field sends) in China time.
+fn parse_instant(value: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let value = value.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(local) = chrono::NaiveDateTime::parse_from_str(value, format) {
+            let china = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+            if let Some(at) = local.and_local_timezone(china).single() {
+                return Ok(at.with_timezone(&chrono::Utc));
+            }
+        }
+    }
+    Err(ApiError::field(
+        "as_of",
+        "invalid",
+        "as_of is an instant such as 2026-03-11T10:00:00+08:00",
+    ))
+}
+
+/// The case's seals checked as `probity audit verify-bundle` checks a bundle: the
+/// events covered by the latest signed checkpoint, their hashes, links and signature.
+async fn chain_state(state: &AppState, id: &str) -> Markup {
+    let result = match probity_audit::export_bundle(&state.db, "complaint", id).await {
+        Ok(bundle) => bundle
+            .to_bytes()
+            .and_then(|bytes| probity_audit::verify_bundle(&bytes)),
+        Err(e) => {
+            return html! { p { "尚无签名检查点覆盖此案 Not yet covered by a signed checkpoint: " (e.to_string()) } }
+        }
+    };
+    match result {
+        Ok(report) => html! {
+            p { "✔ 验证通过 Verified: " (report.events) " 个事件 events, 检查点 checkpoint "
+                (report.checkpoint_chain_index) ", 签名 signed " (report.signed_at) " (" (report.key_id) ")" }
+        },
+        Err(e) => {
+            html! { p.error role="alert" { "✘ 验证失败 Verification failed: " (e.to_string()) } }
+        }
+    }
+}
+
+/// `GET /cases/{id}/timeline?as_of=`: the case's events (who, role, when, what changed,
+/// personal blocks masked) and the case as it stood at `as_of`, with the chain's
+/// verification state (auditors and supervisors, as the API's history; the read is
+/// recorded first).
+#[tracing::instrument(name = "web_timeline", skip_all, fields(request_id = %ctx.request_id, case_id = %id))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let s = match require_session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let q = query(raw.as_deref());
+    let as_of_text = q
+        .get("as_of")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let result = async {
+        s.caller.require(&[Role::Auditor, Role::Supervisor])?;
+        let as_of = match as_of_text.as_str() {
+            "" => None,
+            v => Some(parse_instant(v)?),
+        };
+        let page = state
+            .app
+            .read_history(
+                CommandContext {
+                    caller: &s.caller,
+                    request_id: &ctx.request_id,
+                    correlation_id: &ctx.correlation_id,
+                    once: None,
+                },
+                "complaint",
+                &id,
+                "web timeline".to_string(),
+                probity_app::access::HistoryRequest {
+                    after: 0,
+                    limit: 500,
+                    as_of,
+                },
+            )
+            .await?;
+        Ok::<_, ApiError>(page)
+    }
+    .await;
+    let page_data = match result {
+        Ok(p) => p,
+        Err(e) => return error_page(e, Some(&s)),
+    };
+    let chain = chain_state(&state, &id).await;
+    let then = page_data.view.clone().flatten();
+    page(
+        StatusCode::OK,
+        layout(
+            &format!("案件时间线 Timeline {id}"),
+            Some(&s),
+            html! {
+                form method="get" action={ "/cases/" (id) "/timeline" } {
+                    label for="as_of" { "截至时刻 As of (2026-03-11T10:00:00+08:00)" }
+                    input type="text" id="as_of" name="as_of" value=(as_of_text);
+                    button type="submit" { "查看 Show" }
+                }
+                h2 { "链验证 Chain verification" }
+                (chain)
+                @if !as_of_text.is_empty() {
+                    h2 { "当时状态 The case then" }
+                    @match &then {
+                        Some(v) => p { "状态 Status: " (v.status) @if v.overdue { " 已超期 overdue" } " · 版本 version " (v.version) },
+                        None => p { "当时尚未登记 Not filed yet at that instant" },
+                    }
+                }
+                h2 { "事件 Events (" (page_data.events.len()) ")" }
+                table {
+                    thead { tr {
+                        th scope="col" { "序号 #" } th scope="col" { "时间 When" }
+                        th scope="col" { "事件 What" } th scope="col" { "操作人 Who" }
+                        th scope="col" { "角色 Role" } th scope="col" { "内容 Changed" }
+                    } }
+                    tbody {
+                        @for e in page_data.events.iter().take(500) {
+                            @let item = probity_http::history::history_item(e);
+                            tr {
+                                td { (item.sequence) }
+                                td { (item.recorded_at.to_rfc3339()) }
+                                td { (item.event_type) }
+                                td { (item.actor.as_deref().unwrap_or("—")) }
+                                td { (e.metadata.get("role").and_then(|r| r.as_str()).unwrap_or("—")) }
+                                td { code { (item.data.to_string()) } }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    )
 }
 
 /// `POST /cases/{id}/{verb}`: one of the API's verbs, with the same roles and rules.

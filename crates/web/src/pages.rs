@@ -468,7 +468,7 @@ fn intake_markup(
                 // The same submission id on a second click files once.
                 input type="hidden" name="submission" value=(submission);
                 label for="category" { "类别 Category" }
-                @if let Some(e) = errors.get("category") { p.field-error role="alert" { (e) } }
+                @if let Some(e) = errors.get("category") { p.field-error id="category-error" role="alert" { (e) } }
                 select id="category" name="category" {
                     @for (v, l) in &CATEGORIES { option value=(v) selected[chosen("category") == *v] { (l) } }
                 }
@@ -485,7 +485,7 @@ fn intake_markup(
                         input type="checkbox" id="anonymous" name="anonymous" checked[anonymous];
                         " 匿名 Anonymous"
                     }
-                    @if let Some(e) = errors.get("reporter") { p.field-error role="alert" { (e) } }
+                    @if let Some(e) = errors.get("reporter") { p.field-error id="reporter-error" role="alert" { (e) } }
                     (field("name", "姓名 Name", values, errors, false))
                     (field("phone", "电话 Phone", values, errors, false))
                     (field("identity_number", "公民身份号码 Identity number", values, errors, false))
@@ -896,8 +896,7 @@ async fn case_markup(
             }
         }
     };
-    let note = |name: &str, text: &str| {
-        let field_id = format!("{name}-{text}");
+    let note = |field_id: &str, name: &str, text: &str| {
         html! {
             label for=(field_id) { (text) }
             textarea id=(field_id) name=(name) rows="3" {}
@@ -964,19 +963,19 @@ async fn case_markup(
                 (action("sign", "签收 Sign", html! {}))
             }
             @if role == Role::Handler && status == "in_progress" {
-                (action("reply", "答复 Reply", note("content", "答复内容 Reply")))
+                (action("reply", "答复 Reply", note("reply-content", "content", "答复内容 Reply")))
                 (action("request-extension", "申请延期 Request an extension", html! {
                     label for="working_days" { "延长工作日 Working days" }
                     input type="text" id="working_days" name="working_days" inputmode="numeric";
-                    (note("reason", "理由 Reason"))
+                    (note("extension-reason", "reason", "理由 Reason"))
                 }))
             }
             @if role == Role::Supervisor && extension_pending {
-                (action("approve-extension", "批准延期 Approve the extension", note("note", "意见 Note (approve)")))
-                (action("deny-extension", "不批准延期 Deny the extension", note("note", "意见 Note (deny)")))
+                (action("approve-extension", "批准延期 Approve the extension", note("approve-note", "note", "意见 Note")))
+                (action("deny-extension", "不批准延期 Deny the extension", note("deny-note", "note", "意见 Note")))
             }
             @if role == Role::Supervisor && view.overdue {
-                (action("supervise", "督办 Supervise", note("note", "督办意见 Supervision note")))
+                (action("supervise", "督办 Supervise", note("supervise-note", "note", "督办意见 Supervision note")))
             }
         },
     ))

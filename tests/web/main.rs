@@ -362,6 +362,21 @@ async fn scenario(mode: Mode) {
     let (status, page) = auditor.get(&format!("/cases/{id}")).await;
     assert_eq!(status, 200);
     assert!(page.contains(REPORTER_PHONE));
+    // Each view of the reporter on a page is in the case's access log.
+    let log = later
+        .get(
+            &format!("/api/v1/access-log?case_type=complaint&case_id={id}"),
+            &later.auditor,
+        )
+        .await;
+    let reads: Vec<&serde_json::Value> = log.assert_ok()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["event_type"] == "PersonalDataRead" && e["purpose"] == "web case page")
+        .collect();
+    assert!(reads.iter().any(|e| e["role"] == "intake"), "{}", log.body);
+    assert!(reads.iter().any(|e| e["role"] == "auditor"), "{}", log.body);
     // Its timeline: every event with who and role, personal blocks masked, the case as
     // of an instant, and the chain's state (no audit key here: not signed yet).
     let (status, page) = auditor.get(&format!("/cases/{id}/timeline")).await;

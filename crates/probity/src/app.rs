@@ -1,6 +1,6 @@
 //! Wiring: the store, the application layer ([`probity_app::App`]), the bus (NATS relay
 //! and consumers, or the in-process bus), the projectors, the deadline engine and the
-//! HTTP server, started together and stopped together.
+//! HTTP server (the JSON API and Open311), started together and stopped together.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -307,7 +307,11 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     for renderer in renderers {
         state.metrics.register(renderer);
     }
-    let router = probity_http::router(state);
+    // The JSON API, Open311 GeoReport v2 under /open311/v2/ and the pages at / over the
+    // same state (the API's router keeps the fallback: a path of none is its 404).
+    let router = probity_http::router(state.clone())
+        .merge(probity_open311::router(state.clone()))
+        .merge(probity_web::router(state));
     let token = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {

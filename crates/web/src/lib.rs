@@ -1,0 +1,39 @@
+//! Server-rendered pages at `/`, for people rather than programs: the public disclosure
+//! (search by name or credit code, filters by sector and severity), sign-in, the intake
+//! form, the supervisor's deadline board, a handler's unit cases and the case page with
+//! each role's actions. zh-CN first with English labels; plain HTML forms, no
+//! JavaScript; labels on every field, headings in order, overdue marked in words as
+//! well as in red.
+//!
+//! An adapter over the application layer like the JSON API: the same use-cases
+//! (`App::file_complaint`, `complaint_for`, `complaint_list`, `complaint_command`,
+//! `disclose_reporter`), so roles, units and refusals are exactly the API's, and a
+//! failure is the API's [`ApiError`] (its status from the one mapping in
+//! `probity_http::error`) shown as a page. Templates are [maud](https://maud.lambda.xyz)
+//! macros compiled into the binary (ADR 0017). Sign-in and CSRF: [`session`].
+
+pub mod pages;
+pub mod session;
+
+use axum::routing::{get, post};
+use axum::Router;
+use probity_http::AppState;
+
+/// The pages, over the API's state (merge into the binary's router).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/disclosure", get(pages::disclosure))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route(
+            "/intake/new",
+            get(pages::intake_form).post(pages::intake_file),
+        )
+        .route("/board", get(pages::board))
+        .route("/unit", get(pages::unit_cases))
+        .route("/cases/{id}", get(pages::case_page))
+        .route("/cases/{id}/timeline", get(pages::timeline))
+        .route("/cases/{id}/{verb}", post(pages::case_action))
+        .with_state(state)
+}

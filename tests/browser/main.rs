@@ -1,0 +1,366 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver on
+//! a free loopback port, the `fantoccini` client), against the real server on the
+//! embedded store (the HTTP-level tests in `tests/web` cover both backends).
+//!
+//! A clerk signs in and files a complaint on the intake page (submitting the same form
+//! again, after going back, files nothing new), accepts and dispatches it; the unit's
+//! handler signs it; thirty days later the supervisor finds it overdue on the board and
+//! supervises it, the handler replies, and an auditor reads its timeline; the public
+//! finds a record by credit code. Every page visited is written as a PNG to
+//! `CARGO_TARGET_TMPDIR/screenshots/` (the current ones are kept in `docs/screenshots/`).
+//!
+//! Chromium and chromedriver are the Debian packages (`.ci/run` installs them). They run
+//! without libfaketime (`LD_PRELOAD`/`FAKETIME` removed from chromedriver's environment):
+//! a browser whose clock is moved refuses nothing here but starts slowly, and the
+//! server's clock, which the scenario depends on, is pinned anyway.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use serde_json::json;
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn driver() -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver must be installed (Debian: chromium chromium-driver)");
+    let profile = tempfile::tempdir().expect("a browser profile dir");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: profile,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--window-size=1280,900".into(),
+        format!("--user-data-dir={}", driver._profile.path().display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "args": args, "binary": "/usr/bin/chromium" }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session");
+    (driver, client)
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot dir");
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("writing it");
+}
+
+async fn source(c: &Client) -> String {
+    c.source().await.expect("the page source")
+}
+
+async fn path(c: &Client) -> String {
+    c.current_url().await.expect("the URL").path().to_string()
+}
+
+async fn type_into(c: &Client, id: &str, text: &str) {
+    let e = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no field #{id}"));
+    e.clear().await.ok();
+    e.send_keys(text).await.expect("typing");
+}
+
+/// Clicks a form's submit button and waits for the page that answers it (a new
+/// document: the marker set on the old one is gone).
+async fn click(c: &Client, css: &str) {
+    c.execute("window.__probity_old = true;", vec![])
+        .await
+        .expect("marking the page");
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("nothing matches {css}"))
+        .click()
+        .await
+        .expect("a click");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let fresh = c
+            .execute(
+                "return document.readyState === 'complete' && window.__probity_old === undefined;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if fresh {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no page answered the click on {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Signs in with `token` on `base`; returns the page it lands on.
+async fn sign_in(c: &Client, base: &str, token: &str) -> String {
+    c.goto(&format!("{base}/sign-in"))
+        .await
+        .expect("sign-in page");
+    type_into(c, "token", token).await;
+    click(c, "main form button[type=submit]").await;
+    path(c).await
+}
+
+async fn sign_out(c: &Client) {
+    click(c, "header form button[type=submit]").await;
+}
+
+/// The current page once it contains `needle` (reloading it while the projection lags).
+async fn until(c: &Client, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = source(c).await;
+        if page.contains(needle) {
+            return page;
+        }
+        assert!(Instant::now() < deadline, "{needle} never appeared: {page}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.refresh().await.expect("reload");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_do_their_daily_work_in_a_real_browser() {
+    let app = spawn_app(Mode::Embedded).await;
+    let (_driver, c) = driver().await;
+    let base = app.url.clone();
+
+    // The public finds a record by credit code.
+    register_and_record(&app).await;
+    c.goto(&format!("{base}/disclosure")).await.unwrap();
+    type_into(&c, "q", UNIT_B).await;
+    click(&c, "form[role=search] button").await;
+    until(&c, "政府采购中违规指定品牌").await;
+    shot(&c, "01-public-disclosure").await;
+
+    // The clerk signs in: the session cookie is HttpOnly and SameSite=Strict.
+    assert_eq!(sign_in(&c, &base, &app.intake).await, "/intake/new");
+    let cookie = c
+        .get_named_cookie("probity_session")
+        .await
+        .expect("a session cookie");
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(
+        cookie.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Strict")
+    );
+    // Field errors beside the fields.
+    type_into(&c, "description", "窗口拖延办证四十天，多次催办无果。").await;
+    click(&c, "main form button[type=submit]").await;
+    let page = source(&c).await;
+    assert!(page.contains("id=\"title-error\""), "{page}");
+    assert!(page.contains("id=\"reporter-error\""));
+    shot(&c, "02-intake-field-errors").await;
+    type_into(&c, "title", "办证拖延 Permit delayed").await;
+    type_into(&c, "subject_code", UNIT_A).await;
+    type_into(&c, "name", "王五").await;
+    type_into(&c, "phone", "13700137000").await;
+    shot(&c, "03-intake-form").await;
+    let submission = c
+        .find(Locator::Css("input[name=submission]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    click(&c, "main form button[type=submit]").await;
+    let case = path(&c).await;
+    assert!(case.starts_with("/cases/"), "{case}");
+    let id = case.trim_start_matches("/cases/").to_string();
+    shot(&c, "04-case-intake").await;
+    // The same form again (back, submit): the same case, nothing filed twice.
+    c.back().await.unwrap();
+    let again = c
+        .find(Locator::Css("input[name=submission]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        again, submission,
+        "the browser kept the form it had submitted"
+    );
+    click(&c, "main form button[type=submit]").await;
+    assert_eq!(
+        path(&c).await,
+        case,
+        "a second submit lands on the first case"
+    );
+    let listed = app
+        .eventually("/api/v1/complaints?limit=500", &app.intake, |b| {
+            b["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    let count = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["title"] == "办证拖延 Permit delayed")
+        .count();
+    assert_eq!(count, 1, "the form filed once");
+    // Accept and dispatch from the case page.
+    click(&c, &format!("form[action='/cases/{id}/accept'] button")).await;
+    type_into(&c, "dispatch-unit", UNIT_A).await;
+    click(&c, &format!("form[action='/cases/{id}/dispatch'] button")).await;
+    assert!(source(&c).await.contains("dispatched"));
+    sign_out(&c).await;
+
+    // The unit's handler signs it (and never sees the reporter).
+    assert_eq!(sign_in(&c, &base, &app.handler_a).await, "/unit");
+    until(&c, "办证拖延").await;
+    shot(&c, "05-handler-unit-cases").await;
+    c.goto(&format!("{base}{case}")).await.unwrap();
+    assert!(!source(&c).await.contains("王五"));
+    click(&c, &format!("form[action='/cases/{id}/sign'] button")).await;
+    assert!(source(&c).await.contains("in_progress"));
+    shot(&c, "06-handler-case").await;
+    sign_out(&c).await;
+
+    // Thirty days later: overdue on the board, supervised, replied, audited.
+    let TestApp {
+        app: running,
+        backing,
+        dir,
+        clock_offset,
+        ..
+    } = app;
+    running.stop().await;
+    let later = start_on(backing, dir, clock_offset + chrono::Duration::days(30)).await;
+    let base = later.url.clone();
+    assert_eq!(sign_in(&c, &base, &later.supervisor).await, "/board");
+    let board = until(&c, &id).await;
+    let row = board
+        .split("<tr")
+        .find(|r| r.contains(&id))
+        .expect("the case's row");
+    assert!(row.contains("class=\"overdue\""), "{row}");
+    let color = c
+        .find(Locator::Css("tr.overdue td"))
+        .await
+        .unwrap()
+        .css_value("color")
+        .await
+        .unwrap();
+    assert_eq!(color, "rgba(160, 0, 0, 1)", "overdue is red");
+    shot(&c, "07-supervisor-board").await;
+    c.goto(&format!("{base}{case}")).await.unwrap();
+    type_into(&c, "supervise-note", "请三日内答复").await;
+    click(&c, &format!("form[action='/cases/{id}/supervise'] button")).await;
+    shot(&c, "08-supervisor-case").await;
+    sign_out(&c).await;
+
+    assert_eq!(sign_in(&c, &base, &later.handler_a).await, "/unit");
+    c.goto(&format!("{base}{case}")).await.unwrap();
+    type_into(&c, "reply-content", "已办结，证件已发放。").await;
+    click(&c, &format!("form[action='/cases/{id}/reply'] button")).await;
+    let page = source(&c).await;
+    assert!(page.contains("replied"), "{page}");
+    sign_out(&c).await;
+
+    assert_eq!(sign_in(&c, &base, &later.auditor).await, "/");
+    c.goto(&format!("{base}{case}/timeline")).await.unwrap();
+    let page = source(&c).await;
+    for event in ["ComplaintFiled", "ComplaintSupervised", "ComplaintReplied"] {
+        assert!(page.contains(event), "{event} missing");
+    }
+    assert!(!page.contains("王五") && !page.contains("13700137000"));
+    shot(&c, "09-auditor-timeline").await;
+
+    c.close().await.ok();
+    later.app.stop().await;
+}
+
+async fn register_and_record(app: &TestApp) {
+    for (code, name, kind) in [
+        (UNIT_A, "九江市人民政府", "government"),
+        (UNIT_B, "九江市某局", "department"),
+    ] {
+        let mut body = json!({"credit_code": code, "name": name, "kind": kind});
+        if code == UNIT_B {
+            body["parent_code"] = json!(UNIT_A);
+        }
+        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    let r = app
+        .post(
+            "/api/v1/records",
+            &app.supervisor,
+            &json!({
+                "subject_code": UNIT_B,
+                "source": "administrative_penalty",
+                "source_ref": "九财采罚〔2026〕1号",
+                "decision_date": "2026-03-02",
+                "severity": "ordinary",
+                "sector": "procurement",
+                "summary": "政府采购中违规指定品牌",
+                "ban_years": 2
+            }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+}

@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
-use rand::RngCore;
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha256;
 
 use crate::{Db, StoreError};
@@ -20,7 +20,8 @@ const KEY_NAME: &str = "identity_number";
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
     // HMAC accepts a key of any length (longer than the block: hashed first), so
     // `new_from_slice` cannot fail for it.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);
     hex::encode(mac.finalize().into_bytes())
 }

@@ -7,3 +7,4 @@ mod concurrency;
 mod keys;
 mod reads;
 mod repository;
+mod token_migration;

@@ -3,12 +3,15 @@
 
 mod assessments;
 mod audit;
+mod clock;
 mod complaints;
 mod errors;
 mod integrity;
 mod personal_data;
+mod rate_limit;
 mod replicas;
 mod tamper;
+mod tokens;
 
 /// Declares one `#[tokio::test]` per mode for each scenario `async fn name(mode: Mode)`.
 #[macro_export]

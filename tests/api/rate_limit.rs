@@ -76,6 +76,10 @@ async fn a_client_without_a_token_gets_its_burst_then_429_with_retry_after(mode:
     public(&app, &[("X-Forwarded-For", "198.51.100.7")])
         .await
         .assert_problem(429, "rate_limited");
+    // The OpenAPI document says so (read with a token: this address is limited now).
+    let spec = app.get("/api/v1/openapi.json", &app.auditor).await;
+    let limited = &spec.assert_ok()["paths"]["/api/v1/public/records"]["get"]["responses"]["429"];
+    assert!(limited["headers"]["Retry-After"].is_object(), "{limited}");
     // After the wait it says, the client is served again.
     tokio::time::sleep(std::time::Duration::from_millis(retry_after * 1000 + 100)).await;
     let r = public(&app, &[]).await;

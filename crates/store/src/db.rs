@@ -132,12 +132,12 @@ pub fn clock_offset_label(offset: chrono::Duration) -> String {
         '+'
     };
     let millis = offset.num_milliseconds().unsigned_abs();
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         return format!("{sign}{}.{:03}s", millis / 1000, millis % 1000);
     }
     let seconds = millis / 1000;
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds % size == 0 && seconds != 0 {
+        if seconds != 0 && seconds.is_multiple_of(size) {
             return format!("{sign}{}{unit}", seconds / size);
         }
     }

@@ -3,13 +3,16 @@
 
 mod assessments;
 mod audit;
+mod clock;
 mod complaints;
 mod errors;
 mod integrity;
 mod law_edges;
 mod personal_data;
+mod rate_limit;
 mod replicas;
 mod tamper;
+mod tokens;
 
 /// Declares one `#[tokio::test]` per mode for each scenario `async fn name(mode: Mode)`.
 #[macro_export]

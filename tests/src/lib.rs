@@ -91,6 +91,14 @@ impl Backing {
                     reminder_working_days: 0,
                     ..Default::default()
                 },
+                // Scenarios poll public endpoints and call without a token far faster
+                // than a person would, all from 127.0.0.1: a limit they never reach.
+                // The shipped limit is tested by tests/api/rate_limit.rs.
+                http: probity::settings::HttpPolicy {
+                    public_rate_per_second: 1e6,
+                    public_burst: 1_000_000,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             audit_key: self.audit_key.clone(),
@@ -200,7 +208,19 @@ pub async fn start_on(
     dir: Option<tempfile::TempDir>,
     clock_offset: chrono::Duration,
 ) -> TestApp {
-    let settings = backing.settings(clock_offset);
+    start_with(backing, dir, clock_offset, |_| {}).await
+}
+
+/// Like [`start_on`], with the settings changed by `adjust` first (e.g. the shipped
+/// public rate limit instead of the suite's unreachable one).
+pub async fn start_with(
+    backing: Backing,
+    dir: Option<tempfile::TempDir>,
+    clock_offset: chrono::Duration,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = backing.settings(clock_offset);
+    adjust(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding port 0");

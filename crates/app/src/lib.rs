@@ -45,7 +45,10 @@ pub use clock::Clock;
 pub use error::{AppError, AppResult, FieldIssue};
 pub use integrity::IntegrityCommands;
 pub use metrics::{CommandOutcome, Metrics, MetricsRenderer};
-pub use tokens::{count_tokens, create_token, Caller, Role, TokenCache, TokenError};
+pub use tokens::{
+    count_tokens, create_token, create_token_expiring, list_tokens, revoke_token, Caller,
+    CreatedToken, Revocation, Role, TokenError, TokenInfo, TokenVerifier,
+};
 
 /// Everything the use-cases need. Cheap to clone; the fields are public so the binary
 /// can share its components with its other tasks.
@@ -66,8 +69,8 @@ pub struct App {
     pub integrity: Arc<IntegrityCommands>,
     /// Command outcomes and other counters.
     pub metrics: Arc<Metrics>,
-    /// Known bearer tokens, so a request costs no token query.
-    pub tokens: Arc<TokenCache>,
+    /// Verifies bearer tokens (expiry, revocation) and keeps their last use, coarsely.
+    pub tokens: Arc<TokenVerifier>,
     /// Held by a merge from reading its target until both halves are recorded.
     pub merges: Arc<tokio::sync::Mutex<()>>,
 }
@@ -108,7 +111,7 @@ impl App {
             access: parts.access,
             integrity: parts.integrity,
             metrics: Arc::new(Metrics::new()),
-            tokens: Arc::new(TokenCache::default()),
+            tokens: Arc::new(TokenVerifier::default()),
             merges: Arc::new(tokio::sync::Mutex::new(())),
         }
     }

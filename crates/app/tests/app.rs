@@ -297,7 +297,7 @@ async fn a_record_is_decided_on_the_subjects_log_and_an_import_never_records_twi
 }
 
 #[tokio::test]
-async fn a_token_is_verified_through_the_cache_and_a_handler_token_needs_a_unit() {
+async fn a_token_is_verified_and_a_handler_token_needs_a_unit() {
     let f = app().await;
     let token = probity_app::create_token(&f.app.db, Role::Auditor, None, Some("a".into()))
         .await

@@ -1,11 +1,13 @@
-//! The `Auth` extractor: the bearer token of a request, looked up by the application
-//! layer ([`probity_app::tokens`]: roles, creation, the token cache), becomes the
-//! [`Caller`] a handler authorises and hands to the use-cases.
+//! The `Auth` extractor: the bearer token of a request, verified by the application
+//! layer ([`probity_app::tokens`]: roles, creation, expiry and revocation, checked on
+//! every request), becomes the [`Caller`] a handler authorises and hands to the
+//! use-cases. An unknown, expired or revoked token is 401 `unauthenticated`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 pub use probity_app::tokens::{
-    authenticate, count_tokens, create_token, Caller, Role, TokenCache, TokenError, TOKEN_CACHE_TTL,
+    authenticate, count_tokens, create_token, create_token_expiring, Caller, Role, TokenError,
+    TokenVerifier,
 };
 
 use crate::error::ApiError;

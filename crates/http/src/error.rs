@@ -151,6 +151,10 @@ pub enum ApiError {
     /// 503 `not_ready`: the readiness probe failed.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// 429 `rate_limited`: this client address made more requests without a token than
+    /// the public rate limit allows; `Retry-After` says when the next one will be taken.
+    #[error("too many requests from this address; retry after {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     /// 500 `internal`: the message is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -198,6 +202,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -225,6 +230,7 @@ impl ApiError {
             ApiError::ReportedUnit(_) => "reported_unit",
             ApiError::MergeTargetNotOpen(_) => "merge_target_not_open",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -251,6 +257,7 @@ impl ApiError {
             ApiError::ReportedUnit(_) => "Dispatch to the reported unit",
             ApiError::MergeTargetNotOpen(_) => "Merge target not open",
             ApiError::NotReady(_) => "Not ready",
+            ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -313,6 +320,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let ApiError::RateLimited {
+            retry_after_seconds,
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

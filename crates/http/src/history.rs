@@ -63,6 +63,11 @@ pub struct HistoryItem {
     pub recorded_at: DateTime<Utc>,
     /// Token id of whoever issued the command.
     pub actor: Option<String>,
+    /// The clock offset (`PROBITY_CLOCK_OFFSET`, e.g. `+30d`) of the server that recorded
+    /// the event, absent when it ran on the real clock: its times are a drill's, not
+    /// the real ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset: Option<String>,
     /// The event's fields, personal blocks replaced by `{"key_id", "sealed": true}`.
     #[schema(value_type = Object)]
     pub data: Value,
@@ -306,6 +311,11 @@ pub fn history_item(e: &StoredEvent) -> HistoryItem {
         actor: e
             .metadata
             .get("actor")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        clock_offset: e
+            .metadata
+            .get(probity_store::CLOCK_OFFSET)
             .and_then(Value::as_str)
             .map(str::to_string),
         data,

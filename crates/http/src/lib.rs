@@ -16,6 +16,8 @@
 //! - [`erasure`]: the application's erasure with the API's error codes (no route).
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
 //! - [`Readiness`]: readiness of the service.
+//! - [`ratelimit`]: the per-address limit of requests without a token (429
+//!   `rate_limited`).
 
 pub mod assessments;
 pub mod auth;
@@ -30,6 +32,7 @@ pub mod integrity;
 pub mod openapi;
 pub mod ops;
 pub mod public;
+pub mod ratelimit;
 pub mod schema;
 
 use std::sync::Arc;
@@ -63,6 +66,8 @@ pub struct HttpConfig {
     /// How far projections may lag before `/readyz` fails (used by the binary's
     /// [`Readiness`] implementation).
     pub max_projection_lag: Duration,
+    /// The per-address limit of requests without a token ([`ratelimit`]).
+    pub public_rate_limit: ratelimit::RateLimitConfig,
 }
 
 /// A deadline is `due_soon` within this many working days (default of
@@ -74,6 +79,7 @@ impl Default for HttpConfig {
         Self {
             body_limit_bytes: 64 * 1024,
             max_projection_lag: Duration::from_secs(5),
+            public_rate_limit: ratelimit::RateLimitConfig::default(),
         }
     }
 }
@@ -129,6 +135,8 @@ pub struct AppState {
     pub integrity: Arc<IntegrityCommands>,
     /// The assessment formula (`[assessment]`).
     pub assessment: AssessmentFormula,
+    /// The buckets of the public rate limit, per client address.
+    pub rate_limit: Arc<ratelimit::PublicRateLimit>,
 }
 
 /// What the binary hands to [`AppState::new`]: the application and the HTTP settings.
@@ -163,6 +171,9 @@ impl AppState {
             metrics: app.metrics.clone(),
             integrity: app.integrity.clone(),
             app,
+            rate_limit: Arc::new(ratelimit::PublicRateLimit::new(
+                &parts.config.public_rate_limit,
+            )),
             config: parts.config,
             readiness: parts.readiness,
             due_soon_working_days: DUE_SOON_WORKING_DAYS,
@@ -237,6 +248,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_public,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -25,6 +25,47 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The public rate limit's 429 `rate_limited` (with `Retry-After`) on every path that
+/// needs no token: the public disclosure and the operations endpoints ([`crate::ratelimit`]).
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{Ref, Type};
+        use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description("rate_limited: too many requests without a token from this address")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("seconds until a request is taken again"))
+                    .build(),
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let limited = path.starts_with("/api/v1/public/")
+                || ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"]
+                    .contains(&path.as_str());
+            if !limited {
+                continue;
+            }
+            if let Some(get) = item.get.as_mut() {
+                get.responses
+                    .responses
+                    .insert("429".into(), response.clone().into());
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -188,7 +229,7 @@ Errors are application/problem+json with a stable `code`."
         ops::Health,
         ops::Ready,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RateLimited),
     tags(
         (name = "complaints", description = "投诉举报: the closed loop from intake to close"),
         (name = "subjects", description = "信用主体: governments, departments, organisations, civil servants; archives and eligibility"),

@@ -31,6 +31,11 @@ pub struct Health {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Ready {
     pub status: &'static str,
+    /// Present when the server runs on a shifted clock (`PROBITY_CLOCK_OFFSET`, for
+    /// drills): the shift, e.g. `+30d`, as every event it records carries it in its
+    /// `clock_offset` metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset: Option<String>,
     /// Things to act on that do not stop the service, e.g. next year's official holiday
     /// schedule is not loaded (`probity calendar load`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -50,10 +55,30 @@ pub async fn healthz() -> Json<Health> {
 #[tracing::instrument(name = "readyz", skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     state.readiness.check().await.map_err(ApiError::NotReady)?;
+    let mut warnings = state.readiness.warnings();
+    let clock_offset = clock_offset(&state);
+    if let Some(offset) = &clock_offset {
+        warnings.push(clock_offset_warning(offset));
+    }
     Ok(Json(Ready {
         status: "ready",
-        warnings: state.readiness.warnings(),
+        clock_offset,
+        warnings,
     }))
+}
+
+/// The server's clock offset as a label (`+30d`), `None` on the real clock.
+fn clock_offset(state: &AppState) -> Option<String> {
+    (!state.clock.offset.is_zero()).then(|| probity_store::clock_offset_label(state.clock.offset))
+}
+
+/// What `/readyz` and the start-up log say about a shifted clock.
+pub fn clock_offset_warning(offset: &str) -> String {
+    format!(
+        "the clock is shifted by {offset} (PROBITY_CLOCK_OFFSET): every event this server \
+         records carries clock_offset {offset} in its metadata; never run a production \
+         server on a shifted clock"
+    )
 }
 
 /// Prometheus text exposition.

@@ -69,6 +69,8 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
         })?,
     };
     db.set_group_commit(settings.policy.store.group_commit);
+    // Every event recorded on a shifted clock says so (issue 10, item 12).
+    db.set_clock_offset(settings.clock_offset);
     Ok(db)
 }
 
@@ -76,6 +78,13 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 /// tasks until [`RunningApp::stop`].
 pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result<RunningApp> {
     let db = open_db(settings).await?;
+    if let Some(offset) = db.clock_offset() {
+        tracing::warn!(
+            clock_offset = %offset,
+            "{}",
+            probity_http::ops::clock_offset_warning(&offset)
+        );
+    }
     let addr = listener.local_addr().context("reading the bound address")?;
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
@@ -105,14 +114,16 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         == 0
     {
         Some(
-            probity_app::create_token(
+            probity_app::create_token_expiring(
                 &db,
                 probity_app::Role::Admin,
                 None,
                 Some("first admin".into()),
+                settings.policy.tokens.default_lifetime()?,
             )
             .await
-            .context("creating the first admin token")?,
+            .context("creating the first admin token")?
+            .token,
         )
     } else {
         None
@@ -299,6 +310,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         config: probity_http::HttpConfig {
             body_limit_bytes: settings.policy.http.body_limit_bytes,
             max_projection_lag: settings.policy.http.max_projection_lag(),
+            public_rate_limit: settings.policy.http.public_rate_limit(),
         },
         readiness,
         assessment: settings.policy.assessment.clone(),
@@ -314,7 +326,12 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         .merge(probity_web::router(state));
     let token = shutdown.clone();
     tasks.push(tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // The peer's address reaches the handlers (the public rate limit is per client).
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             token.cancelled().await;
         });
         if let Err(error) = server.await {

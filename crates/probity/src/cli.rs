@@ -213,6 +213,19 @@ pub enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long)]
         label: Option<String>,
+        /// How long the token lives (`90d`, `12h`, `30m`, `45s`); default
+        /// `PROBITY_TOKEN_LIFETIME` (`[tokens] default_lifetime`, shipped 90d).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List every token: id, label, role, unit, created, expires, last used, state.
+    /// Never the token or its hash.
+    List,
+    /// Revoke a token by its id (from `token list`): every server refuses it from its
+    /// next request on.
+    Revoke {
+        /// The token's id.
+        id: String,
     },
 }
 
@@ -242,22 +255,42 @@ impl CommonArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { bind } => serve(cli.common.settings(&bind)?).await,
-        Command::Token(TokenCommand::Create { role, unit, label }) => {
+        Command::Token(TokenCommand::Create {
+            role,
+            unit,
+            label,
+            expires,
+        }) => {
             let settings = cli.common.settings("127.0.0.1:0")?;
-            let db = crate::app::open_db(&settings).await?;
-            let role: probity_app::Role = role.parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "--role {role:?}: expected intake, handler, supervisor, auditor or admin"
-                )
-            })?;
-            let unit = unit
-                .map(|u| probity_domain::CreditCode::parse(&u))
-                .transpose()
-                .context("--unit is not a valid unified social credit code")?;
-            let token = probity_app::create_token(&db, role, unit, label)
-                .await
-                .context("storing the token")?;
-            println!("{token}");
+            let created =
+                token_create(&settings, &role, unit.as_deref(), label, expires.as_deref()).await?;
+            eprintln!(
+                "token {} expires {}",
+                created.id,
+                created
+                    .expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            println!("{}", created.token);
+            Ok(())
+        }
+        Command::Token(TokenCommand::List) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            print!(
+                "{}",
+                token_table(&token_list(&settings).await?, chrono::Utc::now())
+            );
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let settings = cli.common.settings("127.0.0.1:0")?;
+            match token_revoke(&settings, &id).await? {
+                probity_app::Revocation::Revoked => println!("revoked token {id}"),
+                probity_app::Revocation::AlreadyRevoked(at) => println!(
+                    "token {id} was already revoked at {}",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            }
             Ok(())
         }
         Command::Rebuild => rebuild(cli.common.settings("127.0.0.1:0")?).await,
@@ -301,6 +334,102 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Creates a token on the store `settings` name (what `probity token create` runs):
+/// `expires` is a lifetime (`90d`), by default the configured one.
+pub async fn token_create(
+    settings: &Settings,
+    role: &str,
+    unit: Option<&str>,
+    label: Option<String>,
+    expires: Option<&str>,
+) -> anyhow::Result<probity_app::CreatedToken> {
+    let role: probity_app::Role = role.parse().map_err(|_| {
+        anyhow::anyhow!("--role {role:?}: expected intake, handler, supervisor, auditor or admin")
+    })?;
+    let unit = unit
+        .map(probity_domain::CreditCode::parse)
+        .transpose()
+        .context("--unit is not a valid unified social credit code")?;
+    let lifetime = match expires {
+        Some(text) => probity_app::tokens::parse_lifetime(text)
+            .map_err(|e| anyhow::anyhow!("--expires: {e}"))?,
+        None => settings.policy.tokens.default_lifetime()?,
+    };
+    let db = crate::app::open_db(settings).await?;
+    probity_app::create_token_expiring(&db, role, unit, label, lifetime)
+        .await
+        .context("storing the token")
+}
+
+/// Every token on the store `settings` name (what `probity token list` shows).
+pub async fn token_list(settings: &Settings) -> anyhow::Result<Vec<probity_app::TokenInfo>> {
+    let db = crate::app::open_db(settings).await?;
+    probity_app::list_tokens(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing the tokens: {e}"))
+}
+
+/// Revokes token `id` on the store `settings` name (what `probity token revoke` runs).
+pub async fn token_revoke(
+    settings: &Settings,
+    id: &str,
+) -> anyhow::Result<probity_app::Revocation> {
+    let db = crate::app::open_db(settings).await?;
+    probity_app::revoke_token(&db, id)
+        .await
+        .with_context(|| format!("revoking token {id}"))
+}
+
+/// The table `probity token list` prints: one line per token, columns separated by
+/// two spaces and aligned; times in UTC to the second, `-` for none.
+pub fn token_table(
+    tokens: &[probity_app::TokenInfo],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut rows = vec![[
+        "ID",
+        "LABEL",
+        "ROLE",
+        "UNIT",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "STATE",
+    ]
+    .map(String::from)];
+    for t in tokens {
+        rows.push([
+            t.id.clone(),
+            t.label.clone().unwrap_or_else(|| "-".into()),
+            t.role.clone(),
+            t.unit.clone().unwrap_or_else(|| "-".into()),
+            time(Some(t.created_at)),
+            time(Some(t.expires_at)),
+            time(t.last_used_at),
+            t.state(now).to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// The application layer over the store `settings` name (the CLI's commands run its

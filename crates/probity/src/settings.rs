@@ -71,6 +71,42 @@ pub struct Policy {
     pub assessment: probity_domain::assessment::AssessmentFormula,
     /// The event store (`[store]`; `PROBITY_GROUP_COMMIT` overrides the file).
     pub store: StorePolicy,
+    /// Bearer tokens (`[tokens]`; `PROBITY_TOKEN_LIFETIME` overrides the file).
+    pub tokens: TokenPolicy,
+}
+
+/// How long tokens live.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenPolicy {
+    /// Lifetime of a token created without `--expires` (`90d`, `12h`, `30m`, `45s`).
+    pub default_lifetime: String,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            default_lifetime: "90d".into(),
+        }
+    }
+}
+
+impl TokenPolicy {
+    /// The default lifetime, checked at load.
+    pub fn default_lifetime(&self) -> anyhow::Result<chrono::Duration> {
+        probity_app::tokens::parse_lifetime(&self.default_lifetime)
+            .map_err(|e| anyhow::anyhow!("[tokens] default_lifetime: {e}"))
+    }
+
+    /// Applies `PROBITY_TOKEN_LIFETIME` from `var` over the file's value and checks it.
+    fn override_from(mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        if let Some(v) = var("PROBITY_TOKEN_LIFETIME").filter(|v| !v.trim().is_empty()) {
+            self.default_lifetime = v.trim().to_string();
+        }
+        self.default_lifetime()
+            .context("PROBITY_TOKEN_LIFETIME or [tokens] default_lifetime")?;
+        Ok(self)
+    }
 }
 
 /// How the event store writes.
@@ -151,13 +187,24 @@ impl DeadlinePolicy {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpPolicy {
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// `/readyz` fails when the projections lag the log by more than this.
     pub max_projection_lag_ms: u64,
+    /// Requests per second one client address may make without a token (public
+    /// endpoints and anything else called without one), on average; may be a fraction
+    /// (`PROBITY_PUBLIC_RATE` overrides the file; ADR 0018).
+    pub public_rate_per_second: f64,
+    /// How many such requests a client may make at once before the rate applies
+    /// (`PROBITY_PUBLIC_BURST`).
+    pub public_burst: u32,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; any other
+    /// peer is the client itself (`PROBITY_TRUSTED_PROXIES`, comma-separated IP
+    /// addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpPolicy {
@@ -165,6 +212,9 @@ impl Default for HttpPolicy {
         Self {
             body_limit_bytes: 64 * 1024,
             max_projection_lag_ms: 5_000,
+            public_rate_per_second: 20.0,
+            public_burst: 100,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -172,6 +222,51 @@ impl Default for HttpPolicy {
 impl HttpPolicy {
     pub fn max_projection_lag(&self) -> Duration {
         Duration::from_millis(self.max_projection_lag_ms)
+    }
+
+    /// Applies `PROBITY_PUBLIC_RATE`, `PROBITY_PUBLIC_BURST` and
+    /// `PROBITY_TRUSTED_PROXIES` from `var` over the file's values, and checks them.
+    fn override_from(mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        if let Some(v) = var("PROBITY_PUBLIC_RATE").filter(|v| !v.trim().is_empty()) {
+            self.public_rate_per_second = v.trim().parse().with_context(|| {
+                format!("PROBITY_PUBLIC_RATE {v:?}: expected requests per second, e.g. 20 or 0.5")
+            })?;
+        }
+        if let Some(v) = var("PROBITY_PUBLIC_BURST").filter(|v| !v.trim().is_empty()) {
+            self.public_burst = v.trim().parse().with_context(|| {
+                format!("PROBITY_PUBLIC_BURST {v:?}: expected a whole number of requests")
+            })?;
+        }
+        if let Some(v) = var("PROBITY_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse().with_context(|| {
+                        format!("PROBITY_TRUSTED_PROXIES: {p:?} is not an IP address")
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        anyhow::ensure!(
+            self.public_rate_per_second.is_finite()
+                && self.public_rate_per_second > 0.0
+                && self.public_burst > 0,
+            "the public rate limit needs a rate and a burst above zero, found {}/s and {}",
+            self.public_rate_per_second,
+            self.public_burst
+        );
+        Ok(self)
+    }
+
+    /// The rate limit of requests without a token.
+    pub fn public_rate_limit(&self) -> probity_http::ratelimit::RateLimitConfig {
+        probity_http::ratelimit::RateLimitConfig {
+            per_second: self.public_rate_per_second,
+            burst: self.public_burst,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
     }
 }
 
@@ -192,6 +287,10 @@ impl Policy {
         policy.store = policy
             .store
             .override_from(|name| std::env::var(name).ok())?;
+        policy.tokens = policy
+            .tokens
+            .override_from(|name| std::env::var(name).ok())?;
+        policy.http = policy.http.override_from(|name| std::env::var(name).ok())?;
         Ok(policy)
     }
 }
@@ -275,6 +374,64 @@ mod tests {
         assert!(!group("off").unwrap().group_commit);
         assert!(group("ON").unwrap().group_commit);
         assert!(group("sometimes").is_err());
+    }
+
+    #[test]
+    fn tokens_live_90_days_by_default_and_the_environment_overrides_the_file() {
+        let p = Policy::default();
+        assert_eq!(
+            p.tokens.default_lifetime().unwrap(),
+            chrono::Duration::days(90)
+        );
+        let p: Policy = toml::from_str("[tokens]\ndefault_lifetime = \"30d\"\n").unwrap();
+        assert_eq!(
+            p.tokens.default_lifetime().unwrap(),
+            chrono::Duration::days(30)
+        );
+        let env = |v: &'static str| {
+            move |name: &str| (name == "PROBITY_TOKEN_LIFETIME").then(|| v.to_string())
+        };
+        let t = p.tokens.clone().override_from(env("12h")).unwrap();
+        assert_eq!(t.default_lifetime().unwrap(), chrono::Duration::hours(12));
+        assert_eq!(p.tokens.clone().override_from(env("")).unwrap(), p.tokens);
+        assert!(p.tokens.clone().override_from(env("-1d")).is_err());
+        assert!(p.tokens.clone().override_from(env("forever")).is_err());
+    }
+
+    #[test]
+    fn requests_without_a_token_are_limited_to_20_a_second_with_a_burst_of_100_by_default() {
+        let p = Policy::default();
+        assert_eq!(p.http.public_rate_per_second, 20.0);
+        assert_eq!(p.http.public_burst, 100);
+        assert!(p.http.trusted_proxies.is_empty());
+        let env = |rate: &'static str, burst: &'static str, proxies: &'static str| {
+            move |name: &str| match name {
+                "PROBITY_PUBLIC_RATE" => Some(rate.to_string()),
+                "PROBITY_PUBLIC_BURST" => Some(burst.to_string()),
+                "PROBITY_TRUSTED_PROXIES" => Some(proxies.to_string()),
+                _ => None,
+            }
+        };
+        let h = p
+            .http
+            .clone()
+            .override_from(env("5", "10", "10.0.0.1, ::1"))
+            .unwrap();
+        assert_eq!((h.public_rate_per_second, h.public_burst), (5.0, 10));
+        assert_eq!(
+            h.trusted_proxies,
+            vec![
+                "10.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert!(p.http.clone().override_from(env("0", "10", "")).is_err());
+        assert!(p.http.clone().override_from(env("5", "x", "")).is_err());
+        assert!(p
+            .http
+            .clone()
+            .override_from(env("5", "10", "proxy"))
+            .is_err());
     }
 
     #[test]

@@ -22,4 +22,6 @@ fn the_readme_policy_example_parses_and_equals_the_defaults() {
     assert_eq!(policy.integrity, defaults.integrity);
     assert_eq!(policy.assessment, defaults.assessment);
     assert_eq!(policy.store, defaults.store);
+    assert_eq!(policy.http, defaults.http);
+    assert_eq!(policy.tokens, defaults.tokens);
 }

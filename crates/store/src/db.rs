@@ -71,6 +71,9 @@ pub(crate) struct Shared {
     command_locks: Vec<tokio::sync::Mutex<()>>,
     /// The group committer every append of this database goes through.
     pub(crate) group: Arc<crate::group::GroupCommit>,
+    /// The shift of this process's clock (`PROBITY_CLOCK_OFFSET`) as written into the
+    /// `clock_offset` metadata of every event it records; `None` on the real clock.
+    clock_offset: std::sync::RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -92,6 +95,7 @@ impl Default for Shared {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             group: Arc::default(),
+            clock_offset: std::sync::RwLock::new(None),
         }
     }
 }
@@ -116,6 +120,30 @@ impl Shared {
     }
 }
 
+/// A clock offset as written into event metadata and shown on `/readyz`: signed, in the
+/// largest unit that divides it exactly (`+30d`, `-12h`, `+5m`, `+90s`), as
+/// `PROBITY_CLOCK_OFFSET` is written; an offset with a fraction of a second (the test
+/// suite computes its offsets to the instant) in seconds with milliseconds
+/// (`-23587201.123s`).
+pub fn clock_offset_label(offset: chrono::Duration) -> String {
+    let sign = if offset < chrono::Duration::zero() {
+        '-'
+    } else {
+        '+'
+    };
+    let millis = offset.num_milliseconds().unsigned_abs();
+    if !millis.is_multiple_of(1000) {
+        return format!("{sign}{}.{:03}s", millis / 1000, millis % 1000);
+    }
+    let seconds = millis / 1000;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds != 0 && seconds.is_multiple_of(size) {
+            return format!("{sign}{}{unit}", seconds / size);
+        }
+    }
+    format!("{sign}{seconds}s")
+}
+
 fn install_any_drivers() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(sqlx::any::install_default_drivers);
@@ -132,6 +160,28 @@ impl Db {
     /// transaction per append), for every clone of this `Db` in this process.
     pub fn set_group_commit(&self, on: bool) {
         self.signal.group.set_enabled(on);
+    }
+
+    /// Records that this process runs on a shifted clock: every event appended through
+    /// this database (every clone, in this process) then carries `offset`, in the form
+    /// of [`clock_offset_label`], as its `clock_offset` metadata, so a history shows
+    /// which events were recorded under a drill's clock. A zero offset clears it.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        let label = (!offset.is_zero()).then(|| clock_offset_label(offset));
+        *self
+            .signal
+            .clock_offset
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = label;
+    }
+
+    /// The `clock_offset` label of this process's events, `None` on the real clock.
+    pub fn clock_offset(&self) -> Option<String> {
+        self.signal
+            .clock_offset
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Connects and runs the migrations of the backend.

@@ -28,8 +28,13 @@ use crate::repo::EventRepository;
 use crate::{Backend, CommandWrites, Db, EventLog, StoreError};
 
 /// Command metadata stored with every event: `actor`, `role`, `unit`, `request_id`,
-/// `correlation_id`. Never personal data.
+/// `correlation_id`, and [`CLOCK_OFFSET`] from a process on a shifted clock. Never
+/// personal data.
 pub type Metadata = HashMap<String, String>;
+
+/// The metadata key of the clock offset (`PROBITY_CLOCK_OFFSET`) an event was recorded
+/// under, absent on the real clock (see [`Db::set_clock_offset`]).
+pub const CLOCK_OFFSET: &str = "clock_offset";
 
 /// Attempts of one command (the first plus retries) before giving up with `Conflict`.
 /// A conflict means another command on the aggregate committed (progress), so a command
@@ -149,6 +154,11 @@ impl<A: Aggregate> Executor<A> {
     {
         let store = self.store()?;
         let repo = EventRepository::new(&self.db)?;
+        // A server on a shifted clock says so in every event it records.
+        let mut metadata = metadata;
+        if let Some(offset) = self.db.clock_offset() {
+            metadata.insert(CLOCK_OFFSET.to_string(), offset);
+        }
         let mut attempt: u32 = 1;
         loop {
             // Take turns with this process's other commands on the aggregate (held until

@@ -25,9 +25,9 @@ pub mod repo;
 pub mod sealing;
 pub mod writes;
 
-pub use db::{Backend, Db};
+pub use db::{clock_offset_label, Backend, Db};
 pub use error::StoreError;
-pub use executor::{ExecuteError, Executed, Executor, Metadata};
+pub use executor::{ExecuteError, Executed, Executor, Metadata, CLOCK_OFFSET};
 pub use index::{PersonIndex, Reserved};
 pub use keys::KeyStore;
 pub use log::EventLog;

@@ -24,6 +24,20 @@ pub const SUBJECT: &str = "113604000123456713";
 /// A valid identity number.
 pub const IDENTITY: &str = "11010519491231002X";
 
+/// The HTTP settings of the tests: the shipped ones, but a public rate limit no test
+/// reaches (every in-process request counts as one address); the limit itself is tested
+/// through the real server (tests/api/rate_limit.rs) and in `ratelimit`'s unit tests.
+pub fn test_config() -> HttpConfig {
+    HttpConfig {
+        public_rate_limit: probity_http::ratelimit::RateLimitConfig {
+            per_second: 1e6,
+            burst: 1_000_000,
+            trusted_proxies: Vec::new(),
+        },
+        ..HttpConfig::default()
+    }
+}
+
 pub struct Tokens {
     pub intake: String,
     pub handler: String,
@@ -136,7 +150,7 @@ impl TestApp {
 
     async fn over(db: Db, dir: Option<tempfile::TempDir>) -> TestApp {
         let tokens = tokens(&db).await;
-        let state = state(&db, Clock::system(), HttpConfig::default());
+        let state = state(&db, Clock::system(), test_config());
         TestApp {
             router: probity_http::router(state.clone()),
             state,
@@ -148,11 +162,7 @@ impl TestApp {
 
     /// A router over the same database whose clock runs `offset` ahead.
     pub fn shifted(&self, offset: Duration) -> Router {
-        probity_http::router(state(
-            &self.db,
-            Clock::with_offset(offset),
-            HttpConfig::default(),
-        ))
+        probity_http::router(state(&self.db, Clock::with_offset(offset), test_config()))
     }
 
     /// Sends a request with raw body bytes and headers.

@@ -2,7 +2,9 @@
 //! database per test) and an embedded SQLite database in a temporary directory.
 mod helpers;
 
+mod clock_offset;
 mod concurrency;
 mod keys;
 mod reads;
 mod repository;
+mod token_migration;

@@ -1,0 +1,111 @@
+//! The public rate limit (issue 10, item 11): requests without a token are limited per
+//! client address; past the burst they are 429 `rate_limited` with `Retry-After`, and
+//! taken again after that wait. A `X-Forwarded-For` counts only from a trusted proxy.
+
+use probity_tests::{start_with, Backing, Mode, TestApp};
+
+crate::both_modes!(
+    a_client_without_a_token_gets_its_burst_then_429_with_retry_after,
+    forwarded_addresses_count_only_from_a_trusted_proxy,
+);
+
+/// A server whose public limit is `per_second` with a burst of `burst`, trusting
+/// `proxies`.
+async fn limited(mode: Mode, per_second: f64, burst: u32, proxies: &[&str]) -> TestApp {
+    let (backing, dir) = Backing::new(mode).await.expect("test services");
+    let proxies = proxies.iter().map(|p| p.parse().expect("an IP")).collect();
+    start_with(
+        backing,
+        dir,
+        probity_tests::offset_to(probity_tests::pinned_at()),
+        |s| {
+            s.policy.http.public_rate_per_second = per_second;
+            s.policy.http.public_burst = burst;
+            s.policy.http.trusted_proxies = proxies;
+        },
+    )
+    .await
+}
+
+async fn public(app: &TestApp, headers: &[(&str, &str)]) -> probity_tests::Resp {
+    app.request(
+        reqwest::Method::GET,
+        "/api/v1/public/records",
+        None,
+        None,
+        headers,
+    )
+    .await
+}
+
+async fn a_client_without_a_token_gets_its_burst_then_429_with_retry_after(mode: Mode) {
+    // One request every five seconds, bursts of five: the test sends far faster (and
+    // has five seconds of slack on a loaded machine before a request is taken again).
+    let app = limited(mode, 0.2, 5, &[]).await;
+    let burst = futures::future::join_all((0..5).map(|_| public(&app, &[]))).await;
+    for (i, r) in burst.iter().enumerate() {
+        assert!(
+            r.status.is_success(),
+            "request {i} of the burst: {}",
+            r.body
+        );
+    }
+    let refused = public(&app, &[]).await;
+    refused.assert_problem(429, "rate_limited");
+    let retry_after: u64 = refused.headers["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("whole seconds");
+    assert!(
+        (1..=5).contains(&retry_after),
+        "one request every five seconds: Retry-After {retry_after}"
+    );
+    // Any path without a token counts against the same address.
+    let r = app
+        .request(reqwest::Method::GET, "/healthz", None, None, &[])
+        .await;
+    assert_eq!(r.status.as_u16(), 429);
+    // Staff with a token are not limited; on a public path a token does not help.
+    let r = app.get("/api/v1/complaints", &app.supervisor).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.get("/api/v1/public/records", &app.supervisor)
+        .await
+        .assert_problem(429, "rate_limited");
+    // Asked from another address (an untrusted peer's X-Forwarded-For is ignored).
+    public(&app, &[("X-Forwarded-For", "198.51.100.7")])
+        .await
+        .assert_problem(429, "rate_limited");
+    // The OpenAPI document says so (read with a token: this address is limited now).
+    let spec = app.get("/api/v1/openapi.json", &app.auditor).await;
+    let limited = &spec.assert_ok()["paths"]["/api/v1/public/records"]["get"]["responses"]["429"];
+    assert!(limited["headers"]["Retry-After"].is_object(), "{limited}");
+    // After the wait it says, the client is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(retry_after * 1000 + 100)).await;
+    let r = public(&app, &[]).await;
+    assert!(r.status.is_success(), "after Retry-After: {}", r.body);
+    app.app.stop().await;
+}
+
+async fn forwarded_addresses_count_only_from_a_trusted_proxy(mode: Mode) {
+    // The test client connects from 127.0.0.1, trusted here as a reverse proxy.
+    let app = limited(mode, 0.2, 2, &["127.0.0.1"]).await;
+    let client = |address: &'static str| [("X-Forwarded-For", address)];
+    for _ in 0..2 {
+        assert!(public(&app, &client("198.51.100.7"))
+            .await
+            .status
+            .is_success());
+    }
+    public(&app, &client("198.51.100.7"))
+        .await
+        .assert_problem(429, "rate_limited");
+    // A client forging an address in front of its own is still itself.
+    public(&app, &client("203.0.113.50, 198.51.100.7"))
+        .await
+        .assert_problem(429, "rate_limited");
+    // Another client behind the same proxy has its own bucket.
+    let r = public(&app, &client("198.51.100.8")).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.app.stop().await;
+}

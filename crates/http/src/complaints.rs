@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use probity_app::complaints::{NewComplaint, ReporterDisclosure};
-use probity_app::validate::{check_length, credit_code, required_text};
+use probity_app::validate::{check_length, required_text};
 use probity_app::AppError;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::ReporterIdentity;
@@ -22,11 +22,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, FieldError};
-use crate::extract::{
-    ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
-};
+use crate::extract::{ApiJson, ApiQuery, CaseId, IdempotencyKey, OptionalJson, RequestCtx};
 use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
+use crate::problems::Unprocessable;
+use crate::problems::{BadBody, ComplaintVerbProblems, Denied, InvalidComplaint, NotFound};
+use crate::resource::{check_choice, parse_code, CaseIdPath, Verb};
+use crate::schema::IfMatchHeader;
 use crate::AppState;
 
 /// Limits of the free texts (defined by the application layer).
@@ -344,27 +346,6 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-fn parse_credit_code(field: &str, value: &str) -> Result<CreditCode, ApiError> {
-    Ok(credit_code(field, value)?)
-}
-
-/// Runs `command` on complaint `id` through the application layer and answers with the
-/// updated view.
-async fn command(
-    state: &AppState,
-    ctx: &RequestCtx,
-    auth: &Auth,
-    id: &str,
-    if_match: IfMatch,
-    command: ComplaintCommand,
-) -> Result<Json<ComplaintView>, ApiError> {
-    let view = state
-        .app
-        .complaint_command(AppState::command(auth, ctx), id, if_match.0, command)
-        .await?;
-    Ok(Json(view))
-}
-
 /// The reporter block of a stored case for an authorised reader: the application
 /// records the read in the access log FIRST, then opens the sealed block.
 async fn reporter_block(
@@ -483,7 +464,7 @@ fn validate_create(
         });
     }
     let subject = match &body.subject_code {
-        Some(code) if !code.trim().is_empty() => Some(parse_credit_code("subject_code", code)?),
+        Some(code) if !code.trim().is_empty() => Some(parse_code("subject_code", code)?),
         _ => None,
     };
     let Some(reporter) = reporter else {
@@ -572,9 +553,7 @@ fn reporter_echo(identity: &Option<ReporterIdentity>) -> ReporterBlock {
     params(crate::schema::IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Filed; `Location` names the new case", body = ComplaintResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed, invalid_credit_code, invalid_identity_number, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+        Denied, BadBody, InvalidComplaint,
     ),
     security(("bearer" = []))
 )]
@@ -650,8 +629,7 @@ pub struct ComplaintViewQuery {
     params(("id" = String, Path, description = "Case id"), ComplaintViewQuery),
     responses(
         (status = 200, body = ComplaintResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, NotFound, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -695,7 +673,7 @@ const CATEGORIES: [&str; 5] = ["consultation", "help", "suggestion", "complaint"
     params(ComplaintListQuery),
     responses(
         (status = 200, body = ComplaintList),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -708,30 +686,14 @@ pub async fn complaint_list(
 ) -> Result<Json<ComplaintList>, ApiError> {
     auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
     let limit = page_limit(q.limit)?;
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::field(
-                "status",
-                "invalid",
-                format!("status must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    }
-    if let Some(c) = &q.category {
-        if !CATEGORIES.contains(&c.as_str()) {
-            return Err(ApiError::field(
-                "category",
-                "invalid",
-                format!("category must be one of {}", CATEGORIES.join(", ")),
-            ));
-        }
-    }
+    check_choice("status", &q.status, &STATUSES)?;
+    check_choice("category", &q.category, &CATEGORIES)?;
     // A malformed `unit` is 422 for every role (the document says so), though a handler's
     // list is its own unit's whatever it names.
     let given = q
         .unit
         .as_deref()
-        .map(|u| parse_credit_code("unit", u))
+        .map(|u| parse_code("unit", u))
         .transpose()?;
     let unit = match (&auth.role, given) {
         (Role::Handler, _) => None,
@@ -765,8 +727,7 @@ pub async fn complaint_list(
     ),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, NotFound, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -784,331 +745,217 @@ pub async fn complaint_history(
         .map(Json)
 }
 
-macro_rules! verb_doc {
-    ($name:ident, $path:literal, $body:ty, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(
-            post, path = $path, tag = "complaints", operation_id = stringify!($name),
-            params(
-                ("id" = String, Path, description = "Case id"),
-                crate::schema::IfMatchHeader,
-            ),
-            request_body = $body,
-            responses(
-                (status = 200, description = "The updated view", body = ComplaintView),
-                (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "invalid_transition or conflict", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-                (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "validation_failed, invalid_credit_code, calendar_missing", body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        #[allow(dead_code)]
-        fn $name() {}
-    };
+/// What a verb on a complaint answers: the updated view.
+type VerbAnswer = Result<Json<ComplaintView>, ApiError>;
+
+/// Runs `command` on the complaint the verb names through the application layer and
+/// answers with the updated view.
+async fn run(v: &Verb, command: ComplaintCommand) -> VerbAnswer {
+    let app = &v.state.app;
+    let view = app
+        .complaint_command(v.command(), &v.id.0, v.if_match.0, command)
+        .await?;
+    Ok(Json(view))
 }
 
-/// OpenAPI descriptions of the verbs (the handlers below carry the behaviour).
-pub mod docs {
-    use super::*;
-    use crate::error::Problem;
-    verb_doc!(
-        complaint_accept,
-        "/api/v1/complaints/{id}/accept",
-        Option<EmptyBody>,
-        "received → accepted (intake)."
-    );
-    verb_doc!(
-        complaint_decline,
-        "/api/v1/complaints/{id}/decline",
-        ReasonBody,
-        "received → declined (intake)."
-    );
-    verb_doc!(complaint_dispatch, "/api/v1/complaints/{id}/dispatch", DispatchBody, "accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).");
-    verb_doc!(
-        complaint_sign,
-        "/api/v1/complaints/{id}/sign",
-        Option<EmptyBody>,
-        "dispatched → in_progress (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_return,
-        "/api/v1/complaints/{id}/return",
-        ReasonBody,
-        "dispatched/in_progress → returned (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_request_extension,
-        "/api/v1/complaints/{id}/request-extension",
-        ExtensionBody,
-        "Ask for more working days, before `reply_due` (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_approve_extension,
-        "/api/v1/complaints/{id}/approve-extension",
-        Option<NoteBody>,
-        "Approve the pending extension; `reply_due` moves (supervisor)."
-    );
-    verb_doc!(
-        complaint_deny_extension,
-        "/api/v1/complaints/{id}/deny-extension",
-        Option<NoteBody>,
-        "Deny the pending extension (supervisor)."
-    );
-    verb_doc!(
-        complaint_reply,
-        "/api/v1/complaints/{id}/reply",
-        ReplyBody,
-        "in_progress → replied; anonymous cases close (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_visit,
-        "/api/v1/complaints/{id}/visit",
-        VisitBody,
-        "replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake)."
-    );
-    verb_doc!(
-        complaint_merge,
-        "/api/v1/complaints/{id}/merge",
-        MergeBody,
-        "→ merged into another existing case (intake, supervisor)."
-    );
-    verb_doc!(
-        complaint_supervise,
-        "/api/v1/complaints/{id}/supervise",
-        SuperviseBody,
-        "Record 督办 on an overdue case (supervisor)."
-    );
+/// received → accepted (intake).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/accept", tag = "complaints",
+    operation_id = "complaint_accept", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_accept", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_accept(v: Verb, _: OptionalJson<EmptyBody>) -> VerbAnswer {
+    v.require(&[Role::Intake])?;
+    run(&v, ComplaintCommand::AcceptComplaint { at: v.now() }).await
 }
 
-#[tracing::instrument(name = "complaint_accept", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_accept(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(_): OptionalJson<EmptyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    let cmd = ComplaintCommand::AcceptComplaint {
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// received → declined (intake).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/decline", tag = "complaints",
+    operation_id = "complaint_decline", request_body = ReasonBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_decline", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_decline(v: Verb, body: ApiJson<ReasonBody>) -> VerbAnswer {
+    v.require(&[Role::Intake])?;
+    let reason = body.value.reason;
+    required_text("reason", &reason, MAX_TEXT_CHARS)?;
+    run(
+        &v,
+        ComplaintCommand::DeclineComplaint {
+            reason,
+            at: v.now(),
+        },
+    )
+    .await
 }
 
-#[tracing::instrument(name = "complaint_decline", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_decline(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::DeclineComplaint {
-        reason: body.value.reason,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/dispatch", tag = "complaints",
+    operation_id = "complaint_dispatch", request_body = DispatchBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_dispatch", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_dispatch(v: Verb, body: ApiJson<DispatchBody>) -> VerbAnswer {
+    v.require(&[Role::Intake, Role::Supervisor])?;
+    let unit = parse_code("unit", &body.value.unit)?;
+    run(
+        &v,
+        ComplaintCommand::DispatchComplaint { unit, at: v.now() },
+    )
+    .await
 }
 
-#[tracing::instrument(name = "complaint_dispatch", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_dispatch(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<DispatchBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake, Role::Supervisor])?;
-    let unit = parse_credit_code("unit", &body.value.unit)?;
-    let cmd = ComplaintCommand::DispatchComplaint {
-        unit,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// dispatched → in_progress (handler of the assigned unit).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/sign", tag = "complaints",
+    operation_id = "complaint_sign", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_sign", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_sign(v: Verb, _: OptionalJson<EmptyBody>) -> VerbAnswer {
+    v.require(&[Role::Handler])?;
+    let unit = v.auth.handler_unit()?;
+    run(&v, ComplaintCommand::SignComplaint { unit, at: v.now() }).await
 }
 
-#[tracing::instrument(name = "complaint_sign", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_sign(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(_): OptionalJson<EmptyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    let cmd = ComplaintCommand::SignComplaint {
-        unit: auth.handler_unit()?,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// dispatched/in_progress → returned (handler of the assigned unit).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/return", tag = "complaints",
+    operation_id = "complaint_return", request_body = ReasonBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_return", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_return(v: Verb, body: ApiJson<ReasonBody>) -> VerbAnswer {
+    v.require(&[Role::Handler])?;
+    let reason = body.value.reason;
+    required_text("reason", &reason, MAX_TEXT_CHARS)?;
+    let (unit, at) = (v.auth.handler_unit()?, v.now());
+    run(&v, ComplaintCommand::ReturnComplaint { unit, reason, at }).await
 }
 
-#[tracing::instrument(name = "complaint_return", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_return(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ReturnComplaint {
-        unit: auth.handler_unit()?,
-        reason: body.value.reason,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_request_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_request_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ExtensionBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    if body.value.working_days == 0 || body.value.working_days > 365 {
+/// Ask for more working days, before `reply_due` (handler of the assigned unit).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/request-extension", tag = "complaints",
+    operation_id = "complaint_request_extension", request_body = ExtensionBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_request_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_request_extension(v: Verb, body: ApiJson<ExtensionBody>) -> VerbAnswer {
+    v.require(&[Role::Handler])?;
+    let ExtensionBody {
+        working_days,
+        reason,
+    } = body.value;
+    if working_days == 0 || working_days > 365 {
         return Err(ApiError::field(
             "working_days",
             "out_of_range",
             "working_days must be between 1 and 365",
         ));
     }
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::RequestExtension {
-        unit: auth.handler_unit()?,
-        working_days: body.value.working_days,
-        reason: body.value.reason,
-        at: state.clock.now(),
+    required_text("reason", &reason, MAX_TEXT_CHARS)?;
+    let (unit, at) = (v.auth.handler_unit()?, v.now());
+    let command = ComplaintCommand::RequestExtension {
+        unit,
+        working_days,
+        reason,
+        at,
     };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+    run(&v, command).await
 }
 
-#[tracing::instrument(name = "complaint_approve_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_approve_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
+/// Approve the pending extension; `reply_due` moves (supervisor).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/approve-extension", tag = "complaints",
+    operation_id = "complaint_approve_extension", request_body = Option<NoteBody>, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_approve_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_approve_extension(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
+    let note = supervisor_note(&v, body)?;
+    run(&v, ComplaintCommand::ApproveExtension { note, at: v.now() }).await
+}
+
+/// Deny the pending extension (supervisor).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/deny-extension", tag = "complaints",
+    operation_id = "complaint_deny_extension", request_body = Option<NoteBody>, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_deny_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_deny_extension(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
+    let note = supervisor_note(&v, body)?;
+    run(&v, ComplaintCommand::DenyExtension { note, at: v.now() }).await
+}
+
+/// The note of a supervisor's verb (403 for another role; at most 4000 characters).
+fn supervisor_note(
+    v: &Verb,
     OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
+) -> Result<String, ApiError> {
+    v.require(&[Role::Supervisor])?;
     check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ApproveExtension {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+    Ok(body.note)
 }
 
-#[tracing::instrument(name = "complaint_deny_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_deny_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::DenyExtension {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// in_progress → replied; anonymous cases close (handler of the assigned unit).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/reply", tag = "complaints",
+    operation_id = "complaint_reply", request_body = ReplyBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_reply", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_reply(v: Verb, body: ApiJson<ReplyBody>) -> VerbAnswer {
+    v.require(&[Role::Handler])?;
+    let content = body.value.content;
+    required_text("content", &content, MAX_TEXT_CHARS)?;
+    let (unit, at) = (v.auth.handler_unit()?, v.now());
+    run(&v, ComplaintCommand::ReplyToComplaint { unit, content, at }).await
 }
 
-#[tracing::instrument(name = "complaint_reply", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_reply(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReplyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    required_text("content", &body.value.content, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ReplyToComplaint {
-        unit: auth.handler_unit()?,
-        content: body.value.content,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/visit", tag = "complaints",
+    operation_id = "complaint_visit", request_body = VisitBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_visit", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_visit(v: Verb, body: ApiJson<VisitBody>) -> VerbAnswer {
+    v.require(&[Role::Intake])?;
+    let VisitBody { satisfied, comment } = body.value;
+    check_length("comment", &comment, MAX_TEXT_CHARS)?;
+    let at = v.now();
+    run(
+        &v,
+        ComplaintCommand::RecordVisit {
+            satisfied,
+            comment,
+            at,
+        },
+    )
+    .await
 }
 
-#[tracing::instrument(name = "complaint_visit", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_visit(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<VisitBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    check_length("comment", &body.value.comment, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::RecordVisit {
-        satisfied: body.value.satisfied,
-        comment: body.value.comment,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_merge", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_merge(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<MergeBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake, Role::Supervisor])?;
-    let view = state
-        .app
-        .merge_complaint(
-            AppState::command(&auth, &ctx),
-            &id.0,
-            &body.value.into,
-            if_match.0,
-        )
+/// → merged into another existing case (intake, supervisor).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/merge", tag = "complaints",
+    operation_id = "complaint_merge", request_body = MergeBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_merge", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_merge(v: Verb, body: ApiJson<MergeBody>) -> VerbAnswer {
+    v.require(&[Role::Intake, Role::Supervisor])?;
+    let into = &body.value.into;
+    let app = &v.state.app;
+    let view = app
+        .merge_complaint(v.command(), &v.id.0, into, v.if_match.0)
         .await?;
     Ok(Json(view))
 }
 
-#[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_supervise(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::SuperviseComplaint {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+/// Record 督办 on an overdue case (supervisor).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/supervise", tag = "complaints",
+    operation_id = "complaint_supervise", request_body = SuperviseBody, params(CaseIdPath, IfMatchHeader),
+    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn complaint_supervise(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
+    let note = supervisor_note(&v, body)?;
+    run(
+        &v,
+        ComplaintCommand::SuperviseComplaint { note, at: v.now() },
+    )
+    .await
 }
-
-use crate::error::Problem;

@@ -19,6 +19,8 @@
 
 pub mod assessments;
 pub mod auth;
+pub mod civil_servants;
+pub mod commitments;
 pub mod complaints;
 pub mod deadlines;
 pub mod erasure;
@@ -27,10 +29,17 @@ pub mod extract;
 pub mod history;
 pub mod idempotency;
 pub mod integrity;
+pub mod objections;
 pub mod openapi;
 pub mod ops;
+pub mod problems;
 pub mod public;
+pub mod records;
+pub mod rectifications;
+pub mod repairs;
+pub mod resource;
 pub mod schema;
+pub mod subjects;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,7 +237,13 @@ pub fn router(state: AppState) -> Router {
         .merge(deadlines::router())
         .merge(assessments::router())
         .merge(history::router())
-        .merge(integrity::router())
+        .merge(subjects::router())
+        .merge(civil_servants::router())
+        .merge(records::router())
+        .merge(rectifications::router())
+        .merge(repairs::router())
+        .merge(objections::router())
+        .merge(commitments::router())
         .merge(public::router());
     Router::new()
         .nest("/api/v1", api)

@@ -1,22 +1,18 @@
 //! Civil servants (公务员): registered under an opaque id; the identity number and name
 //! are sealed with a key of their own and never returned.
 
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use probity_domain::IdentityNumber;
 use probity_views::integrity::{CivilServantView, CIVIL_SERVANT_TYPE};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::{Auth, Role};
+use crate::auth::Role;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, CaseId, IdempotencyKey, RequestCtx};
-use crate::idempotency;
 use crate::problems::{AlreadyExists, Denied, InvalidIdentity, ReadProblems};
-use crate::resource::{idempotent_create, parse_code, read_for, stored};
+use crate::resource::{parse_code, Creation, DocAnswer, Read};
 use crate::AppState;
 
 pub use probity_app::integrity::CIVIL_SERVANT_KIND;
@@ -56,16 +52,10 @@ pub struct CreateCivilServant {
     request_body = CreateCivilServant, params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = CivilServantView), Denied, AlreadyExists, InvalidIdentity),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "civil_servant_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id, case_id))]
-pub async fn civil_servant_create(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    IdempotencyKey(key): IdempotencyKey,
-    body: ApiJson<CreateCivilServant>,
-) -> Result<Response, ApiError> {
-    auth.require(&[Role::Admin])?;
-    let b = &body.value;
+#[tracing::instrument(name = "civil_servant_create", skip_all, fields(request_id = %c.ctx.request_id, actor = %c.auth.token_id, case_id))]
+pub async fn civil_servant_create(c: Creation<CreateCivilServant>) -> Result<Response, ApiError> {
+    c.auth.require(&[Role::Admin])?;
+    let b = &c.body.value;
     let identity = IdentityNumber::parse(b.identity_number.trim())
         .map_err(|e| ApiError::from_id("identity_number", e))?;
     let name = b.name.trim();
@@ -77,16 +67,12 @@ pub async fn civil_servant_create(
         ));
     }
     let unit = parse_code("unit_code", &b.unit_code)?;
-    let once = idempotency::once(&auth.token_id, key, "/api/v1/civil-servants", &body.raw);
-    let work = async {
-        let context = AppState::command(&auth, &ctx).with_once(once.as_ref());
-        let (id, doc) = state
-            .app
-            .register_civil_servant(context, &identity, name, unit)
-            .await?;
-        stored(&doc, &id, format!("/api/v1/civil-servants/{id}"))
-    };
-    idempotent_create(&state, once.as_ref(), work).await
+    let app = &c.state.app;
+    c.create("/api/v1/civil-servants", async |context| {
+        app.register_civil_servant(context, &identity, name, unit)
+            .await
+    })
+    .await
 }
 
 /// One civil servant: the opaque id and unit only (admin, supervisor, auditor).
@@ -94,13 +80,8 @@ pub async fn civil_servant_create(
     params(("id" = String, Path, description = "Opaque civil-servant id")),
     responses((status = 200, body = CivilServantView), ReadProblems),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "civil_servant_view", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id))]
-pub async fn civil_servant_view(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-) -> Result<Json<Value>, ApiError> {
-    auth.require(&[Role::Admin, Role::Supervisor, Role::Auditor])?;
-    read_for(&state, &auth, CIVIL_SERVANT_TYPE, &id.0).await
+#[tracing::instrument(name = "civil_servant_view", skip_all, fields(request_id = %r.ctx.request_id, actor = %r.auth.token_id))]
+pub async fn civil_servant_view(r: Read) -> DocAnswer {
+    let roles = [Role::Admin, Role::Supervisor, Role::Auditor];
+    r.document(&roles, CIVIL_SERVANT_TYPE).await
 }

@@ -27,8 +27,7 @@ use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
 use crate::problems::Unprocessable;
 use crate::problems::{BadBody, ComplaintVerbProblems, Denied, InvalidComplaint, NotFound};
-use crate::resource::{check_choice, parse_code, CaseIdPath, Verb};
-use crate::schema::IfMatchHeader;
+use crate::resource::{check_choice, parse_code, verbs, Verb};
 use crate::AppState;
 
 /// Limits of the free texts (defined by the application layer).
@@ -42,27 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/complaints", post(complaint_create).get(complaint_list))
         .route("/complaints/{id}", get(complaint_view))
         .route("/complaints/{id}/history", get(complaint_history))
-        .route("/complaints/{id}/accept", post(complaint_accept))
-        .route("/complaints/{id}/decline", post(complaint_decline))
-        .route("/complaints/{id}/dispatch", post(complaint_dispatch))
-        .route("/complaints/{id}/sign", post(complaint_sign))
-        .route("/complaints/{id}/return", post(complaint_return))
-        .route(
-            "/complaints/{id}/request-extension",
-            post(complaint_request_extension),
-        )
-        .route(
-            "/complaints/{id}/approve-extension",
-            post(complaint_approve_extension),
-        )
-        .route(
-            "/complaints/{id}/deny-extension",
-            post(complaint_deny_extension),
-        )
-        .route("/complaints/{id}/reply", post(complaint_reply))
-        .route("/complaints/{id}/visit", post(complaint_visit))
-        .route("/complaints/{id}/merge", post(complaint_merge))
-        .route("/complaints/{id}/supervise", post(complaint_supervise))
+        .merge(verb_routes())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -758,129 +737,114 @@ async fn run(v: &Verb, command: ComplaintCommand) -> VerbAnswer {
     Ok(Json(view))
 }
 
-/// received → accepted (intake).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/accept", tag = "complaints",
-    operation_id = "complaint_accept", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_accept", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_accept(v: Verb, _: OptionalJson<EmptyBody>) -> VerbAnswer {
-    v.require(&[Role::Intake])?;
-    run(&v, ComplaintCommand::AcceptComplaint { at: v.now() }).await
-}
+verbs! {
+    tag = "complaints", ok = (status = 200, description = "The updated view", body = ComplaintView),
+    problems = ComplaintVerbProblems, answer = VerbAnswer;
 
-/// received → declined (intake).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/decline", tag = "complaints",
-    operation_id = "complaint_decline", request_body = ReasonBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_decline", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_decline(v: Verb, body: ApiJson<ReasonBody>) -> VerbAnswer {
-    v.require(&[Role::Intake])?;
-    let reason = body.value.reason;
-    required_text("reason", &reason, MAX_TEXT_CHARS)?;
-    run(
-        &v,
-        ComplaintCommand::DeclineComplaint {
-            reason,
-            at: v.now(),
-        },
-    )
-    .await
-}
-
-/// accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/dispatch", tag = "complaints",
-    operation_id = "complaint_dispatch", request_body = DispatchBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_dispatch", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_dispatch(v: Verb, body: ApiJson<DispatchBody>) -> VerbAnswer {
-    v.require(&[Role::Intake, Role::Supervisor])?;
-    let unit = parse_code("unit", &body.value.unit)?;
-    run(
-        &v,
-        ComplaintCommand::DispatchComplaint { unit, at: v.now() },
-    )
-    .await
-}
-
-/// dispatched → in_progress (handler of the assigned unit).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/sign", tag = "complaints",
-    operation_id = "complaint_sign", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_sign", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_sign(v: Verb, _: OptionalJson<EmptyBody>) -> VerbAnswer {
-    v.require(&[Role::Handler])?;
-    let unit = v.auth.handler_unit()?;
-    run(&v, ComplaintCommand::SignComplaint { unit, at: v.now() }).await
-}
-
-/// dispatched/in_progress → returned (handler of the assigned unit).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/return", tag = "complaints",
-    operation_id = "complaint_return", request_body = ReasonBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_return", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_return(v: Verb, body: ApiJson<ReasonBody>) -> VerbAnswer {
-    v.require(&[Role::Handler])?;
-    let reason = body.value.reason;
-    required_text("reason", &reason, MAX_TEXT_CHARS)?;
-    let (unit, at) = (v.auth.handler_unit()?, v.now());
-    run(&v, ComplaintCommand::ReturnComplaint { unit, reason, at }).await
-}
-
-/// Ask for more working days, before `reply_due` (handler of the assigned unit).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/request-extension", tag = "complaints",
-    operation_id = "complaint_request_extension", request_body = ExtensionBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_request_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_request_extension(v: Verb, body: ApiJson<ExtensionBody>) -> VerbAnswer {
-    v.require(&[Role::Handler])?;
-    let ExtensionBody {
-        working_days,
-        reason,
-    } = body.value;
-    if working_days == 0 || working_days > 365 {
-        return Err(ApiError::field(
-            "working_days",
-            "out_of_range",
-            "working_days must be between 1 and 365",
-        ));
+    /// received → accepted (intake).
+    complaint_accept "/api/v1/complaints/{id}/accept" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Intake])?;
+        run(&v, ComplaintCommand::AcceptComplaint { at: v.now() }).await
     }
-    required_text("reason", &reason, MAX_TEXT_CHARS)?;
-    let (unit, at) = (v.auth.handler_unit()?, v.now());
-    let command = ComplaintCommand::RequestExtension {
-        unit,
-        working_days,
-        reason,
-        at,
-    };
-    run(&v, command).await
-}
 
-/// Approve the pending extension; `reply_due` moves (supervisor).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/approve-extension", tag = "complaints",
-    operation_id = "complaint_approve_extension", request_body = Option<NoteBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_approve_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_approve_extension(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
-    let note = supervisor_note(&v, body)?;
-    run(&v, ComplaintCommand::ApproveExtension { note, at: v.now() }).await
-}
+    /// received → declined (intake).
+    complaint_decline "/api/v1/complaints/{id}/decline" [ReasonBody]
+    |v, body: ApiJson<ReasonBody>| {
+        v.require(&[Role::Intake])?;
+        let reason = body.value.reason;
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        run(&v, ComplaintCommand::DeclineComplaint { reason, at: v.now() }).await
+    }
 
-/// Deny the pending extension (supervisor).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/deny-extension", tag = "complaints",
-    operation_id = "complaint_deny_extension", request_body = Option<NoteBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_deny_extension", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_deny_extension(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
-    let note = supervisor_note(&v, body)?;
-    run(&v, ComplaintCommand::DenyExtension { note, at: v.now() }).await
+    /// accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).
+    complaint_dispatch "/api/v1/complaints/{id}/dispatch" [DispatchBody]
+    |v, body: ApiJson<DispatchBody>| {
+        v.require(&[Role::Intake, Role::Supervisor])?;
+        let unit = parse_code("unit", &body.value.unit)?;
+        run(&v, ComplaintCommand::DispatchComplaint { unit, at: v.now() }).await
+    }
+
+    /// dispatched → in_progress (handler of the assigned unit).
+    complaint_sign "/api/v1/complaints/{id}/sign" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Handler])?;
+        let unit = v.auth.handler_unit()?;
+        run(&v, ComplaintCommand::SignComplaint { unit, at: v.now() }).await
+    }
+
+    /// dispatched/in_progress → returned (handler of the assigned unit).
+    complaint_return "/api/v1/complaints/{id}/return" [ReasonBody]
+    |v, body: ApiJson<ReasonBody>| {
+        v.require(&[Role::Handler])?;
+        let reason = body.value.reason;
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::ReturnComplaint { unit, reason, at }).await
+    }
+
+    /// Ask for more working days, before `reply_due` (handler of the assigned unit).
+    complaint_request_extension "/api/v1/complaints/{id}/request-extension" [ExtensionBody]
+    |v, body: ApiJson<ExtensionBody>| {
+        v.require(&[Role::Handler])?;
+        let ExtensionBody { working_days, reason } = body.value;
+        if working_days == 0 || working_days > 365 {
+            let message = "working_days must be between 1 and 365";
+            return Err(ApiError::field("working_days", "out_of_range", message));
+        }
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::RequestExtension { unit, working_days, reason, at }).await
+    }
+
+    /// Approve the pending extension; `reply_due` moves (supervisor).
+    complaint_approve_extension "/api/v1/complaints/{id}/approve-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::ApproveExtension { note, at: v.now() }).await
+    }
+
+    /// Deny the pending extension (supervisor).
+    complaint_deny_extension "/api/v1/complaints/{id}/deny-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::DenyExtension { note, at: v.now() }).await
+    }
+
+    /// in_progress → replied; anonymous cases close (handler of the assigned unit).
+    complaint_reply "/api/v1/complaints/{id}/reply" [ReplyBody]
+    |v, body: ApiJson<ReplyBody>| {
+        v.require(&[Role::Handler])?;
+        let content = body.value.content;
+        required_text("content", &content, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::ReplyToComplaint { unit, content, at }).await
+    }
+
+    /// replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake).
+    complaint_visit "/api/v1/complaints/{id}/visit" [VisitBody]
+    |v, body: ApiJson<VisitBody>| {
+        v.require(&[Role::Intake])?;
+        let VisitBody { satisfied, comment } = body.value;
+        check_length("comment", &comment, MAX_TEXT_CHARS)?;
+        run(&v, ComplaintCommand::RecordVisit { satisfied, comment, at: v.now() }).await
+    }
+
+    /// → merged into another existing case (intake, supervisor).
+    complaint_merge "/api/v1/complaints/{id}/merge" [MergeBody]
+    |v, body: ApiJson<MergeBody>| {
+        v.require(&[Role::Intake, Role::Supervisor])?;
+        let (app, into) = (&v.state.app, &body.value.into);
+        let view = app.merge_complaint(v.command(), &v.id.0, into, v.if_match.0).await?;
+        Ok(Json(view))
+    }
+
+    /// Record 督办 on an overdue case (supervisor).
+    complaint_supervise "/api/v1/complaints/{id}/supervise" [SuperviseBody]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::SuperviseComplaint { note, at: v.now() }).await
+    }
 }
 
 /// The note of a supervisor's verb (403 for another role; at most 4000 characters).
@@ -891,71 +855,4 @@ fn supervisor_note(
     v.require(&[Role::Supervisor])?;
     check_length("note", &body.note, MAX_TEXT_CHARS)?;
     Ok(body.note)
-}
-
-/// in_progress → replied; anonymous cases close (handler of the assigned unit).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/reply", tag = "complaints",
-    operation_id = "complaint_reply", request_body = ReplyBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_reply", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_reply(v: Verb, body: ApiJson<ReplyBody>) -> VerbAnswer {
-    v.require(&[Role::Handler])?;
-    let content = body.value.content;
-    required_text("content", &content, MAX_TEXT_CHARS)?;
-    let (unit, at) = (v.auth.handler_unit()?, v.now());
-    run(&v, ComplaintCommand::ReplyToComplaint { unit, content, at }).await
-}
-
-/// replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/visit", tag = "complaints",
-    operation_id = "complaint_visit", request_body = VisitBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_visit", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_visit(v: Verb, body: ApiJson<VisitBody>) -> VerbAnswer {
-    v.require(&[Role::Intake])?;
-    let VisitBody { satisfied, comment } = body.value;
-    check_length("comment", &comment, MAX_TEXT_CHARS)?;
-    let at = v.now();
-    run(
-        &v,
-        ComplaintCommand::RecordVisit {
-            satisfied,
-            comment,
-            at,
-        },
-    )
-    .await
-}
-
-/// → merged into another existing case (intake, supervisor).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/merge", tag = "complaints",
-    operation_id = "complaint_merge", request_body = MergeBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_merge", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_merge(v: Verb, body: ApiJson<MergeBody>) -> VerbAnswer {
-    v.require(&[Role::Intake, Role::Supervisor])?;
-    let into = &body.value.into;
-    let app = &v.state.app;
-    let view = app
-        .merge_complaint(v.command(), &v.id.0, into, v.if_match.0)
-        .await?;
-    Ok(Json(view))
-}
-
-/// Record 督办 on an overdue case (supervisor).
-#[utoipa::path(post, path = "/api/v1/complaints/{id}/supervise", tag = "complaints",
-    operation_id = "complaint_supervise", request_body = SuperviseBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, description = "The updated view", body = ComplaintView), ComplaintVerbProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn complaint_supervise(v: Verb, body: OptionalJson<NoteBody>) -> VerbAnswer {
-    let note = supervisor_note(&v, body)?;
-    run(
-        &v,
-        ComplaintCommand::SuperviseComplaint { note, at: v.now() },
-    )
-    .await
 }

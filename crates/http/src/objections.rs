@@ -1,7 +1,6 @@
 //! Objections (异议) to records: filed by intake or the record's unit (the record shows
 //! `under_objection` at once), upheld with an outcome, dismissed, or undeterminable.
 
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -11,14 +10,12 @@ use probity_views::integrity::{ObjectionView, OBJECTION_TYPE};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Auth, Role};
+use crate::auth::Role;
 use crate::complaints::ReasonBody;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, CaseId, IdempotencyKey, RequestCtx};
-use crate::idempotency;
-use crate::problems::{Conflict, Denied, ReadProblems, Unprocessable, VerbProblems};
-use crate::resource::{idempotent_create, read_for, respond, stored, CaseIdPath, DocAnswer, Verb};
-use crate::schema::IfMatchHeader;
+use crate::extract::ApiJson;
+use crate::problems::{Conflict, Denied, Unprocessable, VerbProblems};
+use crate::resource::{document_view, respond, verbs, Creation, DocAnswer, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -26,12 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/objections", post(objection_create))
         .route("/objections/{id}", get(objection_view))
-        .route("/objections/{id}/uphold", post(objection_uphold))
-        .route("/objections/{id}/dismiss", post(objection_dismiss))
-        .route(
-            "/objections/{id}/undeterminable",
-            post(objection_undeterminable),
-        )
+        .merge(verb_routes())
 }
 
 /// `POST /api/v1/objections`.
@@ -83,42 +75,22 @@ pub struct NoteTextBody {
     request_body = CreateObjection, params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = ObjectionView), Denied, Conflict, Unprocessable),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "objection_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id, case_id))]
-pub async fn objection_create(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    IdempotencyKey(key): IdempotencyKey,
-    body: ApiJson<CreateObjection>,
-) -> Result<Response, ApiError> {
-    auth.require(&[Role::Intake, Role::Handler])?;
-    let once = idempotency::once(&auth.token_id, key, "/api/v1/objections", &body.raw);
-    let work = async {
-        let context = AppState::command(&auth, &ctx).with_once(once.as_ref());
-        let b = &body.value;
-        let (id, doc) = state
-            .app
-            .file_objection(context, &b.record_id, b.grounds, b.detail.clone())
-            .await?;
-        stored(&doc, &id, format!("/api/v1/objections/{id}"))
-    };
-    idempotent_create(&state, once.as_ref(), work).await
+#[tracing::instrument(name = "objection_create", skip_all, fields(request_id = %c.ctx.request_id, actor = %c.auth.token_id, case_id))]
+pub async fn objection_create(c: Creation<CreateObjection>) -> Result<Response, ApiError> {
+    c.auth.require(&[Role::Intake, Role::Handler])?;
+    let b = &c.body.value;
+    let app = &c.state.app;
+    c.create("/api/v1/objections", async |context| {
+        app.file_objection(context, &b.record_id, b.grounds, b.detail.clone())
+            .await
+    })
+    .await
 }
 
-/// One objection (supervisor, auditor, intake; a handler: its own unit's).
-#[utoipa::path(get, path = "/api/v1/objections/{id}", tag = "objections", operation_id = "objection_view",
-    params(("id" = String, Path, description = "Objection id")),
-    responses((status = 200, body = ObjectionView), ReadProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "objection_view", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-pub async fn objection_view(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-) -> DocAnswer {
-    auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    read_for(&state, &auth, OBJECTION_TYPE, &id.0).await
+document_view! {
+    /// One objection (supervisor, auditor, intake; a handler: its own unit's).
+    objection_view "/api/v1/objections/{id}", tag = "objections", id = "Objection id", view = ObjectionView,
+    type = OBJECTION_TYPE, roles = [Supervisor, Auditor, Intake, Handler]
 }
 
 /// Runs `command` on the objection the verb names (a supervisor's decision).
@@ -131,52 +103,28 @@ async fn decide(v: &Verb, command: ObjectionCommand) -> DocAnswer {
     )
 }
 
-/// Uphold the objection with an outcome (supervisor).
-#[utoipa::path(post, path = "/api/v1/objections/{id}/uphold", tag = "objections",
-    operation_id = "objection_uphold", request_body = UpholdBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = ObjectionView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "objection_uphold", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn objection_uphold(v: Verb, body: ApiJson<UpholdBody>) -> DocAnswer {
-    let (outcome, decider, at) = (body.value.outcome, decider(&v.auth), v.now());
-    decide(
-        &v,
-        ObjectionCommand::UpholdObjection {
-            outcome,
-            decider,
-            at,
-        },
-    )
-    .await
-}
+verbs! {
+    tag = "objections", ok = (status = 200, body = ObjectionView), problems = VerbProblems,
+    answer = DocAnswer;
 
-/// Dismiss the objection (supervisor).
-#[utoipa::path(post, path = "/api/v1/objections/{id}/dismiss", tag = "objections",
-    operation_id = "objection_dismiss", request_body = ReasonBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = ObjectionView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "objection_dismiss", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn objection_dismiss(v: Verb, body: ApiJson<ReasonBody>) -> DocAnswer {
-    let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
-    decide(
-        &v,
-        ObjectionCommand::DismissObjection {
-            reason,
-            decider,
-            at,
-        },
-    )
-    .await
-}
+    /// Uphold the objection with an outcome (supervisor).
+    objection_uphold "/api/v1/objections/{id}/uphold" [UpholdBody]
+    |v, body: ApiJson<UpholdBody>| {
+        let (outcome, decider, at) = (body.value.outcome, decider(&v.auth), v.now());
+        decide(&v, ObjectionCommand::UpholdObjection { outcome, decider, at }).await
+    }
 
-/// The objection cannot be determined; both versions are kept (supervisor).
-#[utoipa::path(post, path = "/api/v1/objections/{id}/undeterminable", tag = "objections",
-    operation_id = "objection_undeterminable", request_body = NoteTextBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = ObjectionView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "objection_undeterminable", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn objection_undeterminable(v: Verb, body: ApiJson<NoteTextBody>) -> DocAnswer {
-    let (note, decider, at) = (body.value.note, decider(&v.auth), v.now());
-    decide(
-        &v,
-        ObjectionCommand::MarkUndeterminable { note, decider, at },
-    )
-    .await
+    /// Dismiss the objection (supervisor).
+    objection_dismiss "/api/v1/objections/{id}/dismiss" [ReasonBody]
+    |v, body: ApiJson<ReasonBody>| {
+        let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
+        decide(&v, ObjectionCommand::DismissObjection { reason, decider, at }).await
+    }
+
+    /// The objection cannot be determined; both versions are kept (supervisor).
+    objection_undeterminable "/api/v1/objections/{id}/undeterminable" [NoteTextBody]
+    |v, body: ApiJson<NoteTextBody>| {
+        let (note, decider, at) = (body.value.note, decider(&v.auth), v.now());
+        decide(&v, ObjectionCommand::MarkUndeterminable { note, decider, at }).await
+    }
 }

@@ -18,13 +18,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Auth, Role};
 use crate::complaints::page_limit;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, CaseId, IdempotencyKey, RequestCtx};
-use crate::idempotency;
-use crate::problems::{
-    AlreadyExists, Denied, InvalidCreditCode, ReadProblems, Unprocessable, VerbProblems,
-};
+use crate::extract::{ApiJson, ApiQuery, RequestCtx};
+use crate::problems::{AlreadyExists, Denied, InvalidCreditCode, Unprocessable, VerbProblems};
 pub(crate) use crate::resource::check_choice;
-use crate::resource::{idempotent_create, parse_code, read_for, respond, stored, Verb};
+use crate::resource::{document_view, parse_code, respond, Creation, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -164,16 +161,10 @@ pub(crate) const SEVERITIES: [&str; 3] = ["minor", "ordinary", "serious"];
     request_body = CreateRecord, params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = RecordView), Denied, AlreadyExists, InvalidCreditCode),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "record_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id, case_id))]
-pub async fn record_create(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    IdempotencyKey(key): IdempotencyKey,
-    body: ApiJson<CreateRecord>,
-) -> Result<Response, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    let b = body.value.clone();
+#[tracing::instrument(name = "record_create", skip_all, fields(request_id = %c.ctx.request_id, actor = %c.auth.token_id, case_id))]
+pub async fn record_create(c: Creation<CreateRecord>) -> Result<Response, ApiError> {
+    c.auth.require(&[Role::Supervisor])?;
+    let b = c.body.value.clone();
     let subject_code = match (b.subject_code.as_deref(), b.civil_servant_id.as_deref()) {
         (Some(code), None) => Some(parse_code("subject_code", code)?),
         _ => None,
@@ -191,13 +182,11 @@ pub async fn record_create(
         publish: b.publish,
         ban_years: b.ban_years,
     };
-    let once = idempotency::once(&auth.token_id, key, "/api/v1/records", &body.raw);
-    let work = async {
-        let context = AppState::command(&auth, &ctx).with_once(once.as_ref());
-        let (id, doc) = state.app.record_dishonesty(context, record).await?;
-        stored(&doc, &id, format!("/api/v1/records/{id}"))
-    };
-    idempotent_create(&state, once.as_ref(), work).await
+    let app = &c.state.app;
+    c.create("/api/v1/records", async |context| {
+        app.record_dishonesty(context, record).await
+    })
+    .await
 }
 
 /// Records, newest decision first (supervisor, auditor; a handler sees its own unit's).
@@ -243,20 +232,10 @@ pub async fn record_list(
     }))
 }
 
-/// One record (supervisor, auditor, intake; a handler: its own unit's).
-#[utoipa::path(get, path = "/api/v1/records/{id}", tag = "records", operation_id = "record_view",
-    params(("id" = String, Path, description = "Record id")),
-    responses((status = 200, body = RecordView), ReadProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "record_view", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-pub async fn record_view(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-) -> Result<Json<Value>, ApiError> {
-    auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    read_for(&state, &auth, RECORD_TYPE, &id.0).await
+document_view! {
+    /// One record (supervisor, auditor, intake; a handler: its own unit's).
+    record_view "/api/v1/records/{id}", tag = "records", id = "Record id", view = RecordView,
+    type = RECORD_TYPE, roles = [Supervisor, Auditor, Intake, Handler]
 }
 
 /// Withdraw a record: its source decision was changed or revoked (supervisor).

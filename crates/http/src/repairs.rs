@@ -1,7 +1,6 @@
 //! Credit repairs (信用修复): an application with a public commitment and evidence,
 //! accepted and decided by the recording authority or the credit office, revocable.
 
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -11,15 +10,13 @@ use probity_views::integrity::{RepairView, REPAIR_TYPE};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Auth, Role};
+use crate::auth::Role;
 use crate::complaints::EmptyBody;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, CaseId, IdempotencyKey, OptionalJson, RequestCtx};
-use crate::idempotency;
-use crate::problems::{Denied, ReadProblems, RepairNotEligible, Unprocessable, VerbProblems};
+use crate::extract::{ApiJson, OptionalJson};
+use crate::problems::{Denied, RepairNotEligible, Unprocessable, VerbProblems};
 use crate::rectifications::LongReasonBody;
-use crate::resource::{idempotent_create, read_for, respond, stored, CaseIdPath, DocAnswer, Verb};
-use crate::schema::IfMatchHeader;
+use crate::resource::{document_view, respond, verbs, Creation, DocAnswer, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -27,12 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/repairs", post(repair_create))
         .route("/repairs/{id}", get(repair_view))
-        .route("/repairs/{id}/supplement", post(repair_supplement))
-        .route("/repairs/{id}/accept", post(repair_accept))
-        .route("/repairs/{id}/request-more", post(repair_request_more))
-        .route("/repairs/{id}/approve", post(repair_approve))
-        .route("/repairs/{id}/deny", post(repair_deny))
-        .route("/repairs/{id}/revoke", post(repair_revoke))
+        .merge(verb_routes())
 }
 
 /// `POST /api/v1/repairs`.
@@ -95,43 +87,23 @@ pub struct WhatBody {
     request_body = CreateRepair, params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = RepairView), Denied, RepairNotEligible, Unprocessable),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id, case_id))]
-pub async fn repair_create(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    IdempotencyKey(key): IdempotencyKey,
-    body: ApiJson<CreateRepair>,
-) -> Result<Response, ApiError> {
-    auth.require(&[Role::Handler, Role::Intake])?;
-    let once = idempotency::once(&auth.token_id, key, "/api/v1/repairs", &body.raw);
-    let work = async {
-        let context = AppState::command(&auth, &ctx).with_once(once.as_ref());
-        let b = &body.value;
-        let (commitment, evidence) = (b.commitment.clone(), b.evidence.clone());
-        let (id, doc) = state
-            .app
-            .apply_for_repair(context, &b.record_id, commitment, evidence)
-            .await?;
-        stored(&doc, &id, format!("/api/v1/repairs/{id}"))
-    };
-    idempotent_create(&state, once.as_ref(), work).await
+#[tracing::instrument(name = "repair_create", skip_all, fields(request_id = %c.ctx.request_id, actor = %c.auth.token_id, case_id))]
+pub async fn repair_create(c: Creation<CreateRepair>) -> Result<Response, ApiError> {
+    c.auth.require(&[Role::Handler, Role::Intake])?;
+    let b = &c.body.value;
+    let (commitment, evidence) = (b.commitment.clone(), b.evidence.clone());
+    let app = &c.state.app;
+    c.create("/api/v1/repairs", async |context| {
+        app.apply_for_repair(context, &b.record_id, commitment, evidence)
+            .await
+    })
+    .await
 }
 
-/// One repair (supervisor, auditor, intake; a handler: its own unit's).
-#[utoipa::path(get, path = "/api/v1/repairs/{id}", tag = "repairs", operation_id = "repair_view",
-    params(("id" = String, Path, description = "Repair id")),
-    responses((status = 200, body = RepairView), ReadProblems),
-    security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_view", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-pub async fn repair_view(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-) -> DocAnswer {
-    auth.require(&[Role::Supervisor, Role::Auditor, Role::Intake, Role::Handler])?;
-    read_for(&state, &auth, REPAIR_TYPE, &id.0).await
+document_view! {
+    /// One repair (supervisor, auditor, intake; a handler: its own unit's).
+    repair_view "/api/v1/repairs/{id}", tag = "repairs", id = "Repair id", view = RepairView,
+    type = REPAIR_TYPE, roles = [Supervisor, Auditor, Intake, Handler]
 }
 
 /// Runs `command` on the repair the verb names.
@@ -143,108 +115,53 @@ async fn run(v: &Verb, command: RepairCommand) -> DocAnswer {
     )
 }
 
-/// Supply the material asked for (handler of the unit, intake).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/supplement", tag = "repairs",
-    operation_id = "repair_supplement", request_body = EvidenceBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_supplement", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_supplement(v: Verb, body: ApiJson<EvidenceBody>) -> DocAnswer {
-    v.require(&[Role::Handler, Role::Intake])?;
-    let (applicant_unit, evidence) = (acting_unit(&v.auth)?, body.value.evidence);
-    run(
-        &v,
-        RepairCommand::SupplementRepair {
-            applicant_unit,
-            evidence,
-            at: v.now(),
-        },
-    )
-    .await
-}
+verbs! {
+    tag = "repairs", ok = (status = 200, body = RepairView), problems = VerbProblems,
+    answer = DocAnswer;
 
-/// Accept the application: decision due in 10 working days (supervisor of the recording authority or the credit office).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/accept", tag = "repairs",
-    operation_id = "repair_accept", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_accept", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_accept(v: Verb, _: OptionalJson<EmptyBody>) -> DocAnswer {
-    v.require(&[Role::Supervisor])?;
-    run(
-        &v,
-        RepairCommand::AcceptRepair {
-            decider: decider(&v.auth),
-            at: v.now(),
-        },
-    )
-    .await
-}
+    /// Supply the material asked for (handler of the unit, intake).
+    repair_supplement "/api/v1/repairs/{id}/supplement" [EvidenceBody]
+    |v, body: ApiJson<EvidenceBody>| {
+        v.require(&[Role::Handler, Role::Intake])?;
+        let (applicant_unit, evidence, at) = (acting_unit(&v.auth)?, body.value.evidence, v.now());
+        run(&v, RepairCommand::SupplementRepair { applicant_unit, evidence, at }).await
+    }
 
-/// Ask for more material (supervisor).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/request-more", tag = "repairs",
-    operation_id = "repair_request_more", request_body = WhatBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_request_more", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_request_more(v: Verb, body: ApiJson<WhatBody>) -> DocAnswer {
-    v.require(&[Role::Supervisor])?;
-    let (what, decider, at) = (body.value.what, decider(&v.auth), v.now());
-    run(
-        &v,
-        RepairCommand::RequestMoreForRepair { what, decider, at },
-    )
-    .await
-}
+    /// Accept the application: decision due in 10 working days (supervisor of the recording authority or the credit office).
+    repair_accept "/api/v1/repairs/{id}/accept" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Supervisor])?;
+        run(&v, RepairCommand::AcceptRepair { decider: decider(&v.auth), at: v.now() }).await
+    }
 
-/// Approve: publication ends, sanctions lift (supervisor).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/approve", tag = "repairs",
-    operation_id = "repair_approve", request_body = Option<EmptyBody>, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_approve", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_approve(v: Verb, _: OptionalJson<EmptyBody>) -> DocAnswer {
-    v.require(&[Role::Supervisor])?;
-    run(
-        &v,
-        RepairCommand::ApproveRepair {
-            decider: decider(&v.auth),
-            at: v.now(),
-        },
-    )
-    .await
-}
+    /// Ask for more material (supervisor).
+    repair_request_more "/api/v1/repairs/{id}/request-more" [WhatBody]
+    |v, body: ApiJson<WhatBody>| {
+        v.require(&[Role::Supervisor])?;
+        let (what, decider, at) = (body.value.what, decider(&v.auth), v.now());
+        run(&v, RepairCommand::RequestMoreForRepair { what, decider, at }).await
+    }
 
-/// Deny the application (supervisor).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/deny", tag = "repairs",
-    operation_id = "repair_deny", request_body = LongReasonBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_deny", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_deny(v: Verb, body: ApiJson<LongReasonBody>) -> DocAnswer {
-    v.require(&[Role::Supervisor])?;
-    let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
-    run(
-        &v,
-        RepairCommand::DenyRepair {
-            reason,
-            decider,
-            at,
-        },
-    )
-    .await
-}
+    /// Approve: publication ends, sanctions lift (supervisor).
+    repair_approve "/api/v1/repairs/{id}/approve" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Supervisor])?;
+        run(&v, RepairCommand::ApproveRepair { decider: decider(&v.auth), at: v.now() }).await
+    }
 
-/// Revoke an approved repair: the record is published again until its maximum period (supervisor).
-#[utoipa::path(post, path = "/api/v1/repairs/{id}/revoke", tag = "repairs",
-    operation_id = "repair_revoke", request_body = LongReasonBody, params(CaseIdPath, IfMatchHeader),
-    responses((status = 200, body = RepairView), VerbProblems), security(("bearer" = [])))]
-#[tracing::instrument(name = "repair_revoke", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
-pub async fn repair_revoke(v: Verb, body: ApiJson<LongReasonBody>) -> DocAnswer {
-    v.require(&[Role::Supervisor])?;
-    let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
-    run(
-        &v,
-        RepairCommand::RevokeRepair {
-            reason,
-            decider,
-            at,
-        },
-    )
-    .await
+    /// Deny the application (supervisor).
+    repair_deny "/api/v1/repairs/{id}/deny" [LongReasonBody]
+    |v, body: ApiJson<LongReasonBody>| {
+        v.require(&[Role::Supervisor])?;
+        let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
+        run(&v, RepairCommand::DenyRepair { reason, decider, at }).await
+    }
+
+    /// Revoke an approved repair: the record is published again until its maximum period (supervisor).
+    repair_revoke "/api/v1/repairs/{id}/revoke" [LongReasonBody]
+    |v, body: ApiJson<LongReasonBody>| {
+        v.require(&[Role::Supervisor])?;
+        let (reason, decider, at) = (body.value.reason, decider(&v.auth), v.now());
+        run(&v, RepairCommand::RevokeRepair { reason, decider, at }).await
+    }
 }

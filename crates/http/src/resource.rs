@@ -2,7 +2,7 @@
 //! (`POST /api/v1/<resource>/{id}/<verb>`), the answers of the integrity documents, a
 //! creation under `Idempotency-Key`, and the credit-code parser with the API's codes.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,19 +10,55 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use probity_domain::CreditCode;
 use probity_views::integrity::IntegrityDoc;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use utoipa::IntoParams;
 
 use crate::auth::{Auth, Role};
 use crate::error::ApiError;
-use crate::extract::{CaseId, IfMatch, RequestCtx};
+use crate::extract::{ApiJson, CaseId, IdempotencyKey, IfMatch, RequestCtx};
 use crate::idempotency::{self, StoredResponse};
 use crate::AppState;
 
-/// Everything a verb on one case takes before its body, extracted in the order that
-/// decides which failure answers: the request's ids, the bearer token (401, or 403 for an
-/// unbound handler token), the `{id}` segment (404), `If-Match` (422). The body comes
-/// after (its 413/415/422 before the role's 403, which the handler checks).
+/// A read of one case: the request's ids, the bearer token (401, or 403 for an unbound
+/// handler token), the `{id}` segment (404), extracted in that order.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub state: AppState,
+    pub ctx: RequestCtx,
+    pub auth: Auth,
+    pub id: CaseId,
+}
+
+impl FromRequestParts<AppState> for Read {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = RequestCtx::from_request_parts(parts, state).await?;
+        let auth = Auth::from_request_parts(parts, state).await?;
+        let id = CaseId::from_request_parts(parts, state).await?;
+        let state = state.clone();
+        Ok(Self {
+            state,
+            ctx,
+            auth,
+            id,
+        })
+    }
+}
+
+impl Read {
+    /// The integrity document of type `aggregate_type` for a caller in one of `roles` (a
+    /// handler sees only its own unit's; others are 404).
+    pub async fn document(&self, roles: &[Role], aggregate_type: &str) -> DocAnswer {
+        self.auth.require(roles)?;
+        read_for(&self.state, &self.auth, aggregate_type, &self.id.0).await
+    }
+}
+
+/// Everything a verb on one case takes before its body: a [`Read`]'s, then `If-Match`
+/// (422). The body comes after (its 413/415/422 before the role's 403, which the handler
+/// checks).
 #[derive(Debug, Clone)]
 pub struct Verb {
     pub state: AppState,
@@ -36,17 +72,77 @@ impl FromRequestParts<AppState> for Verb {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ctx = RequestCtx::from_request_parts(parts, state).await?;
-        let auth = Auth::from_request_parts(parts, state).await?;
-        let id = CaseId::from_request_parts(parts, state).await?;
-        let if_match = IfMatch::from_request_parts(parts, state).await?;
+        let Read {
+            state,
+            ctx,
+            auth,
+            id,
+        } = Read::from_request_parts(parts, state).await?;
+        let if_match = IfMatch::from_request_parts(parts, &state).await?;
         Ok(Self {
-            state: state.clone(),
+            state,
             ctx,
             auth,
             id,
             if_match,
         })
+    }
+}
+
+/// A creating `POST`: the request's ids, the bearer token, `Idempotency-Key` (422), then
+/// the JSON body, extracted in that order.
+#[derive(Debug, Clone)]
+pub struct Creation<T> {
+    pub state: AppState,
+    pub ctx: RequestCtx,
+    pub auth: Auth,
+    pub key: Option<String>,
+    pub body: ApiJson<T>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Creation<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let ctx = RequestCtx::from_request_parts(&mut parts, state).await?;
+        let auth = Auth::from_request_parts(&mut parts, state).await?;
+        let IdempotencyKey(key) = IdempotencyKey::from_request_parts(&mut parts, state).await?;
+        let body = ApiJson::from_request(Request::from_parts(parts, body), state).await?;
+        let state = state.clone();
+        Ok(Self {
+            state,
+            ctx,
+            auth,
+            key,
+            body,
+        })
+    }
+}
+
+impl<T> Creation<T> {
+    /// Creates a document in `collection` (`/api/v1/<resource>`) once per
+    /// `Idempotency-Key` (same key and body: the first answer): `create` runs the use-case
+    /// in the command's context and gives the new id and document; the answer is 201 with
+    /// `Location: <collection>/<id>` (the id recorded as the span's `case_id`).
+    pub async fn create<I, E>(
+        &self,
+        collection: &str,
+        create: impl AsyncFnOnce(probity_app::CommandContext<'_>) -> Result<(I, IntegrityDoc), E>,
+    ) -> Result<Response, ApiError>
+    where
+        I: std::fmt::Display,
+        E: Into<ApiError>,
+    {
+        let (token, key) = (&self.auth.token_id, self.key.clone());
+        let once = idempotency::once(token, key, collection, &self.body.raw);
+        let context = AppState::command(&self.auth, &self.ctx).with_once(once.as_ref());
+        let work = async {
+            let (id, doc) = create(context).await.map_err(Into::into)?;
+            let id = id.to_string();
+            stored(&doc, &id, format!("{collection}/{id}"))
+        };
+        idempotency::create_once(&self.state, once.as_ref(), work, created).await
     }
 }
 
@@ -103,19 +199,6 @@ pub fn created(stored: &StoredResponse) -> Response {
     response
 }
 
-/// Runs the creation of an integrity document under `Idempotency-Key` (same key and
-/// body: the first response).
-pub async fn idempotent_create<F>(
-    state: &AppState,
-    once: Option<&probity_app::Once>,
-    create: F,
-) -> Result<Response, ApiError>
-where
-    F: std::future::Future<Output = Result<StoredResponse, ApiError>>,
-{
-    idempotency::create_once(state, once, create, created).await
-}
-
 /// The response to store for a created document at `location` (recording its id in
 /// the current span).
 pub fn stored(doc: &IntegrityDoc, id: &str, location: String) -> Result<StoredResponse, ApiError> {
@@ -142,4 +225,77 @@ pub fn check_choice(field: &str, value: &Option<String>, allowed: &[&str]) -> Re
         )),
         _ => Ok(()),
     }
+}
+
+/// Declares the verb handlers of one resource: each a real handler taking a [`Verb`] and
+/// its body, with its OpenAPI operation on it (`#[utoipa::path]`: `POST`, the given tag,
+/// the handler's name as operation id, its doc comment as summary, [`CaseIdPath`] and
+/// `If-Match`, the success response and a problem set of `crate::problems`) and its span
+/// (named after the handler, with `request_id`, `case_id` and `actor`); and
+/// `verb_routes()`, their routes (under `/api/v1`).
+///
+/// ```text
+/// verbs! {
+///     tag = "repairs", ok = (status = 200, body = RepairView), problems = VerbProblems,
+///     answer = DocAnswer;
+///
+///     /// Summary.
+///     repair_deny "/api/v1/repairs/{id}/deny" [LongReasonBody]
+///     |v, body: ApiJson<LongReasonBody>| { … }
+/// }
+/// ```
+macro_rules! verbs {
+    (
+        tag = $tag:literal, ok = $ok:tt, problems = $problems:ident, answer = $answer:ty;
+        $(
+            $(#[doc = $doc:literal])+
+            $name:ident $path:literal [$($schema:tt)+]
+            |$v:ident, $body:ident: $extract:ident<$inner:ident>| $block:block
+        )+
+    ) => {
+        $(
+            $(#[doc = $doc])+
+            #[utoipa::path(post, path = $path, tag = $tag, operation_id = stringify!($name),
+                request_body = $($schema)+,
+                params(crate::resource::CaseIdPath, crate::schema::IfMatchHeader),
+                responses($ok, $problems), security(("bearer" = [])))]
+            #[tracing::instrument(skip_all, fields(request_id = %$v.ctx.request_id, case_id = %$v.id.0, actor = %$v.auth.token_id))]
+            pub async fn $name($v: crate::resource::Verb, $body: $extract<$inner>) -> $answer $block
+        )+
+
+        /// The routes of the verbs (under `/api/v1`).
+        fn verb_routes() -> axum::Router<crate::AppState> {
+            axum::Router::new()
+                $(.route(crate::resource::under_api($path), axum::routing::post($name)))+
+        }
+    };
+}
+pub(crate) use verbs;
+
+/// Declares the read of one integrity document by id: a real handler taking a [`Read`],
+/// with its OpenAPI operation (`GET`, the `{id}` parameter described, the view, 401, 403
+/// and 404) and its span, answering the document for the roles given (a handler: its own
+/// unit's only).
+macro_rules! document_view {
+    (
+        $(#[doc = $doc:literal])+
+        $name:ident $path:literal, tag = $tag:literal, id = $id:literal, view = $view:ident,
+        type = $type:ident, roles = [$($role:ident),+]
+    ) => {
+        $(#[doc = $doc])+
+        #[utoipa::path(get, path = $path, tag = $tag, operation_id = stringify!($name),
+            params(("id" = String, Path, description = $id)),
+            responses((status = 200, body = $view), crate::problems::ReadProblems),
+            security(("bearer" = [])))]
+        #[tracing::instrument(skip_all, fields(request_id = %r.ctx.request_id, case_id = %r.id.0, actor = %r.auth.token_id))]
+        pub async fn $name(r: crate::resource::Read) -> crate::resource::DocAnswer {
+            r.document(&[$(crate::auth::Role::$role),+], $type).await
+        }
+    };
+}
+pub(crate) use document_view;
+
+/// A documented path (`/api/v1/…`) as the routers under `/api/v1` name it.
+pub fn under_api(path: &'static str) -> &'static str {
+    path.strip_prefix("/api/v1").unwrap_or(path)
 }

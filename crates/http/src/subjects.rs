@@ -13,12 +13,11 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auth, Role};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, CaseId, IdempotencyKey, RequestCtx};
-use crate::idempotency;
+use crate::extract::{CaseId, RequestCtx};
 use crate::problems::{
     AlreadyExists, BadCreditCode, Denied, InvalidCreditCode, NotFound, Unauthorized, Unprocessable,
 };
-use crate::resource::{idempotent_create, parse_code, respond, stored};
+use crate::resource::{parse_code, respond, Creation};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -61,32 +60,24 @@ fn no_subject(code: &str) -> ApiError {
     request_body = CreateSubject, params(crate::schema::IdempotencyKeyHeader),
     responses((status = 201, body = SubjectView), Denied, AlreadyExists, InvalidCreditCode),
     security(("bearer" = [])))]
-#[tracing::instrument(name = "subject_create", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id))]
-pub async fn subject_create(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    IdempotencyKey(key): IdempotencyKey,
-    body: ApiJson<CreateSubject>,
-) -> Result<Response, ApiError> {
-    auth.require(&[Role::Admin])?;
-    let b = &body.value;
+#[tracing::instrument(name = "subject_create", skip_all, fields(request_id = %c.ctx.request_id, actor = %c.auth.token_id))]
+pub async fn subject_create(c: Creation<CreateSubject>) -> Result<Response, ApiError> {
+    c.auth.require(&[Role::Admin])?;
+    let b = &c.body.value;
     let code = parse_code("credit_code", &b.credit_code)?;
     let parent = match b.parent_code.as_deref().map(str::trim) {
         Some(p) if !p.is_empty() => Some(parse_code("parent_code", p)?),
         _ => None,
     };
-    let once = idempotency::once(&auth.token_id, key, "/api/v1/subjects", &body.raw);
-    let work = async {
-        let context = AppState::command(&auth, &ctx).with_once(once.as_ref());
-        let doc = state
-            .app
-            .register_subject(context, code.clone(), b.name.clone(), b.kind, parent)
-            .await?;
-        let location = format!("/api/v1/subjects/{}", code.as_str());
-        stored(&doc, code.as_str(), location)
-    };
-    idempotent_create(&state, once.as_ref(), work).await
+    let app = &c.state.app;
+    c.create("/api/v1/subjects", async |context| {
+        let (name, kind) = (b.name.clone(), b.kind);
+        let doc = app
+            .register_subject(context, code.clone(), name, kind, parent)
+            .await;
+        doc.map(|doc| (code.as_str(), doc))
+    })
+    .await
 }
 
 /// One subject (any role).

@@ -27,7 +27,7 @@ use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
 use crate::problems::Unprocessable;
 use crate::problems::{BadBody, ComplaintVerbProblems, Denied, InvalidComplaint, NotFound};
-use crate::resource::{check_choice, parse_code, verbs, Verb};
+use crate::resource::{check_choice, parse_code, text_bodies, verbs, Verb};
 use crate::AppState;
 
 /// Limits of the free texts (defined by the application layer).
@@ -180,17 +180,25 @@ pub struct ComplaintResponse {
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-/// `decline`, `return`; `dismiss` of an objection.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    /// At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub reason: String,
+text_bodies! {
+    /// `decline`, `return`; `dismiss` of an objection.
+    ReasonBody {
+        /// At most 4000 characters, not blank.
+        reason: 4000
+    }
+
+    /// `supervise`: the note is required (the handler reads it as a [`NoteBody`], so no
+    /// body is a note left empty: 422).
+    SuperviseBody {
+        /// What the supervisor asks for. At most 4000 characters, not blank.
+        note: 4000
+    }
+
+    /// `reply`.
+    ReplyBody {
+        /// At most 4000 characters, not blank.
+        content: 4000
+    }
 }
 
 /// `dispatch`.
@@ -227,33 +235,6 @@ pub struct NoteBody {
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub note: String,
-}
-
-/// `supervise`: the note is required (the handler reads it as a [`NoteBody`], so no
-/// body is a note left empty: 422).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SuperviseBody {
-    /// What the supervisor asks for. At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub note: String,
-}
-
-/// `reply`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplyBody {
-    /// At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub content: String,
 }
 
 /// `visit`.

@@ -15,7 +15,7 @@ use crate::complaints::ReasonBody;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::problems::{Conflict, Denied, Unprocessable, VerbProblems};
-use crate::resource::{document_view, respond, verbs, Creation, DocAnswer, Verb};
+use crate::resource::{document_view, respond, text_bodies, verbs, Creation, DocAnswer, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -56,17 +56,12 @@ pub struct UpholdBody {
     pub outcome: ObjectionOutcome,
 }
 
-/// `undeterminable` of an objection.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoteTextBody {
-    /// At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub note: String,
+text_bodies! {
+    /// `undeterminable` of an objection.
+    NoteTextBody {
+        /// At most 4000 characters, not blank.
+        note: 4000
+    }
 }
 
 /// File an objection (intake, or a handler of the record's unit): the record shows

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, RequestCtx};
 use crate::problems::{AlreadyExists, Denied, InvalidCreditCode, Unprocessable, VerbProblems};
 pub(crate) use crate::resource::check_choice;
-use crate::resource::{document_view, parse_code, respond, Creation, Verb};
+use crate::resource::{document_view, parse_code, respond, text_bodies, Creation, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -103,17 +103,12 @@ pub struct CorrectRecordBody {
     pub decision_date: Option<NaiveDate>,
 }
 
-/// `withdraw` of a record.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordReasonBody {
-    /// At most 2000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 2000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub reason: String,
+text_bodies! {
+    /// `withdraw` of a record.
+    RecordReasonBody {
+        /// At most 2000 characters, not blank.
+        reason: 2000
+    }
 }
 
 /// A page of records.

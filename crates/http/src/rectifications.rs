@@ -15,7 +15,7 @@ use crate::complaints::EmptyBody;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, OptionalJson};
 use crate::problems::{Conflict, Denied, InvalidDue, VerbProblems};
-use crate::resource::{document_view, respond, verbs, Creation, DocAnswer, Verb};
+use crate::resource::{document_view, respond, text_bodies, verbs, Creation, DocAnswer, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -43,30 +43,18 @@ pub struct CreateRectification {
     pub working_days: u32,
 }
 
-/// `file-explanation`, `report`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TextBody {
-    /// At most 8000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 8000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub text: String,
-}
+text_bodies! {
+    /// `file-explanation`, `report`.
+    TextBody {
+        /// At most 8000 characters, not blank.
+        text: 8000
+    }
 
-/// `mitigate` of a rectification, `deny` and `revoke` of a repair.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LongReasonBody {
-    /// At most 8000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 8000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub reason: String,
+    /// `mitigate` of a rectification, `deny` and `revoke` of a repair.
+    LongReasonBody {
+        /// At most 8000 characters, not blank.
+        reason: 8000
+    }
 }
 
 /// `reject` of a rectification.

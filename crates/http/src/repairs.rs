@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, OptionalJson};
 use crate::problems::{Denied, RepairNotEligible, Unprocessable, VerbProblems};
 use crate::rectifications::LongReasonBody;
-use crate::resource::{document_view, respond, verbs, Creation, DocAnswer, Verb};
+use crate::resource::{document_view, respond, text_bodies, verbs, Creation, DocAnswer, Verb};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -55,30 +55,18 @@ pub struct CreateRepair {
     pub evidence: String,
 }
 
-/// `supplement` of a repair.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EvidenceBody {
-    /// At most 8000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 8000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub evidence: String,
-}
+text_bodies! {
+    /// `supplement` of a repair.
+    EvidenceBody {
+        /// At most 8000 characters, not blank.
+        evidence: 8000
+    }
 
-/// `request-more` of a repair.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WhatBody {
-    /// At most 8000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 8000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub what: String,
+    /// `request-more` of a repair.
+    WhatBody {
+        /// At most 8000 characters, not blank.
+        what: 8000
+    }
 }
 
 /// Apply for a credit repair (handler of the record's unit, intake). Too early or not

@@ -299,3 +299,28 @@ pub(crate) use document_view;
 pub fn under_api(path: &'static str) -> &'static str {
     path.strip_prefix("/api/v1").unwrap_or(path)
 }
+
+/// Declares request bodies of one required free text each: `Name { field: max }`, the
+/// text 1 to `max` characters and not blank, stated in the schema with
+/// [`NOT_BLANK`](crate::schema::NOT_BLANK) (utoipa takes a literal pattern only, so this
+/// is the one place that spells it for these bodies).
+macro_rules! text_bodies {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident { $(#[doc = $field_doc:literal])+ $field:ident: $max:tt }
+    )+) => {$(
+        $(#[doc = $doc])+
+        #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(#[doc = $field_doc])+
+            #[schema(
+                min_length = 1,
+                max_length = $max,
+                pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+            )]
+            pub $field: String,
+        }
+    )+};
+}
+pub(crate) use text_bodies;

@@ -18,6 +18,7 @@
 //! - [`Readiness`]: readiness of the service.
 
 pub mod assessments;
+pub mod audit;
 pub mod auth;
 pub mod civil_servants;
 pub mod commitments;
@@ -236,7 +237,7 @@ pub fn router(state: AppState) -> Router {
         .merge(complaints::router())
         .merge(deadlines::router())
         .merge(assessments::router())
-        .merge(history::router())
+        .merge(audit::router())
         .merge(subjects::router())
         .merge(civil_servants::router())
         .merge(records::router())

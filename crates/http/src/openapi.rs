@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{assessments, civil_servants, commitments, complaints, objections, records};
+use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{deadlines, error, history, ops, public, rectifications, repairs, subjects};
 
 /// The bearer security scheme.
@@ -89,9 +89,9 @@ Errors are application/problem+json with a stable `code`."
         deadlines::deadline_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
-        history::aggregate_history,
-        history::access_log_list,
-        history::audit_bundle,
+        audit::aggregate_history,
+        audit::access_log_list,
+        audit::audit_bundle,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -107,8 +107,8 @@ Errors are application/problem+json with a stable `code`."
         complaints::ComplaintList,
         history::HistoryPage,
         history::HistoryItem,
-        history::AccessEntry,
-        history::AccessLogPage,
+        audit::AccessEntry,
+        audit::AccessLogPage,
         complaints::EmptyBody,
         complaints::ReasonBody,
         complaints::DispatchBody,

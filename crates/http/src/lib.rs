@@ -10,9 +10,18 @@
 //! - [`error::ApiError`]: the single place where failures (an [`probity_app::AppError`]
 //!   among them) become HTTP statuses and `application/problem+json` bodies with stable
 //!   codes.
-//! - [`complaints`], [`integrity`], [`public`], [`assessments`], [`deadlines`],
-//!   [`history`] (audited histories, the access log), [`ops`]: the endpoints;
-//!   [`openapi`]: their document.
+//! - One module per resource, each with its `router()`, composed by [`router`] under
+//!   `/api/v1`: [`complaints`], [`subjects`], [`civil_servants`], [`records`],
+//!   [`rectifications`], [`repairs`], [`objections`], [`commitments`], [`public`],
+//!   [`assessments`], [`deadlines`], [`audit`] (histories of any aggregate, the access
+//!   log, bundles) and [`ops`] (at the root and `/api/v1/openapi.json`). [`integrity`]
+//!   re-exports the integrity resources' items by their former paths.
+//! - [`resource`]: what the resources share (the `Read`, `Verb` and `Creation`
+//!   extractors, the `verbs!`, `document_view!` and `text_bodies!` declarations);
+//!   [`history`]: the audited history read of `audit` and `complaints`.
+//! - [`openapi`]: the document, listing the real handlers (each carries its
+//!   `#[utoipa::path]`); [`problems`]: the one set of problem responses they name;
+//!   [`schema`]: the vocabulary of the values.
 //! - [`erasure`]: the application's erasure with the API's error codes (no route).
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
 //! - [`Readiness`]: readiness of the service.

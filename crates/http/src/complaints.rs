@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use probity_app::complaints::{NewComplaint, ReporterDisclosure};
-use probity_app::validate::{check_length, credit_code, required_text};
+use probity_app::validate::{check_length, required_text};
 use probity_app::AppError;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::ReporterIdentity;
@@ -22,11 +22,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, FieldError};
-use crate::extract::{
-    ApiJson, ApiQuery, CaseId, IdempotencyKey, IfMatch, OptionalJson, RequestCtx,
-};
+use crate::extract::{ApiJson, ApiQuery, CaseId, IdempotencyKey, OptionalJson, RequestCtx};
 use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
+use crate::problems::Unprocessable;
+use crate::problems::{BadBody, ComplaintVerbProblems, Denied, InvalidComplaint, NotFound};
+use crate::resource::{check_choice, parse_code, text_bodies, verbs, Verb};
 use crate::AppState;
 
 /// Limits of the free texts (defined by the application layer).
@@ -40,27 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/complaints", post(complaint_create).get(complaint_list))
         .route("/complaints/{id}", get(complaint_view))
         .route("/complaints/{id}/history", get(complaint_history))
-        .route("/complaints/{id}/accept", post(complaint_accept))
-        .route("/complaints/{id}/decline", post(complaint_decline))
-        .route("/complaints/{id}/dispatch", post(complaint_dispatch))
-        .route("/complaints/{id}/sign", post(complaint_sign))
-        .route("/complaints/{id}/return", post(complaint_return))
-        .route(
-            "/complaints/{id}/request-extension",
-            post(complaint_request_extension),
-        )
-        .route(
-            "/complaints/{id}/approve-extension",
-            post(complaint_approve_extension),
-        )
-        .route(
-            "/complaints/{id}/deny-extension",
-            post(complaint_deny_extension),
-        )
-        .route("/complaints/{id}/reply", post(complaint_reply))
-        .route("/complaints/{id}/visit", post(complaint_visit))
-        .route("/complaints/{id}/merge", post(complaint_merge))
-        .route("/complaints/{id}/supervise", post(complaint_supervise))
+        .merge(verb_routes())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -199,17 +180,25 @@ pub struct ComplaintResponse {
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-/// `decline`, `return`; `dismiss` of an objection.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    /// At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub reason: String,
+text_bodies! {
+    /// `decline`, `return`; `dismiss` of an objection.
+    ReasonBody {
+        /// At most 4000 characters, not blank.
+        reason: 4000
+    }
+
+    /// `supervise`: the note is required (the handler reads it as a [`NoteBody`], so no
+    /// body is a note left empty: 422).
+    SuperviseBody {
+        /// What the supervisor asks for. At most 4000 characters, not blank.
+        note: 4000
+    }
+
+    /// `reply`.
+    ReplyBody {
+        /// At most 4000 characters, not blank.
+        content: 4000
+    }
 }
 
 /// `dispatch`.
@@ -246,33 +235,6 @@ pub struct NoteBody {
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub note: String,
-}
-
-/// `supervise`: the note is required (the handler reads it as a [`NoteBody`], so no
-/// body is a note left empty: 422).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SuperviseBody {
-    /// What the supervisor asks for. At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub note: String,
-}
-
-/// `reply`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplyBody {
-    /// At most 4000 characters, not blank.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-    )]
-    pub content: String,
 }
 
 /// `visit`.
@@ -342,27 +304,6 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
             "limit must be between 1 and 500",
         )),
     }
-}
-
-fn parse_credit_code(field: &str, value: &str) -> Result<CreditCode, ApiError> {
-    Ok(credit_code(field, value)?)
-}
-
-/// Runs `command` on complaint `id` through the application layer and answers with the
-/// updated view.
-async fn command(
-    state: &AppState,
-    ctx: &RequestCtx,
-    auth: &Auth,
-    id: &str,
-    if_match: IfMatch,
-    command: ComplaintCommand,
-) -> Result<Json<ComplaintView>, ApiError> {
-    let view = state
-        .app
-        .complaint_command(AppState::command(auth, ctx), id, if_match.0, command)
-        .await?;
-    Ok(Json(view))
 }
 
 /// The reporter block of a stored case for an authorised reader: the application
@@ -483,7 +424,7 @@ fn validate_create(
         });
     }
     let subject = match &body.subject_code {
-        Some(code) if !code.trim().is_empty() => Some(parse_credit_code("subject_code", code)?),
+        Some(code) if !code.trim().is_empty() => Some(parse_code("subject_code", code)?),
         _ => None,
     };
     let Some(reporter) = reporter else {
@@ -572,9 +513,7 @@ fn reporter_echo(identity: &Option<ReporterIdentity>) -> ReporterBlock {
     params(crate::schema::IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Filed; `Location` names the new case", body = ComplaintResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed, invalid_credit_code, invalid_identity_number, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+        Denied, BadBody, InvalidComplaint,
     ),
     security(("bearer" = []))
 )]
@@ -650,8 +589,7 @@ pub struct ComplaintViewQuery {
     params(("id" = String, Path, description = "Case id"), ComplaintViewQuery),
     responses(
         (status = 200, body = ComplaintResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, NotFound, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -695,7 +633,7 @@ const CATEGORIES: [&str; 5] = ["consultation", "help", "suggestion", "complaint"
     params(ComplaintListQuery),
     responses(
         (status = 200, body = ComplaintList),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -708,30 +646,14 @@ pub async fn complaint_list(
 ) -> Result<Json<ComplaintList>, ApiError> {
     auth.require(&[Role::Intake, Role::Handler, Role::Supervisor, Role::Auditor])?;
     let limit = page_limit(q.limit)?;
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::field(
-                "status",
-                "invalid",
-                format!("status must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    }
-    if let Some(c) = &q.category {
-        if !CATEGORIES.contains(&c.as_str()) {
-            return Err(ApiError::field(
-                "category",
-                "invalid",
-                format!("category must be one of {}", CATEGORIES.join(", ")),
-            ));
-        }
-    }
+    check_choice("status", &q.status, &STATUSES)?;
+    check_choice("category", &q.category, &CATEGORIES)?;
     // A malformed `unit` is 422 for every role (the document says so), though a handler's
     // list is its own unit's whatever it names.
     let given = q
         .unit
         .as_deref()
-        .map(|u| parse_credit_code("unit", u))
+        .map(|u| parse_code("unit", u))
         .transpose()?;
     let unit = match (&auth.role, given) {
         (Role::Handler, _) => None,
@@ -765,8 +687,7 @@ pub async fn complaint_list(
     ),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied, NotFound, Unprocessable,
     ),
     security(("bearer" = []))
 )]
@@ -784,332 +705,141 @@ pub async fn complaint_history(
         .map(Json)
 }
 
-macro_rules! verb_doc {
-    ($name:ident, $path:literal, $body:ty, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(
-            post, path = $path, tag = "complaints", operation_id = stringify!($name),
-            params(
-                ("id" = String, Path, description = "Case id"),
-                crate::schema::IfMatchHeader,
-            ),
-            request_body = $body,
-            responses(
-                (status = 200, description = "The updated view", body = ComplaintView),
-                (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "invalid_transition or conflict", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-                (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "validation_failed, invalid_credit_code, calendar_missing", body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        #[allow(dead_code)]
-        fn $name() {}
-    };
-}
+/// What a verb on a complaint answers: the updated view.
+type VerbAnswer = Result<Json<ComplaintView>, ApiError>;
 
-/// OpenAPI descriptions of the verbs (the handlers below carry the behaviour).
-pub mod docs {
-    use super::*;
-    use crate::error::Problem;
-    verb_doc!(
-        complaint_accept,
-        "/api/v1/complaints/{id}/accept",
-        Option<EmptyBody>,
-        "received → accepted (intake)."
-    );
-    verb_doc!(
-        complaint_decline,
-        "/api/v1/complaints/{id}/decline",
-        ReasonBody,
-        "received → declined (intake)."
-    );
-    verb_doc!(complaint_dispatch, "/api/v1/complaints/{id}/dispatch", DispatchBody, "accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).");
-    verb_doc!(
-        complaint_sign,
-        "/api/v1/complaints/{id}/sign",
-        Option<EmptyBody>,
-        "dispatched → in_progress (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_return,
-        "/api/v1/complaints/{id}/return",
-        ReasonBody,
-        "dispatched/in_progress → returned (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_request_extension,
-        "/api/v1/complaints/{id}/request-extension",
-        ExtensionBody,
-        "Ask for more working days, before `reply_due` (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_approve_extension,
-        "/api/v1/complaints/{id}/approve-extension",
-        Option<NoteBody>,
-        "Approve the pending extension; `reply_due` moves (supervisor)."
-    );
-    verb_doc!(
-        complaint_deny_extension,
-        "/api/v1/complaints/{id}/deny-extension",
-        Option<NoteBody>,
-        "Deny the pending extension (supervisor)."
-    );
-    verb_doc!(
-        complaint_reply,
-        "/api/v1/complaints/{id}/reply",
-        ReplyBody,
-        "in_progress → replied; anonymous cases close (handler of the assigned unit)."
-    );
-    verb_doc!(
-        complaint_visit,
-        "/api/v1/complaints/{id}/visit",
-        VisitBody,
-        "replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake)."
-    );
-    verb_doc!(
-        complaint_merge,
-        "/api/v1/complaints/{id}/merge",
-        MergeBody,
-        "→ merged into another existing case (intake, supervisor)."
-    );
-    verb_doc!(
-        complaint_supervise,
-        "/api/v1/complaints/{id}/supervise",
-        SuperviseBody,
-        "Record 督办 on an overdue case (supervisor)."
-    );
-}
-
-#[tracing::instrument(name = "complaint_accept", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_accept(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(_): OptionalJson<EmptyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    let cmd = ComplaintCommand::AcceptComplaint {
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_decline", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_decline(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::DeclineComplaint {
-        reason: body.value.reason,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_dispatch", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_dispatch(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<DispatchBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake, Role::Supervisor])?;
-    let unit = parse_credit_code("unit", &body.value.unit)?;
-    let cmd = ComplaintCommand::DispatchComplaint {
-        unit,
-        above: Vec::new(),
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_sign", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_sign(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(_): OptionalJson<EmptyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    let cmd = ComplaintCommand::SignComplaint {
-        unit: auth.handler_unit()?,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_return", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_return(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReasonBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ReturnComplaint {
-        unit: auth.handler_unit()?,
-        reason: body.value.reason,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_request_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_request_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ExtensionBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    if body.value.working_days == 0 || body.value.working_days > 365 {
-        return Err(ApiError::field(
-            "working_days",
-            "out_of_range",
-            "working_days must be between 1 and 365",
-        ));
-    }
-    required_text("reason", &body.value.reason, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::RequestExtension {
-        unit: auth.handler_unit()?,
-        working_days: body.value.working_days,
-        reason: body.value.reason,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_approve_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_approve_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ApproveExtension {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_deny_extension", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_deny_extension(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::DenyExtension {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_reply", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_reply(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<ReplyBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Handler])?;
-    required_text("content", &body.value.content, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::ReplyToComplaint {
-        unit: auth.handler_unit()?,
-        content: body.value.content,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_visit", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_visit(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<VisitBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake])?;
-    check_length("comment", &body.value.comment, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::RecordVisit {
-        satisfied: body.value.satisfied,
-        comment: body.value.comment,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
-}
-
-#[tracing::instrument(name = "complaint_merge", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_merge(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    body: ApiJson<MergeBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Intake, Role::Supervisor])?;
-    let view = state
-        .app
-        .merge_complaint(
-            AppState::command(&auth, &ctx),
-            &id.0,
-            &body.value.into,
-            if_match.0,
-        )
+/// Runs `command` on the complaint the verb names through the application layer and
+/// answers with the updated view.
+async fn run(v: &Verb, command: ComplaintCommand) -> VerbAnswer {
+    let app = &v.state.app;
+    let view = app
+        .complaint_command(v.command(), &v.id.0, v.if_match.0, command)
         .await?;
     Ok(Json(view))
 }
 
-#[tracing::instrument(name = "complaint_supervise", skip_all, fields(request_id = %ctx.request_id, case_id = %id.0, actor = %auth.token_id))]
-async fn complaint_supervise(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    auth: Auth,
-    id: CaseId,
-    if_match: IfMatch,
-    OptionalJson(body): OptionalJson<NoteBody>,
-) -> Result<Json<ComplaintView>, ApiError> {
-    auth.require(&[Role::Supervisor])?;
-    check_length("note", &body.note, MAX_TEXT_CHARS)?;
-    let cmd = ComplaintCommand::SuperviseComplaint {
-        note: body.note,
-        at: state.clock.now(),
-    };
-    command(&state, &ctx, &auth, &id.0, if_match, cmd).await
+verbs! {
+    tag = "complaints", ok = (status = 200, description = "The updated view", body = ComplaintView),
+    problems = ComplaintVerbProblems, answer = VerbAnswer;
+
+    /// received → accepted (intake).
+    complaint_accept "/api/v1/complaints/{id}/accept" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Intake])?;
+        run(&v, ComplaintCommand::AcceptComplaint { at: v.now() }).await
+    }
+
+    /// received → declined (intake).
+    complaint_decline "/api/v1/complaints/{id}/decline" [ReasonBody]
+    |v, body: ApiJson<ReasonBody>| {
+        v.require(&[Role::Intake])?;
+        let reason = body.value.reason;
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        run(&v, ComplaintCommand::DeclineComplaint { reason, at: v.now() }).await
+    }
+
+    /// accepted/returned → dispatched to `unit`, with sign and reply deadlines (intake, supervisor).
+    complaint_dispatch "/api/v1/complaints/{id}/dispatch" [DispatchBody]
+    |v, body: ApiJson<DispatchBody>| {
+        v.require(&[Role::Intake, Role::Supervisor])?;
+        let unit = parse_code("unit", &body.value.unit)?;
+        // The application fills in the units above the target (reporter protection).
+        let cmd = ComplaintCommand::DispatchComplaint {
+            unit,
+            above: Vec::new(),
+            at: v.now(),
+        };
+        run(&v, cmd).await
+    }
+
+    /// dispatched → in_progress (handler of the assigned unit).
+    complaint_sign "/api/v1/complaints/{id}/sign" [Option<EmptyBody>]
+    |v, _body: OptionalJson<EmptyBody>| {
+        v.require(&[Role::Handler])?;
+        let unit = v.auth.handler_unit()?;
+        run(&v, ComplaintCommand::SignComplaint { unit, at: v.now() }).await
+    }
+
+    /// dispatched/in_progress → returned (handler of the assigned unit).
+    complaint_return "/api/v1/complaints/{id}/return" [ReasonBody]
+    |v, body: ApiJson<ReasonBody>| {
+        v.require(&[Role::Handler])?;
+        let reason = body.value.reason;
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::ReturnComplaint { unit, reason, at }).await
+    }
+
+    /// Ask for more working days, before `reply_due` (handler of the assigned unit).
+    complaint_request_extension "/api/v1/complaints/{id}/request-extension" [ExtensionBody]
+    |v, body: ApiJson<ExtensionBody>| {
+        v.require(&[Role::Handler])?;
+        let ExtensionBody { working_days, reason } = body.value;
+        if working_days == 0 || working_days > 365 {
+            let message = "working_days must be between 1 and 365";
+            return Err(ApiError::field("working_days", "out_of_range", message));
+        }
+        required_text("reason", &reason, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::RequestExtension { unit, working_days, reason, at }).await
+    }
+
+    /// Approve the pending extension; `reply_due` moves (supervisor).
+    complaint_approve_extension "/api/v1/complaints/{id}/approve-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::ApproveExtension { note, at: v.now() }).await
+    }
+
+    /// Deny the pending extension (supervisor).
+    complaint_deny_extension "/api/v1/complaints/{id}/deny-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::DenyExtension { note, at: v.now() }).await
+    }
+
+    /// in_progress → replied; anonymous cases close (handler of the assigned unit).
+    complaint_reply "/api/v1/complaints/{id}/reply" [ReplyBody]
+    |v, body: ApiJson<ReplyBody>| {
+        v.require(&[Role::Handler])?;
+        let content = body.value.content;
+        required_text("content", &content, MAX_TEXT_CHARS)?;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, ComplaintCommand::ReplyToComplaint { unit, content, at }).await
+    }
+
+    /// replied → closed if satisfied, else back to in_progress with a new `reply_due` (intake).
+    complaint_visit "/api/v1/complaints/{id}/visit" [VisitBody]
+    |v, body: ApiJson<VisitBody>| {
+        v.require(&[Role::Intake])?;
+        let VisitBody { satisfied, comment } = body.value;
+        check_length("comment", &comment, MAX_TEXT_CHARS)?;
+        run(&v, ComplaintCommand::RecordVisit { satisfied, comment, at: v.now() }).await
+    }
+
+    /// → merged into another existing case (intake, supervisor).
+    complaint_merge "/api/v1/complaints/{id}/merge" [MergeBody]
+    |v, body: ApiJson<MergeBody>| {
+        v.require(&[Role::Intake, Role::Supervisor])?;
+        let (app, into) = (&v.state.app, &body.value.into);
+        let view = app.merge_complaint(v.command(), &v.id.0, into, v.if_match.0).await?;
+        Ok(Json(view))
+    }
+
+    /// Record 督办 on an overdue case (supervisor).
+    complaint_supervise "/api/v1/complaints/{id}/supervise" [SuperviseBody]
+    |v, body: OptionalJson<NoteBody>| {
+        let note = supervisor_note(&v, body)?;
+        run(&v, ComplaintCommand::SuperviseComplaint { note, at: v.now() }).await
+    }
 }
 
-use crate::error::Problem;
+/// The note of a supervisor's verb (403 for another role; at most 4000 characters).
+fn supervisor_note(
+    v: &Verb,
+    OptionalJson(body): OptionalJson<NoteBody>,
+) -> Result<String, ApiError> {
+    v.require(&[Role::Supervisor])?;
+    check_length("note", &body.note, MAX_TEXT_CHARS)?;
+    Ok(body.note)
+}

@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
 use crate::complaints::page_limit;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{ApiQuery, RequestCtx};
+use crate::problems::{Denied, InvalidDueCode};
 use crate::AppState;
 
 /// The routes of this module (under `/api/v1`).
@@ -52,8 +53,7 @@ pub struct DeadlineList {
     params(DeadlineQuery),
     responses(
         (status = 200, body = DeadlineList),
-        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed, invalid_credit_code, calendar_missing", body = Problem, content_type = "application/problem+json"),
+        Denied, InvalidDueCode,
     ),
     security(("bearer" = []))
 )]

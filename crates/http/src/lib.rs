@@ -10,9 +10,18 @@
 //! - [`error::ApiError`]: the single place where failures (an [`probity_app::AppError`]
 //!   among them) become HTTP statuses and `application/problem+json` bodies with stable
 //!   codes.
-//! - [`complaints`], [`integrity`], [`public`], [`assessments`], [`deadlines`],
-//!   [`history`] (audited histories, the access log), [`ops`]: the endpoints;
-//!   [`openapi`]: their document.
+//! - One module per resource, each with its `router()`, composed by [`router`] under
+//!   `/api/v1`: [`complaints`], [`subjects`], [`civil_servants`], [`records`],
+//!   [`rectifications`], [`repairs`], [`objections`], [`commitments`], [`public`],
+//!   [`assessments`], [`deadlines`], [`audit`] (histories of any aggregate, the access
+//!   log, bundles) and [`ops`] (at the root and `/api/v1/openapi.json`). [`integrity`]
+//!   re-exports the integrity resources' items by their former paths.
+//! - [`resource`]: what the resources share (the `Read`, `Verb` and `Creation`
+//!   extractors, the `verbs!`, `document_view!` and `text_bodies!` declarations);
+//!   [`history`]: the audited history read of `audit` and `complaints`.
+//! - [`openapi`]: the document, listing the real handlers (each carries its
+//!   `#[utoipa::path]`); [`problems`]: the one set of problem responses they name;
+//!   [`schema`]: the vocabulary of the values.
 //! - [`erasure`]: the application's erasure with the API's error codes (no route).
 //! - [`idempotency`]: `Idempotency-Key` on creating POSTs; [`extract`]: strict extractors.
 //! - [`Readiness`]: readiness of the service.
@@ -20,7 +29,10 @@
 //!   `rate_limited`).
 
 pub mod assessments;
+pub mod audit;
 pub mod auth;
+pub mod civil_servants;
+pub mod commitments;
 pub mod complaints;
 pub mod deadlines;
 pub mod erasure;
@@ -29,11 +41,18 @@ pub mod extract;
 pub mod history;
 pub mod idempotency;
 pub mod integrity;
+pub mod objections;
 pub mod openapi;
 pub mod ops;
+pub mod problems;
 pub mod public;
 pub mod ratelimit;
+pub mod records;
+pub mod rectifications;
+pub mod repairs;
+pub mod resource;
 pub mod schema;
+pub mod subjects;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,8 +257,14 @@ pub fn router(state: AppState) -> Router {
         .merge(complaints::router())
         .merge(deadlines::router())
         .merge(assessments::router())
-        .merge(history::router())
-        .merge(integrity::router())
+        .merge(audit::router())
+        .merge(subjects::router())
+        .merge(civil_servants::router())
+        .merge(records::router())
+        .merge(rectifications::router())
+        .merge(repairs::router())
+        .merge(objections::router())
+        .merge(commitments::router())
         .merge(public::router());
     Router::new()
         .nest("/api/v1", api)

@@ -333,6 +333,17 @@ async fn a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only(mode: Mo
         )
         .await;
     assert_eq!(w.assert_ok()["status"], "withdrawn");
+
+    // Archives: the government reads its department's, the county neither of the others'.
+    app.get(&format!("/api/v1/subjects/{UNIT_B}/archive"), &government)
+        .await
+        .assert_ok();
+    app.get(&format!("/api/v1/subjects/{UNIT_B}/archive"), &county)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&format!("/api/v1/subjects/{UNIT_A}/archive"), &department)
+        .await
+        .assert_problem(403, "forbidden");
     app.app.stop().await;
 }
 

@@ -400,28 +400,11 @@ fn validate_create(
             collect(&mut errors, check_length("reporter.name", name, 100));
         }
         if let Some(phone) = &r.phone {
-            let ok = phone.chars().count() <= 32
-                && phone
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-            if !ok {
-                errors.push(FieldError::new(
-                    "reporter.phone",
-                    "invalid",
-                    "a phone number has at most 32 digits, spaces, +, -, ( or )",
-                ));
-            }
+            errors.extend(ApiError::check_phone("reporter.phone", phone));
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation {
-            detail: errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            errors,
-        });
+        return Err(ApiError::validation(errors));
     }
     let subject = match &body.subject_code {
         Some(code) if !code.trim().is_empty() => Some(parse_code("subject_code", code)?),

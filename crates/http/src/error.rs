@@ -174,6 +174,34 @@ impl ApiError {
         }
     }
 
+    /// A 422 `validation_failed` listing every field error (the detail names each).
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        ApiError::Validation {
+            detail: errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            errors,
+        }
+    }
+
+    /// The API's rule for a reporter's phone number: at most 32 characters of digits,
+    /// spaces, `+`, `-`, `(` and `)`; the error names `field`.
+    pub fn check_phone(field: &str, phone: &str) -> Option<FieldError> {
+        let ok = phone.chars().count() <= 32
+            && phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+        (!ok).then(|| {
+            FieldError::new(
+                field,
+                "invalid",
+                "a phone number has at most 32 digits, spaces, +, -, ( or )",
+            )
+        })
+    }
+
     /// An internal error; `context` is logged, not shown.
     pub fn internal(context: impl std::fmt::Display) -> Self {
         ApiError::Internal(context.to_string())
@@ -359,15 +387,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Calendar(e) => calendar(e),
             AppError::Invalid(issues) => {
-                let errors: Vec<FieldError> = issues.into_iter().map(FieldError::from).collect();
-                ApiError::Validation {
-                    detail: errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    errors,
-                }
+                ApiError::validation(issues.into_iter().map(FieldError::from).collect())
             }
             AppError::InvalidCreditCode { field, message } => {
                 ApiError::InvalidCreditCode { field, message }

@@ -114,11 +114,8 @@ pub async fn subject_archive(
 ) -> Result<Json<Archive>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Auditor])?;
     let code = parse_code("code", &id.0)?;
-    let months = &state.integrity.policy.sanction_months;
-    let archive = state
-        .views
-        .archive(code.as_str(), state.clock.today(), months)
-        .await?;
+    // A bound supervisor reads only its own unit's archive and those under it.
+    let archive = state.app.archive_for(&auth, &code).await?;
     archive.map(Json).ok_or_else(|| no_subject(code.as_str()))
 }
 

@@ -681,27 +681,10 @@ fn new_complaint(fields: &HashMap<String, String>) -> Result<NewComplaint, ApiEr
     let phone = get("phone").map(str::to_string);
     if let Some(phone) = &phone {
         // The API's rule for a reporter's phone.
-        let ok = phone.chars().count() <= 32
-            && phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-        if !ok {
-            errors.push(FieldError::new(
-                "phone",
-                "invalid",
-                "a phone number has at most 32 digits, spaces, +, -, ( or )",
-            ));
-        }
+        errors.extend(ApiError::check_phone("phone", phone));
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation {
-            detail: errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            errors,
-        });
+        return Err(ApiError::validation(errors));
     }
     let service = service.expect("checked above");
     // Named when a name or a phone is given, anonymous otherwise.

@@ -143,7 +143,15 @@ async fn a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing(
             }
         });
     }
+    // At least INTAKE_BEFORE_KILL, and long enough for a meaningful number of
+    // acknowledgements on a slow or busy machine.
     tokio::time::sleep(INTAKE_BEFORE_KILL).await;
+    let waited = std::time::Instant::now();
+    while acknowledged.lock().unwrap().len() < 2 * CLIENTS
+        && waited.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.start_kill().context("SIGKILL to the server")?;
     server.wait().await?;
     while clients.join_next().await.is_some() {}
@@ -159,7 +167,8 @@ async fn a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing(
         "the kill came after every filing was answered: nothing was in flight"
     );
 
-    // The store as the crash left it.
+    // The store as the crash left it, once nothing of the dead server can still commit.
+    settled(&store.db).await?;
     let filed = cases(&store.db).await?;
     eprintln!(
         "{kind:?} in {}: {} filings sent, {} acknowledged before the kill, {} in the log",
@@ -234,6 +243,32 @@ async fn a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing(
         filed.len()
     );
     Ok(())
+}
+
+/// Waits until no statement of the killed server is still running in Postgres. A COMMIT
+/// the server sent just before SIGKILL is carried out by its backend afterwards; reading
+/// the cases before it lands and the responses after would see half of that one
+/// transaction, which the store never wrote. (SQLite: the dead process holds nothing.)
+async fn settled(db: &probity_store::Db) -> anyhow::Result<()> {
+    let Some(pg) = &db.pg else { return Ok(()) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (running,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND state IS DISTINCT FROM 'idle'",
+        )
+        .fetch_one(pg)
+        .await?;
+        if running == 0 {
+            return Ok(());
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{running} statements of the killed server still running after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Filed cases: id → the key id of its sealed reporter.

@@ -577,11 +577,8 @@ fn new_complaint(
     if name.chars().count() > 100 {
         errors.insert("name".into(), "至多 100 字 At most 100 characters".into());
     }
-    let phone_ok = phone.chars().count() <= 32
-        && phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-    if !phone.is_empty() && !phone_ok {
+    // The API's rule for a reporter's phone, with the page's own words.
+    if !phone.is_empty() && ApiError::check_phone("phone", phone).is_some() {
         errors.insert(
             "phone".into(),
             "电话只能包含数字、空格和 + - ( ) A phone number has digits, spaces, +, -, ( or )"

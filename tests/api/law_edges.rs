@@ -344,6 +344,37 @@ async fn a_bound_supervisor_acts_and_reads_within_its_jurisdiction_only(mode: Mo
     app.get(&format!("/api/v1/subjects/{UNIT_A}/archive"), &department)
         .await
         .assert_problem(403, "forbidden");
+
+    // The record list: the government sees its department's records, the county none.
+    let units = |list: &serde_json::Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["unit"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = units(app.get("/api/v1/records", &government).await.assert_ok());
+        if listed.iter().any(|u| u == UNIT_B) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(listed.iter().any(|u| u == UNIT_B), "{listed:?}");
+    assert!(
+        listed.iter().all(|u| u == UNIT_A || u == UNIT_B),
+        "{listed:?}"
+    );
+    let county_list = units(app.get("/api/v1/records", &county).await.assert_ok());
+    assert!(county_list.iter().all(|u| u == UNIT_C), "{county_list:?}");
+    let office = units(
+        app.get("/api/v1/records", &app.supervisor)
+            .await
+            .assert_ok(),
+    );
+    assert!(office.iter().any(|u| u == UNIT_B), "{office:?}");
     app.app.stop().await;
 }
 

@@ -216,6 +216,8 @@ pub async fn record_list(
         sector: q.sector,
         severity: q.severity,
         status: q.status,
+        // A bound supervisor lists only what is within its jurisdiction.
+        within: probity_app::integrity::bound_supervisor(&auth).map(|u| u.as_str().to_string()),
     };
     let page = state
         .views

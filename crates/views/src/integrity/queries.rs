@@ -190,6 +190,9 @@ pub struct RecordFilter {
     pub severity: Option<String>,
     /// active or withdrawn.
     pub status: Option<String>,
+    /// Only records whose unit is this one or a subject under it, at any depth (a bound
+    /// supervisor's jurisdiction; parents as the subject views hold them).
+    pub within: Option<String>,
 }
 
 /// Most rows of each kind an archive lists.
@@ -536,6 +539,16 @@ impl Views {
         }
         if let Some(status) = &filter.status {
             sql += &format!(" AND r.status = {}", binds.push(status));
+        }
+        if let Some(authority) = &filter.within {
+            let (a, b) = (binds.push(authority), binds.push(authority));
+            sql += &format!(
+                " AND (r.unit = {a} OR r.unit IN (\
+                 WITH RECURSIVE below(code) AS (\
+                 SELECT code FROM subject_views WHERE parent_code = {b} \
+                 UNION SELECT s.code FROM subject_views s JOIN below ON s.parent_code = below.code) \
+                 SELECT code FROM below))"
+            );
         }
         self.record_page(sql, binds, limit, cursor, |row| overlaid(row, 2, today))
             .await

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{register_and_record, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::json;
 
 /// chromedriver on a free loopback port, stopped when dropped.
@@ -332,35 +332,4 @@ async fn people_do_their_daily_work_in_a_real_browser() {
 
     c.close().await.ok();
     later.app.stop().await;
-}
-
-async fn register_and_record(app: &TestApp) {
-    for (code, name, kind) in [
-        (UNIT_A, "九江市人民政府", "government"),
-        (UNIT_B, "九江市某局", "department"),
-    ] {
-        let mut body = json!({"credit_code": code, "name": name, "kind": kind});
-        if code == UNIT_B {
-            body["parent_code"] = json!(UNIT_A);
-        }
-        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
-        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
-    }
-    let r = app
-        .post(
-            "/api/v1/records",
-            &app.supervisor,
-            &json!({
-                "subject_code": UNIT_B,
-                "source": "administrative_penalty",
-                "source_ref": "九财采罚〔2026〕1号",
-                "decision_date": "2026-03-02",
-                "severity": "ordinary",
-                "sector": "procurement",
-                "summary": "政府采购中违规指定品牌",
-                "ban_years": 2
-            }),
-        )
-        .await;
-    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
 }

@@ -395,3 +395,37 @@ impl TestApp {
         }
     }
 }
+
+/// Registers a government (`UNIT_A`) and a department under it (`UNIT_B`), and records a
+/// procurement finding with a two-year ban against the department (the pages' and the
+/// browser's public scenario).
+pub async fn register_and_record(app: &TestApp) {
+    for (code, name, kind) in [
+        (UNIT_A, "九江市人民政府", "government"),
+        (UNIT_B, "九江市某局", "department"),
+    ] {
+        let mut body = serde_json::json!({"credit_code": code, "name": name, "kind": kind});
+        if code == UNIT_B {
+            body["parent_code"] = serde_json::json!(UNIT_A);
+        }
+        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    let r = app
+        .post(
+            "/api/v1/records",
+            &app.supervisor,
+            &serde_json::json!({
+                "subject_code": UNIT_B,
+                "source": "administrative_penalty",
+                "source_ref": "九财采罚〔2026〕1号",
+                "decision_date": "2026-03-02",
+                "severity": "ordinary",
+                "sector": "procurement",
+                "summary": "政府采购中违规指定品牌",
+                "ban_years": 2
+            }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+}

@@ -7,10 +7,9 @@
 //! it; an auditor sees the reporter (the read recorded); the public finds a record by
 //! credit code and no public page carries personal data.
 
-use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{register_and_record, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
-use serde_json::json;
 
 const REPORTER_NAME: &str = "李四";
 const REPORTER_PHONE: &str = "13900139000";
@@ -428,37 +427,6 @@ async fn loop_until(c: &reqwest::Client, url: &str, needle: &str) -> String {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-}
-
-async fn register_and_record(app: &TestApp) {
-    for (code, name, kind) in [
-        (UNIT_A, "九江市人民政府", "government"),
-        (UNIT_B, "九江市某局", "department"),
-    ] {
-        let mut body = json!({"credit_code": code, "name": name, "kind": kind});
-        if code == UNIT_B {
-            body["parent_code"] = json!(UNIT_A);
-        }
-        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
-        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
-    }
-    let r = app
-        .post(
-            "/api/v1/records",
-            &app.supervisor,
-            &json!({
-                "subject_code": UNIT_B,
-                "source": "administrative_penalty",
-                "source_ref": "九财采罚〔2026〕1号",
-                "decision_date": "2026-03-02",
-                "severity": "ordinary",
-                "sector": "procurement",
-                "summary": "政府采购中违规指定品牌",
-                "ban_years": 2
-            }),
-        )
-        .await;
-    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,7 +83,7 @@ impl CloudEvent {
     /// The bus form of `event`: the event in wire form (personal blocks in payload and
     /// metadata redacted).
     pub fn from_stored(event: &StoredEvent) -> Self {
-        let data = StoredEvent::wire_payload(&event.payload);
+        let data = StoredEvent::wire_payload(&event.payload).into_owned();
         let metadata = StoredEvent::wire_payload(&event.metadata);
         Self {
             specversion: SPEC_VERSION.into(),

@@ -236,7 +236,7 @@ pub(crate) async fn read_history(
 
 /// One stored event as a history item: its fields, personal blocks masked.
 pub fn history_item(e: &StoredEvent) -> HistoryItem {
-    let mut data = StoredEvent::wire_payload(&e.payload);
+    let mut data = StoredEvent::wire_payload(&e.payload).into_owned();
     // cqrs-es stores `{"<EventType>": {fields}}`: show the fields.
     if let Value::Object(map) = &mut data {
         if map.len() == 1 {

@@ -407,20 +407,27 @@ async fn request_view(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Open311Error> {
     let (id, format) = split(&file)?;
-    query_pairs(query.as_deref(), &["jurisdiction_id", "api_key"])
+    let view = one_request(&state, query.as_deref(), id, format, "no service request").await?;
+    Ok(requests_response(format, &[to_request(&state, &view)]))
+}
+
+/// The complaint a `requests/{id}` or `tokens/{token}` read names, after checking the
+/// read's query (404 `not_found`, saying `missing` and the id, when there is none).
+async fn one_request(
+    state: &AppState,
+    query: Option<&str>,
+    id: &str,
+    format: Format,
+    missing: &str,
+) -> Result<ComplaintView, Open311Error> {
+    query_pairs(query, &["jurisdiction_id", "api_key"])
         .map_err(|e| Open311Error::new(format, e))?;
-    let view = state
+    state
         .app
         .read_complaint(id)
         .await
         .map_err(|e| Open311Error::new(format, e.into()))?
-        .ok_or_else(|| {
-            Open311Error::new(
-                format,
-                ApiError::NotFound(format!("no service request {id}")),
-            )
-        })?;
-    Ok(requests_response(format, &[to_request(&state, &view)]))
+        .ok_or_else(|| Open311Error::new(format, ApiError::NotFound(format!("{missing} {id}"))))
 }
 
 /// `GET tokens/{token}.{format}`: the service request a POST's token stands for.
@@ -431,20 +438,14 @@ async fn token_view(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Open311Error> {
     let (token, format) = split(&file)?;
-    query_pairs(query.as_deref(), &["jurisdiction_id", "api_key"])
-        .map_err(|e| Open311Error::new(format, e))?;
-    let exists = state
-        .app
-        .read_complaint(token)
-        .await
-        .map_err(|e| Open311Error::new(format, e.into()))?
-        .is_some();
-    if !exists {
-        return Err(Open311Error::new(
-            format,
-            ApiError::NotFound(format!("no service request for token {token}")),
-        ));
-    }
+    one_request(
+        &state,
+        query.as_deref(),
+        token,
+        format,
+        "no service request for token",
+    )
+    .await?;
     let document = json!([{ "service_request_id": token, "token": token }]);
     Ok(format.respond(StatusCode::OK, "service_requests", "request", &document))
 }

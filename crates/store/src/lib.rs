@@ -69,8 +69,8 @@ impl StoredEvent {
             sequence: self.sequence,
             event_type: self.event_type.clone(),
             event_version: self.event_version.clone(),
-            payload: Self::wire_payload(&self.payload),
-            metadata: Self::wire_payload(&self.metadata),
+            payload: Self::wire_payload(&self.payload).into_owned(),
+            metadata: Self::wire_payload(&self.metadata).into_owned(),
             recorded_at: self.recorded_at,
         }
     }
@@ -82,11 +82,15 @@ impl StoredEvent {
         self
     }
 
-    /// A stored payload in wire form (see [`StoredEvent::to_wire`]); idempotent.
-    pub fn wire_payload(payload: &serde_json::Value) -> serde_json::Value {
+    /// A stored payload in wire form (see [`StoredEvent::to_wire`]); idempotent. Borrowed
+    /// as it is when it holds no sealed block (most events), copied and redacted otherwise.
+    pub fn wire_payload(payload: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+        if !redact::contains_personal(payload) {
+            return std::borrow::Cow::Borrowed(payload);
+        }
         let mut wire = payload.clone();
         redact_personal(&mut wire);
-        wire
+        std::borrow::Cow::Owned(wire)
     }
 }
 

@@ -24,6 +24,16 @@ pub fn redact_personal(payload: &mut Value) {
     }
 }
 
+/// Whether `payload` holds a sealed personal block (an object with a `ciphertext` field)
+/// at any depth: what [`redact_personal`] would change.
+pub fn contains_personal(payload: &Value) -> bool {
+    match payload {
+        Value::Object(map) => map.contains_key("ciphertext") || map.values().any(contains_personal),
+        Value::Array(items) => items.iter().any(contains_personal),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +94,16 @@ mod tests {
         let mut payload = original.clone();
         redact_personal(&mut payload);
         assert_eq!(payload, original);
+    }
+
+    #[test]
+    fn it_finds_a_sealed_block_at_any_depth_and_nothing_where_there_is_none() {
+        assert!(contains_personal(
+            &json!({ "E": { "list": [ { "r": { "key_id": "k", "ciphertext": "c" } } ] } })
+        ));
+        assert!(!contains_personal(
+            &json!({ "E": { "reporter": { "key_id": "k", "sealed": true }, "n": [1, 2] } })
+        ));
     }
 
     #[test]

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn an_anonymous_filing_is_the_same_on_the_wire() {
         let payload = serde_json::to_value(filing(None)).unwrap();
-        assert_eq!(StoredEvent::wire_payload(&payload), payload);
+        assert_eq!(*StoredEvent::wire_payload(&payload), payload);
         assert!(decode_wire::<ComplaintWireEvent>("complaint", &payload).is_ok());
     }
 

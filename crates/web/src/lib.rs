@@ -3,7 +3,9 @@
 //! form, the supervisor's deadline board, a handler's unit cases and the case page with
 //! each role's actions. zh-CN first with English labels; plain HTML forms, no
 //! JavaScript; labels on every field, headings in order, overdue marked in words as
-//! well as in red.
+//! well as in red. Public pages beside the disclosure: a subject's page and the sector
+//! lists ([`public`]), the assessment ranking with its SVG chart ([`ranking`]); the
+//! auditor's bundle download from a timeline ([`bundle`]).
 //!
 //! An adapter over the application layer like the JSON API: the same use-cases
 //! (`App::file_complaint`, `complaint_for`, `complaint_list`, `complaint_command`,
@@ -12,7 +14,10 @@
 //! `probity_http::error`) shown as a page. Templates are [maud](https://maud.lambda.xyz)
 //! macros compiled into the binary (ADR 0017). Sign-in and CSRF: [`session`].
 
+pub mod bundle;
 pub mod pages;
+pub mod public;
+pub mod ranking;
 pub mod session;
 
 use axum::routing::{get, post};
@@ -24,6 +29,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/disclosure", get(pages::disclosure))
+        .route("/subjects/{code}", get(public::subject))
+        .route("/sector-lists", get(public::sector_lists))
+        .route("/sector-lists/{sector}", get(public::sector_list))
+        .route("/ranking", get(ranking::ranking))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route(
@@ -34,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/unit", get(pages::unit_cases))
         .route("/cases/{id}", get(pages::case_page))
         .route("/cases/{id}/timeline", get(pages::timeline))
+        .route("/cases/{id}/bundle", get(bundle::download))
         .route("/cases/{id}/{verb}", post(pages::case_action))
         .with_state(state)
 }

@@ -35,7 +35,7 @@ button{font-size:1rem;padding:.4rem 1rem;margin-top:.6rem}a:focus,button:focus,i
 .field-error{color:#a00000;margin:.2rem 0}fieldset{margin-top:1rem}dl{display:grid;grid-template-columns:12rem 1fr;gap:.3rem}";
 
 /// A whole page.
-fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -50,6 +50,8 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                     strong { "政务诚信 Probity" }
                     nav aria-label="主导航 Main" {
                         a href="/disclosure" { "信用公示 Disclosure" }
+                        " · " a href="/sector-lists" { "行业名单 Sector lists" }
+                        " · " a href="/ranking" { "考核排名 Ranking" }
                         @if let Some(s) = session {
                             @match s.caller.role {
                                 Role::Intake => { " · " a href="/intake/new" { "登记投诉 File a complaint" } }
@@ -75,7 +77,7 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     }
 }
 
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn page(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
 
@@ -89,7 +91,7 @@ fn see_other(location: &str) -> Response {
 
 /// A failure as a page: the API's status and message; signing in is offered when the
 /// session is missing.
-fn error_page(error: ApiError, session: Option<&Session>) -> Response {
+pub(crate) fn error_page(error: ApiError, session: Option<&Session>) -> Response {
     if matches!(error, ApiError::Unauthenticated) {
         return see_other("/sign-in");
     }
@@ -118,7 +120,7 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
     Ok(pairs.into_iter().collect())
 }
 
-fn query(raw: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn query(raw: Option<&str>) -> HashMap<String, String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
         .unwrap_or_default()
         .into_iter()
@@ -126,7 +128,10 @@ fn query(raw: Option<&str>) -> HashMap<String, String> {
 }
 
 /// The session, or the sign-in page.
-async fn require_session(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
+pub(crate) async fn require_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Session, Response> {
     match session(state, headers).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(see_other("/sign-in")),
@@ -161,6 +166,8 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
                 p { "九江市政务诚信：投诉举报、督办、信用公示。 Complaints, supervision and public disclosure." }
                 ul {
                     li { a href="/disclosure" { "查询失信记录 Search the disclosure" } }
+                    li { a href="/sector-lists" { "行业领域名单 Sector lists (procurement, bidding, PPP)" } }
+                    li { a href="/ranking" { "政务诚信考核排名 Assessment ranking" } }
                     @if s.is_none() { li { a href="/sign-in" { "工作人员登录 Staff sign-in" } } }
                 }
             },
@@ -277,7 +284,7 @@ pub async fn sign_out(
 
 // ---- public disclosure ----
 
-const SECTORS: [(&str, &str); 7] = [
+pub(crate) const SECTORS: [(&str, &str); 7] = [
     ("general", "一般 General"),
     ("procurement", "政府采购 Procurement"),
     ("bidding", "招标投标 Bidding"),
@@ -286,13 +293,13 @@ const SECTORS: [(&str, &str); 7] = [
     ("debt", "政府债务 Debt"),
     ("township", "乡镇 Township"),
 ];
-const SEVERITIES: [(&str, &str); 3] = [
+pub(crate) const SEVERITIES: [(&str, &str); 3] = [
     ("minor", "轻微 Minor"),
     ("ordinary", "一般 Ordinary"),
     ("serious", "严重 Serious"),
 ];
 
-fn label<'a>(table: &[(&'a str, &'a str)], key: &'a str) -> &'a str {
+pub(crate) fn label<'a>(table: &[(&'a str, &'a str)], key: &'a str) -> &'a str {
     table
         .iter()
         .find(|(k, _)| *k == key)
@@ -388,7 +395,7 @@ pub async fn disclosure(
                         tbody {
                             @for r in &records {
                                 tr {
-                                    td { (r.subject_name) @if r.under_objection { " (异议中 under objection)" } }
+                                    td { a href={ "/subjects/" (r.subject_code) } { (r.subject_name) } @if r.under_objection { " (异议中 under objection)" } }
                                     td { (r.subject_code) }
                                     td { (label(&SECTORS, &r.sector)) }
                                     td { (label(&SEVERITIES, &r.severity)) }
@@ -1090,6 +1097,10 @@ pub async fn timeline(
                 }
                 h2 { "链验证 Chain verification" }
                 (chain)
+                @if s.caller.role == Role::Auditor {
+                    p { a href={ "/cases/" (id) "/bundle" } download { "下载可验证包 Download the verifiable bundle" }
+                        " (" code { "probity audit verify-bundle" } "; 下载将记入访问日志 the download is recorded)" }
+                }
                 @if !as_of_text.is_empty() {
                     h2 { "当时状态 The case then" }
                     @match &then {

@@ -1,23 +1,33 @@
 //! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver on
-//! a free loopback port, the `fantoccini` client), against the real server on the
-//! embedded store (the HTTP-level tests in `tests/web` cover both backends).
+//! a free loopback port, the `fantoccini` client), against the real server on Postgres +
+//! NATS and on the embedded store (the same scenario; one browser at a time).
 //!
 //! A clerk signs in and files a complaint on the intake page (submitting the same form
 //! again, after going back, files nothing new), accepts and dispatches it; the unit's
 //! handler signs it; thirty days later the supervisor finds it overdue on the board and
 //! supervises it, the handler replies, and an auditor reads its timeline; the public
-//! finds a record by credit code. Every page visited is written as a PNG to
-//! `CARGO_TARGET_TMPDIR/screenshots/` (the current ones are kept in `docs/screenshots/`).
+//! finds a record by credit code, opens the department's page, its sector list and the
+//! assessment ranking. Every page visited is written as a PNG to
+//! `CARGO_TARGET_TMPDIR/screenshots/<mode>/` (the current ones are kept in
+//! `docs/screenshots/`), and passes the accessibility checks: those read from the HTML
+//! (`tests/web/a11y.rs`), the contrast of every text's computed colour on its computed
+//! background (WCAG AA: 4.5:1, 3:1 for large text), and the keyboard: Tab reaches every
+//! link, button and field of the page, each showing a visible focus outline.
 //!
 //! Chromium and chromedriver are the Debian packages (`.ci/run` installs them). They run
 //! without libfaketime (`LD_PRELOAD`/`FAKETIME` removed from chromedriver's environment):
 //! a browser whose clock is moved refuses nothing here but starts slowly, and the
 //! server's clock, which the scenario depends on, is pinned anyway.
 
+#[path = "../web/a11y.rs"]
+mod a11y;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use probity_tests::{register_and_record, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::json;
@@ -92,15 +102,111 @@ async fn driver() -> (Driver, Client) {
     (driver, client)
 }
 
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+fn screenshots(mode: Mode) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(match mode {
+            Mode::PostgresNats => "postgres-nats",
+            Mode::Embedded => "embedded",
+        });
     std::fs::create_dir_all(&dir).expect("the screenshot dir");
     dir
 }
 
-async fn shot(c: &Client, name: &str) {
+/// Texts whose computed colour on their computed background is under WCAG AA.
+const CONTRAST: &str = r#"
+const lum = (c) => {
+  const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const background = (e) => {
+  for (; e; e = e.parentElement) {
+    const c = getComputedStyle(e).backgroundColor, m = c.match(/[\d.]+/g);
+    if (m && (m.length < 4 || Number(m[3]) > 0)) return c;
+  }
+  return 'rgb(255, 255, 255)';
+};
+const low = [];
+for (const e of document.querySelectorAll('body *')) {
+  if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+  const s = getComputedStyle(e);
+  if (s.visibility === 'hidden' || s.display === 'none') continue;
+  const fg = e.closest('svg') ? s.fill : s.color;
+  const [a, b] = [lum(fg), lum(background(e))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+  const large = size >= 24 || (size >= 18.66 && bold);
+  if (ratio < (large ? 3 : 4.5)) low.push(`${e.tagName} ${ratio.toFixed(2)}: ${e.textContent.trim().slice(0, 40)}`);
+}
+return low;
+"#;
+
+/// Numbers every element the keyboard should reach; returns how many.
+const FOCUSABLE: &str = r#"
+const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+  .filter((e) => !e.disabled && e.getClientRects().length > 0);
+all.forEach((e, i) => e.setAttribute('data-a11y', String(i)));
+document.activeElement && document.activeElement.blur();
+return all.length;
+"#;
+
+/// The element the keyboard is on, and whether its focus is visible.
+const FOCUSED: &str = r#"
+const e = document.activeElement;
+if (!e || !e.hasAttribute('data-a11y')) return null;
+const s = getComputedStyle(e);
+return [e.getAttribute('data-a11y'), s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0];
+"#;
+
+/// The page's accessibility: the HTML checks, contrast, and Tab through every control.
+async fn accessible(c: &Client, name: &str) {
+    a11y::assert_accessible(name, &source(c).await);
+    let low = c
+        .execute(CONTRAST, vec![])
+        .await
+        .expect("the contrast check");
+    assert_eq!(low, json!([]), "{name}: text under WCAG AA contrast");
+    let count = c
+        .execute(FOCUSABLE, vec![])
+        .await
+        .expect("the focusable elements")
+        .as_u64()
+        .expect("a count");
+    let mut reached = std::collections::BTreeSet::new();
+    for _ in 0..count + 2 {
+        let tab = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down {
+                value: Key::Tab.into(),
+            })
+            .then(KeyAction::Up {
+                value: Key::Tab.into(),
+            });
+        c.perform_actions(tab).await.expect("pressing Tab");
+        let focused = c.execute(FOCUSED, vec![]).await.expect("the focus");
+        if let Some([index, visible]) = focused.as_array().map(|a| [&a[0], &a[1]]) {
+            assert_eq!(
+                visible,
+                &json!(true),
+                "{name}: no visible focus on #{index}"
+            );
+            reached.insert(index.as_str().unwrap_or_default().to_string());
+        }
+    }
+    c.release_actions().await.ok();
+    assert_eq!(
+        reached.len() as u64,
+        count,
+        "{name}: Tab reaches {} of {count} controls",
+        reached.len()
+    );
+}
+
+async fn shot(c: &Client, mode: Mode, name: &str) {
     let png = c.screenshot().await.expect("a screenshot");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("writing it");
+    std::fs::write(screenshots(mode).join(format!("{name}.png")), png).expect("writing it");
+    accessible(c, name).await;
 }
 
 async fn source(c: &Client) -> String {
@@ -182,9 +288,23 @@ async fn until(c: &Client, needle: &str) -> String {
     }
 }
 
+/// One browser at a time: two Chromiums on a small machine make both slow.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
-async fn people_do_their_daily_work_in_a_real_browser() {
-    let app = spawn_app(Mode::Embedded).await;
+async fn people_do_their_daily_work_in_a_real_browser_on_postgres_and_nats() {
+    let _turn = ONE_BROWSER.lock().await;
+    scenario(Mode::PostgresNats).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_do_their_daily_work_in_a_real_browser_embedded() {
+    let _turn = ONE_BROWSER.lock().await;
+    scenario(Mode::Embedded).await;
+}
+
+async fn scenario(mode: Mode) {
+    let app = spawn_app(mode).await;
     let (_driver, c) = driver().await;
     let base = app.url.clone();
 
@@ -194,7 +314,37 @@ async fn people_do_their_daily_work_in_a_real_browser() {
     type_into(&c, "q", UNIT_B).await;
     click(&c, "form[role=search] button").await;
     until(&c, "政府采购中违规指定品牌").await;
-    shot(&c, "01-public-disclosure").await;
+    shot(&c, mode, "01-public-disclosure").await;
+    // The department's own page, from the search: its disclosure and its standing.
+    click(&c, &format!("a[href='/subjects/{UNIT_B}']")).await;
+    assert_eq!(path(&c).await, format!("/subjects/{UNIT_B}"));
+    let page = source(&c).await;
+    assert!(
+        page.contains("九财采罚〔2026〕1号") && page.contains("Not eligible"),
+        "{page}"
+    );
+    shot(&c, mode, "10-public-subject").await;
+    // Its sector list: banned now, and disclosed, said apart.
+    c.goto(&format!("{base}/sector-lists")).await.unwrap();
+    click(&c, "a[href='/sector-lists/procurement']").await;
+    let page = until(&c, "Banned until").await;
+    assert!(page.contains("公示中 Disclosed"), "{page}");
+    shot(&c, mode, "11-public-sector-list").await;
+    // The ranking: the chart is drawn (a bar per unit) with its values as text.
+    c.goto(&format!("{base}/ranking")).await.unwrap();
+    let page = until(&c, "九江市某局").await;
+    assert!(page.contains("<svg"), "{page}");
+    let bars = c
+        .find_all(Locator::Css("svg[role=img] rect"))
+        .await
+        .expect("the bars");
+    assert!(!bars.is_empty(), "no bar drawn");
+    let width = bars[0].attr("width").await.unwrap().unwrap_or_default();
+    assert!(
+        width.parse::<u32>().is_ok_and(|w| w > 0),
+        "a bar of width {width}"
+    );
+    shot(&c, mode, "12-public-ranking").await;
 
     // The clerk signs in: the session cookie is HttpOnly and SameSite=Strict.
     assert_eq!(sign_in(&c, &base, &app.intake).await, "/intake/new");
@@ -213,12 +363,12 @@ async fn people_do_their_daily_work_in_a_real_browser() {
     let page = source(&c).await;
     assert!(page.contains("id=\"title-error\""), "{page}");
     assert!(page.contains("id=\"reporter-error\""));
-    shot(&c, "02-intake-field-errors").await;
+    shot(&c, mode, "02-intake-field-errors").await;
     type_into(&c, "title", "办证拖延 Permit delayed").await;
     type_into(&c, "subject_code", UNIT_A).await;
     type_into(&c, "name", "王五").await;
     type_into(&c, "phone", "13700137000").await;
-    shot(&c, "03-intake-form").await;
+    shot(&c, mode, "03-intake-form").await;
     let submission = c
         .find(Locator::Css("input[name=submission]"))
         .await
@@ -230,7 +380,7 @@ async fn people_do_their_daily_work_in_a_real_browser() {
     let case = path(&c).await;
     assert!(case.starts_with("/cases/"), "{case}");
     let id = case.trim_start_matches("/cases/").to_string();
-    shot(&c, "04-case-intake").await;
+    shot(&c, mode, "04-case-intake").await;
     // The same form again (back, submit): the same case, nothing filed twice.
     c.back().await.unwrap();
     let again = c
@@ -272,12 +422,12 @@ async fn people_do_their_daily_work_in_a_real_browser() {
     // The unit's handler signs it (and never sees the reporter).
     assert_eq!(sign_in(&c, &base, &app.handler_a).await, "/unit");
     until(&c, "办证拖延").await;
-    shot(&c, "05-handler-unit-cases").await;
+    shot(&c, mode, "05-handler-unit-cases").await;
     c.goto(&format!("{base}{case}")).await.unwrap();
     assert!(!source(&c).await.contains("王五"));
     click(&c, &format!("form[action='/cases/{id}/sign'] button")).await;
     assert!(source(&c).await.contains("in_progress"));
-    shot(&c, "06-handler-case").await;
+    shot(&c, mode, "06-handler-case").await;
     sign_out(&c).await;
 
     // Thirty days later: overdue on the board, supervised, replied, audited.
@@ -306,11 +456,11 @@ async fn people_do_their_daily_work_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(color, "rgba(160, 0, 0, 1)", "overdue is red");
-    shot(&c, "07-supervisor-board").await;
+    shot(&c, mode, "07-supervisor-board").await;
     c.goto(&format!("{base}{case}")).await.unwrap();
     type_into(&c, "supervise-note", "请三日内答复").await;
     click(&c, &format!("form[action='/cases/{id}/supervise'] button")).await;
-    shot(&c, "08-supervisor-case").await;
+    shot(&c, mode, "08-supervisor-case").await;
     sign_out(&c).await;
 
     assert_eq!(sign_in(&c, &base, &later.handler_a).await, "/unit");
@@ -328,7 +478,7 @@ async fn people_do_their_daily_work_in_a_real_browser() {
         assert!(page.contains(event), "{event} missing");
     }
     assert!(!page.contains("王五") && !page.contains("13700137000"));
-    shot(&c, "09-auditor-timeline").await;
+    shot(&c, mode, "09-auditor-timeline").await;
 
     c.close().await.ok();
     later.app.stop().await;

@@ -7,6 +7,9 @@
 //! it; an auditor sees the reporter (the read recorded); the public finds a record by
 //! credit code and no public page carries personal data.
 
+mod a11y;
+
+use a11y::assert_accessible;
 use probity_tests::{register_and_record, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -94,7 +97,13 @@ impl Browser {
             .send()
             .await
             .expect("a page");
-        (r.status().as_u16(), r.text().await.unwrap())
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        // Every page a signed-in person reads passes the accessibility checks.
+        if text.starts_with("<!DOCTYPE") {
+            assert_accessible(path, &text);
+        }
+        (status, text)
     }
 
     /// Posts a form (with the CSRF value unless `csrf` is false); status and Location.
@@ -311,6 +320,7 @@ async fn scenario(mode: Mode) {
     }
     let (status, _) = get_text(&public, &format!("{url}/cases/{id}")).await;
     assert_eq!(status, 303, "a case page needs a session");
+    public_pages(&app, &public).await;
 
     // Thirty days later the case is overdue: red on the board, and supervised.
     let TestApp {
@@ -402,10 +412,299 @@ async fn scenario(mode: Mode) {
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("Not filed yet"));
+    // Without a signing key no checkpoint covers the case: no bundle to download yet.
+    let (status, page) = auditor.get(&format!("/cases/{id}/bundle")).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("audit_not_ready"), "{page}");
     let handler = Browser::sign_in(&later.url, &later.handler_a).await;
     let (status, _) = handler.get(&format!("/cases/{id}/timeline")).await;
     assert_eq!(status, 403, "a handler reads no timeline, as on the API");
+    let (status, _) = handler.get(&format!("/cases/{id}/bundle")).await;
+    assert_eq!(status, 403, "a handler downloads no bundle");
+    // Every page of every role, and the public's, passes the accessibility checks
+    // (Browser::get checks each page it reads; these are the ones not read above).
+    for (who, token, paths) in [
+        (
+            "intake",
+            &later.intake,
+            vec![
+                "/".to_string(),
+                "/intake/new".into(),
+                format!("/cases/{id}"),
+            ],
+        ),
+        (
+            "supervisor",
+            &later.supervisor,
+            vec![
+                "/board".to_string(),
+                "/board?state=overdue".into(),
+                format!("/cases/{id}"),
+                format!("/cases/{id}/timeline"),
+                "/ranking".into(),
+            ],
+        ),
+        (
+            "handler",
+            &later.handler_a,
+            vec!["/unit".to_string(), format!("/cases/{id}")],
+        ),
+    ] {
+        let b = Browser::sign_in(&later.url, token).await;
+        for path in paths {
+            let (status, _) = b.get(&path).await;
+            assert_eq!(status, 200, "{who} reads {path}");
+        }
+    }
+    let public = client();
+    for path in [
+        "/sign-in".to_string(),
+        "/".into(),
+        "/disclosure".into(),
+        format!("/disclosure?q={UNIT_B}"),
+        format!("/subjects/{UNIT_B}"),
+        format!("/subjects/{UNIT_A}"),
+        "/sector-lists".into(),
+        "/sector-lists/procurement".into(),
+        "/sector-lists/ppp".into(),
+        "/ranking".into(),
+        "/ranking?period=2026-Q1".into(),
+        "/ranking?period=not-a-period".into(),
+        "/subjects/914403001922038200".into(),
+    ] {
+        let (_, text) = get_text(&public, &format!("{}{path}", later.url)).await;
+        assert_accessible(&path, &text);
+    }
     later.app.stop().await;
+}
+
+/// The public pages beside the disclosure: the subject's page (linked from the search),
+/// the sector list with the ban and the disclosure apart, the ranking with its chart;
+/// refusals as pages; nothing personal anywhere.
+async fn public_pages(app: &TestApp, public: &reqwest::Client) {
+    let url = &app.url;
+    let (_, found) = get_text(public, &format!("{url}/disclosure?q={UNIT_B}")).await;
+    assert!(
+        found.contains(&format!("href=\"/subjects/{UNIT_B}\"")),
+        "the search links the subject's page: {found}"
+    );
+    let (status, subject) = get_text(public, &format!("{url}/subjects/{UNIT_B}")).await;
+    assert_eq!(status, 200, "{subject}");
+    assert!(subject.contains("九江市某局") && subject.contains("政府采购中违规指定品牌"));
+    assert!(subject.contains("九财采罚〔2026〕1号"));
+    // A published record makes the department ineligible for honours, with the reason.
+    let eligibility = app
+        .get(&format!("/api/v1/public/subjects/{UNIT_B}"), &app.admin)
+        .await;
+    assert_eq!(eligibility.assert_ok()["eligibility"]["eligible"], false);
+    assert!(subject.contains("Not eligible"), "{subject}");
+    let reason = eligibility.body["eligibility"]["reasons"][0]["detail"]
+        .as_str()
+        .expect("a reason");
+    assert!(
+        subject.contains(reason),
+        "the reason {reason} missing: {subject}"
+    );
+    assert!(
+        subject.contains(&format!("href=\"/subjects/{UNIT_A}\"")),
+        "the parent is linked"
+    );
+    let (status, page) = get_text(public, &format!("{url}/subjects/914403001922038200")).await;
+    assert_eq!(status, 404, "an unregistered subject: {page}");
+    let (status, page) = get_text(public, &format!("{url}/subjects/not-a-code")).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("invalid_credit_code"), "{page}");
+
+    // Sector lists: the procurement ban is in force and the record is disclosed, said
+    // apart; the other lists are empty; an unknown list is 404.
+    let (status, lists) = get_text(public, &format!("{url}/sector-lists")).await;
+    assert_eq!(status, 200);
+    for sector in ["procurement", "bidding", "ppp"] {
+        assert!(
+            lists.contains(&format!("href=\"/sector-lists/{sector}\"")),
+            "{lists}"
+        );
+    }
+    let (status, list) = get_text(public, &format!("{url}/sector-lists/procurement")).await;
+    assert_eq!(status, 200);
+    let api = app
+        .get("/api/v1/public/sector-lists/procurement", &app.admin)
+        .await;
+    let entry = &api.assert_ok()["items"][0];
+    assert_eq!(entry["banned"], true);
+    assert_eq!(entry["disclosed"], true);
+    let banned = list
+        .split("仅公示、无禁入")
+        .next()
+        .expect("the banned section");
+    let row = banned
+        .split("<tr>")
+        .find(|r| r.contains(UNIT_B))
+        .unwrap_or_else(|| panic!("the department is not under 'banned now': {list}"));
+    let until = entry["ban_until"].as_str().expect("a ban end");
+    assert!(row.contains(&format!("Banned until {until}")), "{row}");
+    assert!(row.contains("公示中 Disclosed"), "{row}");
+    let (_, ppp) = get_text(public, &format!("{url}/sector-lists/ppp")).await;
+    assert!(!ppp.contains(UNIT_B) && ppp.contains("No subject is banned now"));
+    let (status, _) = get_text(public, &format!("{url}/sector-lists/general")).await;
+    assert_eq!(status, 404);
+
+    // The ranking: every score the public API gives is on the chart and in the table.
+    let period = app.today().format("%Y").to_string();
+    let api = app
+        .eventually(
+            &format!("/api/v1/public/assessments?period={period}"),
+            &app.admin,
+            |b| {
+                b["items"].as_array().is_some_and(|i| {
+                    i.iter()
+                        .any(|r| r["code"] == UNIT_B && r["ordinary_records"] == 1)
+                })
+            },
+        )
+        .await;
+    let (status, ranking) = get_text(public, &format!("{url}/ranking")).await;
+    assert_eq!(status, 200, "{ranking}");
+    assert!(ranking.contains("<svg") && ranking.contains("role=\"img\""));
+    let chart = ranking.split("</svg>").next().expect("the chart");
+    for row in api.as_object().and(api["items"].as_array()).expect("rows") {
+        let score = format!("{:.2}", row["score"].as_f64().expect("a score"));
+        let name = row["name"].as_str().expect("a name");
+        assert!(
+            chart.contains(&format!(">{score}</text>")),
+            "{score} not drawn: {chart}"
+        );
+        assert!(chart.contains(name), "{name} not on the chart");
+        assert!(
+            ranking.contains(&format!("<td>{score}</td>")),
+            "{score} not in the table"
+        );
+    }
+    let (status, page) = get_text(public, &format!("{url}/ranking?period=2026-Q9")).await;
+    assert_eq!(status, 422, "{page}");
+    let (status, page) = get_text(public, &format!("{url}/ranking?parent_code={UNIT_A}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("九江市某局"));
+
+    for path in [
+        format!("/subjects/{UNIT_B}"),
+        format!("/subjects/{UNIT_A}"),
+        "/sector-lists/procurement".to_string(),
+        "/ranking".into(),
+    ] {
+        let (_, text) = get_text(public, &format!("{url}{path}")).await;
+        for personal in [REPORTER_NAME, REPORTER_PHONE, "办证拖延"] {
+            assert!(!text.contains(personal), "{path} shows {personal}");
+        }
+    }
+}
+
+/// With a signing key the timeline shows the chain verified (hashes, links and the
+/// checkpoint's signature), and the auditor downloads the bundle from it: a file
+/// `verify_bundle` accepts, the download recorded in the case's access log.
+async fn a_signed_chain_is_verified_and_its_bundle_downloaded(mode: Mode) {
+    let (mut backing, dir) = probity_tests::Backing::new(mode)
+        .await
+        .expect("test services");
+    let keys = tempfile::tempdir().expect("a key dir");
+    let (secret, public) = probity_audit::generate_keys(keys.path()).expect("generating keys");
+    backing.audit_key = Some(secret);
+    let app = start_on(
+        backing,
+        dir,
+        probity_tests::offset_to(probity_tests::pinned_at()),
+    )
+    .await;
+    let key = probity_audit::load_verifying_key(&public).expect("the public key");
+    let id = app.dispatched("complaint").await;
+    let auditor = Browser::sign_in(&app.url, &app.auditor).await;
+    let timeline = format!("/cases/{id}/timeline");
+    // The signer checkpoints every second: wait until a checkpoint covers the case.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let page = loop {
+        let (status, page) = auditor.get(&timeline).await;
+        assert_eq!(status, 200, "{page}");
+        // Filed, accepted, dispatched: three events under the checkpoint.
+        if page.contains("Verified: 3 ") {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never verified: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert!(!page.contains("Verification failed"), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/cases/{id}/bundle\"")),
+        "the auditor is offered the bundle: {page}"
+    );
+    let r = auditor
+        .client
+        .get(format!("{}/cases/{id}/bundle", app.url))
+        .header(COOKIE, &auditor.cookie)
+        .send()
+        .await
+        .expect("the bundle");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"complaint-{id}.bundle\"").as_str()
+    );
+    let bytes = r.bytes().await.expect("the bundle's bytes");
+    // Signed with the server's key, covering the case's three events.
+    let report = probity_audit::verify_bundle_with_key(&bytes, Some(&key))
+        .expect("the downloaded bundle verifies with the server's key");
+    assert_eq!(report.events, 3, "{report:?}");
+    assert!(
+        page.contains(&report.key_id),
+        "the timeline names the signing key"
+    );
+    // A byte changed in the file no longer verifies.
+    let mut tampered = bytes.to_vec();
+    let at = tampered
+        .windows(10)
+        .position(|w| w == b"\"sequence\"")
+        .expect("a sequence field");
+    tampered[at + 11] = if tampered[at + 11] == b'1' {
+        b'2'
+    } else {
+        b'1'
+    };
+    assert!(probity_audit::verify_bundle_with_key(&tampered, Some(&key)).is_err());
+    // The download is in the case's access log, with the page's purpose.
+    let log = app
+        .eventually(
+            &format!("/api/v1/access-log?case_type=complaint&case_id={id}"),
+            &app.auditor,
+            |b| {
+                b["items"].as_array().is_some_and(|i| {
+                    i.iter().any(|e| {
+                        e["event_type"] == "BundleExported" && e["purpose"] == "web bundle download"
+                    })
+                })
+            },
+        )
+        .await;
+    assert!(log["items"].is_array());
+    // A supervisor reads the timeline but is offered no bundle, and gets none.
+    let supervisor = Browser::sign_in(&app.url, &app.supervisor).await;
+    let (status, page) = supervisor.get(&timeline).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Verified") && !page.contains("/bundle"));
+    let (status, _) = supervisor.get(&format!("/cases/{id}/bundle")).await;
+    assert_eq!(status, 403);
+    app.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_chain_is_verified_on_the_timeline_on_postgres_and_nats() {
+    a_signed_chain_is_verified_and_its_bundle_downloaded(Mode::PostgresNats).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_chain_is_verified_on_the_timeline_embedded() {
+    a_signed_chain_is_verified_and_its_bundle_downloaded(Mode::Embedded).await;
 }
 
 async fn get_text(c: &reqwest::Client, url: &str) -> (u16, String) {

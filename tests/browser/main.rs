@@ -143,12 +143,13 @@ for (const e of document.querySelectorAll('body *')) {
 return low;
 "#;
 
-/// Numbers every element the keyboard should reach; returns how many.
+/// Numbers every element the keyboard should reach and puts the focus on the first;
+/// returns how many.
 const FOCUSABLE: &str = r#"
 const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
   .filter((e) => !e.disabled && e.getClientRects().length > 0);
 all.forEach((e, i) => e.setAttribute('data-a11y', String(i)));
-document.activeElement && document.activeElement.blur();
+if (all.length > 0) all[0].focus();
 return all.length;
 "#;
 
@@ -175,7 +176,13 @@ async fn accessible(c: &Client, name: &str) {
         .as_u64()
         .expect("a count");
     let mut reached = std::collections::BTreeSet::new();
-    for _ in 0..count + 2 {
+    // From the first control, each Tab lands on the next one.
+    for _ in 0..count {
+        let focused = c.execute(FOCUSED, vec![]).await.expect("the focus");
+        if let Some([index, visible]) = focused.as_array().map(|a| [&a[0], &a[1]]) {
+            assert_eq!(visible, &json!(true), "{name}: no visible focus on #{index}");
+            reached.insert(index.as_str().unwrap_or_default().to_string());
+        }
         let tab = KeyActions::new("keyboard".into())
             .then(KeyAction::Down {
                 value: Key::Tab.into(),
@@ -184,15 +191,6 @@ async fn accessible(c: &Client, name: &str) {
                 value: Key::Tab.into(),
             });
         c.perform_actions(tab).await.expect("pressing Tab");
-        let focused = c.execute(FOCUSED, vec![]).await.expect("the focus");
-        if let Some([index, visible]) = focused.as_array().map(|a| [&a[0], &a[1]]) {
-            assert_eq!(
-                visible,
-                &json!(true),
-                "{name}: no visible focus on #{index}"
-            );
-            reached.insert(index.as_str().unwrap_or_default().to_string());
-        }
     }
     c.release_actions().await.ok();
     assert_eq!(

@@ -169,6 +169,14 @@ async fn accessible(c: &Client, name: &str) {
         .await
         .expect("the contrast check");
     assert_eq!(low, json!([]), "{name}: text under WCAG AA contrast");
+    // A click on the heading gives the page the browser's focus (after a reload it may
+    // not have it, and then no element matches :focus).
+    c.find(Locator::Css("main h1"))
+        .await
+        .expect("the heading")
+        .click()
+        .await
+        .expect("a click on the heading");
     let count = c
         .execute(FOCUSABLE, vec![])
         .await
@@ -180,7 +188,11 @@ async fn accessible(c: &Client, name: &str) {
     for _ in 0..count {
         let focused = c.execute(FOCUSED, vec![]).await.expect("the focus");
         if let Some([index, visible]) = focused.as_array().map(|a| [&a[0], &a[1]]) {
-            assert_eq!(visible, &json!(true), "{name}: no visible focus on #{index}");
+            assert_eq!(
+                visible,
+                &json!(true),
+                "{name}: no visible focus on #{index}"
+            );
             reached.insert(index.as_str().unwrap_or_default().to_string());
         }
         let tab = KeyActions::new("keyboard".into())
@@ -313,6 +325,19 @@ async fn scenario(mode: Mode) {
     click(&c, "form[role=search] button").await;
     until(&c, "政府采购中违规指定品牌").await;
     shot(&c, mode, "01-public-disclosure").await;
+    // The contrast check sees a faint text when there is one.
+    c.execute(
+        "const p = document.createElement('p'); p.style.color = '#bbbbbb'; \
+         p.textContent = 'faint'; document.querySelector('main').append(p);",
+        vec![],
+    )
+    .await
+    .expect("adding a faint text");
+    let low = c
+        .execute(CONTRAST, vec![])
+        .await
+        .expect("the contrast check");
+    assert!(low.to_string().contains("faint"), "{low}");
     // The department's own page, from the search: its disclosure and its standing.
     click(&c, &format!("a[href='/subjects/{UNIT_B}']")).await;
     assert_eq!(path(&c).await, format!("/subjects/{UNIT_B}"));
@@ -325,7 +350,7 @@ async fn scenario(mode: Mode) {
     // Its sector list: banned now, and disclosed, said apart.
     c.goto(&format!("{base}/sector-lists")).await.unwrap();
     click(&c, "a[href='/sector-lists/procurement']").await;
-    let page = until(&c, "Banned until").await;
+    let page = until(&c, "Banned; lifts on").await;
     assert!(page.contains("公示中 Disclosed"), "{page}");
     shot(&c, mode, "11-public-sector-list").await;
     // The ranking: the chart is drawn (a bar per unit) with its values as text.
@@ -342,6 +367,16 @@ async fn scenario(mode: Mode) {
         width.parse::<u32>().is_ok_and(|w| w > 0),
         "a bar of width {width}"
     );
+    // Drawn, not only in the document: every bar and value has a box on the screen.
+    let drawn = c
+        .execute(
+            "return [...document.querySelectorAll('svg[role=img] rect, svg[role=img] text')]\
+             .every((e) => e.getBoundingClientRect().width > 0);",
+            vec![],
+        )
+        .await
+        .expect("the chart's boxes");
+    assert_eq!(drawn, json!(true), "the chart is not drawn");
     shot(&c, mode, "12-public-ranking").await;
 
     // The clerk signs in: the session cookie is HttpOnly and SameSite=Strict.

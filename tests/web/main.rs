@@ -542,7 +542,7 @@ async fn public_pages(app: &TestApp, public: &reqwest::Client) {
         .find(|r| r.contains(UNIT_B))
         .unwrap_or_else(|| panic!("the department is not under 'banned now': {list}"));
     let until = entry["ban_until"].as_str().expect("a ban end");
-    assert!(row.contains(&format!("Banned until {until}")), "{row}");
+    assert!(row.contains(&format!("Banned; lifts on {until}")), "{row}");
     assert!(row.contains("公示中 Disclosed"), "{row}");
     let (_, ppp) = get_text(public, &format!("{url}/sector-lists/ppp")).await;
     assert!(!ppp.contains(UNIT_B) && ppp.contains("No subject is banned now"));

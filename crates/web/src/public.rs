@@ -47,7 +47,7 @@ impl From<&Eligibility> for Standing {
                 .reasons
                 .iter()
                 .map(|r| match r.until {
-                    Some(day) => format!("{} (至 until {day})", r.detail),
+                    Some(day) => format!("{} ({day} 起不再适用 lapses on {day})", r.detail),
                     None => r.detail.clone(),
                 })
                 .collect(),
@@ -166,9 +166,9 @@ pub async fn sector_lists(State(state): State<AppState>, headers: HeaderMap) -> 
 fn ban_cell(e: &SectorListEntry) -> Markup {
     html! {
         @match (e.banned, e.ban_until) {
-            (true, Some(until)) => span.error { "禁入中 Banned until " (until) },
+            (true, Some(lifts)) => span.error { "禁入中，" (lifts) " 解除 Banned; lifts on " (lifts) },
             (true, None) => span.error { "禁入中 Banned" },
-            (false, Some(until)) => span { "禁入期满 Ban over " (until) },
+            (false, Some(lifted)) => span { "禁入已于 " (lifted) " 解除 Ban lifted on " (lifted) },
             (false, None) => span { "无禁入 No ban" },
         }
     }

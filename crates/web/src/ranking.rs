@@ -65,10 +65,12 @@ pub fn bar_chart(period: &str, rows: &[PublicAssessmentRow]) -> Markup {
                 @if rows.len() > shown.len() { " (前 " (shown.len()) " 名 the first " (shown.len()) ")" }
                 ": " (summary)
             }
-            // The scale: 0, 50 and 100.
+            // The scale: 0, 50 and 100. Every SVG element is closed (`{}`): inside
+            // `<svg>` the HTML parser knows no void elements, and an unclosed `<line>`
+            // would swallow the rest of the chart.
             @for tick in [0u32, 50, 100] {
                 @let x = LABEL_WIDTH + tick * BAR_AREA / 100;
-                line x1=(x) x2=(x) y1=(TOP - 6) y2=(height - 8) stroke="#767676" stroke-width="1";
+                line x1=(x) x2=(x) y1=(TOP - 6) y2=(height - 8) stroke="#767676" stroke-width="1" {}
                 text x=(x) y=(TOP - 10) text-anchor="middle" fill="#1a1a1a" { (tick) }
             }
             @for (i, r) in shown.iter().enumerate() {
@@ -233,6 +235,11 @@ mod tests {
             "{svg}"
         );
         assert!(!svg.contains("<b>"), "names are escaped");
+        assert_eq!(
+            svg.matches("<line").count(),
+            svg.matches("</line>").count(),
+            "every line is closed: {svg}"
+        );
     }
 
     #[test]

@@ -405,6 +405,10 @@ async fn scenario(mode: Mode) {
         page.contains("Not yet covered by a signed checkpoint"),
         "{page}"
     );
+    assert!(
+        !page.contains("/bundle"),
+        "no bundle offered before a checkpoint"
+    );
     let (status, page) = auditor
         .get(&format!(
             "/cases/{id}/timeline?as_of=2020-01-01T00:00:00%2B08:00"

@@ -1008,24 +1008,32 @@ fn parse_instant(value: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError>
 }
 
 /// The case's seals checked as `probity audit verify-bundle` checks a bundle: the
-/// events covered by the latest signed checkpoint, their hashes, links and signature.
-async fn chain_state(state: &AppState, id: &str) -> Markup {
+/// events covered by the latest signed checkpoint, their hashes, links and signature;
+/// and whether they verified (only then is the auditor offered the bundle).
+async fn chain_state(state: &AppState, id: &str) -> (Markup, bool) {
     let result = match probity_audit::export_bundle(&state.db, "complaint", id).await {
         Ok(bundle) => bundle
             .to_bytes()
             .and_then(|bytes| probity_audit::verify_bundle(&bytes)),
         Err(e) => {
-            return html! { p { "尚无签名检查点覆盖此案 Not yet covered by a signed checkpoint: " (e.to_string()) } }
+            return (
+                html! { p { "尚无签名检查点覆盖此案 Not yet covered by a signed checkpoint: " (e.to_string()) } },
+                false,
+            )
         }
     };
     match result {
-        Ok(report) => html! {
-            p { "✔ 验证通过 Verified: " (report.events) " 个事件 events, 检查点 checkpoint "
-                (report.checkpoint_chain_index) ", 签名 signed " (report.signed_at) " (" (report.key_id) ")" }
-        },
-        Err(e) => {
-            html! { p.error role="alert" { "✘ 验证失败 Verification failed: " (e.to_string()) } }
-        }
+        Ok(report) => (
+            html! {
+                p { "✔ 验证通过 Verified: " (report.events) " 个事件 events, 检查点 checkpoint "
+                    (report.checkpoint_chain_index) ", 签名 signed " (report.signed_at) " (" (report.key_id) ")" }
+            },
+            true,
+        ),
+        Err(e) => (
+            html! { p.error role="alert" { "✘ 验证失败 Verification failed: " (e.to_string()) } },
+            false,
+        ),
     }
 }
 
@@ -1082,7 +1090,7 @@ pub async fn timeline(
         Ok(p) => p,
         Err(e) => return error_page(e, Some(&s)),
     };
-    let chain = chain_state(&state, &id).await;
+    let (chain, verified) = chain_state(&state, &id).await;
     let then = page_data.view.clone().flatten();
     page(
         StatusCode::OK,
@@ -1097,7 +1105,7 @@ pub async fn timeline(
                 }
                 h2 { "链验证 Chain verification" }
                 (chain)
-                @if s.caller.role == Role::Auditor {
+                @if verified && s.caller.role == Role::Auditor {
                     p { a href={ "/cases/" (id) "/bundle" } download { "下载可验证包 Download the verifiable bundle" }
                         " (" code { "probity audit verify-bundle" } "; 下载将记入访问日志 the download is recorded)" }
                 }

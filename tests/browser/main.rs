@@ -5,7 +5,8 @@
 //! A clerk signs in and files a complaint on the intake page (submitting the same form
 //! again, after going back, files nothing new), accepts and dispatches it; the unit's
 //! handler signs it; thirty days later the supervisor finds it overdue on the board and
-//! supervises it, the handler replies, and an auditor reads its timeline; the public
+//! supervises it, the handler replies, and an auditor reads its timeline (the server
+//! signs its chain: the case verifies and its bundle is offered); the public
 //! finds a record by credit code, opens the department's page, its sector list and the
 //! assessment ranking. Every page visited is written as a PNG to
 //! `CARGO_TARGET_TMPDIR/screenshots/<mode>/` (the current ones are kept in
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use probity_tests::{register_and_record, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{register_and_record, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::json;
 
 /// chromedriver on a free loopback port, stopped when dropped.
@@ -314,7 +315,19 @@ async fn people_do_their_daily_work_in_a_real_browser_embedded() {
 }
 
 async fn scenario(mode: Mode) {
-    let app = spawn_app(mode).await;
+    // The server signs its chain (a key per run), so the auditor's timeline verifies.
+    let (mut backing, dir) = probity_tests::Backing::new(mode)
+        .await
+        .expect("the test services (Postgres, NATS) must be available");
+    let keys = tempfile::tempdir().expect("a key dir");
+    let (secret, _public) = probity_audit::generate_keys(keys.path()).expect("generating keys");
+    backing.audit_key = Some(secret);
+    let app = start_on(
+        backing,
+        dir,
+        probity_tests::offset_to(probity_tests::pinned_at()),
+    )
+    .await;
     let (_driver, c) = driver().await;
     let base = app.url.clone();
 
@@ -506,7 +519,15 @@ async fn scenario(mode: Mode) {
 
     assert_eq!(sign_in(&c, &base, &later.auditor).await, "/");
     c.goto(&format!("{base}{case}/timeline")).await.unwrap();
-    let page = source(&c).await;
+    // Verified against a signed checkpoint (the signer runs every second), and the
+    // bundle offered for download.
+    let page = until(&c, "Verified").await;
+    assert!(!page.contains("Verification failed"), "{page}");
+    c.find(Locator::Css(&format!(
+        "a[href='/cases/{id}/bundle'][download]"
+    )))
+    .await
+    .expect("the bundle's download link");
     for event in ["ComplaintFiled", "ComplaintSupervised", "ComplaintReplied"] {
         assert!(page.contains(event), "{event} missing");
     }

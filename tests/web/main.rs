@@ -523,6 +523,12 @@ async fn public_pages(app: &TestApp, public: &reqwest::Client) {
     // apart; the other lists are empty; an unknown list is 404.
     let (status, lists) = get_text(public, &format!("{url}/sector-lists")).await;
     assert_eq!(status, 200);
+    for sector in ["investment", "debt", "township", "general"] {
+        assert!(
+            lists.contains(&format!("href=\"/disclosure?sector={sector}\"")),
+            "{sector}: {lists}"
+        );
+    }
     for sector in ["procurement", "bidding", "ppp"] {
         assert!(
             lists.contains(&format!("href=\"/sector-lists/{sector}\"")),

@@ -153,9 +153,17 @@ pub async fn sector_lists(State(state): State<AppState>, headers: HeaderMap) -> 
             html! {
                 p { "禁入（在禁期内不得参与）与公示（记录向社会公开）是两件事：记录修复结束公示，不结束法定禁入期。 \
                      A ban and a disclosure are separate facts: a repair ends the disclosure, not a statutory ban." }
+                h2 { "有禁入期的名单 Lists with bans" }
                 ul {
                     @for sector in LISTED_SECTORS {
                         li { a href={ "/sector-lists/" (sector) } { (label(&SECTORS, sector)) } }
+                    }
+                }
+                h2 { "其他领域的公示记录 Disclosed records of the other sectors" }
+                p { "这些领域没有禁入名单，只有公示。 These sectors have no ban list, only the disclosure." }
+                ul {
+                    @for (sector, name) in SECTORS.iter().filter(|(k, _)| !LISTED_SECTORS.contains(k)) {
+                        li { a href={ "/disclosure?sector=" (sector) } { (name) } }
                     }
                 }
             },

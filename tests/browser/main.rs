@@ -23,6 +23,7 @@
 #[path = "../web/a11y.rs"]
 mod a11y;
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,7 +42,15 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Stops chromedriver and the Chromium it started: they share a process group of
+    /// their own, killed whole, so a failing test (whose session is never closed)
+    /// leaves no browser behind.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", group.as_str()])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -57,6 +66,8 @@ fn free_port() -> u16 {
 async fn driver() -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
+        // Its own process group (Chromium inherits it): see Driver's Drop.
+        .process_group(0)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
         .env_remove("LD_PRELOAD")

@@ -83,6 +83,7 @@ impl App {
         &self,
         ctx: CommandContext<'_>,
         id: &str,
+        expected_version: Option<usize>,
         year: i32,
         result: AssessmentResult,
     ) -> AppResult<AssessmentResultView> {
@@ -91,7 +92,9 @@ impl App {
             result,
             at: self.clock.now(),
         };
-        let file = self.person_command(ctx, id, None, command).await?;
+        let file = self
+            .person_command(ctx, id, expected_version, command)
+            .await?;
         file.assessments()
             .iter()
             .find(|a| a.year == year)

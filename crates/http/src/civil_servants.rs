@@ -234,7 +234,7 @@ pub async fn civil_servant_assessment(
     let view = v
         .state
         .app
-        .record_assessment(v.command(), &v.id.0, b.year, b.result)
+        .record_assessment(v.command(), &v.id.0, v.if_match.0, b.year, b.result)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

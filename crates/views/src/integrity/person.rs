@@ -265,3 +265,112 @@ impl PersonFile {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probity_domain::civil_servant::{CivilServantWireEvent, SanctionType};
+    use serde_json::json;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// The events as stored: a registration written before sanctions existed (its JSON
+    /// exactly as the store holds it), then the new variants, read in their wire form.
+    fn wire_events() -> Vec<CivilServantWireEvent> {
+        [
+            json!({"CivilServantRegistered": {
+                "person": {"key_id": "k-1", "sealed": true},
+                "unit_code": "914403001922038216",
+                "at": "2026-01-05T02:00:00Z"}}),
+            json!({"SanctionImposed": {
+                "sanction_id": "s-1", "sanction_type": "major_demerit",
+                "decision_ref": "九监处〔2026〕1号", "decision_date": "2026-01-10",
+                "period_months": 18, "ends": "2027-07-10", "at": "2026-01-11T02:00:00Z"}}),
+            json!({"SanctionImposed": {
+                "sanction_id": "s-2", "sanction_type": "warning",
+                "decision_ref": "九监处〔2026〕2号", "decision_date": "2026-02-01",
+                "period_months": 6, "ends": "2026-08-01", "at": "2026-02-02T02:00:00Z"}}),
+            json!({"SanctionRevoked": {
+                "sanction_id": "s-2", "reason": "复审撤销", "at": "2026-03-01T02:00:00Z"}}),
+            json!({"AnnualAssessmentRecorded": {
+                "year": 2025, "result": "competent", "at": "2026-01-06T02:00:00Z"}}),
+            json!({"AnnualAssessmentRecorded": {
+                "year": 2024, "result": "excellent", "at": "2026-01-06T03:00:00Z"}}),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect()
+    }
+
+    fn legacy_record(severity: &str, decided: &str, source: &str) -> RecordView {
+        serde_json::from_value(json!({
+            "id": format!("r-{severity}"), "version": 1, "subject_code": null,
+            "civil_servant_id": "cs-1", "unit": "914403001922038216", "source": source,
+            "source_ref": "ref", "decision_date": decided, "severity": severity,
+            "sector": "general", "summary": "s", "complaint_id": null, "recorded_by": null,
+            "recorded_at": "2026-01-01T00:00:00Z", "status": "active",
+            "withdrawal_reason": null,
+            "publicity": {"published": false, "by_policy": false, "start": decided,
+                "repair_possible_from": decided, "ends": decided, "policy": "p",
+                "policy_version": 1},
+            "ban_until": null, "corrections": [], "under_objection": false,
+            "repaired": false, "publication_stopped": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_file_folds_sanctions_with_their_periods_and_assessments_by_year() {
+        let file = PersonFile::fold(&wire_events());
+        let years: Vec<_> = file.assessments().iter().map(|a| a.year).collect();
+        assert_eq!(years, vec![2024, 2025]);
+        let sanctions = file.sanctions(day("2026-03-11"));
+        assert_eq!(sanctions.len(), 2);
+        assert_eq!(sanctions[0].status, "in_force");
+        assert_eq!(sanctions[0].period_months, Some(18));
+        assert_eq!(sanctions[1].status, "revoked");
+        assert_eq!(sanctions[1].revocation_reason.as_deref(), Some("复审撤销"));
+    }
+
+    #[test]
+    fn a_sanction_past_its_period_is_ended_and_restricts_no_more() {
+        let file = PersonFile::fold(&wire_events());
+        assert_eq!(file.clone().sanctions(day("2027-07-10"))[0].status, "ended");
+        let on_last_day = file.restriction(&[], day("2027-07-09"), &SanctionMonths::default());
+        assert!(on_last_day.restricted);
+        assert_eq!(on_last_day.reasons[0].until, Some(day("2027-07-10")));
+        assert_eq!(
+            on_last_day.reasons[0].sanction_type.as_deref(),
+            Some(SanctionType::MajorDemerit.as_str())
+        );
+        let after = file.restriction(&[], day("2027-07-10"), &SanctionMonths::default());
+        assert!(!after.restricted, "{after:?}");
+    }
+
+    #[test]
+    fn a_severity_keyed_sanction_record_restricts_for_its_severitys_period() {
+        let file = PersonFile::fold(&wire_events()[..1]);
+        let records = [
+            legacy_record("ordinary", "2026-01-10", "sanction"),
+            legacy_record("serious", "2026-01-10", "audit"),
+        ];
+        let r = file.restriction(&records, day("2026-03-11"), &SanctionMonths::default());
+        assert_eq!(
+            r.reasons.len(),
+            1,
+            "only the sanction record restricts: {r:?}"
+        );
+        assert_eq!(r.reasons[0].code, "sanction_record_in_force");
+        assert_eq!(r.reasons[0].until, Some(day("2027-01-10")));
+    }
+
+    #[test]
+    fn a_person_without_sanctions_is_not_restricted() {
+        let file = PersonFile::fold(&wire_events()[..1]);
+        let r = file.restriction(&[], day("2026-03-11"), &SanctionMonths::default());
+        assert!(!r.restricted);
+        assert!(r.reasons.is_empty());
+    }
+}

@@ -3,6 +3,7 @@
 
 mod assessments;
 mod audit;
+mod civil_servants;
 mod clock;
 mod complaints;
 mod errors;

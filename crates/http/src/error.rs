@@ -144,6 +144,15 @@ pub enum ApiError {
     /// itself merged.
     #[error("{0}")]
     MergeTargetNotOpen(String),
+    /// 409 `assessment_exists`: the annual assessment of this civil servant and year is
+    /// already recorded (one per year; the result on record is in the detail).
+    #[error("{0}")]
+    AssessmentExists(String),
+    /// 409 `assessment_restricted`: a sanction bars this grade in this year (公务员考核规定
+    /// （试行）art. 25: a warning bars excellent that year; 记过 to 撤职 bar any grade
+    /// during the period; 开除 ends the service).
+    #[error("{0}")]
+    AssessmentRestricted(String),
     /// 409 `audit_not_ready`: no signed checkpoint covers this aggregate yet, so no
     /// verifiable bundle can be made (try again after the next checkpoint).
     #[error("{0}")]
@@ -224,6 +233,8 @@ impl ApiError {
             | ApiError::AlreadyExists(_)
             | ApiError::ReportedUnit(_)
             | ApiError::MergeTargetNotOpen(_)
+            | ApiError::AssessmentExists(_)
+            | ApiError::AssessmentRestricted(_)
             | ApiError::RepairNotEligible { .. } => StatusCode::CONFLICT,
             ApiError::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -257,6 +268,8 @@ impl ApiError {
             ApiError::RepairNotEligible { .. } => "repair_not_eligible",
             ApiError::ReportedUnit(_) => "reported_unit",
             ApiError::MergeTargetNotOpen(_) => "merge_target_not_open",
+            ApiError::AssessmentExists(_) => "assessment_exists",
+            ApiError::AssessmentRestricted(_) => "assessment_restricted",
             ApiError::NotReady(_) => "not_ready",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal",
@@ -284,6 +297,8 @@ impl ApiError {
             ApiError::RepairNotEligible { .. } => "Repair not eligible",
             ApiError::ReportedUnit(_) => "Dispatch to the reported unit",
             ApiError::MergeTargetNotOpen(_) => "Merge target not open",
+            ApiError::AssessmentExists(_) => "Assessment already recorded",
+            ApiError::AssessmentRestricted(_) => "Assessment grade barred by a sanction",
             ApiError::NotReady(_) => "Not ready",
             ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
@@ -461,7 +476,16 @@ fn civil_servant(e: CivilServantError) -> ApiError {
     match e {
         CivilServantError::AlreadyRegistered => ApiError::AlreadyExists(e.to_string()),
         CivilServantError::NotFound => ApiError::NotFound(e.to_string()),
-        CivilServantError::AlreadyErased => ApiError::InvalidTransition(e.to_string()),
+        CivilServantError::AlreadyErased
+        | CivilServantError::LeftService(_)
+        | CivilServantError::SanctionAlreadyRevoked(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        CivilServantError::SanctionExists(_) => ApiError::AlreadyExists(e.to_string()),
+        CivilServantError::AssessmentExists { .. } => ApiError::AssessmentExists(e.to_string()),
+        CivilServantError::AssessmentRestricted { .. } => {
+            ApiError::AssessmentRestricted(e.to_string())
+        }
         CivilServantError::Invalid { field, message } => ApiError::field(field, "invalid", message),
     }
 }

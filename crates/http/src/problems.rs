@@ -78,6 +78,16 @@ problem_sets! {
         415,
         422: "validation_failed, invalid_credit_code, calendar_missing",
     ];
+    /// A civil servant's annual assessment: 401, 403, 404, 409 (one per year; a grade a
+    /// sanction bars), 412, 422.
+    AssessmentProblems = [
+        401,
+        403,
+        404,
+        409: "assessment_exists, assessment_restricted",
+        412: "version_conflict",
+        422: "validation_failed",
+    ];
     /// 409 `already_exists`: the id is taken.
     AlreadyExists = [409: "already_exists"];
     /// 409 `repair_not_eligible` (with `possible_from`).

@@ -232,6 +232,18 @@ closed_set!(
     }
 );
 closed_set!(
+    /// A government sanction of a civil servant (政务处分法 art. 7).
+    SanctionType => probity_domain::civil_servant::SanctionType {
+        Warning, Demerit, MajorDemerit, Demotion, Dismissal, Expulsion
+    }
+);
+closed_set!(
+    /// An annual assessment grade (年度考核).
+    AssessmentResult => probity_domain::civil_servant::AssessmentResult {
+        Excellent, Competent, BasicallyCompetent, Incompetent
+    }
+);
+closed_set!(
     /// Where a dishonesty finding comes from.
     Source => probity_domain::integrity::Source {
         AdministrativePenalty, Sanction, CourtJudgment, Audit, Complaint, CommitmentBreach
@@ -305,6 +317,8 @@ mod tests {
         SubjectKind::check_against_domain();
         Source::check_against_domain();
         Severity::check_against_domain();
+        SanctionType::check_against_domain();
+        AssessmentResult::check_against_domain();
         Sector::check_against_domain();
         ListedSector::check_against_domain();
         Grounds::check_against_domain();

@@ -128,6 +128,14 @@ impl CivilServantView {
                 v.erased = true;
                 Some(v)
             }
+            // Sanctions and assessments are shown in the archive only (supervisors and
+            // auditors), never in this document, which admins read too.
+            CivilServantEvent::SanctionImposed { .. }
+            | CivilServantEvent::SanctionRevoked { .. }
+            | CivilServantEvent::AnnualAssessmentRecorded { .. } => view.map(|mut v| {
+                v.version = sequence;
+                v
+            }),
         }
     }
 
@@ -137,6 +145,9 @@ impl CivilServantView {
             event,
             CivilServantEvent::CivilServantRegistered { .. }
                 | CivilServantEvent::CivilServantDataErased { .. }
+                | CivilServantEvent::SanctionImposed { .. }
+                | CivilServantEvent::SanctionRevoked { .. }
+                | CivilServantEvent::AnnualAssessmentRecorded { .. }
         )
     }
 }

@@ -3,10 +3,15 @@
 //! public disclosure, sector lists, eligibility, archive.
 
 pub mod docs;
+pub mod person;
 pub mod projector;
 pub mod queries;
 
 pub use docs::*;
+pub use person::{
+    AssessmentResultView, CivilServantArchive, HonoursRestriction, PersonFile,
+    RestrictionReasonView, SanctionView,
+};
 pub use projector::{
     IntegrityProjector, KIND_OBJECTION_DECISION, KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE,
     KIND_REPAIR_DECISION,

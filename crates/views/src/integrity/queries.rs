@@ -785,6 +785,25 @@ impl Views {
         }))
     }
 
+    /// The dishonesty records about a civil servant, with what other aggregates and the
+    /// reader's day add to them, in decision order.
+    pub async fn civil_servant_records(
+        &self,
+        id: &str,
+        today: NaiveDate,
+    ) -> Result<Vec<RecordView>, ViewError> {
+        sqlx::query(&format!(
+            "SELECT r.doc, {OVERLAY_COLUMNS} FROM record_views r WHERE r.civil_servant_id = $1 \
+             ORDER BY r.decision_date, r.id LIMIT {ARCHIVE_LIMIT}"
+        ))
+        .bind(id)
+        .fetch_all(&self.db.any)
+        .await?
+        .iter()
+        .map(|row| overlaid(row, 0, today))
+        .collect()
+    }
+
     async fn docs(&self, sql: &str, key: &str) -> Result<Vec<String>, ViewError> {
         let rows = sqlx::query(&format!("{sql} LIMIT {ARCHIVE_LIMIT}"))
             .bind(key)

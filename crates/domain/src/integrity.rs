@@ -44,6 +44,40 @@ impl Source {
     }
 }
 
+/// The criminal offence a court judgment convicted of, when it matters to a restriction
+/// (domain-rules §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offence {
+    /// 行贿犯罪: bars bidding for its period (行贿犯罪档案查询).
+    Bribery,
+}
+
+impl Offence {
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Offence::Bribery => "bribery",
+        }
+    }
+
+    /// The sector the offence bars, whatever the record's own sector.
+    pub fn bars(self) -> Sector {
+        match self {
+            Offence::Bribery => Sector::Bidding,
+        }
+    }
+
+    /// What the bar rests on (domain-rules §12).
+    pub fn legal_basis(self) -> &'static str {
+        match self {
+            Offence::Bribery => {
+                "行贿犯罪档案查询: a bribery conviction bars bidding (九府发〔2018〕6号 §11)"
+            }
+        }
+    }
+}
+
 /// 轻微 / 一般 / 严重 (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +143,24 @@ impl Sector {
             Sector::Bidding | Sector::Ppp => Some(1..=5),
             _ => None,
         }
+    }
+
+    /// What a ban of this sector rests on (domain-rules §5, §12); `None` when the sector
+    /// has no ban.
+    pub fn ban_legal_basis(self) -> Option<&'static str> {
+        match self {
+            Sector::Procurement => Some("政府采购法 art. 77"),
+            Sector::Bidding => Some("招标投标法 arts. 53, 54, 60"),
+            Sector::Ppp => Some("招标投标法 arts. 53, 54, 60 (PPP procurement and bidding)"),
+            _ => None,
+        }
+    }
+
+    /// The ban a record of this sector with this offence may carry, in whole years: the
+    /// sector's own range, or for a bribery conviction the range of the sector it bars.
+    pub fn ban_years_with(self, offence: Option<Offence>) -> Option<std::ops::RangeInclusive<u32>> {
+        self.ban_years()
+            .or_else(|| offence.and_then(|o| o.bars().ban_years()))
     }
 }
 

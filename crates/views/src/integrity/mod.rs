@@ -5,6 +5,7 @@
 pub mod docs;
 pub mod projector;
 pub mod queries;
+pub mod restrictions;
 
 pub use docs::*;
 pub use projector::{
@@ -15,3 +16,4 @@ pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
     RecordFilter, SectorListEntry,
 };
+pub use restrictions::{Restriction, RestrictionReason};

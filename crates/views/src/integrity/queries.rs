@@ -472,6 +472,7 @@ impl Views {
         let mut binds = Binds::default();
         let (d1, d2) = (binds.push(date_text(today)), binds.push(date_text(today)));
         let s = binds.push(sector);
+        let s2 = binds.push(sector);
         let (t1, t2, t3) = (
             binds.push(date_text(today)),
             binds.push(date_text(today)),
@@ -485,7 +486,8 @@ impl Views {
              r.source_ref, r.summary, r.ban_until, {UNDER_OBJECTION}, \
              CAST(CASE WHEN {disclosed_select} THEN 1 ELSE 0 END AS BIGINT) \
              FROM record_views r JOIN subject_views s ON s.code = r.subject_code \
-             WHERE r.civil_servant_id IS NULL AND r.status = 'active' AND r.sector = {s} \
+             WHERE r.civil_servant_id IS NULL AND r.status = 'active' \
+             AND (r.sector = {s} OR ({s2} = 'bidding' AND r.offence = 'bribery')) \
              AND NOT {UNLISTED} AND ((r.ban_until IS NOT NULL AND {t1} < r.ban_until) \
              OR {disclosed_where})",
             disclosed_select = disclosed.replace("{a}", &d1).replace("{b}", &d2),

@@ -50,8 +50,8 @@ pub mod ratelimit;
 pub mod records;
 pub mod rectifications;
 pub mod repairs;
-pub mod restrictions;
 pub mod resource;
+pub mod restrictions;
 pub mod schema;
 pub mod subjects;
 

@@ -8,7 +8,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
-use crate::{deadlines, error, history, ops, public, rectifications, repairs, restrictions, subjects};
+use crate::{
+    deadlines, error, history, ops, public, rectifications, repairs, restrictions, subjects,
+};
 
 /// The bearer security scheme.
 struct BearerAuth;

@@ -13,6 +13,7 @@
 //! macros compiled into the binary (ADR 0017). Sign-in and CSRF: [`session`].
 
 pub mod pages;
+pub mod restrictions;
 pub mod session;
 
 use axum::routing::{get, post};
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/disclosure", get(pages::disclosure))
+        .route("/restrictions", get(restrictions::restriction_page))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route(

@@ -35,7 +35,7 @@ button{font-size:1rem;padding:.4rem 1rem;margin-top:.6rem}a:focus,button:focus,i
 .field-error{color:#a00000;margin:.2rem 0}fieldset{margin-top:1rem}dl{display:grid;grid-template-columns:12rem 1fr;gap:.3rem}";
 
 /// A whole page.
-fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -50,6 +50,7 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                     strong { "政务诚信 Probity" }
                     nav aria-label="主导航 Main" {
                         a href="/disclosure" { "信用公示 Disclosure" }
+                        " · " a href="/restrictions" { "限制查询 Restriction check" }
                         @if let Some(s) = session {
                             @match s.caller.role {
                                 Role::Intake => { " · " a href="/intake/new" { "登记投诉 File a complaint" } }
@@ -75,7 +76,7 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     }
 }
 
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn page(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
 
@@ -89,7 +90,7 @@ fn see_other(location: &str) -> Response {
 
 /// A failure as a page: the API's status and message; signing in is offered when the
 /// session is missing.
-fn error_page(error: ApiError, session: Option<&Session>) -> Response {
+pub(crate) fn error_page(error: ApiError, session: Option<&Session>) -> Response {
     if matches!(error, ApiError::Unauthenticated) {
         return see_other("/sign-in");
     }
@@ -118,7 +119,7 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
     Ok(pairs.into_iter().collect())
 }
 
-fn query(raw: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn query(raw: Option<&str>) -> HashMap<String, String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
         .unwrap_or_default()
         .into_iter()
@@ -161,6 +162,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
                 p { "九江市政务诚信：投诉举报、督办、信用公示。 Complaints, supervision and public disclosure." }
                 ul {
                     li { a href="/disclosure" { "查询失信记录 Search the disclosure" } }
+                    li { a href="/restrictions" { "采购、招标限制查询 Procurement and bidding restriction check" } }
                     @if s.is_none() { li { a href="/sign-in" { "工作人员登录 Staff sign-in" } } }
                 }
             },

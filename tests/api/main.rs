@@ -12,6 +12,7 @@ mod personal_data;
 mod rate_limit;
 mod replicas;
 mod restrictions;
+mod standing;
 mod tamper;
 mod tokens;
 

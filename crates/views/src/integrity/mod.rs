@@ -6,6 +6,7 @@ pub mod docs;
 pub mod projector;
 pub mod queries;
 pub mod restrictions;
+pub mod standing;
 
 pub use docs::*;
 pub use projector::{
@@ -17,3 +18,4 @@ pub use queries::{
     RecordFilter, SectorListEntry,
 };
 pub use restrictions::{Restriction, RestrictionReason};
+pub use standing::{GoodStanding, GoodStandingList};

@@ -156,6 +156,10 @@ pub struct IneligibleReason {
 pub struct Eligibility {
     pub eligible: bool,
     pub reasons: Vec<IneligibleReason>,
+    /// The positive reason (守信激励, §7): the subject is in good standing, since when
+    /// (set by the eligibility and public subject reads; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_standing: Option<super::standing::GoodStanding>,
 }
 
 /// A subject's integrity archive (诚信档案).
@@ -685,6 +689,7 @@ impl Views {
         Ok(Eligibility {
             eligible: reasons.is_empty(),
             reasons,
+            good_standing: None,
         })
     }
 
@@ -787,7 +792,7 @@ impl Views {
         }))
     }
 
-    async fn docs(&self, sql: &str, key: &str) -> Result<Vec<String>, ViewError> {
+    pub(crate) async fn docs(&self, sql: &str, key: &str) -> Result<Vec<String>, ViewError> {
         let rows = sqlx::query(&format!("{sql} LIMIT {ARCHIVE_LIMIT}"))
             .bind(key)
             .fetch_all(&self.db.any)

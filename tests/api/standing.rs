@@ -45,8 +45,12 @@ async fn good_standing_is_listed_after_clean_years_and_lost_with_a_published_rec
             .await;
         assert_eq!(r.status.as_u16(), 201, "{}", r.body);
     }
-    app.eventually(&format!("/api/v1/subjects/{UNIT_B}"), &app.supervisor, |_| true)
-        .await;
+    app.eventually(
+        &format!("/api/v1/subjects/{UNIT_B}"),
+        &app.supervisor,
+        |_| true,
+    )
+    .await;
     // Registered today: not yet three clean years.
     assert!(codes(&public(&app, "/api/v1/public/good-standing").await).is_empty());
     app.request(
@@ -70,7 +74,11 @@ async fn good_standing_is_listed_after_clean_years_and_lost_with_a_published_rec
     let list = app
         .eventually("/api/v1/public/good-standing", "", |b| codes(b).len() == 2)
         .await;
-    assert_eq!(codes(&list), vec![UNIT_A.to_string(), UNIT_B.to_string()], "{list}");
+    assert_eq!(
+        codes(&list),
+        vec![UNIT_A.to_string(), UNIT_B.to_string()],
+        "{list}"
+    );
     assert_eq!(list["items"][1]["qualified_on"], qualified.to_string());
     assert_eq!(list["items"][1]["years"], 3);
     assert_eq!(list["next_cursor"], Value::Null);
@@ -78,7 +86,10 @@ async fn good_standing_is_listed_after_clean_years_and_lost_with_a_published_rec
     assert_eq!(codes(&departments), vec![UNIT_B.to_string()]);
     // The eligibility read shows the positive reason.
     let e = app
-        .get(&format!("/api/v1/subjects/{UNIT_B}/eligibility"), &app.supervisor)
+        .get(
+            &format!("/api/v1/subjects/{UNIT_B}/eligibility"),
+            &app.supervisor,
+        )
         .await;
     assert_eq!(e.body["eligible"], true, "{}", e.body);
     assert_eq!(

@@ -19,7 +19,12 @@ use crate::integrity::{check_choice, SECTORS, SEVERITIES};
 use crate::AppState;
 
 /// The kinds of subject (`?kind=` of the good-standing list).
-const SUBJECT_KINDS: [&str; 4] = ["government", "department", "public_institution", "enterprise"];
+const SUBJECT_KINDS: [&str; 4] = [
+    "government",
+    "department",
+    "public_institution",
+    "enterprise",
+];
 
 /// The sectors with a public list.
 pub const LISTED_SECTORS: [&str; 3] = ["procurement", "bidding", "ppp"];
@@ -185,10 +190,8 @@ pub async fn public_subject(
         .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))?;
     if let Some(subject) = state.views.subject(code.as_str()).await? {
         let years = state.integrity.policy.good_standing.years;
-        public.eligibility.good_standing = state
-            .views
-            .good_standing_of(&subject, today, years)
-            .await?;
+        public.eligibility.good_standing =
+            state.views.good_standing_of(&subject, today, years).await?;
     }
     Ok(Json(public))
 }

@@ -145,10 +145,7 @@ pub async fn subject_eligibility(
         .await?;
     if let Some(subject) = state.views.subject(code.as_str()).await? {
         let years = state.integrity.policy.good_standing.years;
-        eligibility.good_standing = state
-            .views
-            .good_standing_of(&subject, today, years)
-            .await?;
+        eligibility.good_standing = state.views.good_standing_of(&subject, today, years).await?;
     }
     Ok(Json(eligibility))
 }

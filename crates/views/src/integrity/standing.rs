@@ -89,7 +89,10 @@ impl Views {
             disturbances.extend(r.escalations.iter().filter_map(|d| d.succ_opt()));
         }
         for doc in self
-            .docs("SELECT doc FROM commitment_views WHERE subject_code = $1", code)
+            .docs(
+                "SELECT doc FROM commitment_views WHERE subject_code = $1",
+                code,
+            )
             .await?
         {
             let c: CommitmentView = serde_json::from_str(&doc)?;

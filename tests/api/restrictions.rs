@@ -202,11 +202,9 @@ async fn bad_restriction_checks_get_stable_problem_codes(mode: Mode) {
                 .await
         }
     };
-    get(format!(
-        "/api/v1/restrictions?subject_code=nope&sector=bidding&on=2026-03-01"
-    ))
-    .await
-    .assert_problem(422, "invalid_credit_code");
+    get("/api/v1/restrictions?subject_code=nope&sector=bidding&on=2026-03-01".to_string())
+        .await
+        .assert_problem(422, "invalid_credit_code");
     for query in [
         format!("subject_code={UNIT_B}&sector=general"),
         format!("subject_code={UNIT_B}&sector=bidding&on=2026-02-30"),

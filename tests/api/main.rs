@@ -12,6 +12,8 @@ mod law_edges;
 mod personal_data;
 mod rate_limit;
 mod replicas;
+mod restrictions;
+mod standing;
 mod tamper;
 mod tokens;
 

@@ -322,6 +322,33 @@ async fn scenario(mode: Mode) {
     assert_eq!(status, 303, "a case page needs a session");
     public_pages(&app, &public).await;
 
+    // The restriction check as a page (no sign-in): the ban in words with its legal
+    // basis; another sector is not restricted; a bad code is shown beside its field.
+    let page = loop_until(
+        &public,
+        &format!("{url}/restrictions?subject_code={UNIT_B}&sector=procurement"),
+        "受限 Restricted",
+    )
+    .await;
+    assert!(page.contains("政府采购法 art. 77"), "{page}");
+    let (status, other) = get_text(
+        &public,
+        &format!("{url}/restrictions?subject_code={UNIT_B}&sector=bidding"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(other.contains("未受限 Not restricted"), "{other}");
+    let (status, bad) = get_text(
+        &public,
+        &format!("{url}/restrictions?subject_code=nope&sector=bidding"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        bad.contains("id=\"subject_code-error\" role=\"alert\""),
+        "{bad}"
+    );
+
     // Thirty days later the case is overdue: red on the board, and supervised.
     let TestApp {
         app: running,

@@ -16,7 +16,7 @@ use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD, REPAIR};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
 use probity_domain::integrity::{
-    Decider, IntegrityPolicy, IntegrityServices, RecordFacts, Sector, Severity, Source,
+    Decider, IntegrityPolicy, IntegrityServices, Offence, RecordFacts, Sector, Severity, Source,
 };
 use probity_domain::objection::{Grounds, Objection, ObjectionCommand};
 use probity_domain::record::{
@@ -125,6 +125,7 @@ impl IntegrityCommands {
             complaint: None,
             publish_minor: false,
             ban_years: row.ban_years,
+            offence: None,
             recorded_by: recorded_by.cloned(),
             at,
         };
@@ -283,6 +284,8 @@ pub struct NewRecord {
     pub complaint_id: Option<String>,
     pub publish: bool,
     pub ban_years: Option<u32>,
+    /// The offence a court judgment convicted of (bribery bars bidding).
+    pub offence: Option<Offence>,
 }
 
 /// A correction of a record after an upheld objection.
@@ -689,6 +692,7 @@ impl App {
             complaint,
             publish_minor: record.publish,
             ban_years: record.ban_years,
+            offence: record.offence,
             recorded_by: ctx.caller.unit.clone(),
             at: self.clock.now(),
         };

@@ -252,6 +252,7 @@ async fn a_record_is_decided_on_the_subjects_log_and_an_import_never_records_twi
                 complaint_id: None,
                 publish: false,
                 ban_years: None,
+                offence: None,
             },
         )
         .await

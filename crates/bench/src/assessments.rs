@@ -208,6 +208,7 @@ fn case(i: u64, units: &[CreditCode]) -> anyhow::Result<Vec<Row>> {
                 publish_minor: false,
                 ban_years: None,
                 ban_until: None,
+                offence: None,
                 recorded_by: None,
                 publicity: policy.window(severity, dispatched, false, false),
                 policy,

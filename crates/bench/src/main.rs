@@ -17,7 +17,10 @@
 //!   a large log, beside the same run's reference fold (see `assessments.rs`);
 //! - `deadlines`: the deadline engine (in this process, on an injected clock) over
 //!   `--deadlines` open deadlines: due → overdue event delay, memory, and the board
-//!   query per filter (see `deadlines.rs`).
+//!   query per filter (see `deadlines.rs`);
+//! - `restrictions`: the restriction check over 1,000,000 records generated into
+//!   `record_views`, beside `SELECT 1` and the same check without its index (see
+//!   `restrictions.rs`).
 //!
 //! Nothing here is a test: figures are reported as measured, missed targets included.
 
@@ -44,6 +47,7 @@ mod assessments;
 mod deadlines;
 mod keyed;
 mod peer;
+mod restrictions;
 
 #[derive(Debug, Parser)]
 #[command(name = "probity-bench", about = "Probity benchmark program")]
@@ -81,7 +85,9 @@ struct Args {
     /// deadline engine over `--deadlines` open deadlines; not in the default list), keyed
     /// (named intake with an Idempotency-Key, `--probity-before` against `--probity`
     /// alternately; not in the default list), assessments (`GET /public/assessments` at
-    /// `--assessment-sizes`, beside the reference fold; not in the default list).
+    /// `--assessment-sizes`, beside the reference fold; not in the default list),
+    /// restrictions (the restriction check over `--restriction-records` records in
+    /// `record_views`, beside `SELECT 1` and the unindexed check; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -115,6 +121,12 @@ struct Args {
     /// Timed reference folds (`as_of`) per size in the assessments scenario.
     #[arg(long, default_value_t = 5)]
     fold_runs: u64,
+    /// Records generated into `record_views` in the restrictions scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    restriction_records: u64,
+    /// Timed restriction checks in the restrictions scenario.
+    #[arg(long, default_value_t = 10_000)]
+    restriction_runs: usize,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -123,7 +135,12 @@ const UNIT: &str = "113604000123456713";
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The deadlines scenario runs the engine in this process: no server binary needed.
-    if args.scenarios.iter().any(|s| s != "deadlines") && !args.probity.exists() {
+    if args
+        .scenarios
+        .iter()
+        .any(|s| s != "deadlines" && s != "restrictions")
+        && !args.probity.exists()
+    {
         bail!(
             "{} does not exist: run `cargo build --release` first",
             args.probity.display()
@@ -150,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             "deadlines" => deadlines::deadlines(&args).await?,
             "keyed" => keyed::keyed(&args).await?,
             "assessments" => assessments::assessments(&args).await?,
+            "restrictions" => restrictions::restrictions(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

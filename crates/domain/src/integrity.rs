@@ -44,6 +44,40 @@ impl Source {
     }
 }
 
+/// The criminal offence a court judgment convicted of, when it matters to a restriction
+/// (domain-rules §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offence {
+    /// 行贿犯罪: bars bidding for its period (行贿犯罪档案查询).
+    Bribery,
+}
+
+impl Offence {
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Offence::Bribery => "bribery",
+        }
+    }
+
+    /// The sector the offence bars, whatever the record's own sector.
+    pub fn bars(self) -> Sector {
+        match self {
+            Offence::Bribery => Sector::Bidding,
+        }
+    }
+
+    /// What the bar rests on (domain-rules §12).
+    pub fn legal_basis(self) -> &'static str {
+        match self {
+            Offence::Bribery => {
+                "行贿犯罪档案查询: a bribery conviction bars bidding (九府发〔2018〕6号 §11)"
+            }
+        }
+    }
+}
+
 /// 轻微 / 一般 / 严重 (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +143,24 @@ impl Sector {
             Sector::Bidding | Sector::Ppp => Some(1..=5),
             _ => None,
         }
+    }
+
+    /// What a ban of this sector rests on (domain-rules §5, §12); `None` when the sector
+    /// has no ban.
+    pub fn ban_legal_basis(self) -> Option<&'static str> {
+        match self {
+            Sector::Procurement => Some("政府采购法 art. 77"),
+            Sector::Bidding => Some("招标投标法 arts. 53, 54, 60"),
+            Sector::Ppp => Some("招标投标法 arts. 53, 54, 60 (PPP procurement and bidding)"),
+            _ => None,
+        }
+    }
+
+    /// The ban a record of this sector with this offence may carry, in whole years: the
+    /// sector's own range, or for a bribery conviction the range of the sector it bars.
+    pub fn ban_years_with(self, offence: Option<Offence>) -> Option<std::ops::RangeInclusive<u32>> {
+        self.ban_years()
+            .or_else(|| offence.and_then(|o| o.bars().ban_years()))
     }
 }
 
@@ -333,6 +385,42 @@ pub struct IntegrityPolicy {
     pub objection: ObjectionLimits,
     /// §6 sanction periods for honours eligibility.
     pub sanction_months: SanctionMonths,
+    /// §7 守信激励: how long a subject keeps a clean record to be in good standing.
+    pub good_standing: GoodStandingPolicy,
+}
+
+/// Good standing (守信激励, §7 of the city's opinions): a subject with no published
+/// record, no overdue rectification and no breached commitment for `years` whole years
+/// (configuration, `[integrity.good_standing]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoodStandingPolicy {
+    /// Whole years of a clean record (default 3).
+    pub years: u32,
+}
+
+impl Default for GoodStandingPolicy {
+    fn default() -> Self {
+        Self { years: 3 }
+    }
+}
+
+/// The day a subject qualifies for good standing: `years` after the latest of its
+/// registration and every disturbance of its record (the day a published record stopped
+/// being published, the day after a missed rectification due date, the day a commitment
+/// was found breached); `None` while a record is published or a rectification is
+/// overdue (the clock has not started).
+pub fn good_standing_from(
+    registered: NaiveDate,
+    disturbances: impl IntoIterator<Item = NaiveDate>,
+    still_disturbed: bool,
+    years: u32,
+) -> Option<NaiveDate> {
+    if still_disturbed {
+        return None;
+    }
+    let clean_from = disturbances.into_iter().fold(registered, NaiveDate::max);
+    Some(add_months(clean_from, years * 12))
 }
 
 /// What every integrity aggregate receives from outside: reference data only.
@@ -522,6 +610,28 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_subject_with_a_clean_record_qualifies_years_after_its_registration() {
+        assert_eq!(
+            good_standing_from(day("2022-05-01"), [], false, 3),
+            Some(day("2025-05-01"))
+        );
+    }
+
+    #[test]
+    fn good_standing_counts_from_the_latest_disturbance() {
+        let disturbances = [day("2023-01-10"), day("2024-07-01"), day("2022-02-01")];
+        assert_eq!(
+            good_standing_from(day("2020-01-01"), disturbances, false, 3),
+            Some(day("2027-07-01"))
+        );
+    }
+
+    #[test]
+    fn a_subject_still_disturbed_has_not_started_to_qualify() {
+        assert_eq!(good_standing_from(day("2020-01-01"), [], true, 3), None);
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub mod records;
 pub mod rectifications;
 pub mod repairs;
 pub mod resource;
+pub mod restrictions;
 pub mod schema;
 pub mod subjects;
 
@@ -265,7 +266,8 @@ pub fn router(state: AppState) -> Router {
         .merge(repairs::router())
         .merge(objections::router())
         .merge(commitments::router())
-        .merge(public::router());
+        .merge(public::router())
+        .merge(restrictions::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

@@ -8,7 +8,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
-use crate::{deadlines, error, history, ops, public, rectifications, repairs, subjects};
+use crate::{
+    deadlines, error, history, ops, public, rectifications, repairs, restrictions, subjects,
+};
 
 /// The bearer security scheme.
 struct BearerAuth;
@@ -50,6 +52,7 @@ impl Modify for RateLimited {
             .build();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let limited = path.starts_with("/api/v1/public/")
+                || path == restrictions::PATH
                 || ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"]
                     .contains(&path.as_str());
             if !limited {
@@ -132,6 +135,8 @@ Errors are application/problem+json with a stable `code`."
         public::public_records,
         public::public_subject,
         public::public_sector_list,
+        restrictions::restriction_check,
+        public::public_good_standing,
         deadlines::deadline_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
@@ -198,6 +203,11 @@ Errors are application/problem+json with a stable `code`."
         records::RecordList,
         public::PublicRecordList,
         public::SectorList,
+        probity_views::integrity::Restriction,
+        probity_views::integrity::GoodStanding,
+        probity_views::integrity::GoodStandingList,
+        probity_views::integrity::RestrictionReason,
+        crate::schema::Offence,
         probity_views::integrity::SubjectView,
         probity_views::integrity::CivilServantView,
         probity_views::integrity::RecordView,

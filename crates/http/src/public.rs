@@ -6,7 +6,9 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use probity_views::integrity::{PublicRecord, PublicRecordFilter, PublicSubject, SectorListEntry};
+use probity_views::integrity::{
+    GoodStandingList, PublicRecord, PublicRecordFilter, PublicSubject, SectorListEntry,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,6 +17,14 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, CaseId, RequestCtx};
 use crate::integrity::{check_choice, SECTORS, SEVERITIES};
 use crate::AppState;
+
+/// The kinds of subject (`?kind=` of the good-standing list).
+const SUBJECT_KINDS: [&str; 4] = [
+    "government",
+    "department",
+    "public_institution",
+    "enterprise",
+];
 
 /// The sectors with a public list.
 pub const LISTED_SECTORS: [&str; 3] = ["procurement", "bidding", "ppp"];
@@ -25,6 +35,50 @@ pub fn router() -> Router<AppState> {
         .route("/public/records", get(public_records))
         .route("/public/subjects/{id}", get(public_subject))
         .route("/public/sector-lists/{id}", get(public_sector_list))
+        .route("/public/good-standing", get(public_good_standing))
+}
+
+/// `GET /api/v1/public/good-standing` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GoodStandingQuery {
+    #[param(value_type = Option<crate::schema::SubjectKind>)]
+    pub kind: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// A `next_cursor` this list returned (opaque).
+    pub cursor: Option<String>,
+}
+
+/// 守信激励 (§7): subjects with no published record, no overdue rectification and no
+/// breached commitment for the configured years (`[integrity.good_standing] years`,
+/// default 3), with the day they qualified (no token).
+#[utoipa::path(get, path = "/api/v1/public/good-standing", tag = "public", operation_id = "public_good_standing",
+    params(GoodStandingQuery),
+    responses((status = 200, body = GoodStandingList),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(name = "public_good_standing", skip_all, fields(request_id = %ctx.request_id))]
+pub async fn public_good_standing(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiQuery(q): ApiQuery<GoodStandingQuery>,
+) -> Result<Json<GoodStandingList>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    check_choice("kind", &q.kind, &SUBJECT_KINDS)?;
+    let years = state.integrity.policy.good_standing.years;
+    Ok(Json(
+        state
+            .views
+            .good_standing(
+                q.kind.as_deref(),
+                state.clock.today(),
+                years,
+                limit,
+                q.cursor.as_deref(),
+            )
+            .await?,
+    ))
 }
 
 /// `GET /api/v1/public/records` parameters.
@@ -124,16 +178,22 @@ pub async fn public_subject(
 ) -> Result<Json<PublicSubject>, ApiError> {
     let code =
         probity_domain::CreditCode::parse(id.0.trim()).map_err(|e| ApiError::from_id("code", e))?;
-    state
+    let today = state.clock.today();
+    let mut public = state
         .views
         .public_subject(
             code.as_str(),
-            state.clock.today(),
+            today,
             &state.integrity.policy.sanction_months,
         )
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))
+        .ok_or_else(|| ApiError::NotFound(format!("subject {} not found", code.as_str())))?;
+    if let Some(subject) = state.views.subject(code.as_str()).await? {
+        let years = state.integrity.policy.good_standing.years;
+        public.eligibility.good_standing =
+            state.views.good_standing_of(&subject, today, years).await?;
+    }
+    Ok(Json(public))
 }
 
 /// A sector list: procurement suppliers' bad-behaviour list, bidding blacklist, PPP

@@ -1,5 +1,5 @@
 //! The public rate limit (issue 10, item 11; ADR 0018): requests without a bearer token
-//! (the public disclosure under `/api/v1/public/`, and anything else called without a
+//! (the public disclosure under `/api/v1/public/` and the restriction check, and anything else called without a
 //! token) are limited per client address, by default to 20 a second on average with a
 //! burst of 100, enough for a person and a polite crawler. Past it a request is 429
 //! `rate_limited` with `Retry-After`, before any handler runs.
@@ -141,6 +141,7 @@ impl PublicRateLimit {
 /// Whether a request falls under the public limit: a public path, or no token at all.
 fn is_limited(request: &Request) -> bool {
     request.uri().path().starts_with("/api/v1/public/")
+        || request.uri().path() == crate::restrictions::PATH
         || !request
             .headers()
             .contains_key(axum::http::header::AUTHORIZATION)

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use probity_app::integrity::{NewRecord, RecordCorrection};
-use probity_domain::integrity::{Sector, Severity, Source};
+use probity_domain::integrity::{Offence, Sector, Severity, Source};
 use probity_domain::record::RecordCommand;
 use probity_views::integrity::{RecordFilter, RecordView, RECORD_TYPE};
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,10 @@ pub struct CreateRecord {
     #[serde(default, deserialize_with = "crate::extract::whole_u32_opt")]
     #[schema(minimum = 1, maximum = 5)]
     pub ban_years: Option<u32>,
+    /// The offence a court judgment convicted of (only with source `court_judgment`):
+    /// `bribery` bars bidding for `ban_years` (1–5) whatever the sector (行贿犯罪档案查询).
+    #[schema(value_type = Option<crate::schema::Offence>)]
+    pub offence: Option<Offence>,
 }
 
 /// `POST /api/v1/records/{id}/correct`.
@@ -176,6 +180,7 @@ pub async fn record_create(c: Creation<CreateRecord>) -> Result<Response, ApiErr
         complaint_id: b.complaint_id,
         publish: b.publish,
         ban_years: b.ban_years,
+        offence: b.offence,
     };
     let app = &c.state.app;
     c.create("/api/v1/records", async |context| {

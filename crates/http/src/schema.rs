@@ -264,6 +264,10 @@ closed_set!(
     ListedSector => probity_domain::integrity::Sector { Procurement, Bidding, Ppp }
 );
 closed_set!(
+    /// The offence a court judgment convicted of (bribery bars bidding).
+    Offence => probity_domain::integrity::Offence { Bribery }
+);
+closed_set!(
     /// Grounds of an objection.
     Grounds => probity_domain::objection::Grounds {
         WrongData, MissingData, PastPeriod, WronglyListed, NotRemoved
@@ -321,6 +325,7 @@ mod tests {
         AssessmentResult::check_against_domain();
         Sector::check_against_domain();
         ListedSector::check_against_domain();
+        Offence::check_against_domain();
         Grounds::check_against_domain();
         ObjectionOutcome::check_against_domain();
         CommitmentKind::check_against_domain();

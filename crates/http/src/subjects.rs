@@ -138,9 +138,14 @@ pub async fn subject_eligibility(
         return Err(no_subject(code.as_str()));
     }
     let months = &state.integrity.policy.sanction_months;
-    let eligibility = state
+    let today = state.clock.today();
+    let mut eligibility = state
         .views
-        .eligibility(code.as_str(), state.clock.today(), months)
+        .eligibility(code.as_str(), today, months)
         .await?;
+    if let Some(subject) = state.views.subject(code.as_str()).await? {
+        let years = state.integrity.policy.good_standing.years;
+        eligibility.good_standing = state.views.good_standing_of(&subject, today, years).await?;
+    }
     Ok(Json(eligibility))
 }

@@ -105,6 +105,7 @@ async fn record(
         publish_minor: false,
         ban_years: None,
         ban_until: None,
+        offence: None,
         recorded_by: None,
         publicity: policy.window(severity, decided, false, false),
         policy,

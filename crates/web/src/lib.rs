@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod pages;
 pub mod public;
 pub mod ranking;
+pub mod restrictions;
 pub mod session;
 
 use axum::routing::{get, post};
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sector-lists", get(public::sector_lists))
         .route("/sector-lists/{sector}", get(public::sector_list))
         .route("/ranking", get(ranking::ranking))
+        .route("/restrictions", get(restrictions::restriction_page))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route(

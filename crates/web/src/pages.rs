@@ -52,6 +52,7 @@ pub(crate) fn layout(title: &str, session: Option<&Session>, body: Markup) -> Ma
                         a href="/disclosure" { "信用公示 Disclosure" }
                         " · " a href="/sector-lists" { "行业名单 Sector lists" }
                         " · " a href="/ranking" { "考核排名 Ranking" }
+                        " · " a href="/restrictions" { "限制查询 Restriction check" }
                         @if let Some(s) = session {
                             @match s.caller.role {
                                 Role::Intake => { " · " a href="/intake/new" { "登记投诉 File a complaint" } }
@@ -168,6 +169,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
                     li { a href="/disclosure" { "查询失信记录 Search the disclosure" } }
                     li { a href="/sector-lists" { "行业领域名单 Sector lists (procurement, bidding, PPP)" } }
                     li { a href="/ranking" { "政务诚信考核排名 Assessment ranking" } }
+                    li { a href="/restrictions" { "采购、招标限制查询 Procurement and bidding restriction check" } }
                     @if s.is_none() { li { a href="/sign-in" { "工作人员登录 Staff sign-in" } } }
                 }
             },

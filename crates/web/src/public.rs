@@ -55,6 +55,21 @@ impl From<&Eligibility> for Standing {
     }
 }
 
+/// Good standing (守信激励, §7): the positive reason, when the subject has it.
+fn good_standing(e: &Eligibility) -> Standing {
+    Standing {
+        heading: "守信状况 Good standing",
+        holds: e.good_standing.is_some(),
+        holds_text: "✔ 守信良好 In good standing",
+        fails_text: "尚未满足守信年限 Not (yet) in good standing",
+        reasons: e
+            .good_standing
+            .iter()
+            .map(|g| format!("{} ({} 起 since {})", g.reason, g.qualified_on, g.qualified_on))
+            .collect(),
+    }
+}
+
 fn standing_markup(s: &Standing) -> Markup {
     html! {
         section {
@@ -69,7 +84,10 @@ fn standing_markup(s: &Standing) -> Markup {
 
 /// The body of a subject's page.
 pub fn subject_markup(subject: &PublicSubject) -> Markup {
-    let standings = [Standing::from(&subject.eligibility)];
+    let standings = [
+        Standing::from(&subject.eligibility),
+        good_standing(&subject.eligibility),
+    ];
     html! {
         dl {
             dt { "统一社会信用代码 Credit code" } dd { (subject.code) }

@@ -17,8 +17,8 @@ use thiserror::Error;
 use crate::calendar::WorkingCalendar;
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_text, IntegrityServices, Publicity, PublicityPolicy, RecordFacts, Sector,
-    Severity, Source,
+    add_months, check_text, IntegrityServices, Offence, Publicity, PublicityPolicy, RecordFacts,
+    Sector, Severity, Source,
 };
 use crate::objection::ObjectionOutcome;
 
@@ -91,6 +91,9 @@ pub struct DishonestyRecord {
     pub publish_minor: bool,
     /// The sector ban's length in years.
     pub ban_years: Option<u32>,
+    /// The offence a court judgment convicted of.
+    #[serde(default)]
+    pub offence: Option<Offence>,
     /// The publicity table it was made under.
     pub policy: Option<PublicityPolicy>,
     /// Its window.
@@ -128,8 +131,11 @@ pub enum RecordCommand {
         complaint: Option<(String, bool)>,
         /// Publish a minor record although the policy does not by default.
         publish_minor: bool,
-        /// The sector ban in years (procurement 1–3, bidding and PPP 1–5).
+        /// The sector ban in years (procurement 1–3, bidding and PPP 1–5; a bribery
+        /// conviction 1–5 whatever its sector).
         ban_years: Option<u32>,
+        /// The offence a court judgment convicted of (only with `CourtJudgment`).
+        offence: Option<Offence>,
         /// The recording authority (a bound supervisor's unit; `None`: the credit office).
         recorded_by: Option<CreditCode>,
         /// When.
@@ -197,6 +203,10 @@ pub enum RecordEvent {
         ban_years: Option<u32>,
         /// Last day of the sector ban (exclusive end: `decision_date + ban_years`).
         ban_until: Option<NaiveDate>,
+        /// The offence a court judgment convicted of (added later: an event stored before
+        /// it has none and reads as `None`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offence: Option<Offence>,
         /// The recording authority (`None`: the credit office).
         recorded_by: Option<CreditCode>,
         /// The window, computed under `policy`.
@@ -287,8 +297,16 @@ fn ban_until(decision_date: NaiveDate, ban_years: Option<u32>) -> Option<NaiveDa
     ban_years.map(|years| add_months(decision_date, years * 12))
 }
 
-fn check_ban(sector: Sector, ban_years: Option<u32>) -> Result<(), RecordError> {
-    match (sector.ban_years(), ban_years) {
+fn check_ban(
+    sector: Sector,
+    offence: Option<Offence>,
+    ban_years: Option<u32>,
+) -> Result<(), RecordError> {
+    match (sector.ban_years_with(offence), ban_years) {
+        (Some(_), None) if offence == Some(Offence::Bribery) => Err(RecordError::Invalid {
+            field: "ban_years",
+            message: "a bribery conviction bars bidding for a period: give its years".into(),
+        }),
         (_, None) => Ok(()),
         (None, Some(_)) => Err(RecordError::Invalid {
             field: "ban_years",
@@ -350,6 +368,7 @@ impl DishonestyRecord {
                 complaint,
                 publish_minor,
                 ban_years,
+                offence,
                 recorded_by,
                 at,
             } => {
@@ -397,7 +416,19 @@ impl DishonestyRecord {
                         message: "a civil servant's record is never published".into(),
                     });
                 }
-                check_ban(sector, ban_years)?;
+                if offence.is_some() && source != Source::CourtJudgment {
+                    return Err(RecordError::Invalid {
+                        field: "offence",
+                        message: "only a court judgment convicts of an offence".into(),
+                    });
+                }
+                if offence.is_some() && target.personal() {
+                    return Err(RecordError::Invalid {
+                        field: "offence",
+                        message: "a restriction bars an organisation, not a civil servant".into(),
+                    });
+                }
+                check_ban(sector, offence, ban_years)?;
                 let policy = services.policy.publicity.clone();
                 let publicity =
                     policy.window(severity, decision_date, target.personal(), publish_minor);
@@ -413,6 +444,7 @@ impl DishonestyRecord {
                     publish_minor,
                     ban_years,
                     ban_until: ban_until(decision_date, ban_years),
+                    offence,
                     recorded_by,
                     publicity,
                     policy,
@@ -494,12 +526,12 @@ impl DishonestyRecord {
                 }
                 let severity = severity.unwrap_or(old_severity);
                 let sector = sector.unwrap_or(old_sector);
-                let ban_years = if sector.ban_years().is_some() {
+                let ban_years = if sector.ban_years_with(self.offence).is_some() {
                     self.ban_years
                 } else {
                     None
                 };
-                check_ban(sector, ban_years)?;
+                check_ban(sector, self.offence, ban_years)?;
                 let decision_date = decision_date.unwrap_or(old_date);
                 let publish_minor = self.publish_minor && severity == Severity::Minor;
                 let publicity =
@@ -551,6 +583,7 @@ impl Aggregate for DishonestyRecord {
                 summary,
                 publish_minor,
                 ban_years,
+                offence,
                 recorded_by,
                 publicity,
                 policy,
@@ -563,6 +596,7 @@ impl Aggregate for DishonestyRecord {
                 self.summary = summary;
                 self.publish_minor = publish_minor;
                 self.ban_years = ban_years;
+                self.offence = offence;
                 self.recorded_by = recorded_by;
                 self.publicity = Some(publicity);
                 self.policy = Some(policy);
@@ -580,7 +614,7 @@ impl Aggregate for DishonestyRecord {
                 self.corrected_by.push(objection_id);
                 self.summary = summary;
                 self.severity = Some(severity);
-                if sector.ban_years().is_none() {
+                if sector.ban_years_with(self.offence).is_none() {
                     self.ban_years = None;
                 }
                 self.sector = Some(sector);

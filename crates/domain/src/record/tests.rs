@@ -66,6 +66,7 @@ struct Draft {
     complaint: Option<(String, bool)>,
     publish_minor: bool,
     ban_years: Option<u32>,
+    offence: Option<Offence>,
     recorded_by: Option<CreditCode>,
     at: DateTime<Utc>,
 }
@@ -83,6 +84,7 @@ fn draft() -> Draft {
         complaint: None,
         publish_minor: false,
         ban_years: None,
+        offence: None,
         recorded_by: Some(authority()),
         at: at("2026-03-10 10:00"),
     }
@@ -102,6 +104,7 @@ impl Draft {
             complaint: self.complaint,
             publish_minor: self.publish_minor,
             ban_years: self.ban_years,
+            offence: self.offence,
             recorded_by: self.recorded_by,
             at: self.at,
         }
@@ -129,6 +132,7 @@ impl Draft {
             complaint_id: self.complaint.map(|(id, _)| id),
             publish_minor: self.publish_minor,
             ban_years: self.ban_years,
+            offence: self.offence,
             recorded_by: self.recorded_by,
             publicity,
             policy,
@@ -1127,4 +1131,135 @@ fn custom_policy() -> PublicityPolicy {
         },
         ..PublicityPolicy::default()
     }
+}
+
+// ---------------------------------------------------------------- bribery convictions (行贿犯罪)
+
+/// A court's bribery conviction of unit A, recorded in the general sector with a ban.
+fn bribery_conviction() -> Draft {
+    Draft {
+        source: Source::CourtJudgment,
+        source_ref: "（2026）赣04刑初12号".into(),
+        severity: Severity::Serious,
+        offence: Some(Offence::Bribery),
+        ban_years: Some(3),
+        ..draft()
+    }
+}
+
+#[test]
+fn a_bribery_conviction_is_recorded_with_its_offence_and_ban_in_any_sector() {
+    let event = the_event(
+        record()
+            .given_no_previous_events()
+            .when(bribery_conviction().command())
+            .inspect_result(),
+    );
+    match event {
+        RecordEvent::DishonestyRecorded {
+            offence, ban_until, ..
+        } => {
+            assert_eq!(offence, Some(Offence::Bribery));
+            assert_eq!(ban_until, Some(day("2029-03-02")));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_bribery_conviction_bars_for_one_to_five_years() {
+    for years in [0, 6] {
+        let result = record()
+            .given_no_previous_events()
+            .when(
+                Draft {
+                    ban_years: Some(years),
+                    ..bribery_conviction()
+                }
+                .command(),
+            )
+            .inspect_result();
+        invalid("ban_years")(result);
+    }
+}
+
+#[test]
+fn a_bribery_conviction_without_a_period_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                ban_years: None,
+                ..bribery_conviction()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("ban_years")(result);
+}
+
+#[test]
+fn an_offence_is_refused_unless_a_court_judgment_convicted() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                source: Source::AdministrativePenalty,
+                ..bribery_conviction()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("offence")(result);
+}
+
+#[test]
+fn an_offence_of_a_civil_servant_is_refused() {
+    let result = record()
+        .given_no_previous_events()
+        .when(
+            Draft {
+                target: civil_servant(),
+                ..bribery_conviction()
+            }
+            .command(),
+        )
+        .inspect_result();
+    invalid("offence")(result);
+}
+
+#[test]
+fn a_correction_of_a_bribery_conviction_keeps_its_ban() {
+    let event = the_event(
+        record()
+            .given(vec![bribery_conviction().event()])
+            .when(correct_severity(Severity::Ordinary))
+            .inspect_result(),
+    );
+    match event {
+        RecordEvent::RecordCorrected { ban_until, .. } => {
+            assert_eq!(ban_until, Some(day("2029-03-02")))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_finding_stored_before_offences_existed_reads_as_without_offence() {
+    // `DishonestyRecorded` as version 1 stored it before the `offence` field.
+    let mut stored = serde_json::to_value(recorded()).unwrap();
+    let fields = stored["DishonestyRecorded"].as_object_mut().unwrap();
+    assert!(fields.remove("offence").is_none(), "none is not written");
+    let read: RecordEvent = serde_json::from_value(stored).unwrap();
+    assert_eq!(read, recorded());
+    match read {
+        RecordEvent::DishonestyRecorded { offence, .. } => assert_eq!(offence, None),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_bribery_conviction_keeps_its_offence_in_the_stored_form() {
+    let stored = serde_json::to_value(bribery_conviction().event()).unwrap();
+    assert_eq!(stored["DishonestyRecorded"]["offence"], "bribery");
 }

@@ -223,6 +223,10 @@ pub struct RecordView {
     pub publicity: PublicityView,
     /// Last day (exclusive) of the sector ban.
     pub ban_until: Option<NaiveDate>,
+    /// The offence a court judgment convicted of (`bribery` bars bidding until
+    /// `ban_until`, whatever the sector).
+    #[serde(default)]
+    pub offence: Option<String>,
     /// The sector ban is in force on the reader's day (computed at read): for its whole
     /// legal period, whatever the publicity or a repair; a fact separate from
     /// `publicity.published`.
@@ -250,6 +254,7 @@ impl RecordView {
             summary,
             complaint_id,
             ban_until,
+            offence,
             recorded_by,
             publicity,
             at,
@@ -279,6 +284,7 @@ impl RecordView {
                 withdrawal_reason: None,
                 publicity: PublicityView::from(publicity),
                 ban_until: *ban_until,
+                offence: offence.map(|o| o.as_str().to_string()),
                 banned: false,
                 corrections: Vec::new(),
                 under_objection: false,

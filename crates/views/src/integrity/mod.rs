@@ -6,6 +6,8 @@ pub mod docs;
 pub mod person;
 pub mod projector;
 pub mod queries;
+pub mod restrictions;
+pub mod standing;
 
 pub use docs::*;
 pub use person::{
@@ -20,3 +22,5 @@ pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
     RecordFilter, SectorListEntry,
 };
+pub use restrictions::{Restriction, RestrictionReason};
+pub use standing::{GoodStanding, GoodStandingList};

@@ -188,6 +188,7 @@ pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
                 "ban_until",
                 "summary",
                 "doc",
+                "offence",
             ],
             "id",
             &v.id,
@@ -210,6 +211,7 @@ pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
                 OptText(v.ban_until.map(date_text)),
                 Text(v.summary.clone()),
                 Text(serde_json::to_string(v)?),
+                OptText(v.offence.clone()),
             ],
         ),
         D::Rectification(v) => row(

@@ -156,6 +156,10 @@ pub struct IneligibleReason {
 pub struct Eligibility {
     pub eligible: bool,
     pub reasons: Vec<IneligibleReason>,
+    /// The positive reason (守信激励, §7): the subject is in good standing, since when
+    /// (set by the eligibility and public subject reads; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_standing: Option<super::standing::GoodStanding>,
 }
 
 /// A subject's integrity archive (诚信档案).
@@ -472,6 +476,7 @@ impl Views {
         let mut binds = Binds::default();
         let (d1, d2) = (binds.push(date_text(today)), binds.push(date_text(today)));
         let s = binds.push(sector);
+        let s2 = binds.push(sector);
         let (t1, t2, t3) = (
             binds.push(date_text(today)),
             binds.push(date_text(today)),
@@ -485,7 +490,8 @@ impl Views {
              r.source_ref, r.summary, r.ban_until, {UNDER_OBJECTION}, \
              CAST(CASE WHEN {disclosed_select} THEN 1 ELSE 0 END AS BIGINT) \
              FROM record_views r JOIN subject_views s ON s.code = r.subject_code \
-             WHERE r.civil_servant_id IS NULL AND r.status = 'active' AND r.sector = {s} \
+             WHERE r.civil_servant_id IS NULL AND r.status = 'active' \
+             AND (r.sector = {s} OR ({s2} = 'bidding' AND r.offence = 'bribery')) \
              AND NOT {UNLISTED} AND ((r.ban_until IS NOT NULL AND {t1} < r.ban_until) \
              OR {disclosed_where})",
             disclosed_select = disclosed.replace("{a}", &d1).replace("{b}", &d2),
@@ -683,6 +689,7 @@ impl Views {
         Ok(Eligibility {
             eligible: reasons.is_empty(),
             reasons,
+            good_standing: None,
         })
     }
 
@@ -804,7 +811,7 @@ impl Views {
         .collect()
     }
 
-    async fn docs(&self, sql: &str, key: &str) -> Result<Vec<String>, ViewError> {
+    pub(crate) async fn docs(&self, sql: &str, key: &str) -> Result<Vec<String>, ViewError> {
         let rows = sqlx::query(&format!("{sql} LIMIT {ARCHIVE_LIMIT}"))
             .bind(key)
             .fetch_all(&self.db.any)

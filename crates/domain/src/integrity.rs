@@ -333,6 +333,8 @@ pub struct IntegrityPolicy {
     pub objection: ObjectionLimits,
     /// §6 sanction periods for honours eligibility.
     pub sanction_months: SanctionMonths,
+    /// §11 reply limits of supervision items.
+    pub supervision: crate::supervision_item::SupervisionLimits,
 }
 
 /// What every integrity aggregate receives from outside: reference data only.

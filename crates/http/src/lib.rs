@@ -53,6 +53,7 @@ pub mod repairs;
 pub mod resource;
 pub mod schema;
 pub mod subjects;
+pub mod supervision_items;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,6 +266,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repairs::router())
         .merge(objections::router())
         .merge(commitments::router())
+        .merge(supervision_items::router())
         .merge(public::router());
     Router::new()
         .nest("/api/v1", api)

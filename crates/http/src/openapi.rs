@@ -7,6 +7,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::supervision_items;
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{deadlines, error, history, ops, public, rectifications, repairs, subjects};
 
@@ -124,6 +125,12 @@ Errors are application/problem+json with a stable `code`."
         commitments::commitment_create,
         commitments::commitment_view,
         commitments::commitment_assess,
+        supervision_items::supervision_item_create,
+        supervision_items::supervision_item_list,
+        supervision_items::supervision_item_view,
+        supervision_items::supervision_item_reply,
+        supervision_items::supervision_item_satisfaction,
+        supervision_items::supervision_item_reassign,
         public::public_records,
         public::public_subject,
         public::public_sector_list,
@@ -187,6 +194,11 @@ Errors are application/problem+json with a stable `code`."
         objections::NoteTextBody,
         commitments::CreateCommitment,
         commitments::AssessBody,
+        supervision_items::CreateSupervisionItem,
+        supervision_items::SatisfactionBody,
+        supervision_items::ReassignBody,
+        supervision_items::ReplyBody,
+        supervision_items::SupervisionItemList,
         records::RecordList,
         public::PublicRecordList,
         public::SectorList,
@@ -201,6 +213,8 @@ Errors are application/problem+json with a stable `code`."
         probity_views::integrity::RepairView,
         probity_views::integrity::ObjectionView,
         probity_views::integrity::CommitmentView,
+        probity_views::integrity::SupervisionItemView,
+        probity_views::integrity::Reassignment,
         probity_views::integrity::PublicRecord,
         probity_views::integrity::SectorListEntry,
         probity_views::integrity::Eligibility,
@@ -221,6 +235,9 @@ Errors are application/problem+json with a stable `code`."
         crate::schema::Grounds,
         crate::schema::ObjectionOutcome,
         crate::schema::CommitmentKind,
+        crate::schema::SupervisionKind,
+        crate::schema::Satisfaction,
+        crate::schema::SupervisionStatus,
         crate::schema::Fulfilment,
         crate::schema::RecordStatus,
         crate::schema::DeadlineState,
@@ -236,6 +253,7 @@ Errors are application/problem+json with a stable `code`."
         (name = "repairs", description = "信用修复: credit repair"),
         (name = "objections", description = "异议: objections to records"),
         (name = "commitments", description = "信用承诺: commitments and their fulfilment"),
+        (name = "supervision-items", description = "人大建议、政协提案、司法建议、检察建议: supervision items and their replies"),
         (name = "public", description = "信用中国（九江）: the public disclosure, no token"),
         (name = "deadlines", description = "Open deadlines for supervision"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),

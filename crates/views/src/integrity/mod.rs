@@ -9,9 +9,9 @@ pub mod queries;
 pub use docs::*;
 pub use projector::{
     IntegrityProjector, KIND_OBJECTION_DECISION, KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE,
-    KIND_REPAIR_DECISION,
+    KIND_REPAIR_DECISION, KIND_SUPERVISION_REPLY,
 };
 pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
-    RecordFilter, SectorListEntry,
+    RecordFilter, SectorListEntry, SupervisionItemFilter,
 };

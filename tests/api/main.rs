@@ -11,6 +11,7 @@ mod law_edges;
 mod personal_data;
 mod rate_limit;
 mod replicas;
+mod supervision;
 mod tamper;
 mod tokens;
 

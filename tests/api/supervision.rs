@@ -4,12 +4,15 @@
 //! engine; replied late, rated, reassigned; on Postgres + NATS and embedded.
 
 use chrono::NaiveDate;
-use probity_tests::{at, offset_to, spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{
+    at, offset_to, spawn_app, spawn_app_at, start_on, Mode, TestApp, UNIT_A, UNIT_B,
+};
 use serde_json::{json, Value};
 
 crate::both_modes!(
     a_supervision_item_becomes_overdue_by_itself_and_is_escalated_once,
     bad_input_and_wrong_roles_on_supervision_items_get_stable_problem_codes,
+    the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2,
 );
 
 /// A valid unified social credit code no test registers.
@@ -277,4 +280,94 @@ async fn bad_input_and_wrong_roles_on_supervision_items_get_stable_problem_codes
     app.get("/api/v1/supervision-items", &app.intake)
         .await
         .assert_problem(403, "forbidden");
+}
+
+async fn the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2(mode: Mode) {
+    // Tue 5 Jan 2027: periods from 2027 are scored with formula version 2.
+    let app = spawn_app_at(mode, at("2027-01-05T10:00:00+08:00")).await;
+    register_subjects(&app).await;
+    let answered = assign(&app, &app.supervisor, "procuratorial_suggestion", UNIT_B).await;
+    let unanswered = assign(&app, &app.supervisor, "cppcc_motion", UNIT_B).await;
+    // Two months on: Fri 5 Mar 2027 (counted on weekends: 2027 has no schedule loaded).
+    assert_eq!(day(&answered["due"]), date("2027-03-05"));
+    assert_eq!(answered["provisional"], true);
+    assert_eq!(day(&unanswered["due"]), date("2027-04-05"));
+    let id = answered["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/supervision-items/{id}/reply"),
+        &app.handler_b,
+        &json!({"text": "已采纳并完成整改"}),
+    )
+    .await
+    .assert_ok();
+
+    // In April the other one is unanswered past its due day: one on time, one late.
+    let backing = app.backing.clone();
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    let app = start_on(backing, dir, offset_to(at("2027-04-06T10:00:00+08:00"))).await;
+    let path = "/api/v1/assessments?period=2027";
+    let body = app
+        .eventually(path, &app.supervisor, |b| {
+            b["items"].as_array().is_some_and(|items| {
+                items.iter().any(|i| {
+                    i["code"] == UNIT_B
+                        && i["total"]["supervision_item_replies"]["late"] == 1
+                        && i["total"]["supervision_item_replies"]["on_time"] == 1
+                })
+            })
+        })
+        .await;
+    assert_eq!(body["formula"], json!({"name": "probity-assessment", "version": 2}));
+    let dept = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == UNIT_B)
+        .unwrap()
+        .clone();
+    assert_eq!(dept["total"]["supervision_item_replies"]["on_time_rate"], 0.5);
+    assert_eq!(dept["score"], 95.0, "10 × (0.5 − 1): {dept}");
+    assert_eq!(dept["formula"]["version"], 2);
+    // The government carries its department's figures.
+    let gov = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == UNIT_A)
+        .unwrap()
+        .clone();
+    assert_eq!(gov["total"]["supervision_item_replies"]["late"], 1);
+    assert_eq!(gov["score"], 95.0);
+    // The public sees the counts and the version; the reference fold (as_of) agrees.
+    let public = app.get("/api/v1/public/assessments?period=2027", "").await;
+    let row = public.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == UNIT_B)
+        .unwrap()
+        .clone();
+    assert_eq!(row["formula_version"], 2);
+    assert_eq!(row["supervision_replies_late"], 1);
+    let folded = app
+        .get(
+            "/api/v1/assessments?period=2027&as_of=2027-04-06T10:00:00%2B08:00",
+            &app.supervisor,
+        )
+        .await;
+    let folded_dept = folded.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == UNIT_B)
+        .unwrap()
+        .clone();
+    assert_eq!(folded_dept["score"], 95.0, "{folded_dept}");
+    // A period already assessed (2026) keeps version 1.
+    let old = app
+        .get("/api/v1/assessments?period=2026", &app.supervisor)
+        .await;
+    assert_eq!(old.assert_ok()["formula"]["version"], 1);
 }

@@ -319,7 +319,10 @@ async fn the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2(
             })
         })
         .await;
-    assert_eq!(body["formula"], json!({"name": "probity-assessment", "version": 2}));
+    assert_eq!(
+        body["formula"],
+        json!({"name": "probity-assessment", "version": 2})
+    );
     let dept = body["items"]
         .as_array()
         .unwrap()
@@ -327,7 +330,10 @@ async fn the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2(
         .find(|i| i["code"] == UNIT_B)
         .unwrap()
         .clone();
-    assert_eq!(dept["total"]["supervision_item_replies"]["on_time_rate"], 0.5);
+    assert_eq!(
+        dept["total"]["supervision_item_replies"]["on_time_rate"],
+        0.5
+    );
     assert_eq!(dept["score"], 95.0, "10 × (0.5 − 1): {dept}");
     assert_eq!(dept["formula"]["version"], 2);
     // The government carries its department's figures.

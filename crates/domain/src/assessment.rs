@@ -185,7 +185,11 @@ impl AssessmentFormula {
             .iter()
             .filter(|f| in_force(f))
             .max_by_key(|f| (f.applies_from, f.version))
-            .or_else(|| self.earlier.iter().min_by_key(|f| (f.applies_from, f.version)))
+            .or_else(|| {
+                self.earlier
+                    .iter()
+                    .min_by_key(|f| (f.applies_from, f.version))
+            })
             .unwrap_or(self)
     }
 }

@@ -4,6 +4,7 @@
 mod assessments;
 mod audit;
 mod clock;
+mod commitments;
 mod complaints;
 mod errors;
 mod integrity;

@@ -81,6 +81,7 @@ instants = st.datetimes(
 ).map(lambda t: t.isoformat())
 schemathesis.openapi.format("complaint-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format("supervision-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
+schemathesis.openapi.format("commitment-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format("record-cursor", st.tuples(days, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format(
     "deadline-cursor", st.tuples(days, ids, ids, ids).map(lambda k: cursor(list(k)))

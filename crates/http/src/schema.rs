@@ -288,6 +288,14 @@ closed_set!(
     }
 );
 
+/// The kinds of commitment the public list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicCommitmentKind {
+    InvestmentPromise,
+    TownshipPublic,
+}
+
 /// A supervision item's status in the list filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -738,6 +738,19 @@ pub struct CommitmentView {
     pub proposed_record: Option<ProposedRecord>,
     pub made_at: DateTime<Utc>,
     pub assessed_at: Option<DateTime<Utc>>,
+    /// Changes made by the recorded procedure (承诺变更), oldest first.
+    #[serde(default)]
+    pub changes: Vec<CommitmentChange>,
+}
+
+/// One change of a commitment: what it was, why, who decided it, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommitmentChange {
+    pub previous_text: String,
+    pub previous_due_date: Option<NaiveDate>,
+    pub reason: String,
+    pub decided_by: String,
+    pub at: DateTime<Utc>,
 }
 
 impl CommitmentView {
@@ -769,12 +782,32 @@ impl CommitmentView {
                 proposed_record: None,
                 made_at: *at,
                 assessed_at: None,
+                changes: Vec::new(),
             });
         }
         let mut v = view?;
         v.version = sequence;
         match event {
             CommitmentEvent::CommitmentMade { .. } => {}
+            CommitmentEvent::CommitmentChanged {
+                previous_text,
+                previous_due_date,
+                text,
+                due_date,
+                reason,
+                decided_by,
+                at,
+            } => {
+                v.changes.push(CommitmentChange {
+                    previous_text: previous_text.clone(),
+                    previous_due_date: *previous_due_date,
+                    reason: reason.clone(),
+                    decided_by: decided_by.clone(),
+                    at: *at,
+                });
+                v.text = text.clone();
+                v.due_date = *due_date;
+            }
             CommitmentEvent::FulfilmentAssessed { level, note, at } => {
                 v.status = CommitmentStatus::Assessed.as_str().into();
                 v.level = Some(name::<Fulfilment>(level));

@@ -13,5 +13,6 @@ pub use projector::{
 };
 pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
-    RecordFilter, SectorListEntry, SupervisionItemFilter,
+    PublicCommitment, RecordFilter, SectorListEntry, SupervisionItemFilter,
+    PUBLIC_COMMITMENT_KINDS,
 };

@@ -44,14 +44,17 @@ async fn township_commitments_and_investment_promises_are_public_with_their_fulf
         .await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.body);
     let township = make(&app, "township_public", "年底前完成农村道路修缮").await;
-    let promise = make(&app, "investment_promise", "为入驻企业提供标准厂房三年租金减半").await;
+    let promise = make(
+        &app,
+        "investment_promise",
+        "为入驻企业提供标准厂房三年租金减半",
+    )
+    .await;
     let repair = make(&app, "repair", "依法依规开展政府采购").await;
 
     // The public (no token) sees the two published kinds, newest first, not the repair one.
     let list = format!("/api/v1/public/commitments?subject_code={UNIT_A}");
-    let body = app
-        .eventually(&list, "", |b| ids(b).len() == 2)
-        .await;
+    let body = app.eventually(&list, "", |b| ids(b).len() == 2).await;
     assert_eq!(ids(&body), vec![promise.clone(), township.clone()]);
     assert!(!ids(&body).contains(&repair));
     let first = &body["items"][0];
@@ -64,10 +67,16 @@ async fn township_commitments_and_investment_promises_are_public_with_their_fulf
     assert_eq!(ids(only.assert_ok()), vec![township.clone()]);
     // Paged.
     let page = app.get("/api/v1/public/commitments?limit=1", "").await;
-    let cursor = page.assert_ok()["next_cursor"].as_str().unwrap().to_string();
+    let cursor = page.assert_ok()["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ids(&page.body), vec![promise.clone()]);
     let next = app
-        .get(&format!("/api/v1/public/commitments?limit=1&cursor={cursor}"), "")
+        .get(
+            &format!("/api/v1/public/commitments?limit=1&cursor={cursor}"),
+            "",
+        )
         .await;
     assert_eq!(ids(next.assert_ok()), vec![township.clone()]);
     assert!(next.body["next_cursor"].is_null());
@@ -82,7 +91,10 @@ async fn township_commitments_and_investment_promises_are_public_with_their_fulf
         .assert_problem(403, "forbidden");
     let r = app.post(&change, &app.supervisor, &body).await;
     assert_eq!(r.assert_ok()["text"], "为入驻企业提供标准厂房两年租金减半");
-    assert_eq!(r.body["changes"][0]["previous_text"], "为入驻企业提供标准厂房三年租金减半");
+    assert_eq!(
+        r.body["changes"][0]["previous_text"],
+        "为入驻企业提供标准厂房三年租金减半"
+    );
     let mut blank = body.clone();
     blank["reason"] = json!(" ");
     app.post(&change, &app.supervisor, &blank)

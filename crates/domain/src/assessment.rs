@@ -82,8 +82,8 @@ impl AddAssign for Figures {
 /// The scoring formula (`[assessment]`), named and versioned: every assessment reports
 /// the name and version it was scored with. Deductions are points per item.
 ///
-/// `score = clamp(base − Σ deductions + satisfaction_weight × (rate − satisfaction_target)
-/// + supervision_reply_weight × (on-time reply rate − supervision_reply_target), 0, 100)`,
+/// `score = clamp(base − Σ deductions + satisfaction_weight × (rate − satisfaction_target)`
+/// `+ supervision_reply_weight × (on-time reply rate − supervision_reply_target), 0, 100)`,
 /// rounded to two decimals; without visits the satisfaction term is 0, without settled
 /// supervision items the reply-rate term is 0.
 ///

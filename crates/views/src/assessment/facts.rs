@@ -196,7 +196,8 @@ pub(crate) enum Item {
     Record(RecordFact),
     Rectification(RectificationFact),
     Complaint(ComplaintFact),
-    SupervisionItem(SupervisionItemFact),
+    /// A supervision item (人大建议、政协提案、司法建议、检察建议).
+    Supervision(SupervisionItemFact),
 }
 
 /// The aggregate types the assessment folds (besides subjects, which name the rows).
@@ -313,7 +314,7 @@ impl Item {
     fn apply_supervision_item(item: &mut Option<Item>, event: SupervisionItemEvent) {
         match (event, item.as_mut()) {
             (SupervisionItemEvent::SupervisionItemAssigned { unit, due, .. }, _) => {
-                *item = Some(Item::SupervisionItem(SupervisionItemFact {
+                *item = Some(Item::Supervision(SupervisionItemFact {
                     unit: unit.to_string(),
                     due: due.due,
                     replied: None,
@@ -321,14 +322,14 @@ impl Item {
             }
             (
                 SupervisionItemEvent::SupervisionItemReassigned { to, due, .. },
-                Some(Item::SupervisionItem(s)),
+                Some(Item::Supervision(s)),
             ) => {
                 s.unit = to.to_string();
                 s.due = due.due;
             }
             (
                 SupervisionItemEvent::SupervisionItemReplied { on_time, at, .. },
-                Some(Item::SupervisionItem(s)),
+                Some(Item::Supervision(s)),
             ) => s.replied = Some((on_time, local(at))),
             _ => {}
         }
@@ -463,7 +464,7 @@ impl Item {
                     }),
                 })
             }
-            Item::SupervisionItem(s) => Some(match s.replied {
+            Item::Supervision(s) => Some(match s.replied {
                 Some((true, day)) => Standing::Settled(Fact {
                     unit: s.unit.clone(),
                     day: day.min(s.due),
@@ -576,7 +577,7 @@ mod tests {
             replied: None,
         };
         assert_eq!(
-            Item::SupervisionItem(s.clone()).standing(),
+            Item::Supervision(s.clone()).standing(),
             Some(Standing::Owed(Owed {
                 unit: "u".into(),
                 due: day("2026-05-11"),
@@ -585,7 +586,7 @@ mod tests {
         );
         s.replied = Some((true, day("2026-04-02")));
         assert_eq!(
-            Item::SupervisionItem(s.clone()).standing(),
+            Item::Supervision(s.clone()).standing(),
             Some(Standing::Settled(Fact {
                 unit: "u".into(),
                 day: day("2026-04-02"),
@@ -594,7 +595,7 @@ mod tests {
         );
         s.replied = Some((false, day("2026-07-01")));
         assert_eq!(
-            Item::SupervisionItem(s).standing(),
+            Item::Supervision(s).standing(),
             Some(Standing::Settled(Fact {
                 unit: "u".into(),
                 day: day("2026-05-11"),

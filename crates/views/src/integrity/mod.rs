@@ -12,7 +12,6 @@ pub use projector::{
     KIND_REPAIR_DECISION, KIND_SUPERVISION_REPLY,
 };
 pub use queries::{
-    Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
-    PublicCommitment, RecordFilter, SectorListEntry, SupervisionItemFilter,
-    PUBLIC_COMMITMENT_KINDS,
+    Archive, Eligibility, IneligibleReason, PublicCommitment, PublicRecord, PublicRecordFilter,
+    PublicSubject, RecordFilter, SectorListEntry, SupervisionItemFilter, PUBLIC_COMMITMENT_KINDS,
 };

@@ -5,6 +5,7 @@ mod assessments;
 mod audit;
 mod civil_servants;
 mod clock;
+mod commitments;
 mod complaints;
 mod errors;
 mod integrity;
@@ -14,6 +15,7 @@ mod rate_limit;
 mod replicas;
 mod restrictions;
 mod standing;
+mod supervision;
 mod tamper;
 mod tokens;
 

@@ -21,6 +21,7 @@ use probity_domain::record::RecordError;
 use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
+use probity_domain::supervision_item::SupervisionItemError;
 use probity_domain::{CalendarError, IdError};
 use probity_store::{ExecuteError, StoreError};
 use probity_views::ViewError;
@@ -77,6 +78,9 @@ pub enum AppError {
     /// The commitment refused the command.
     #[error(transparent)]
     Commitment(#[from] CommitmentError),
+    /// The supervision item refused the command.
+    #[error(transparent)]
+    SupervisionItem(#[from] SupervisionItemError),
     /// The calendar refused a holiday schedule (`probity calendar load`).
     #[error(transparent)]
     CalendarAdmin(#[from] CalendarAdminError),
@@ -179,6 +183,7 @@ impl AppError {
                 | AppError::Repair(_)
                 | AppError::Objection(_)
                 | AppError::Commitment(_)
+                | AppError::SupervisionItem(_)
                 | AppError::CalendarAdmin(_)
         )
     }

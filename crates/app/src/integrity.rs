@@ -25,6 +25,7 @@ use probity_domain::record::{
 use probity_domain::rectification::{Rectification, RectificationCommand};
 use probity_domain::repair::{Repair, RepairCommand};
 use probity_domain::subject::{Subject, SubjectCommand, SubjectError, SubjectKind};
+use probity_domain::supervision_item::SupervisionItem;
 use probity_domain::{CreditCode, IdentityNumber};
 use probity_store::{
     CommandWrites, Db, ExecuteError, Executor, KeyStore, Metadata, NewKey, PersonIndex, Reserved,
@@ -50,6 +51,7 @@ pub struct IntegrityCommands {
     pub repairs: Arc<Executor<Repair>>,
     pub objections: Arc<Executor<Objection>>,
     pub commitments: Arc<Executor<Commitment>>,
+    pub supervision_items: Arc<Executor<SupervisionItem>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -73,6 +75,7 @@ impl IntegrityCommands {
             repairs: shared(&db, &services),
             objections: shared(&db, &services),
             commitments: shared(&db, &services),
+            supervision_items: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
             policy: services.policy.clone(),
         }
@@ -240,6 +243,10 @@ fn completed(
             v.refresh_overdue(today);
             IntegrityDoc::Rectification(v)
         }
+        IntegrityDoc::SupervisionItem(mut v) => {
+            v.refresh_overdue(today);
+            IntegrityDoc::SupervisionItem(v)
+        }
         other => other,
     })
 }
@@ -323,7 +330,7 @@ impl App {
     }
 
     /// Runs a command for a caller and answers with the completed document.
-    async fn command<A>(
+    pub(crate) async fn command<A>(
         &self,
         ctx: CommandContext<'_>,
         executor: &Executor<A>,
@@ -406,7 +413,7 @@ impl App {
     /// Runs a creating command for a caller: the data keys it sealed with and (with an
     /// `Idempotency-Key`) its response commit with its events, in one transaction.
     /// Answers with the completed document, the one stored for replays.
-    async fn create<A>(
+    pub(crate) async fn create<A>(
         &self,
         ctx: CommandContext<'_>,
         executor: &Executor<A>,

@@ -28,6 +28,7 @@ pub mod error;
 pub mod integrity;
 pub mod metrics;
 pub mod sanctions;
+pub mod supervision;
 pub mod tokens;
 pub mod validate;
 

@@ -22,13 +22,15 @@ pub const REPAIR: &str = "repair";
 pub const OBJECTION: &str = "objection";
 /// 信用承诺: commitments.
 pub const COMMITMENT: &str = "commitment";
+/// 人大建议、政协提案、司法建议、检察建议: supervision items.
+pub const SUPERVISION_ITEM: &str = "supervision_item";
 /// The loaded holiday schedules ([`crate::calendar_admin`]).
 pub const CALENDAR: &str = "calendar";
 /// The access log of a case ([`crate::access`]).
 pub const ACCESS_LOG: &str = "access_log";
 
 /// The integrity aggregates, in the order the integrity projector handles them.
-pub const INTEGRITY: [&str; 7] = [
+pub const INTEGRITY: [&str; 8] = [
     SUBJECT,
     CIVIL_SERVANT,
     RECORD,
@@ -36,4 +38,5 @@ pub const INTEGRITY: [&str; 7] = [
     REPAIR,
     OBJECTION,
     COMMITMENT,
+    SUPERVISION_ITEM,
 ];

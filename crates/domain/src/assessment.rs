@@ -35,6 +35,12 @@ pub struct Figures {
     pub satisfied: u32,
     /// Supervisions (督办: `ComplaintSupervised`, `ReplyOverdue`).
     pub supervisions: u32,
+    /// Supervision items (人大建议、政协提案、司法建议、检察建议) replied by their due day.
+    #[serde(default)]
+    pub supervision_replies_on_time: u32,
+    /// Supervision items replied after their due day, or still unanswered past it.
+    #[serde(default)]
+    pub supervision_replies_late: u32,
 }
 
 impl Figures {
@@ -46,6 +52,13 @@ impl Figures {
     /// Satisfied visits / visits; `None` without visits.
     pub fn satisfaction_rate(&self) -> Option<f64> {
         (self.visits > 0).then(|| f64::from(self.satisfied) / f64::from(self.visits))
+    }
+
+    /// Supervision items replied on time / those settled (replied, or unanswered past
+    /// their due day); `None` without any.
+    pub fn supervision_reply_rate(&self) -> Option<f64> {
+        let settled = self.supervision_replies_on_time + self.supervision_replies_late;
+        (settled > 0).then(|| f64::from(self.supervision_replies_on_time) / f64::from(settled))
     }
 }
 
@@ -61,14 +74,23 @@ impl AddAssign for Figures {
         self.visits += o.visits;
         self.satisfied += o.satisfied;
         self.supervisions += o.supervisions;
+        self.supervision_replies_on_time += o.supervision_replies_on_time;
+        self.supervision_replies_late += o.supervision_replies_late;
     }
 }
 
 /// The scoring formula (`[assessment]`), named and versioned: every assessment reports
 /// the name and version it was scored with. Deductions are points per item.
 ///
-/// `score = clamp(base − Σ deductions + satisfaction_weight × (rate − satisfaction_target), 0, 100)`,
-/// rounded to two decimals; without visits the satisfaction term is 0.
+/// `score = clamp(base − Σ deductions + satisfaction_weight × (rate − satisfaction_target)`
+/// `+ supervision_reply_weight × (on-time reply rate − supervision_reply_target), 0, 100)`,
+/// rounded to two decimals; without visits the satisfaction term is 0, without settled
+/// supervision items the reply-rate term is 0.
+///
+/// A formula may name the earlier formulas (`earlier`) and the first day of the periods
+/// it scores (`applies_from`): a period that starts before that day is scored with the
+/// newest earlier formula in force on its first day ([`AssessmentFormula::for_period`]),
+/// so periods already assessed keep their formula and score when a new version comes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AssessmentFormula {
@@ -94,10 +116,43 @@ pub struct AssessmentFormula {
     pub satisfaction_weight: f64,
     /// The satisfaction rate that neither adds nor removes points.
     pub satisfaction_target: f64,
+    /// Points per unit of on-time reply rate of supervision items above (or below) the
+    /// target (version 2). Absent from a configured formula: 0, no such factor.
+    #[serde(default)]
+    pub supervision_reply_weight: f64,
+    /// The on-time reply rate that neither adds nor removes points (1: every reply on time).
+    #[serde(default = "one")]
+    pub supervision_reply_target: f64,
+    /// The first day of the periods this formula scores (`None`: every period).
+    #[serde(default)]
+    pub applies_from: Option<NaiveDate>,
+    /// The formulas in force before (each with its own `applies_from`).
+    #[serde(default)]
+    pub earlier: Vec<AssessmentFormula>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for AssessmentFormula {
+    /// Version 2 (the on-time reply rate of supervision items, issue 11) for the periods
+    /// from 2027; version 1 for the periods before, already assessed.
     fn default() -> Self {
+        Self {
+            version: 2,
+            supervision_reply_weight: 10.0,
+            applies_from: NaiveDate::from_ymd_opt(2027, 1, 1),
+            earlier: vec![Self::version_1()],
+            ..Self::version_1()
+        }
+    }
+}
+
+impl AssessmentFormula {
+    /// The first formula (issue 4): records, rectifications, complaint replies,
+    /// supervisions and satisfaction.
+    pub fn version_1() -> Self {
         Self {
             name: "probity-assessment".into(),
             version: 1,
@@ -110,7 +165,32 @@ impl Default for AssessmentFormula {
             supervision: 1.0,
             satisfaction_weight: 20.0,
             satisfaction_target: 0.8,
+            supervision_reply_weight: 0.0,
+            supervision_reply_target: 1.0,
+            applies_from: None,
+            earlier: Vec::new(),
         }
+    }
+
+    /// The formula that scores `period`: this one, unless the period starts before its
+    /// `applies_from`; then the newest of `earlier` in force on the period's first day
+    /// (the oldest when none is).
+    pub fn for_period(&self, period: Period) -> &AssessmentFormula {
+        let first = period.first_day();
+        let in_force = |f: &AssessmentFormula| f.applies_from.is_none_or(|from| from <= first);
+        if in_force(self) || self.earlier.is_empty() {
+            return self;
+        }
+        self.earlier
+            .iter()
+            .filter(|f| in_force(f))
+            .max_by_key(|f| (f.applies_from, f.version))
+            .or_else(|| {
+                self.earlier
+                    .iter()
+                    .min_by_key(|f| (f.applies_from, f.version))
+            })
+            .unwrap_or(self)
     }
 }
 
@@ -127,6 +207,9 @@ impl AssessmentFormula {
             - n(f.supervisions) * self.supervision;
         if let Some(rate) = f.satisfaction_rate() {
             s += self.satisfaction_weight * (rate - self.satisfaction_target);
+        }
+        if let Some(rate) = f.supervision_reply_rate() {
+            s += self.supervision_reply_weight * (rate - self.supervision_reply_target);
         }
         let s = if s.is_nan() { 0.0 } else { s.clamp(0.0, 100.0) };
         (s * 100.0).round() / 100.0
@@ -408,5 +491,40 @@ mod tests {
         assert!(
             serde_json::from_value::<AssessmentFormula>(serde_json::json!({"nope": 1})).is_err()
         );
+    }
+
+    #[test]
+    fn the_on_time_reply_rate_of_supervision_items_counts_from_version_2() {
+        let f = AssessmentFormula::default();
+        assert_eq!(f.version, 2);
+        let late = Figures {
+            supervision_replies_on_time: 3,
+            supervision_replies_late: 1,
+            ..Figures::default()
+        };
+        assert_eq!(late.supervision_reply_rate(), Some(0.75));
+        assert_eq!(f.score(&late), 97.5, "10 × (0.75 − 1)");
+        assert_eq!(AssessmentFormula::version_1().score(&late), 100.0);
+        assert_eq!(Figures::default().supervision_reply_rate(), None);
+    }
+
+    #[test]
+    fn periods_already_assessed_keep_their_formula() {
+        let f = AssessmentFormula::default();
+        assert_eq!(f.for_period(Period::Year(2026)).version, 1);
+        assert_eq!(f.for_period("2026-Q4".parse().unwrap()).version, 1);
+        assert_eq!(f.for_period(Period::Year(2027)).version, 2);
+        assert_eq!(f.for_period("2028-Q1".parse().unwrap()).version, 2);
+        let v1 = AssessmentFormula::version_1();
+        assert_eq!(v1.for_period(Period::Year(2026)), &v1, "no history: itself");
+    }
+
+    #[test]
+    fn a_configured_formula_without_the_new_factor_has_none() {
+        let f: AssessmentFormula =
+            serde_json::from_value(serde_json::json!({"version": 1})).unwrap();
+        assert_eq!(f.supervision_reply_weight, 0.0);
+        assert_eq!(f.applies_from, None);
+        assert!(f.earlier.is_empty());
     }
 }

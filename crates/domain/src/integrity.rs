@@ -387,6 +387,8 @@ pub struct IntegrityPolicy {
     pub sanction_months: SanctionMonths,
     /// §7 守信激励: how long a subject keeps a clean record to be in good standing.
     pub good_standing: GoodStandingPolicy,
+    /// §11 reply limits of supervision items.
+    pub supervision: crate::supervision_item::SupervisionLimits,
 }
 
 /// Good standing (守信激励, §7 of the city's opinions): a subject with no published

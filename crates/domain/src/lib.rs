@@ -23,6 +23,7 @@ pub mod rectification;
 pub mod repair;
 pub mod reporter;
 pub mod subject;
+pub mod supervision_item;
 pub mod wire;
 
 pub use calendar::{

@@ -175,7 +175,7 @@ pub async fn assessment_list(
         period: a.period.to_string(),
         as_of: a.as_of,
         evaluated_on: a.today,
-        formula: (&state.assessment).into(),
+        formula: state.assessment.for_period(a.period).into(),
         items: a.rows,
     }))
 }
@@ -208,7 +208,7 @@ pub async fn public_assessment_list(
     Ok(Json(PublicAssessmentList {
         period: a.period.to_string(),
         as_of: a.as_of,
-        formula: (&state.assessment).into(),
+        formula: state.assessment.for_period(a.period).into(),
         items: a.rows.iter().map(PublicAssessmentRow::from).collect(),
     }))
 }

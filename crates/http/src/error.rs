@@ -18,6 +18,7 @@ use probity_domain::record::RecordError;
 use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
+use probity_domain::supervision_item::SupervisionItemError;
 use probity_domain::{CalendarError, IdError};
 use probity_store::StoreError;
 use probity_views::ViewError;
@@ -396,6 +397,7 @@ impl From<AppError> for ApiError {
             AppError::Repair(e) => repair(e),
             AppError::Objection(e) => objection(e),
             AppError::Commitment(e) => commitment(e),
+            AppError::SupervisionItem(e) => supervision_item(e),
             AppError::CalendarAdmin(e) => ApiError::InvalidTransition(e.to_string()),
             AppError::Access(e) => {
                 ApiError::internal(format!("access log refused a read record: {e}"))
@@ -571,6 +573,26 @@ fn commitment(e: CommitmentError) -> ApiError {
         CommitmentError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
         CommitmentError::NotOwnUnit => ApiError::Forbidden(e.to_string()),
         CommitmentError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+    }
+}
+
+fn supervision_item(e: SupervisionItemError) -> ApiError {
+    match e {
+        SupervisionItemError::NotFound => ApiError::NotFound("supervision item not found".into()),
+        SupervisionItemError::AlreadyAssigned => ApiError::AlreadyExists(e.to_string()),
+        SupervisionItemError::InvalidTransition { .. } | SupervisionItemError::Deadline(_) => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        SupervisionItemError::NotAssignedUnit => ApiError::Forbidden(e.to_string()),
+        SupervisionItemError::SameUnit => ApiError::field(
+            "unit",
+            "invalid",
+            "the item is already assigned to this unit".to_string(),
+        ),
+        SupervisionItemError::Invalid { field, message } => {
+            ApiError::field(field, "invalid", message)
+        }
+        SupervisionItemError::Calendar(c) => calendar(c),
     }
 }
 

@@ -54,6 +54,7 @@ pub mod resource;
 pub mod restrictions;
 pub mod schema;
 pub mod subjects;
+pub mod supervision_items;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,6 +267,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repairs::router())
         .merge(objections::router())
         .merge(commitments::router())
+        .merge(supervision_items::router())
         .merge(public::router())
         .merge(restrictions::router());
     Router::new()

@@ -291,6 +291,35 @@ closed_set!(
         Fulfilled, PartiallyFulfilled, Breached
     }
 );
+closed_set!(
+    /// The kind of a supervision item.
+    SupervisionKind => probity_domain::supervision_item::SupervisionKind {
+        NpcProposal, CppccMotion, JudicialSuggestion, ProcuratorialSuggestion
+    }
+);
+closed_set!(
+    /// The proposer's satisfaction with a supervision item's reply.
+    Satisfaction => probity_domain::supervision_item::Satisfaction {
+        Satisfied, BasicallySatisfied, Dissatisfied
+    }
+);
+
+/// The kinds of commitment the public list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicCommitmentKind {
+    InvestmentPromise,
+    TownshipPublic,
+}
+
+/// A supervision item's status in the list filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionStatus {
+    Assigned,
+    Replied,
+    Evaluated,
+}
 
 /// A record's status in the record list filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
@@ -330,6 +359,8 @@ mod tests {
         ObjectionOutcome::check_against_domain();
         CommitmentKind::check_against_domain();
         Fulfilment::check_against_domain();
+        SupervisionKind::check_against_domain();
+        Satisfaction::check_against_domain();
     }
 
     fn patterns(value: &serde_json::Value, found: &mut Vec<String>) {

@@ -245,14 +245,17 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         let deadlines = &settings.policy.deadlines;
         let engine = probity_deadlines::DeadlineEngine::new(
             db.clone(),
-            probity_app::deadlines::integrity::register(
-                probity_app::deadlines::complaint::register(
-                    probity_deadlines::Registry::new(),
-                    complaints.clone(),
+            probity_app::deadlines::supervision::register(
+                probity_app::deadlines::integrity::register(
+                    probity_app::deadlines::complaint::register(
+                        probity_deadlines::Registry::new(),
+                        complaints.clone(),
+                    ),
+                    integrity.rectifications.clone(),
+                    integrity.repairs.clone(),
+                    integrity.objections.clone(),
                 ),
-                integrity.rectifications.clone(),
-                integrity.repairs.clone(),
-                integrity.objections.clone(),
+                integrity.supervision_items.clone(),
             ),
             calendar.clone(),
             Arc::new(move || clock.now()),

@@ -3,12 +3,13 @@
 //! through its executor. The engine schedules; the application layer decides what
 //! "overdue" and "remind" mean for each case kind and runs the command.
 //!
-//! [`complaint::register`] and [`integrity::register`] add the actions to a
+//! [`complaint::register`], [`integrity::register`] and [`supervision::register`] add the actions to a
 //! [`probity_deadlines::Registry`]; [`run_command`] runs one engine command and takes
 //! the aggregate's typed "nothing to do" refusals as [`Outcome::Settled`].
 
 pub mod complaint;
 pub mod integrity;
+pub mod supervision;
 
 use probity_deadlines::Outcome;
 

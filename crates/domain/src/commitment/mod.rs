@@ -114,6 +114,12 @@ pub struct Commitment {
     pub subject_code: Option<CreditCode>,
     /// What kind.
     pub kind: Option<CommitmentKind>,
+    /// What is promised now.
+    #[serde(default)]
+    pub text: String,
+    /// Due by, now.
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
 }
 
 /// What can be asked of a commitment.
@@ -136,6 +142,22 @@ pub enum CommitmentCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Change what was promised by the recorded procedure (supervisor): the reason, who
+    /// decided it and when are kept as an event; the promise is never edited in place
+    /// (the city's opinions §12: a change of a government promise follows the legal
+    /// authority and procedure).
+    ChangeCommitment {
+        /// The promise as changed.
+        text: String,
+        /// The due date as changed.
+        due_date: Option<NaiveDate>,
+        /// Why (the legal ground: national or public interest, another statutory reason).
+        reason: String,
+        /// Who decided the change (the deciding body and its decision's reference).
+        decided_by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Assess how it was kept (supervisor).
     AssessFulfilment {
         /// How well.
@@ -152,6 +174,7 @@ impl CommitmentCommand {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::MakeCommitment { .. } => "MakeCommitment",
+            Self::ChangeCommitment { .. } => "ChangeCommitment",
             Self::AssessFulfilment { .. } => "AssessFulfilment",
         }
     }
@@ -170,6 +193,23 @@ pub enum CommitmentEvent {
         text: String,
         /// Due by.
         due_date: Option<NaiveDate>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 承诺变更: changed by the recorded procedure.
+    CommitmentChanged {
+        /// The promise before the change.
+        previous_text: String,
+        /// The due date before the change.
+        previous_due_date: Option<NaiveDate>,
+        /// The promise as changed.
+        text: String,
+        /// The due date as changed.
+        due_date: Option<NaiveDate>,
+        /// Why.
+        reason: String,
+        /// Who decided it.
+        decided_by: String,
         /// When.
         at: DateTime<Utc>,
     },
@@ -195,6 +235,7 @@ impl DomainEvent for CommitmentEvent {
     fn event_type(&self) -> String {
         match self {
             Self::CommitmentMade { .. } => "CommitmentMade",
+            Self::CommitmentChanged { .. } => "CommitmentChanged",
             Self::FulfilmentAssessed { .. } => "FulfilmentAssessed",
             Self::CommitmentBreached { .. } => "CommitmentBreached",
         }
@@ -274,6 +315,42 @@ impl Commitment {
                     at,
                 }])
             }
+            CommitmentCommand::ChangeCommitment {
+                text,
+                due_date,
+                reason,
+                decided_by,
+                at,
+            } => {
+                match self.status {
+                    CommitmentStatus::New => return Err(CommitmentError::NotFound),
+                    CommitmentStatus::Assessed => {
+                        return Err(CommitmentError::InvalidTransition {
+                            action: "change",
+                            status: self.status,
+                        })
+                    }
+                    CommitmentStatus::Made => {}
+                }
+                check_text("text", &text, TEXT_MAX_CHARS)?;
+                check_text("reason", &reason, TEXT_MAX_CHARS)?;
+                check_text("decided_by", &decided_by, 200)?;
+                if text.trim() == self.text && due_date == self.due_date {
+                    return Err(CommitmentError::Invalid {
+                        field: "text",
+                        message: "the change changes neither the text nor the due date".into(),
+                    });
+                }
+                Ok(vec![CommitmentEvent::CommitmentChanged {
+                    previous_text: self.text.clone(),
+                    previous_due_date: self.due_date,
+                    text: text.trim().to_string(),
+                    due_date,
+                    reason: reason.trim().to_string(),
+                    decided_by: decided_by.trim().to_string(),
+                    at,
+                }])
+            }
             CommitmentCommand::AssessFulfilment { level, note, at } => {
                 match self.status {
                     CommitmentStatus::New => return Err(CommitmentError::NotFound),
@@ -342,11 +419,21 @@ impl Aggregate for Commitment {
     fn apply(&mut self, event: Self::Event) {
         match event {
             CommitmentEvent::CommitmentMade {
-                subject_code, kind, ..
+                subject_code,
+                kind,
+                text,
+                due_date,
+                ..
             } => {
                 self.status = CommitmentStatus::Made;
                 self.subject_code = Some(subject_code);
                 self.kind = Some(kind);
+                self.text = text;
+                self.due_date = due_date;
+            }
+            CommitmentEvent::CommitmentChanged { text, due_date, .. } => {
+                self.text = text;
+                self.due_date = due_date;
             }
             CommitmentEvent::FulfilmentAssessed { .. } => self.status = CommitmentStatus::Assessed,
             CommitmentEvent::CommitmentBreached { .. } => {}

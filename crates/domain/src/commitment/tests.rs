@@ -254,3 +254,73 @@ fn a_commitment_can_be_assessed_before_its_due_date() {
             at: at("2026-06-01 10:00"),
         }]);
 }
+
+fn change(text: &str, due_date: Option<NaiveDate>, reason: &str) -> CommitmentCommand {
+    CommitmentCommand::ChangeCommitment {
+        text: text.into(),
+        due_date,
+        reason: reason.into(),
+        decided_by: "九江市人民政府常务会议（2026年第5次）".into(),
+        at: at("2026-06-01 10:00"),
+    }
+}
+
+#[test]
+fn a_commitment_is_changed_by_a_recorded_procedure_not_edited() {
+    commitment()
+        .given(vec![made(CommitmentKind::InvestmentPromise)])
+        .when(change(
+            " 2027年6月底前完成道路修缮 ",
+            Some(day("2027-06-30")),
+            "因防汛工程需要调整施工时序",
+        ))
+        .then_expect_events(vec![CommitmentEvent::CommitmentChanged {
+            previous_text: "年底前完成道路修缮".into(),
+            previous_due_date: Some(day("2026-12-31")),
+            text: "2027年6月底前完成道路修缮".into(),
+            due_date: Some(day("2027-06-30")),
+            reason: "因防汛工程需要调整施工时序".into(),
+            decided_by: "九江市人民政府常务会议（2026年第5次）".into(),
+            at: at("2026-06-01 10:00"),
+        }]);
+}
+
+#[test]
+fn a_change_without_a_reason_is_refused() {
+    let result = commitment()
+        .given(vec![made(CommitmentKind::InvestmentPromise)])
+        .when(change("2027年6月底前完成", None, " "))
+        .inspect_result();
+    invalid("reason")(result);
+}
+
+#[test]
+fn a_change_that_changes_nothing_is_refused() {
+    let result = commitment()
+        .given(vec![made(CommitmentKind::TownshipPublic)])
+        .when(change("年底前完成道路修缮", Some(day("2026-12-31")), "无"))
+        .inspect_result();
+    invalid("text")(result);
+}
+
+#[test]
+fn an_assessed_commitment_is_not_changed() {
+    commitment()
+        .given(vec![
+            made(CommitmentKind::TownshipPublic),
+            assessed(Fulfilment::Fulfilled, "已完成"),
+        ])
+        .when(change("新的承诺", None, "调整"))
+        .then_expect_error(CommitmentError::InvalidTransition {
+            action: "change",
+            status: CommitmentStatus::Assessed,
+        });
+}
+
+#[test]
+fn changing_an_unknown_commitment_is_not_found() {
+    commitment()
+        .given_no_previous_events()
+        .when(change("新的承诺", None, "调整"))
+        .then_expect_error(CommitmentError::NotFound);
+}

@@ -20,6 +20,7 @@ use probity_domain::complaint::{ComplaintEvent, ComplaintWireEvent};
 use probity_domain::integrity::Severity;
 use probity_domain::record::{RecordEvent, RecordTarget};
 use probity_domain::rectification::RectificationEvent;
+use probity_domain::supervision_item::SupervisionItemEvent;
 use probity_domain::{aggregate_type, WorkingCalendar};
 use probity_store::StoredEvent;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,10 @@ pub(crate) enum Figure {
         satisfied: bool,
     },
     Supervision,
+    /// A supervision item replied by its due day.
+    SupervisionReplyOnTime,
+    /// A supervision item replied after its due day (or still unanswered past it).
+    SupervisionReplyLate,
 }
 
 impl Figure {
@@ -66,6 +71,8 @@ impl Figure {
                 }
             }
             Figure::Supervision => f.supervisions += 1,
+            Figure::SupervisionReplyOnTime => f.supervision_replies_on_time += 1,
+            Figure::SupervisionReplyLate => f.supervision_replies_late += 1,
         }
     }
 }
@@ -86,6 +93,8 @@ pub(crate) enum OwedKind {
     Reply,
     /// A rectification: overdue once its due day has passed.
     Rectification,
+    /// A supervision item's reply: late once its due day has passed.
+    SupervisionReply,
 }
 
 impl OwedKind {
@@ -93,6 +102,7 @@ impl OwedKind {
         match self {
             OwedKind::Reply => "reply",
             OwedKind::Rectification => "rectification",
+            OwedKind::SupervisionReply => "supervision_reply",
         }
     }
 
@@ -100,6 +110,7 @@ impl OwedKind {
         match s {
             "reply" => Some(OwedKind::Reply),
             "rectification" => Some(OwedKind::Rectification),
+            "supervision_reply" => Some(OwedKind::SupervisionReply),
             _ => None,
         }
     }
@@ -109,6 +120,7 @@ impl OwedKind {
         match self {
             OwedKind::Reply => Figure::ReplyLate,
             OwedKind::Rectification => Figure::RectificationOverdue,
+            OwedKind::SupervisionReply => Figure::SupervisionReplyLate,
         }
     }
 }
@@ -152,6 +164,15 @@ pub(crate) struct RectificationFact {
     pub verified: Option<(bool, NaiveDate)>,
 }
 
+/// A supervision item as the assessment sees it: the unit that owes (or gave) the reply,
+/// the due day in force, and the reply (on time, its Asia/Shanghai day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SupervisionItemFact {
+    pub unit: String,
+    pub due: NaiveDate,
+    pub replied: Option<(bool, NaiveDate)>,
+}
+
 /// A reply owed on a complaint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OwedReply {
@@ -175,6 +196,8 @@ pub(crate) enum Item {
     Record(RecordFact),
     Rectification(RectificationFact),
     Complaint(ComplaintFact),
+    /// A supervision item (人大建议、政协提案、司法建议、检察建议).
+    Supervision(SupervisionItemFact),
 }
 
 /// The aggregate types the assessment folds (besides subjects, which name the rows).
@@ -182,6 +205,7 @@ pub(crate) const ITEM_TYPES: &[&str] = &[
     aggregate_type::RECORD,
     aggregate_type::RECTIFICATION,
     aggregate_type::COMPLAINT,
+    aggregate_type::SUPERVISION_ITEM,
 ];
 
 impl Item {
@@ -202,6 +226,13 @@ impl Item {
             aggregate_type::RECTIFICATION => Self::apply_rectification(
                 item,
                 decode_wire::<RectificationEvent>(aggregate_type::RECTIFICATION, &event.payload)?,
+            ),
+            aggregate_type::SUPERVISION_ITEM => Self::apply_supervision_item(
+                item,
+                decode_wire::<SupervisionItemEvent>(
+                    aggregate_type::SUPERVISION_ITEM,
+                    &event.payload,
+                )?,
             ),
             aggregate_type::COMPLAINT => Self::apply_complaint(
                 item,
@@ -276,6 +307,30 @@ impl Item {
                 RectificationEvent::RectificationVerified { on_time, at },
                 Some(Item::Rectification(r)),
             ) => r.verified = Some((on_time, local(at))),
+            _ => {}
+        }
+    }
+
+    fn apply_supervision_item(item: &mut Option<Item>, event: SupervisionItemEvent) {
+        match (event, item.as_mut()) {
+            (SupervisionItemEvent::SupervisionItemAssigned { unit, due, .. }, _) => {
+                *item = Some(Item::Supervision(SupervisionItemFact {
+                    unit: unit.to_string(),
+                    due: due.due,
+                    replied: None,
+                }));
+            }
+            (
+                SupervisionItemEvent::SupervisionItemReassigned { to, due, .. },
+                Some(Item::Supervision(s)),
+            ) => {
+                s.unit = to.to_string();
+                s.due = due.due;
+            }
+            (
+                SupervisionItemEvent::SupervisionItemReplied { on_time, at, .. },
+                Some(Item::Supervision(s)),
+            ) => s.replied = Some((on_time, local(at))),
             _ => {}
         }
     }
@@ -409,6 +464,23 @@ impl Item {
                     }),
                 })
             }
+            Item::Supervision(s) => Some(match s.replied {
+                Some((true, day)) => Standing::Settled(Fact {
+                    unit: s.unit.clone(),
+                    day: day.min(s.due),
+                    figure: Figure::SupervisionReplyOnTime,
+                }),
+                Some((false, _)) => Standing::Settled(Fact {
+                    unit: s.unit.clone(),
+                    day: s.due,
+                    figure: Figure::SupervisionReplyLate,
+                }),
+                None => Standing::Owed(Owed {
+                    unit: s.unit.clone(),
+                    due: s.due,
+                    kind: OwedKind::SupervisionReply,
+                }),
+            }),
             Item::Complaint(c) => c.owed.as_ref().map(|o| {
                 Standing::Owed(Owed {
                     unit: o.unit.clone(),
@@ -495,5 +567,41 @@ mod tests {
         });
         let text = serde_json::to_string(&item).unwrap();
         assert_eq!(serde_json::from_str::<Item>(&text).unwrap(), item);
+    }
+
+    #[test]
+    fn a_supervision_item_owes_its_reply_until_it_is_given_then_stands_on_its_timeliness() {
+        let mut s = SupervisionItemFact {
+            unit: "u".into(),
+            due: day("2026-05-11"),
+            replied: None,
+        };
+        assert_eq!(
+            Item::Supervision(s.clone()).standing(),
+            Some(Standing::Owed(Owed {
+                unit: "u".into(),
+                due: day("2026-05-11"),
+                kind: OwedKind::SupervisionReply
+            }))
+        );
+        s.replied = Some((true, day("2026-04-02")));
+        assert_eq!(
+            Item::Supervision(s.clone()).standing(),
+            Some(Standing::Settled(Fact {
+                unit: "u".into(),
+                day: day("2026-04-02"),
+                figure: Figure::SupervisionReplyOnTime
+            }))
+        );
+        s.replied = Some((false, day("2026-07-01")));
+        assert_eq!(
+            Item::Supervision(s).standing(),
+            Some(Standing::Settled(Fact {
+                unit: "u".into(),
+                day: day("2026-05-11"),
+                figure: Figure::SupervisionReplyLate
+            })),
+            "a late reply counts in the period of the day it was due"
+        );
     }
 }

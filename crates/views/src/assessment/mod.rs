@@ -69,6 +69,17 @@ pub struct VisitCounts {
     pub satisfied: u32,
 }
 
+/// Supervision items (人大建议、政协提案、司法建议、检察建议) settled in the period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupervisionReplyCounts {
+    /// Replied by the due day.
+    pub on_time: u32,
+    /// Replied after it, or still unanswered past it.
+    pub late: u32,
+    /// on_time / (on_time + late); null without any.
+    pub on_time_rate: Option<f64>,
+}
+
 /// The figures of one unit (or a government with its departments) over a period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssessmentFigures {
@@ -80,6 +91,8 @@ pub struct AssessmentFigures {
     pub satisfaction_rate: Option<f64>,
     /// 督办: supervisions and reply-overdue escalations.
     pub supervisions: u32,
+    /// Replies to supervision items (formula version 2).
+    pub supervision_item_replies: SupervisionReplyCounts,
 }
 
 impl From<Figures> for AssessmentFigures {
@@ -105,6 +118,11 @@ impl From<Figures> for AssessmentFigures {
             },
             satisfaction_rate: f.satisfaction_rate(),
             supervisions: f.supervisions,
+            supervision_item_replies: SupervisionReplyCounts {
+                on_time: f.supervision_replies_on_time,
+                late: f.supervision_replies_late,
+                on_time_rate: f.supervision_reply_rate(),
+            },
         }
     }
 }
@@ -170,6 +188,10 @@ pub struct PublicAssessmentRow {
     pub replies_on_time: u32,
     pub replies_late: u32,
     pub satisfaction_rate: Option<f64>,
+    /// Supervision items replied on time (with the departments' for a government).
+    pub supervision_replies_on_time: u32,
+    /// Supervision items replied late or unanswered past their due day.
+    pub supervision_replies_late: u32,
 }
 
 impl From<&AssessmentRow> for PublicAssessmentRow {
@@ -191,6 +213,8 @@ impl From<&AssessmentRow> for PublicAssessmentRow {
             replies_on_time: t.complaint_replies.on_time,
             replies_late: t.complaint_replies.late,
             satisfaction_rate: t.satisfaction_rate,
+            supervision_replies_on_time: t.supervision_item_replies.on_time,
+            supervision_replies_late: t.supervision_item_replies.late,
         }
     }
 }
@@ -279,6 +303,8 @@ pub(crate) fn rows_of(
     period: Period,
     formula: &AssessmentFormula,
 ) -> Vec<AssessmentRow> {
+    // Periods already assessed keep the formula they were assessed with.
+    let formula = formula.for_period(period);
     let own_of = |code: &str| own.get(code).copied().unwrap_or_default();
     let assessed =
         |kind: SubjectKind| matches!(kind, SubjectKind::Government | SubjectKind::Department);

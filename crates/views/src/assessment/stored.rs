@@ -40,7 +40,7 @@ use crate::sql::{date_text, parse_date};
 use crate::ViewError;
 
 /// Counter columns of `assessment_counts`, in the order of a [`Counters`] array.
-pub(crate) const COUNT_COLUMNS: [&str; 12] = [
+pub(crate) const COUNT_COLUMNS: [&str; 15] = [
     "minor_records",
     "ordinary_records",
     "serious_records",
@@ -53,13 +53,17 @@ pub(crate) const COUNT_COLUMNS: [&str; 12] = [
     "supervisions",
     "owed_rectifications",
     "owed_replies",
+    "supervision_replies_on_time",
+    "supervision_replies_late",
+    "owed_supervision_replies",
 ];
 
 /// One `assessment_counts` row's counters (or a change to them).
-pub(crate) type Counters = [i64; 12];
+pub(crate) type Counters = [i64; 15];
 
 const OWED_RECTIFICATIONS: usize = 10;
 const OWED_REPLIES: usize = 11;
+const OWED_SUPERVISION_REPLIES: usize = 14;
 
 /// The counter columns a figure adds one to.
 fn columns(figure: Figure) -> &'static [usize] {
@@ -74,6 +78,8 @@ fn columns(figure: Figure) -> &'static [usize] {
         Figure::Visit { satisfied: false } => &[7],
         Figure::Visit { satisfied: true } => &[7, 8],
         Figure::Supervision => &[9],
+        Figure::SupervisionReplyOnTime => &[12],
+        Figure::SupervisionReplyLate => &[13],
     }
 }
 
@@ -81,6 +87,7 @@ fn owed_column(kind: OwedKind) -> usize {
     match kind {
         OwedKind::Rectification => OWED_RECTIFICATIONS,
         OwedKind::Reply => OWED_REPLIES,
+        OwedKind::SupervisionReply => OWED_SUPERVISION_REPLIES,
     }
 }
 
@@ -549,6 +556,8 @@ fn figures(unit: &str, c: &Counters) -> Result<Figures, ViewError> {
         visits: n(7)?,
         satisfied: n(8)?,
         supervisions: n(9)?,
+        supervision_replies_on_time: n(12)?,
+        supervision_replies_late: n(13)? + n(OWED_SUPERVISION_REPLIES)?,
     })
 }
 

@@ -16,6 +16,7 @@ use probity_domain::record::{RecordEvent, RecordTarget};
 use probity_domain::rectification::{RectificationEvent, RectificationStatus};
 use probity_domain::repair::{RepairEvent, RepairStatus};
 use probity_domain::subject::SubjectEvent;
+use probity_domain::supervision_item::{SupervisionItemEvent, SupervisionStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ use probity_domain::civil_servant::CivilServantWireEvent;
 pub use probity_domain::aggregate_type::{
     CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
     OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE, RECTIFICATION as RECTIFICATION_TYPE,
-    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
+    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE, SUPERVISION_ITEM as SUPERVISION_ITEM_TYPE,
 };
 
 /// Every integrity aggregate type.
@@ -38,6 +39,7 @@ pub const INTEGRITY_TYPES: &[&str] = &[
     REPAIR_TYPE,
     OBJECTION_TYPE,
     COMMITMENT_TYPE,
+    SUPERVISION_ITEM_TYPE,
 ];
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -753,6 +755,19 @@ pub struct CommitmentView {
     pub proposed_record: Option<ProposedRecord>,
     pub made_at: DateTime<Utc>,
     pub assessed_at: Option<DateTime<Utc>>,
+    /// Changes made by the recorded procedure (承诺变更), oldest first.
+    #[serde(default)]
+    pub changes: Vec<CommitmentChange>,
+}
+
+/// One change of a commitment: what it was, why, who decided it, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommitmentChange {
+    pub previous_text: String,
+    pub previous_due_date: Option<NaiveDate>,
+    pub reason: String,
+    pub decided_by: String,
+    pub at: DateTime<Utc>,
 }
 
 impl CommitmentView {
@@ -784,12 +799,32 @@ impl CommitmentView {
                 proposed_record: None,
                 made_at: *at,
                 assessed_at: None,
+                changes: Vec::new(),
             });
         }
         let mut v = view?;
         v.version = sequence;
         match event {
             CommitmentEvent::CommitmentMade { .. } => {}
+            CommitmentEvent::CommitmentChanged {
+                previous_text,
+                previous_due_date,
+                text,
+                due_date,
+                reason,
+                decided_by,
+                at,
+            } => {
+                v.changes.push(CommitmentChange {
+                    previous_text: previous_text.clone(),
+                    previous_due_date: *previous_due_date,
+                    reason: reason.clone(),
+                    decided_by: decided_by.clone(),
+                    at: *at,
+                });
+                v.text = text.clone();
+                v.due_date = *due_date;
+            }
             CommitmentEvent::FulfilmentAssessed { level, note, at } => {
                 v.status = CommitmentStatus::Assessed.as_str().into();
                 v.level = Some(name::<Fulfilment>(level));
@@ -804,6 +839,149 @@ impl CommitmentView {
     }
 }
 
+/// A supervision item (人大建议、政协提案、司法建议、检察建议) and its reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SupervisionItemView {
+    pub id: String,
+    pub version: u64,
+    /// npc_proposal, cppcc_motion, judicial_suggestion, procuratorial_suggestion.
+    pub kind: String,
+    /// The item's own number (e.g. the proposal number).
+    pub source_ref: String,
+    pub title: String,
+    /// The unit that owes (or gave) the reply.
+    pub unit: String,
+    /// assigned, replied, evaluated.
+    pub status: String,
+    /// Calendar months allowed (from the assignment or the last reassignment).
+    pub months: u32,
+    /// The reply due day (the end of that day, Asia/Shanghai).
+    pub due: NaiveDate,
+    /// Counted through a year without a holiday schedule.
+    pub provisional: bool,
+    /// Unanswered after the due day (as of the reader's day).
+    #[serde(default)]
+    pub overdue: bool,
+    /// The limits' policy name.
+    pub policy: String,
+    pub assigned_at: DateTime<Utc>,
+    pub reply: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    /// Replied by the due day in force.
+    pub replied_on_time: Option<bool>,
+    /// satisfied, basically_satisfied, dissatisfied.
+    pub satisfaction: Option<String>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    /// Due days escalated (督办) for want of a reply.
+    pub escalations: Vec<NaiveDate>,
+    /// Earlier units and why it left them.
+    pub reassignments: Vec<Reassignment>,
+}
+
+/// One reassignment (改办) of a supervision item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reassignment {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl SupervisionItemView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &SupervisionItemEvent,
+    ) -> Option<Self> {
+        use SupervisionItemEvent as E;
+        if let E::SupervisionItemAssigned {
+            kind,
+            source_ref,
+            title,
+            unit,
+            months,
+            due,
+            policy,
+            at,
+        } = event
+        {
+            return Some(SupervisionItemView {
+                id: id.to_string(),
+                version: sequence,
+                kind: kind.as_str().to_string(),
+                source_ref: source_ref.clone(),
+                title: title.clone(),
+                unit: unit.as_str().to_string(),
+                status: SupervisionStatus::Assigned.as_str().into(),
+                months: *months,
+                due: due.due,
+                provisional: due.provisional,
+                overdue: false,
+                policy: policy.clone(),
+                assigned_at: *at,
+                reply: None,
+                replied_at: None,
+                replied_on_time: None,
+                satisfaction: None,
+                evaluated_at: None,
+                escalations: Vec::new(),
+                reassignments: Vec::new(),
+            });
+        }
+        let mut v = view?;
+        v.version = sequence;
+        match event {
+            E::SupervisionItemAssigned { .. } | E::SupervisionReplyDueSoon { .. } => {}
+            E::SupervisionItemReplied {
+                text, on_time, at, ..
+            } => {
+                v.status = SupervisionStatus::Replied.as_str().into();
+                v.reply = Some(text.clone());
+                v.replied_at = Some(*at);
+                v.replied_on_time = Some(*on_time);
+            }
+            E::SupervisionSatisfactionRecorded { satisfaction, at } => {
+                v.status = SupervisionStatus::Evaluated.as_str().into();
+                v.satisfaction = Some(satisfaction.as_str().into());
+                v.evaluated_at = Some(*at);
+            }
+            E::SupervisionItemReassigned {
+                from,
+                to,
+                reason,
+                months,
+                due,
+                at,
+            } => {
+                v.reassignments.push(Reassignment {
+                    from: from.as_str().into(),
+                    to: to.as_str().into(),
+                    reason: reason.clone(),
+                    at: *at,
+                });
+                v.unit = to.as_str().into();
+                v.months = *months;
+                v.due = due.due;
+                v.provisional = due.provisional;
+            }
+            E::SupervisionReplyOverdue { due, .. } => v.escalations.push(*due),
+        }
+        Some(v)
+    }
+
+    /// The unit still owes its reply.
+    pub fn owed(&self) -> bool {
+        self.status == SupervisionStatus::Assigned.as_str()
+    }
+
+    /// Sets `overdue` for the reader's day.
+    pub fn refresh_overdue(&mut self, today: NaiveDate) {
+        self.overdue = self.owed() && probity_domain::is_overdue(self.due, today);
+    }
+}
+
 /// Any integrity document, for the projector and rebuild.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntegrityDoc {
@@ -814,6 +992,7 @@ pub enum IntegrityDoc {
     Repair(RepairView),
     Objection(ObjectionView),
     Commitment(CommitmentView),
+    SupervisionItem(SupervisionItemView),
 }
 
 /// One step of the fold `V` on the document `doc` (of `V`'s kind, else none yet).
@@ -837,6 +1016,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => v.version,
             IntegrityDoc::Objection(v) => v.version,
             IntegrityDoc::Commitment(v) => v.version,
+            IntegrityDoc::SupervisionItem(v) => v.version,
         }
     }
 
@@ -851,6 +1031,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => &v.unit,
             IntegrityDoc::Objection(v) => &v.unit,
             IntegrityDoc::Commitment(v) => &v.subject_code,
+            IntegrityDoc::SupervisionItem(v) => &v.unit,
         }
     }
 
@@ -864,6 +1045,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => serde_json::to_value(v),
             IntegrityDoc::Objection(v) => serde_json::to_value(v),
             IntegrityDoc::Commitment(v) => serde_json::to_value(v),
+            IntegrityDoc::SupervisionItem(v) => serde_json::to_value(v),
         }
     }
 
@@ -927,6 +1109,13 @@ impl IntegrityDoc {
                 };
                 step::<CommitmentView>(prev, id, sequence, payload)?.map(D::Commitment)
             }
+            SUPERVISION_ITEM_TYPE => {
+                let prev = match doc {
+                    Some(D::SupervisionItem(v)) => Some(v),
+                    _ => None,
+                };
+                step::<SupervisionItemView>(prev, id, sequence, payload)?.map(D::SupervisionItem)
+            }
             _ => doc,
         })
     }
@@ -972,4 +1161,5 @@ fold_as_stored! {
     RepairView => REPAIR_TYPE, RepairEvent;
     ObjectionView => OBJECTION_TYPE, ObjectionEvent;
     CommitmentView => COMMITMENT_TYPE, CommitmentEvent;
+    SupervisionItemView => SUPERVISION_ITEM_TYPE, SupervisionItemEvent;
 }

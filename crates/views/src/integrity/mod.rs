@@ -16,11 +16,11 @@ pub use person::{
 };
 pub use projector::{
     IntegrityProjector, KIND_OBJECTION_DECISION, KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE,
-    KIND_REPAIR_DECISION,
+    KIND_REPAIR_DECISION, KIND_SUPERVISION_REPLY,
 };
 pub use queries::{
-    Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,
-    RecordFilter, SectorListEntry,
+    Archive, Eligibility, IneligibleReason, PublicCommitment, PublicRecord, PublicRecordFilter,
+    PublicSubject, RecordFilter, SectorListEntry, SupervisionItemFilter, PUBLIC_COMMITMENT_KINDS,
 };
 pub use restrictions::{Restriction, RestrictionReason};
 pub use standing::{GoodStanding, GoodStandingList};

@@ -29,6 +29,8 @@ pub const KIND_REPAIR_ACCEPTANCE: &str = "repair_acceptance";
 pub const KIND_REPAIR_DECISION: &str = "repair_decision";
 /// An objection waiting for its decision.
 pub const KIND_OBJECTION_DECISION: &str = "objection_decision";
+/// A supervision item waiting for its reply.
+pub const KIND_SUPERVISION_REPLY: &str = "supervision_reply";
 
 /// Projects the integrity aggregates.
 #[derive(Clone, Debug)]
@@ -55,6 +57,7 @@ pub(crate) fn table_of(aggregate_type: &str) -> Option<(&'static str, &'static s
         REPAIR_TYPE => ("repair_views", "id"),
         OBJECTION_TYPE => ("objection_views", "id"),
         COMMITMENT_TYPE => ("commitment_views", "id"),
+        SUPERVISION_ITEM_TYPE => ("supervision_item_views", "id"),
         _ => return None,
     })
 }
@@ -72,6 +75,7 @@ pub(crate) fn parse_doc(
         REPAIR_TYPE => D::Repair(serde_json::from_str(doc)?),
         OBJECTION_TYPE => D::Objection(serde_json::from_str(doc)?),
         COMMITMENT_TYPE => D::Commitment(serde_json::from_str(doc)?),
+        SUPERVISION_ITEM_TYPE => D::SupervisionItem(serde_json::from_str(doc)?),
         _ => return Ok(None),
     }))
 }
@@ -114,6 +118,12 @@ fn open_deadlines(doc: &IntegrityDoc) -> Vec<Due> {
             kind: KIND_OBJECTION_DECISION,
             unit: v.recorded_by.clone(),
             due: v.decision_due,
+            provisional: v.provisional,
+        }],
+        IntegrityDoc::SupervisionItem(v) if v.owed() => vec![Due {
+            kind: KIND_SUPERVISION_REPLY,
+            unit: Some(v.unit.clone()),
+            due: v.due,
             provisional: v.provisional,
         }],
         _ => Vec::new(),
@@ -322,6 +332,31 @@ pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
                 Text(serde_json::to_string(v)?),
             ],
         ),
+        D::SupervisionItem(v) => row(
+            "supervision_item_views",
+            &[
+                "id",
+                "version",
+                "kind",
+                "unit",
+                "status",
+                "due",
+                "assigned_at",
+                "doc",
+            ],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.kind.clone()),
+                Text(v.unit.clone()),
+                Text(v.status.clone()),
+                Text(date_text(v.due)),
+                Text(ts_text(v.assigned_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
     })
 }
 
@@ -337,7 +372,7 @@ pub(crate) fn deadline_rows(aggregate_type: &str, id: &str, doc: &IntegrityDoc) 
 fn has_deadlines(aggregate_type: &str) -> bool {
     matches!(
         aggregate_type,
-        RECTIFICATION_TYPE | REPAIR_TYPE | OBJECTION_TYPE
+        RECTIFICATION_TYPE | REPAIR_TYPE | OBJECTION_TYPE | SUPERVISION_ITEM_TYPE
     )
 }
 

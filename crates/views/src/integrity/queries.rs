@@ -821,3 +821,195 @@ impl Views {
             .collect()
     }
 }
+
+/// Filters of the supervision item list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SupervisionItemFilter {
+    /// The unit that owes (or gave) the reply (a handler: always its own).
+    pub unit: Option<String>,
+    /// npc_proposal, cppcc_motion, judicial_suggestion, procuratorial_suggestion.
+    pub kind: Option<String>,
+    /// assigned, replied, evaluated.
+    pub status: Option<String>,
+    /// Only items unanswered after their due day (as of the reader's day).
+    pub overdue: bool,
+    /// Only items whose unit is this one or a subject under it, at any depth (a bound
+    /// supervisor's jurisdiction).
+    pub within: Option<String>,
+}
+
+impl Views {
+    /// One supervision item as of `today`.
+    pub async fn supervision_item(
+        &self,
+        id: &str,
+        today: NaiveDate,
+    ) -> Result<Option<SupervisionItemView>, ViewError> {
+        Ok(match self.integrity_doc(SUPERVISION_ITEM_TYPE, id).await? {
+            Some(IntegrityDoc::SupervisionItem(mut v)) => {
+                v.refresh_overdue(today);
+                Some(v)
+            }
+            _ => None,
+        })
+    }
+
+    /// Supervision items, newest assignment first, paged by cursor.
+    #[tracing::instrument(skip(self, cursor))]
+    pub async fn supervision_items(
+        &self,
+        filter: &SupervisionItemFilter,
+        today: NaiveDate,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<SupervisionItemView>, ViewError> {
+        let limit = clamp(limit);
+        let mut binds = Binds::default();
+        let mut sql =
+            "SELECT assigned_at, id, doc FROM supervision_item_views WHERE 1 = 1".to_string();
+        if let Some(unit) = &filter.unit {
+            sql += &format!(" AND unit = {}", binds.push(unit));
+        }
+        if let Some(kind) = &filter.kind {
+            sql += &format!(" AND kind = {}", binds.push(kind));
+        }
+        if let Some(status) = &filter.status {
+            sql += &format!(" AND status = {}", binds.push(status));
+        }
+        if filter.overdue {
+            sql += &format!(
+                " AND status = 'assigned' AND due < {}",
+                binds.push(date_text(today))
+            );
+        }
+        if let Some(authority) = &filter.within {
+            let (a, b) = (binds.push(authority), binds.push(authority));
+            sql += &format!(
+                " AND (unit = {a} OR unit IN (\
+                 WITH RECURSIVE below(code) AS (\
+                 SELECT code FROM subject_views WHERE parent_code = {b} \
+                 UNION SELECT s.code FROM subject_views s JOIN below ON s.parent_code = below.code) \
+                 SELECT code FROM below))"
+            );
+        }
+        if let Some(cursor) = cursor {
+            let key = decode_cursor(cursor, 2)?;
+            let (a1, a2, id) = (
+                binds.push(key[0].clone()),
+                binds.push(key[0].clone()),
+                binds.push(key[1].clone()),
+            );
+            sql += &format!(" AND (assigned_at < {a1} OR (assigned_at = {a2} AND id > {id}))");
+        }
+        sql += &format!(" ORDER BY assigned_at DESC, id LIMIT {}", limit + 1);
+        let mut query = sqlx::query(&sql);
+        for value in &binds.values {
+            query = query.bind(value.as_str());
+        }
+        let rows = query.fetch_all(&self.db.any).await?;
+        let more = rows.len() > limit as usize;
+        let mut items = Vec::new();
+        let mut last = None;
+        for row in rows.iter().take(limit as usize) {
+            let mut view: SupervisionItemView =
+                serde_json::from_str(&row.try_get::<String, _>(2)?)?;
+            view.refresh_overdue(today);
+            items.push(view);
+            last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+        }
+        let next_cursor = match (more, last) {
+            (true, Some((a, id))) => Some(encode_cursor(&[&a, &id])),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+/// A commitment as the public sees it (承诺公示): township public commitments and
+/// investment promises with their fulfilment; repair commitments are not listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicCommitment {
+    pub id: String,
+    pub subject_code: String,
+    pub subject_name: String,
+    /// investment_promise or township_public.
+    pub kind: String,
+    /// What is promised now (after any recorded change).
+    pub text: String,
+    pub due_date: Option<NaiveDate>,
+    /// pending (in force, not assessed yet), fulfilled, partially_fulfilled, breached.
+    pub fulfilment: String,
+    pub made_at: chrono::DateTime<chrono::Utc>,
+    pub assessed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Changes by the recorded procedure: the earlier promise, why, who decided, when.
+    pub changes: Vec<CommitmentChange>,
+}
+
+/// The kinds of commitment published (承诺公示, the city's opinions §12 and §14).
+pub const PUBLIC_COMMITMENT_KINDS: [&str; 2] = ["investment_promise", "township_public"];
+
+impl Views {
+    /// Published commitments, newest first, paged by cursor (`made_at`, id).
+    #[tracing::instrument(skip(self, cursor))]
+    pub async fn public_commitments(
+        &self,
+        subject_code: Option<&str>,
+        kind: Option<&str>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<PublicCommitment>, ViewError> {
+        let limit = clamp(limit);
+        let mut binds = Binds::default();
+        let mut sql = format!(
+            "SELECT c.made_at, c.id, c.doc, s.name FROM commitment_views c \
+             JOIN subject_views s ON s.code = c.subject_code WHERE c.kind IN ({}, {})",
+            binds.push(PUBLIC_COMMITMENT_KINDS[0]),
+            binds.push(PUBLIC_COMMITMENT_KINDS[1])
+        );
+        if let Some(code) = subject_code {
+            sql += &format!(" AND c.subject_code = {}", binds.push(code));
+        }
+        if let Some(kind) = kind {
+            sql += &format!(" AND c.kind = {}", binds.push(kind));
+        }
+        if let Some(cursor) = cursor {
+            let key = decode_cursor(cursor, 2)?;
+            let (a1, a2, id) = (
+                binds.push(key[0].clone()),
+                binds.push(key[0].clone()),
+                binds.push(key[1].clone()),
+            );
+            sql += &format!(" AND (c.made_at < {a1} OR (c.made_at = {a2} AND c.id > {id}))");
+        }
+        sql += &format!(" ORDER BY c.made_at DESC, c.id LIMIT {}", limit + 1);
+        let mut query = sqlx::query(&sql);
+        for value in &binds.values {
+            query = query.bind(value.as_str());
+        }
+        let rows = query.fetch_all(&self.db.any).await?;
+        let more = rows.len() > limit as usize;
+        let mut items = Vec::new();
+        let mut last = None;
+        for row in rows.iter().take(limit as usize) {
+            let v: CommitmentView = serde_json::from_str(&row.try_get::<String, _>(2)?)?;
+            items.push(PublicCommitment {
+                id: v.id,
+                subject_code: v.subject_code,
+                subject_name: row.try_get(3)?,
+                kind: v.kind,
+                text: v.text,
+                due_date: v.due_date,
+                fulfilment: v.level.unwrap_or_else(|| "pending".into()),
+                made_at: v.made_at,
+                assessed_at: v.assessed_at,
+                changes: v.changes,
+            });
+            last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+        }
+        let next_cursor = match (more, last) {
+            (true, Some((a, id))) => Some(encode_cursor(&[&a, &id])),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}

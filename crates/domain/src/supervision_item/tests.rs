@@ -1,0 +1,585 @@
+//! Given/when/then tests of the supervision item aggregate, one per rule, named as
+//! sentences. Due days are checked against the official 2026 schedule shipped in
+//! `WorkingCalendar::china()`; times are written in Asia/Shanghai.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::integrity::IntegrityPolicy;
+
+type Framework = TestFramework<SupervisionItem>;
+
+fn services(policy: IntegrityPolicy) -> IntegrityServices {
+    IntegrityServices {
+        calendar: Arc::new(WorkingCalendar::china()),
+        policy,
+    }
+}
+
+fn item() -> Framework {
+    Framework::with(services(IntegrityPolicy::default()))
+}
+
+/// An instant given in Asia/Shanghai time, e.g. `at("2026-03-10 10:00")`.
+fn at(local: &str) -> DateTime<Utc> {
+    DateTime::parse_from_str(&format!("{local} +0800"), "%Y-%m-%d %H:%M %z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn due(s: &str) -> Deadline {
+    Deadline {
+        due: day(s),
+        provisional: false,
+    }
+}
+
+/// The unit the item is assigned to.
+fn unit_a() -> CreditCode {
+    CreditCode::parse("914403001922038216").unwrap()
+}
+
+fn unit_b() -> CreditCode {
+    CreditCode::parse("91330100716105852F").unwrap()
+}
+
+fn assign(kind: SupervisionKind, when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::AssignSupervisionItem {
+        kind,
+        source_ref: " 第0123号 ".into(),
+        title: "关于加快老旧小区改造的建议".into(),
+        unit: unit_a(),
+        unit_registered: true,
+        at: at(when),
+    }
+}
+
+fn assigned(kind: SupervisionKind, months: u32, when: &str, due_day: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionItemAssigned {
+        kind,
+        source_ref: "第0123号".into(),
+        title: "关于加快老旧小区改造的建议".into(),
+        unit: unit_a(),
+        months,
+        due: due(due_day),
+        policy: "supervision-2026".into(),
+        at: at(when),
+    }
+}
+
+/// An NPC proposal assigned on Tue 10 Mar 2026, due Wed 10 Jun 2026.
+fn npc_assigned() -> SupervisionItemEvent {
+    assigned(
+        SupervisionKind::NpcProposal,
+        3,
+        "2026-03-10 10:00",
+        "2026-06-10",
+    )
+}
+
+fn replied(on_time: bool, when: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionItemReplied {
+        unit: unit_a(),
+        text: "已纳入年度计划".into(),
+        on_time,
+        at: at(when),
+    }
+}
+
+fn reply(unit: CreditCode, text: &str, when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::ReplyToSupervisionItem {
+        unit,
+        text: text.into(),
+        at: at(when),
+    }
+}
+
+fn reassign(unit: CreditCode, reason: &str, when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::ReassignSupervisionItem {
+        unit,
+        unit_registered: true,
+        reason: reason.into(),
+        at: at(when),
+    }
+}
+
+fn escalate(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::EscalateOverdueReply { at: at(when) }
+}
+
+fn remind(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::RemindReplyDue { at: at(when) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Assignment and the due day
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_npc_proposal_is_due_three_months_after_its_assignment() {
+    item()
+        .given_no_previous_events()
+        .when(assign(SupervisionKind::NpcProposal, "2026-03-10 10:00"))
+        .then_expect_events(vec![npc_assigned()]);
+}
+
+#[test]
+fn a_cppcc_motion_is_due_three_months_after_its_assignment() {
+    item()
+        .given_no_previous_events()
+        .when(assign(SupervisionKind::CppccMotion, "2026-03-10 10:00"))
+        .then_expect_events(vec![assigned(
+            SupervisionKind::CppccMotion,
+            3,
+            "2026-03-10 10:00",
+            "2026-06-10",
+        )]);
+}
+
+#[test]
+fn a_procuratorial_suggestion_due_on_a_sunday_is_due_the_next_monday() {
+    // 10 May 2026 is a Sunday (9 May is the make-up working day, not the 10th).
+    item()
+        .given_no_previous_events()
+        .when(assign(
+            SupervisionKind::ProcuratorialSuggestion,
+            "2026-03-10 10:00",
+        ))
+        .then_expect_events(vec![assigned(
+            SupervisionKind::ProcuratorialSuggestion,
+            2,
+            "2026-03-10 10:00",
+            "2026-05-11",
+        )]);
+}
+
+#[test]
+fn a_judicial_suggestion_due_in_the_national_day_holiday_is_due_after_it() {
+    item()
+        .given_no_previous_events()
+        .when(assign(
+            SupervisionKind::JudicialSuggestion,
+            "2026-08-01 09:00",
+        ))
+        .then_expect_events(vec![assigned(
+            SupervisionKind::JudicialSuggestion,
+            2,
+            "2026-08-01 09:00",
+            "2026-10-08",
+        )]);
+}
+
+#[test]
+fn a_due_day_in_a_year_without_a_schedule_is_provisional() {
+    let SupervisionItemEvent::SupervisionItemAssigned { due, .. } = item()
+        .given_no_previous_events()
+        .when(assign(SupervisionKind::NpcProposal, "2026-11-16 09:00"))
+        .inspect_result()
+        .unwrap()
+        .remove(0)
+    else {
+        panic!("not an assignment");
+    };
+    assert_eq!(
+        due,
+        Deadline {
+            due: day("2027-02-16"),
+            provisional: true
+        }
+    );
+}
+
+#[test]
+fn the_limits_come_from_the_configuration() {
+    let mut policy = IntegrityPolicy::default();
+    policy.supervision.npc_proposal_months = 1;
+    policy.supervision.policy = "local-2027".into();
+    Framework::with(services(policy))
+        .given_no_previous_events()
+        .when(assign(SupervisionKind::NpcProposal, "2026-03-10 10:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionItemAssigned {
+            kind: SupervisionKind::NpcProposal,
+            source_ref: "第0123号".into(),
+            title: "关于加快老旧小区改造的建议".into(),
+            unit: unit_a(),
+            months: 1,
+            due: due("2026-04-10"),
+            policy: "local-2027".into(),
+            at: at("2026-03-10 10:00"),
+        }]);
+}
+
+#[test]
+fn an_item_is_not_assigned_twice() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(assign(SupervisionKind::NpcProposal, "2026-03-11 10:00"))
+        .then_expect_error(SupervisionItemError::AlreadyAssigned);
+}
+
+#[test]
+fn an_item_is_not_assigned_to_an_unregistered_unit() {
+    let mut command = assign(SupervisionKind::NpcProposal, "2026-03-10 10:00");
+    if let SupervisionItemCommand::AssignSupervisionItem {
+        unit_registered, ..
+    } = &mut command
+    {
+        *unit_registered = false;
+    }
+    item()
+        .given_no_previous_events()
+        .when(command)
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "unit",
+            message: "no subject is registered with this code".into(),
+        });
+}
+
+#[test]
+fn an_item_without_a_source_reference_is_refused() {
+    let mut command = assign(SupervisionKind::NpcProposal, "2026-03-10 10:00");
+    if let SupervisionItemCommand::AssignSupervisionItem { source_ref, .. } = &mut command {
+        *source_ref = "  ".into();
+    }
+    item()
+        .given_no_previous_events()
+        .when(command)
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "source_ref",
+            message: "must not be blank".into(),
+        });
+}
+
+#[test]
+fn an_item_with_a_title_too_long_is_refused() {
+    let mut command = assign(SupervisionKind::NpcProposal, "2026-03-10 10:00");
+    if let SupervisionItemCommand::AssignSupervisionItem { title, .. } = &mut command {
+        *title = "长".repeat(TITLE_MAX_CHARS + 1);
+    }
+    item()
+        .given_no_previous_events()
+        .when(command)
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "title",
+            message: format!("must be at most {TITLE_MAX_CHARS} characters"),
+        });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reply and satisfaction
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_assigned_unit_replies_on_the_due_day_on_time() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reply(unit_a(), " 已纳入年度计划 ", "2026-06-10 23:00"))
+        .then_expect_events(vec![replied(true, "2026-06-10 23:00")]);
+}
+
+#[test]
+fn a_reply_after_the_due_day_is_late() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reply(unit_a(), "已纳入年度计划", "2026-06-11 08:00"))
+        .then_expect_events(vec![replied(false, "2026-06-11 08:00")]);
+}
+
+#[test]
+fn another_unit_cannot_reply() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reply(unit_b(), "已纳入年度计划", "2026-04-01 10:00"))
+        .then_expect_error(SupervisionItemError::NotAssignedUnit);
+}
+
+#[test]
+fn a_blank_reply_is_refused() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reply(unit_a(), " ", "2026-04-01 10:00"))
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "text",
+            message: "must not be blank".into(),
+        });
+}
+
+#[test]
+fn an_item_is_not_replied_to_twice() {
+    item()
+        .given(vec![npc_assigned(), replied(true, "2026-04-01 10:00")])
+        .when(reply(unit_a(), "再次答复", "2026-04-02 10:00"))
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "reply to",
+            status: SupervisionStatus::Replied,
+        });
+}
+
+#[test]
+fn an_item_never_assigned_is_not_found() {
+    item()
+        .given_no_previous_events()
+        .when(reply(unit_a(), "答复", "2026-04-01 10:00"))
+        .then_expect_error(SupervisionItemError::NotFound);
+}
+
+#[test]
+fn the_proposers_satisfaction_is_recorded_after_the_reply() {
+    item()
+        .given(vec![npc_assigned(), replied(true, "2026-04-01 10:00")])
+        .when(SupervisionItemCommand::RecordSatisfaction {
+            satisfaction: Satisfaction::BasicallySatisfied,
+            at: at("2026-04-10 10:00"),
+        })
+        .then_expect_events(vec![
+            SupervisionItemEvent::SupervisionSatisfactionRecorded {
+                satisfaction: Satisfaction::BasicallySatisfied,
+                at: at("2026-04-10 10:00"),
+            },
+        ]);
+}
+
+#[test]
+fn satisfaction_is_not_recorded_before_a_reply() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(SupervisionItemCommand::RecordSatisfaction {
+            satisfaction: Satisfaction::Satisfied,
+            at: at("2026-04-10 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "record satisfaction with",
+            status: SupervisionStatus::Assigned,
+        });
+}
+
+#[test]
+fn satisfaction_is_not_recorded_twice() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            replied(true, "2026-04-01 10:00"),
+            SupervisionItemEvent::SupervisionSatisfactionRecorded {
+                satisfaction: Satisfaction::Dissatisfied,
+                at: at("2026-04-10 10:00"),
+            },
+        ])
+        .when(SupervisionItemCommand::RecordSatisfaction {
+            satisfaction: Satisfaction::Satisfied,
+            at: at("2026-04-11 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "record satisfaction with",
+            status: SupervisionStatus::Evaluated,
+        });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reassignment
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_reassigned_item_is_due_again_from_the_reassignment() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reassign(unit_b(), " 不属于本单位职责 ", "2026-03-20 10:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionItemReassigned {
+            from: unit_a(),
+            to: unit_b(),
+            reason: "不属于本单位职责".into(),
+            months: 3,
+            due: due("2026-06-22"), // 20 Jun is a Saturday after the Dragon Boat holiday
+            at: at("2026-03-20 10:00"),
+        }]);
+}
+
+#[test]
+fn after_a_reassignment_only_the_new_unit_replies() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            SupervisionItemEvent::SupervisionItemReassigned {
+                from: unit_a(),
+                to: unit_b(),
+                reason: "不属于本单位职责".into(),
+                months: 3,
+                due: due("2026-06-22"),
+                at: at("2026-03-20 10:00"),
+            },
+        ])
+        .when(reply(unit_a(), "答复", "2026-04-01 10:00"))
+        .then_expect_error(SupervisionItemError::NotAssignedUnit);
+}
+
+#[test]
+fn an_item_is_not_reassigned_to_the_unit_that_has_it() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reassign(unit_a(), "重新交办", "2026-03-20 10:00"))
+        .then_expect_error(SupervisionItemError::SameUnit);
+}
+
+#[test]
+fn an_item_is_not_reassigned_without_a_reason() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(reassign(unit_b(), "", "2026-03-20 10:00"))
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "reason",
+            message: "must not be blank".into(),
+        });
+}
+
+#[test]
+fn an_item_is_not_reassigned_to_an_unregistered_unit() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(SupervisionItemCommand::ReassignSupervisionItem {
+            unit: unit_b(),
+            unit_registered: false,
+            reason: "不属于本单位职责".into(),
+            at: at("2026-03-20 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "unit",
+            message: "no subject is registered with this code".into(),
+        });
+}
+
+#[test]
+fn a_replied_item_is_not_reassigned() {
+    item()
+        .given(vec![npc_assigned(), replied(true, "2026-04-01 10:00")])
+        .when(reassign(unit_b(), "不属于本单位职责", "2026-04-02 10:00"))
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "reassign",
+            status: SupervisionStatus::Replied,
+        });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reminders and escalation (the deadline engine)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_unanswered_item_is_escalated_the_day_after_its_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(escalate("2026-06-11 00:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionReplyOverdue {
+            unit: unit_a(),
+            due: day("2026-06-10"),
+            at: at("2026-06-11 00:00"),
+        }]);
+}
+
+#[test]
+fn an_item_is_not_escalated_on_its_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(escalate("2026-06-10 23:59"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::NotYetDue {
+                due: day("2026-06-10"),
+            },
+        ));
+}
+
+#[test]
+fn an_item_is_escalated_once_per_due_day() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            SupervisionItemEvent::SupervisionReplyOverdue {
+                unit: unit_a(),
+                due: day("2026-06-10"),
+                at: at("2026-06-11 00:00"),
+            },
+        ])
+        .when(escalate("2026-06-12 00:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-06-10"),
+            },
+        ));
+}
+
+#[test]
+fn a_replied_item_is_not_escalated() {
+    item()
+        .given(vec![npc_assigned(), replied(true, "2026-04-01 10:00")])
+        .when(escalate("2026-06-11 00:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::NotOpen,
+        ));
+}
+
+#[test]
+fn an_unanswered_item_is_reminded_before_its_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(remind("2026-06-09 09:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionReplyDueSoon {
+            due: day("2026-06-10"),
+            at: at("2026-06-09 09:00"),
+        }]);
+}
+
+#[test]
+fn an_item_is_reminded_once_per_due_day() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            SupervisionItemEvent::SupervisionReplyDueSoon {
+                due: day("2026-06-10"),
+                at: at("2026-06-09 09:00"),
+            },
+        ])
+        .when(remind("2026-06-10 09:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2026-06-10"),
+            },
+        ));
+}
+
+#[test]
+fn an_item_is_not_reminded_after_its_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(remind("2026-06-11 09:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::Passed {
+                due: day("2026-06-10"),
+            },
+        ));
+}
+
+#[test]
+fn a_reassigned_item_is_escalated_on_its_new_due_day_only() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            SupervisionItemEvent::SupervisionItemReassigned {
+                from: unit_a(),
+                to: unit_b(),
+                reason: "不属于本单位职责".into(),
+                months: 3,
+                due: due("2026-06-22"),
+                at: at("2026-03-20 10:00"),
+            },
+        ])
+        .when(escalate("2026-06-11 00:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::NotYetDue {
+                due: day("2026-06-22"),
+            },
+        ));
+}

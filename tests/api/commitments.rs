@@ -1,0 +1,147 @@
+//! Commitments in public (issue 11 item 4): township public commitments and investment
+//! promises listed with their fulfilment, without a token; a promise changed only by a
+//! recorded procedure (reason, who, when) that the list shows; on Postgres + NATS and
+//! embedded.
+
+use probity_tests::{spawn_app, Mode, TestApp, UNIT_A};
+use serde_json::{json, Value};
+
+crate::both_modes!(
+    township_commitments_and_investment_promises_are_public_with_their_fulfilment_and_changes,
+);
+
+async fn make(app: &TestApp, kind: &str, text: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/commitments",
+            &app.supervisor,
+            &json!({"subject_code": UNIT_A, "kind": kind, "text": text, "due_date": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn township_commitments_and_investment_promises_are_public_with_their_fulfilment_and_changes(
+    mode: Mode,
+) {
+    let app = spawn_app(mode).await;
+    let r = app
+        .post(
+            "/api/v1/subjects",
+            &app.admin,
+            &json!({"credit_code": UNIT_A, "name": "某某镇人民政府", "kind": "government"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let township = make(&app, "township_public", "年底前完成农村道路修缮").await;
+    let promise = make(
+        &app,
+        "investment_promise",
+        "为入驻企业提供标准厂房三年租金减半",
+    )
+    .await;
+    let repair = make(&app, "repair", "依法依规开展政府采购").await;
+
+    // The public (no token) sees the two published kinds, newest first, not the repair one.
+    let list = format!("/api/v1/public/commitments?subject_code={UNIT_A}");
+    let body = app.eventually(&list, "", |b| ids(b).len() == 2).await;
+    assert_eq!(ids(&body), vec![promise.clone(), township.clone()]);
+    assert!(!ids(&body).contains(&repair));
+    let first = &body["items"][0];
+    assert_eq!(first["subject_name"], "某某镇人民政府");
+    assert_eq!(first["fulfilment"], "pending");
+    assert_eq!(first["changes"], json!([]));
+    let only = app
+        .get("/api/v1/public/commitments?kind=township_public", "")
+        .await;
+    assert_eq!(ids(only.assert_ok()), vec![township.clone()]);
+    // Paged.
+    let page = app.get("/api/v1/public/commitments?limit=1", "").await;
+    let cursor = page.assert_ok()["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ids(&page.body), vec![promise.clone()]);
+    let next = app
+        .get(
+            &format!("/api/v1/public/commitments?limit=1&cursor={cursor}"),
+            "",
+        )
+        .await;
+    assert_eq!(ids(next.assert_ok()), vec![township.clone()]);
+    assert!(next.body["next_cursor"].is_null());
+
+    // The promise is changed by the recorded procedure, never edited.
+    let change = format!("/api/v1/commitments/{promise}/change");
+    let body = json!({"text": "为入驻企业提供标准厂房两年租金减半", "due_date": "2027-06-30",
+        "reason": "因上级政策调整，依法变更优惠期限并对企业损失予以补偿",
+        "decided_by": "某某镇人民政府党政联席会议（2026年第3次）"});
+    app.post(&change, &app.handler_a, &body)
+        .await
+        .assert_problem(403, "forbidden");
+    let r = app.post(&change, &app.supervisor, &body).await;
+    assert_eq!(r.assert_ok()["text"], "为入驻企业提供标准厂房两年租金减半");
+    assert_eq!(
+        r.body["changes"][0]["previous_text"],
+        "为入驻企业提供标准厂房三年租金减半"
+    );
+    let mut blank = body.clone();
+    blank["reason"] = json!(" ");
+    app.post(&change, &app.supervisor, &blank)
+        .await
+        .assert_problem(422, "validation_failed");
+    let listed = app
+        .eventually(&list, "", |b| {
+            b["items"][0]["changes"]
+                .as_array()
+                .is_some_and(|c| c.len() == 1)
+        })
+        .await;
+    let item = &listed["items"][0];
+    assert_eq!(item["text"], "为入驻企业提供标准厂房两年租金减半");
+    assert_eq!(item["due_date"], "2027-06-30");
+    assert_eq!(
+        item["changes"][0]["decided_by"],
+        "某某镇人民政府党政联席会议（2026年第3次）"
+    );
+    assert!(item["changes"][0]["at"].is_string());
+
+    // Assessed: the fulfilment shows, and an assessed commitment is no longer changed.
+    app.post(
+        &format!("/api/v1/commitments/{township}/assess"),
+        &app.supervisor,
+        &json!({"level": "fulfilled", "note": "道路修缮已完成并验收"}),
+    )
+    .await
+    .assert_ok();
+    app.eventually(&list, "", |b| b["items"][1]["fulfilment"] == "fulfilled")
+        .await;
+    app.post(
+        &format!("/api/v1/commitments/{township}/change"),
+        &app.supervisor,
+        &body,
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+
+    // Bad filters.
+    app.get("/api/v1/public/commitments?kind=repair", "")
+        .await
+        .assert_problem(422, "validation_failed");
+    app.get("/api/v1/public/commitments?subject_code=123", "")
+        .await
+        .assert_problem(422, "invalid_credit_code");
+    app.get("/api/v1/public/commitments?cursor=zzz", "")
+        .await
+        .assert_problem(422, "validation_failed");
+}

@@ -217,6 +217,8 @@ mod tests {
             rectifications_overdue: 0,
             replies_on_time: 0,
             replies_late: 0,
+            supervision_replies_on_time: 0,
+            supervision_replies_late: 0,
             satisfaction_rate: None,
         }
     }

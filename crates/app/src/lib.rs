@@ -27,6 +27,7 @@ pub mod erasure;
 pub mod error;
 pub mod integrity;
 pub mod metrics;
+pub mod open_data;
 pub mod tokens;
 pub mod validate;
 

@@ -42,6 +42,7 @@ pub mod history;
 pub mod idempotency;
 pub mod integrity;
 pub mod objections;
+pub mod open_data;
 pub mod openapi;
 pub mod ops;
 pub mod problems;
@@ -265,7 +266,8 @@ pub fn router(state: AppState) -> Router {
         .merge(repairs::router())
         .merge(objections::router())
         .merge(commitments::router())
-        .merge(public::router());
+        .merge(public::router())
+        .merge(open_data::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

@@ -7,8 +7,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::subjects;
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
-use crate::{deadlines, error, history, ops, public, rectifications, repairs, subjects};
+use crate::{deadlines, error, history, open_data, ops, public, rectifications, repairs};
 
 /// The bearer security scheme.
 struct BearerAuth;
@@ -127,6 +128,7 @@ Errors are application/problem+json with a stable `code`."
         public::public_records,
         public::public_subject,
         public::public_sector_list,
+        open_data::open_data_records,
         deadlines::deadline_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
@@ -237,6 +239,7 @@ Errors are application/problem+json with a stable `code`."
         (name = "objections", description = "异议: objections to records"),
         (name = "commitments", description = "信用承诺: commitments and their fulfilment"),
         (name = "public", description = "信用中国（九江）: the public disclosure, no token"),
+        (name = "open-data", description = "开放数据: the public data in bulk for third-party evaluators (§3)"),
         (name = "deadlines", description = "Open deadlines for supervision"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),
         (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),

@@ -1,0 +1,301 @@
+//! Open data for third-party evaluators (issue 11 item 3): the evaluator pulls the public
+//! records in bulk as NDJSON and CSV, then only what changed by the cursor it was given
+//! (a withdrawal as a `delete`), never anything personal; every pull is in the access
+//! log; other roles are refused. On Postgres + NATS and embedded.
+
+use std::collections::BTreeMap;
+
+use chrono::Months;
+use probity_http::Role;
+use probity_tests::{spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
+use serde_json::{json, Value};
+
+crate::both_modes!(
+    an_evaluator_pulls_the_public_records_then_only_what_changed_and_nothing_personal,
+    only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused,
+);
+
+const PATH: &str = "/api/v1/open-data/records";
+
+/// Personal data the scenario puts on file, none of which may ever be in a pull.
+const PERSONAL: [&str; 5] = [
+    "张三",
+    "13800138000",
+    "11010519491231002X",
+    "李四",
+    "110105194912310046",
+];
+
+async fn evaluator(app: &TestApp) -> String {
+    probity_http::create_token(&app.app.db, Role::Evaluator, None, Some("evaluator".into()))
+        .await
+        .expect("creating an evaluator token")
+}
+
+/// A pull: status, headers and the raw body.
+struct Pull {
+    status: u16,
+    content_type: String,
+    cursor: String,
+    link: String,
+    text: String,
+}
+
+async fn pull(app: &TestApp, token: &str, since: Option<&str>, accept: &str) -> Pull {
+    let mut req = app
+        .client
+        .get(format!("{}{PATH}", app.url))
+        .bearer_auth(token)
+        .header("accept", accept);
+    if let Some(since) = since {
+        req = req.query(&[("since", since)]);
+    }
+    let resp = req.send().await.expect("the server answers");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (status, content_type) = (resp.status().as_u16(), header("content-type"));
+    let (cursor, link) = (header("probity-cursor"), header("link"));
+    let text = resp.text().await.expect("the whole body");
+    for personal in PERSONAL {
+        assert!(!text.contains(personal), "{personal} in a pull: {text}");
+    }
+    Pull {
+        status,
+        content_type,
+        cursor,
+        link,
+        text,
+    }
+}
+
+/// The NDJSON lines of a pull by id, each parsed with serde_json.
+fn ndjson(p: &Pull) -> BTreeMap<String, Value> {
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert_eq!(p.content_type, "application/x-ndjson");
+    p.text
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            (v["id"].as_str().expect("an id").to_string(), v)
+        })
+        .collect()
+}
+
+/// The CSV rows of a pull by id, each a map of column to value (read with the csv crate).
+fn csv_rows(p: &Pull) -> BTreeMap<String, BTreeMap<String, String>> {
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.content_type.starts_with("text/csv"), "{}", p.content_type);
+    let mut reader = csv::Reader::from_reader(p.text.as_bytes());
+    let headers = reader.headers().expect("a header row").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "op",
+            "id",
+            "subject_code",
+            "subject_name",
+            "sector",
+            "severity",
+            "source",
+            "source_ref",
+            "decision_date",
+            "summary",
+            "published_until",
+            "under_objection"
+        ]
+    );
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("a well-formed row");
+            let fields: BTreeMap<String, String> = headers
+                .iter()
+                .zip(row.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
+            (fields["id"].clone(), fields)
+        })
+        .collect()
+}
+
+async fn register(app: &TestApp) {
+    for body in [
+        json!({"credit_code": UNIT_A, "name": "九江市人民政府", "kind": "government"}),
+        json!({"credit_code": UNIT_B, "name": "九江市某局", "kind": "department", "parent_code": UNIT_A}),
+    ] {
+        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+}
+
+/// Records a finding against UNIT_B (or a civil servant) and returns its id.
+async fn record(app: &TestApp, source_ref: &str, civil_servant: Option<&str>) -> String {
+    let decided = app.today().checked_sub_months(Months::new(1)).unwrap();
+    let mut body = json!({
+        "source": "administrative_penalty",
+        "source_ref": source_ref,
+        "decision_date": decided,
+        "severity": "ordinary",
+        "sector": "procurement",
+        "summary": "政府采购中违规指定品牌",
+        "ban_years": 1
+    });
+    match civil_servant {
+        Some(id) => body["civil_servant_id"] = json!(id),
+        None => body["subject_code"] = json!(UNIT_B),
+    }
+    let r = app.post("/api/v1/records", &app.supervisor, &body).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn public_ids(body: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn an_evaluator_pulls_the_public_records_then_only_what_changed_and_nothing_personal(
+    mode: Mode,
+) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    register(&app).await;
+    // Personal data on file: a named complaint and a civil servant with a record.
+    app.file("complaint").await;
+    let servant = app
+        .post(
+            "/api/v1/civil-servants",
+            &app.admin,
+            &json!({"identity_number": "110105194912310046", "name": "李四", "unit_code": UNIT_B}),
+        )
+        .await;
+    assert_eq!(servant.status.as_u16(), 201, "{}", servant.body);
+    let servants_record = record(&app, "九监罚〔2026〕0", servant.body["id"].as_str()).await;
+    let first = record(&app, "九监罚〔2026〕1", None).await;
+    let second = record(&app, "九监罚〔2026〕2", None).await;
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    app.eventually("/api/v1/public/records", "", |b| public_ids(b) == both)
+        .await;
+
+    // The first pull: every record shown, as the public disclosure shows it.
+    let full = pull(&app, &token, None, "application/x-ndjson").await;
+    let lines = ndjson(&full);
+    assert_eq!(
+        lines.keys().cloned().collect::<Vec<_>>(),
+        both,
+        "{}",
+        full.text
+    );
+    let line = &lines[&first];
+    assert_eq!(line["op"], "upsert");
+    assert_eq!(line["subject_code"], UNIT_B);
+    assert_eq!(line["subject_name"], "九江市某局");
+    assert_eq!(line["source_ref"], "九监罚〔2026〕1");
+    assert_eq!(line["under_objection"], false);
+    assert!(!full.text.contains(&servants_record), "{}", full.text);
+    assert!(!full.cursor.is_empty());
+    assert_eq!(
+        full.link,
+        format!("<{PATH}?since={}>; rel=\"next\"", full.cursor)
+    );
+    // Without an Accept, NDJSON too; the same pull as CSV has the same records.
+    let again = pull(&app, &token, None, "*/*").await;
+    assert_eq!(ndjson(&again).len(), 2);
+    let as_csv = csv_rows(&pull(&app, &token, None, "text/csv").await);
+    assert_eq!(as_csv.keys().cloned().collect::<Vec<_>>(), both);
+    assert_eq!(as_csv[&second]["op"], "upsert");
+    assert_eq!(as_csv[&second]["summary"], "政府采购中违规指定品牌");
+    assert_eq!(as_csv[&second]["under_objection"], "false");
+
+    // Nothing changed: the next pull is empty, and hands out a cursor again.
+    let quiet = pull(&app, &token, Some(&full.cursor), "application/x-ndjson").await;
+    assert!(ndjson(&quiet).is_empty(), "{}", quiet.text);
+    assert!(!quiet.cursor.is_empty());
+
+    // One record withdrawn, one new: the nightly pull gets exactly these two.
+    let w = app
+        .post(
+            &format!("/api/v1/records/{first}/withdraw"),
+            &app.supervisor,
+            &json!({"reason": "处罚决定已被复议撤销"}),
+        )
+        .await;
+    assert_eq!(w.assert_ok()["status"], "withdrawn");
+    let third = record(&app, "九监罚〔2026〕3", None).await;
+    let mut now_shown = vec![second.clone(), third.clone()];
+    now_shown.sort();
+    app.eventually("/api/v1/public/records", "", |b| public_ids(b) == now_shown)
+        .await;
+    let changes = csv_rows(&pull(&app, &token, Some(&quiet.cursor), "text/csv").await);
+    let mut changed = vec![first.clone(), third.clone()];
+    changed.sort();
+    assert_eq!(changes.keys().cloned().collect::<Vec<_>>(), changed);
+    assert_eq!(changes[&first]["op"], "delete");
+    assert_eq!(changes[&first]["subject_code"], "");
+    assert_eq!(changes[&third]["op"], "upsert");
+    assert_eq!(changes[&third]["source_ref"], "九监罚〔2026〕3");
+    // The same changes as NDJSON from the same cursor.
+    let same = ndjson(&pull(&app, &token, Some(&quiet.cursor), "application/x-ndjson").await);
+    assert_eq!(same[&first], json!({"op": "delete", "id": first}));
+    assert_eq!(same[&third]["op"], "upsert");
+    assert_eq!(same.len(), 2);
+
+    // Every pull is in the access log, with the evaluator's role.
+    let log = app
+        .eventually(
+            "/api/v1/access-log?case_type=open_data",
+            &app.auditor,
+            |b| b["items"].as_array().map_or(0, Vec::len) >= 6,
+        )
+        .await;
+    for entry in log["items"].as_array().unwrap() {
+        assert_eq!(entry["event_type"], "OpenDataRead", "{entry}");
+        assert_eq!(entry["case_id"], "records", "{entry}");
+        assert_eq!(entry["role"], "evaluator", "{entry}");
+        assert_eq!(entry["purpose"], "open_data", "{entry}");
+    }
+    app.app.stop().await;
+}
+
+async fn only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    for other in [
+        &app.admin,
+        &app.intake,
+        &app.supervisor,
+        &app.auditor,
+        &app.handler_a,
+    ] {
+        app.get(PATH, other).await.assert_problem(403, "forbidden");
+    }
+    app.get(PATH, "")
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get(&format!("{PATH}?since=not-a-cursor"), &token)
+        .await
+        .assert_problem(422, "validation_failed");
+    // An evaluator reads nothing else.
+    app.get("/api/v1/records", &token)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/api/v1/access-log", &token)
+        .await
+        .assert_problem(403, "forbidden");
+    // An empty data set is an empty body (CSV: its header row alone).
+    let empty = pull(&app, &token, None, "text/csv").await;
+    assert!(csv_rows(&empty).is_empty(), "{}", empty.text);
+    app.app.stop().await;
+}

@@ -234,7 +234,8 @@ closed_set!(
 closed_set!(
     /// Where a dishonesty finding comes from.
     Source => probity_domain::integrity::Source {
-        AdministrativePenalty, Sanction, CourtJudgment, Audit, Complaint, CommitmentBreach
+        AdministrativePenalty, Sanction, CourtJudgment, Audit, Complaint, CommitmentBreach,
+        ThirdParty
     }
 );
 closed_set!(

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 crate::both_modes!(
     an_evaluator_pulls_the_public_records_then_only_what_changed_and_nothing_personal,
     only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused,
+    third_party_information_is_published_only_once_the_credit_office_confirms_it,
 );
 
 const PATH: &str = "/api/v1/open-data/records";
@@ -297,5 +298,175 @@ async fn only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused(mode: 
     // An empty data set is an empty body (CSV: its header row alone).
     let empty = pull(&app, &token, None, "text/csv").await;
     assert!(csv_rows(&empty).is_empty(), "{}", empty.text);
+    app.app.stop().await;
+}
+
+fn proposal_body(provider_ref: &str) -> Value {
+    json!({
+        "subject_code": UNIT_B,
+        "provider": "某信用服务机构",
+        "provider_ref": provider_ref,
+        "decision_date": "2026-02-02",
+        "severity": "ordinary",
+        "sector": "general",
+        "summary": "合同履约纠纷经法院判决未履行"
+    })
+}
+
+async fn third_party_information_is_published_only_once_the_credit_office_confirms_it(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    register(&app).await;
+    let shown = record(&app, "九监罚〔2026〕9", None).await;
+    app.eventually("/api/v1/public/records", "", |b| {
+        public_ids(b) == vec![shown.clone()]
+    })
+    .await;
+    let start = pull(&app, &token, None, "application/x-ndjson").await;
+
+    // Two findings of a third-party credit service, submitted by the evaluator.
+    let submitted = app
+        .post("/api/v1/record-proposals", &token, &proposal_body("CS-1"))
+        .await;
+    assert_eq!(submitted.status.as_u16(), 201, "{}", submitted.body);
+    assert_eq!(submitted.body["status"], "submitted");
+    assert_eq!(submitted.body["provider"], "某信用服务机构");
+    let confirmed_id = submitted.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        submitted.headers["location"].to_str().unwrap(),
+        format!("/api/v1/record-proposals/{confirmed_id}")
+    );
+    let other = app
+        .post(
+            "/api/v1/record-proposals",
+            &app.admin,
+            &proposal_body("CS-2"),
+        )
+        .await;
+    assert_eq!(other.status.as_u16(), 201, "{}", other.body);
+    let rejected_id = other.body["id"].as_str().unwrap().to_string();
+    app.post("/api/v1/record-proposals", &token, &proposal_body("CS-1"))
+        .await
+        .assert_problem(409, "already_exists");
+    app.post(
+        "/api/v1/record-proposals",
+        &app.intake,
+        &proposal_body("CS-3"),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let mut unregistered = proposal_body("CS-4");
+    unregistered["subject_code"] = json!("91330100716105852F");
+    app.post("/api/v1/record-proposals", &token, &unregistered)
+        .await
+        .assert_problem(422, "validation_failed");
+
+    // The supervisors list them; the evaluator sees its own only.
+    let list = app
+        .get("/api/v1/record-proposals?status=submitted", &app.supervisor)
+        .await;
+    assert_eq!(
+        list.assert_ok()["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        list.body
+    );
+    app.get("/api/v1/record-proposals", &token)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&format!("/api/v1/record-proposals/{confirmed_id}"), &token)
+        .await
+        .assert_ok();
+    app.get(&format!("/api/v1/record-proposals/{rejected_id}"), &token)
+        .await
+        .assert_problem(404, "not_found");
+
+    // Unconfirmed: in no public view and no open data.
+    let waiting = pull(&app, &token, Some(&start.cursor), "application/x-ndjson").await;
+    assert!(ndjson(&waiting).is_empty(), "{}", waiting.text);
+    let public = app.get("/api/v1/public/records", "").await;
+    assert_eq!(public_ids(&public.body), vec![shown.clone()]);
+
+    // Only the credit office decides.
+    app.post(
+        &format!("/api/v1/record-proposals/{confirmed_id}/confirm"),
+        &token,
+        &json!({}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let confirmed = app
+        .post(
+            &format!("/api/v1/record-proposals/{confirmed_id}/confirm"),
+            &app.supervisor,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(confirmed.assert_ok()["status"], "confirmed");
+    let record_id = confirmed.body["record_id"].as_str().unwrap().to_string();
+    let record = app
+        .get(&format!("/api/v1/records/{record_id}"), &app.supervisor)
+        .await;
+    assert_eq!(record.assert_ok()["source"], "third_party");
+    assert_eq!(record.body["source_ref"], "某信用服务机构:CS-1");
+    app.post(
+        &format!("/api/v1/record-proposals/{confirmed_id}/reject"),
+        &app.supervisor,
+        &json!({"reason": "too late"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+
+    app.post(
+        &format!("/api/v1/record-proposals/{rejected_id}/reject"),
+        &app.supervisor,
+        &json!({"reason": " "}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let rejected = app
+        .post(
+            &format!("/api/v1/record-proposals/{rejected_id}/reject"),
+            &app.supervisor,
+            &json!({"reason": "来源无法核实"}),
+        )
+        .await;
+    assert_eq!(rejected.assert_ok()["status"], "rejected");
+    assert_eq!(rejected.body["rejection_reason"], "来源无法核实");
+    assert!(rejected.body["record_id"].is_null());
+    app.post(
+        &format!("/api/v1/record-proposals/{rejected_id}/confirm"),
+        &app.supervisor,
+        &json!({}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    app.post(
+        "/api/v1/record-proposals/nope/confirm",
+        &app.supervisor,
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // Confirmed: published, and the nightly pull gets it; the rejected one never.
+    let mut both = vec![shown.clone(), record_id.clone()];
+    both.sort();
+    app.eventually("/api/v1/public/records", "", |b| public_ids(b) == both)
+        .await;
+    let after = ndjson(&pull(&app, &token, Some(&start.cursor), "application/x-ndjson").await);
+    assert_eq!(
+        after.keys().cloned().collect::<Vec<_>>(),
+        vec![record_id.clone()]
+    );
+    assert_eq!(after[&record_id]["source"], "third_party");
+    let decided = app.get("/api/v1/record-proposals", &app.auditor).await;
+    let statuses: Vec<&str> = decided.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["rejected", "confirmed"]);
     app.app.stop().await;
 }

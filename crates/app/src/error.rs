@@ -18,6 +18,7 @@ use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
+use probity_domain::record_proposal::ProposalError;
 use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
@@ -77,6 +78,9 @@ pub enum AppError {
     /// The commitment refused the command.
     #[error(transparent)]
     Commitment(#[from] CommitmentError),
+    /// The record proposal refused the command.
+    #[error(transparent)]
+    Proposal(#[from] ProposalError),
     /// The calendar refused a holiday schedule (`probity calendar load`).
     #[error(transparent)]
     CalendarAdmin(#[from] CalendarAdminError),
@@ -179,6 +183,7 @@ impl AppError {
                 | AppError::Repair(_)
                 | AppError::Objection(_)
                 | AppError::Commitment(_)
+                | AppError::Proposal(_)
                 | AppError::CalendarAdmin(_)
         )
     }

@@ -50,6 +50,8 @@ pub struct IntegrityCommands {
     pub repairs: Arc<Executor<Repair>>,
     pub objections: Arc<Executor<Objection>>,
     pub commitments: Arc<Executor<Commitment>>,
+    /// Third parties' findings waiting for a supervisor (§3).
+    pub proposals: Arc<Executor<probity_domain::record_proposal::RecordProposal>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -73,6 +75,7 @@ impl IntegrityCommands {
             repairs: shared(&db, &services),
             objections: shared(&db, &services),
             commitments: shared(&db, &services),
+            proposals: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
             policy: services.policy.clone(),
         }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod integrity;
 pub mod metrics;
 pub mod open_data;
+pub mod proposals;
 pub mod tokens;
 pub mod validate;
 

@@ -46,6 +46,7 @@ pub mod open_data;
 pub mod openapi;
 pub mod ops;
 pub mod problems;
+pub mod proposals;
 pub mod public;
 pub mod ratelimit;
 pub mod records;
@@ -267,7 +268,8 @@ pub fn router(state: AppState) -> Router {
         .merge(objections::router())
         .merge(commitments::router())
         .merge(public::router())
-        .merge(open_data::router());
+        .merge(open_data::router())
+        .merge(proposals::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

@@ -7,9 +7,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::subjects;
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{deadlines, error, history, open_data, ops, public, rectifications, repairs};
+use crate::{proposals, subjects};
 
 /// The bearer security scheme.
 struct BearerAuth;
@@ -129,6 +129,11 @@ Errors are application/problem+json with a stable `code`."
         public::public_subject,
         public::public_sector_list,
         open_data::open_data_records,
+        proposals::proposal_submit,
+        proposals::proposal_list,
+        proposals::proposal_view,
+        proposals::proposal_confirm,
+        proposals::proposal_reject,
         deadlines::deadline_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
@@ -191,6 +196,10 @@ Errors are application/problem+json with a stable `code`."
         commitments::AssessBody,
         records::RecordList,
         public::PublicRecordList,
+        proposals::SubmitProposal,
+        proposals::RejectProposalBody,
+        proposals::ProposalResponse,
+        proposals::ProposalList,
         public::SectorList,
         probity_views::integrity::SubjectView,
         probity_views::integrity::CivilServantView,
@@ -240,6 +249,7 @@ Errors are application/problem+json with a stable `code`."
         (name = "commitments", description = "信用承诺: commitments and their fulfilment"),
         (name = "public", description = "信用中国（九江）: the public disclosure, no token"),
         (name = "open-data", description = "开放数据: the public data in bulk for third-party evaluators (§3)"),
+        (name = "record-proposals", description = "第三方信用信息: third-party information as record proposals, confirmed or rejected by the credit office (§3)"),
         (name = "deadlines", description = "Open deadlines for supervision"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),
         (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),

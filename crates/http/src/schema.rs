@@ -239,6 +239,12 @@ closed_set!(
     }
 );
 closed_set!(
+    /// Where a record proposal stands.
+    ProposalStatus => probity_domain::record_proposal::ProposalStatus {
+        Submitted, Confirmed, Rejected
+    }
+);
+closed_set!(
     /// 轻微 / 一般 / 严重.
     Severity => probity_domain::integrity::Severity { Minor, Ordinary, Serious }
 );
@@ -305,6 +311,7 @@ mod tests {
         ComplaintStatus::check_against_domain();
         SubjectKind::check_against_domain();
         Source::check_against_domain();
+        ProposalStatus::check_against_domain();
         Severity::check_against_domain();
         Sector::check_against_domain();
         ListedSector::check_against_domain();

@@ -116,8 +116,13 @@ fn a_proposal_about_an_unregistered_subject_is_refused() {
 #[test]
 fn a_proposal_without_its_provider_is_refused() {
     for (field, change) in [
-        ("provider", (|f: &mut ProposedFinding| f.provider = " ".into()) as fn(&mut _)),
-        ("provider_ref", |f: &mut ProposedFinding| f.provider_ref = String::new()),
+        (
+            "provider",
+            (|f: &mut ProposedFinding| f.provider = " ".into()) as fn(&mut _),
+        ),
+        ("provider_ref", |f: &mut ProposedFinding| {
+            f.provider_ref = String::new()
+        }),
         ("summary", |f: &mut ProposedFinding| f.summary = "\n".into()),
     ] {
         let mut f = finding();

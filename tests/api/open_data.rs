@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use chrono::Months;
 use probity_http::Role;
-use probity_tests::{spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
 
 crate::both_modes!(
     an_evaluator_pulls_the_public_records_then_only_what_changed_and_nothing_personal,
     only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused,
     third_party_information_is_published_only_once_the_credit_office_confirms_it,
+    a_record_past_its_window_leaves_the_feed_by_the_calendar_alone,
 );
 
 const PATH: &str = "/api/v1/open-data/records";
@@ -469,4 +470,35 @@ async fn third_party_information_is_published_only_once_the_credit_office_confir
         .collect();
     assert_eq!(statuses, ["rejected", "confirmed"]);
     app.app.stop().await;
+}
+
+async fn a_record_past_its_window_leaves_the_feed_by_the_calendar_alone(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    register(&app).await;
+    // Ordinary: shown for 12 months from its decision a month ago.
+    let id = record(&app, "九监罚〔2026〕5", None).await;
+    app.eventually("/api/v1/public/records", "", |b| {
+        public_ids(b) == vec![id.clone()]
+    })
+    .await;
+    let full = pull(&app, &token, None, "application/x-ndjson").await;
+    assert_eq!(ndjson(&full).len(), 1, "{}", full.text);
+
+    // The same store a year on: no event happened, the window closed.
+    let (backing, a_year_on) = (
+        app.backing.clone(),
+        app.clock_offset + chrono::Duration::days(365),
+    );
+    let TestApp {
+        app: running, dir, ..
+    } = app;
+    running.stop().await;
+    let later = start_on(backing, dir, a_year_on).await;
+    let gone = ndjson(&pull(&later, &token, Some(&full.cursor), "application/x-ndjson").await);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[&id], json!({"op": "delete", "id": id}));
+    let now = pull(&later, &token, None, "text/csv").await;
+    assert!(csv_rows(&now).is_empty(), "{}", now.text);
+    later.app.stop().await;
 }

@@ -226,6 +226,7 @@ Errors are application/problem+json with a stable `code`."
         crate::schema::ComplaintStatus,
         crate::schema::SubjectKind,
         crate::schema::Source,
+        crate::schema::ProposalStatus,
         crate::schema::Severity,
         crate::schema::Sector,
         crate::schema::ListedSector,

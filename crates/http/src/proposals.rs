@@ -243,7 +243,7 @@ pub async fn proposal_list(
     };
     let before = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(c.parse::<i64>().ok().filter(|p| *p > 0).ok_or_else(|| {
+        Some(c) => Some(c.parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| {
             ApiError::field("cursor", "invalid", "not a cursor this list returned")
         })?),
     };

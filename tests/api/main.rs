@@ -10,6 +10,7 @@ mod complaints;
 mod errors;
 mod integrity;
 mod law_edges;
+mod open_data;
 mod personal_data;
 mod rate_limit;
 mod replicas;

@@ -19,7 +19,7 @@ max_examples="${ST_MAX_EXAMPLES:-10}"
 # One worker: with more, schemathesis 4.32.5 on CPython 3.11 sometimes fails inside
 # itself ("AST constructor recursion depth mismatch"), compiling patterns in threads.
 workers="${ST_WORKERS:-1}"
-roles="${ST_ROLES:-intake handler supervisor auditor admin}"
+roles="${ST_ROLES:-intake handler supervisor auditor admin evaluator}"
 # Extra arguments after `--` go to every `schemathesis run`.
 extra=()
 if [[ "${1:-}" == "--" ]]; then shift; extra=("$@"); fi

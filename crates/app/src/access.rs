@@ -135,7 +135,7 @@ impl App {
         self.record_access(ctx, aggregate_type, id, export).await
     }
 
-    async fn record_access(
+    pub(crate) async fn record_access(
         &self,
         ctx: CommandContext<'_>,
         aggregate_type: &str,

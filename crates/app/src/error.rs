@@ -18,6 +18,7 @@ use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
+use probity_domain::record_proposal::ProposalError;
 use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
@@ -81,6 +82,9 @@ pub enum AppError {
     /// The supervision item refused the command.
     #[error(transparent)]
     SupervisionItem(#[from] SupervisionItemError),
+    /// The record proposal refused the command.
+    #[error(transparent)]
+    Proposal(#[from] ProposalError),
     /// The calendar refused a holiday schedule (`probity calendar load`).
     #[error(transparent)]
     CalendarAdmin(#[from] CalendarAdminError),
@@ -184,6 +188,7 @@ impl AppError {
                 | AppError::Objection(_)
                 | AppError::Commitment(_)
                 | AppError::SupervisionItem(_)
+                | AppError::Proposal(_)
                 | AppError::CalendarAdmin(_)
         )
     }

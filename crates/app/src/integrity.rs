@@ -52,6 +52,8 @@ pub struct IntegrityCommands {
     pub objections: Arc<Executor<Objection>>,
     pub commitments: Arc<Executor<Commitment>>,
     pub supervision_items: Arc<Executor<SupervisionItem>>,
+    /// Third parties' findings waiting for a supervisor (§3).
+    pub proposals: Arc<Executor<probity_domain::record_proposal::RecordProposal>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -76,6 +78,7 @@ impl IntegrityCommands {
             objections: shared(&db, &services),
             commitments: shared(&db, &services),
             supervision_items: shared(&db, &services),
+            proposals: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
             policy: services.policy.clone(),
         }

@@ -27,6 +27,8 @@ pub mod erasure;
 pub mod error;
 pub mod integrity;
 pub mod metrics;
+pub mod open_data;
+pub mod proposals;
 pub mod sanctions;
 pub mod supervision;
 pub mod tokens;

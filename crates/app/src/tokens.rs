@@ -39,6 +39,9 @@ pub enum Role {
     Auditor,
     /// Reference data and administration.
     Admin,
+    /// A third-party evaluator (§3 of the city's opinions): reads the open data in bulk
+    /// and submits third-party information as record proposals; nothing else.
+    Evaluator,
 }
 
 impl Role {
@@ -49,6 +52,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Evaluator => "evaluator",
         }
     }
 }
@@ -68,8 +72,9 @@ impl FromStr for Role {
             "supervisor" => Ok(Role::Supervisor),
             "auditor" => Ok(Role::Auditor),
             "admin" => Ok(Role::Admin),
+            "evaluator" => Ok(Role::Evaluator),
             other => Err(format!(
-                "unknown role {other:?}: expected intake, handler, supervisor, auditor or admin"
+                "unknown role {other:?}: expected intake, handler, supervisor, auditor, admin or evaluator"
             )),
         }
     }
@@ -450,6 +455,7 @@ mod tests {
             Role::Supervisor,
             Role::Auditor,
             Role::Admin,
+            Role::Evaluator,
         ] {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }

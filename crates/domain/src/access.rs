@@ -55,6 +55,21 @@ pub enum AccessCommand {
         /// When the command was issued.
         at: DateTime<Utc>,
     },
+    /// Record that `actor` pulled the open-data set `dataset` in bulk (evaluators, §3).
+    RecordOpenDataRead {
+        /// The data set read, e.g. `records`.
+        dataset: String,
+        /// The cursor the pull started after (`None`: the whole set).
+        since: Option<String>,
+        /// Who read (not blank).
+        actor: String,
+        /// The reader's role.
+        role: String,
+        /// Why the data was read.
+        purpose: String,
+        /// When the command was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Events of the access log (documented in `docs/events.md`).
@@ -108,6 +123,23 @@ pub enum AccessEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// `actor` (with `role`) pulled the open-data set `dataset` in bulk, after cursor
+    /// `since` (the whole set when `None`), for `purpose` at `at`. Recorded before the
+    /// first line is served.
+    OpenDataRead {
+        /// The data set read, e.g. `records`.
+        dataset: String,
+        /// The cursor the pull started after.
+        since: Option<String>,
+        /// Who read.
+        actor: String,
+        /// The reader's role.
+        role: String,
+        /// Why the data was read.
+        purpose: String,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for AccessEvent {
@@ -116,6 +148,7 @@ impl DomainEvent for AccessEvent {
             Self::PersonalDataRead { .. } => "PersonalDataRead".to_string(),
             Self::HistoryRead { .. } => "HistoryRead".to_string(),
             Self::BundleExported { .. } => "BundleExported".to_string(),
+            Self::OpenDataRead { .. } => "OpenDataRead".to_string(),
         }
     }
     fn event_version(&self) -> String {
@@ -141,6 +174,8 @@ pub struct AccessLog {
     pub history_reads: u64,
     /// Number of recorded bundle exports.
     pub exports: u64,
+    /// Number of recorded bulk reads of open data.
+    pub bulk_reads: u64,
 }
 
 /// Refuses a blank actor: every access must name who made it.
@@ -236,6 +271,29 @@ impl Aggregate for AccessLog {
                 .await;
                 Ok(())
             }
+            AccessCommand::RecordOpenDataRead {
+                dataset,
+                since,
+                actor,
+                role,
+                purpose,
+                at,
+            } => {
+                require_actor(&actor)?;
+                sink.write(
+                    AccessEvent::OpenDataRead {
+                        dataset,
+                        since,
+                        actor,
+                        role,
+                        purpose,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                Ok(())
+            }
         }
     }
 
@@ -246,6 +304,7 @@ impl Aggregate for AccessLog {
                 self.history_reads = self.history_reads.saturating_add(1)
             }
             AccessEvent::BundleExported { .. } => self.exports = self.exports.saturating_add(1),
+            AccessEvent::OpenDataRead { .. } => self.bulk_reads = self.bulk_reads.saturating_add(1),
         }
     }
 }
@@ -421,5 +480,58 @@ mod tests {
         assert_eq!(event.event_version(), "1");
         let json = serde_json::to_value(&event).unwrap();
         assert!(json.get("BundleExported").is_some(), "{json}");
+    }
+
+    fn bulk_read_by(actor: &str, since: Option<&str>) -> AccessCommand {
+        AccessCommand::RecordOpenDataRead {
+            dataset: "records".into(),
+            since: since.map(str::to_string),
+            actor: actor.into(),
+            role: "evaluator".into(),
+            purpose: "open_data".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 16, 0, 0).unwrap(),
+        }
+    }
+
+    fn bulk_read_event(actor: &str, since: Option<&str>) -> AccessEvent {
+        AccessEvent::OpenDataRead {
+            dataset: "records".into(),
+            since: since.map(str::to_string),
+            actor: actor.into(),
+            role: "evaluator".into(),
+            purpose: "open_data".into(),
+            at: Utc.with_ymd_and_hms(2025, 10, 9, 16, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_bulk_read_of_open_data_is_recorded_with_its_cursor() {
+        TestFramework::<AccessLog>::with(())
+            .given(vec![bulk_read_event("token:evaluator-1", None)])
+            .when(bulk_read_by("token:evaluator-1", Some("abc")))
+            .then_expect_events(vec![bulk_read_event("token:evaluator-1", Some("abc"))]);
+    }
+
+    #[test]
+    fn a_bulk_read_without_an_actor_is_refused() {
+        for actor in ["", "  "] {
+            TestFramework::<AccessLog>::with(())
+                .given_no_previous_events()
+                .when(bulk_read_by(actor, None))
+                .then_expect_error(AccessError::Invalid("actor is required".into()));
+        }
+    }
+
+    #[test]
+    fn the_log_counts_its_bulk_reads() {
+        let mut log = AccessLog::default();
+        log.apply(bulk_read_event("a", None));
+        log.apply(export_event("b"));
+        assert_eq!((log.exports, log.bulk_reads), (1, 1));
+        let event = bulk_read_event("a", None);
+        assert_eq!(event.event_type(), "OpenDataRead");
+        assert_eq!(event.event_version(), "1");
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get("OpenDataRead").is_some(), "{json}");
     }
 }

@@ -26,6 +26,8 @@ pub const COMMITMENT: &str = "commitment";
 pub const SUPERVISION_ITEM: &str = "supervision_item";
 /// The loaded holiday schedules ([`crate::calendar_admin`]).
 pub const CALENDAR: &str = "calendar";
+/// A third party's finding waiting for a supervisor ([`crate::record_proposal`]).
+pub const RECORD_PROPOSAL: &str = "record_proposal";
 /// The access log of a case ([`crate::access`]).
 pub const ACCESS_LOG: &str = "access_log";
 

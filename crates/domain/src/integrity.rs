@@ -28,6 +28,9 @@ pub enum Source {
     Complaint,
     /// A breached credit commitment (违背信用承诺).
     CommitmentBreach,
+    /// Information of a third-party credit service (第三方信用服务机构), confirmed by a
+    /// supervisor from a record proposal (§3).
+    ThirdParty,
 }
 
 impl Source {
@@ -40,6 +43,7 @@ impl Source {
             Source::Audit => "audit",
             Source::Complaint => "complaint",
             Source::CommitmentBreach => "commitment_breach",
+            Source::ThirdParty => "third_party",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod integrity;
 pub mod objection;
 pub mod policy;
 pub mod record;
+pub mod record_proposal;
 pub mod rectification;
 pub mod repair;
 pub mod reporter;

@@ -59,8 +59,9 @@ pub struct AccessLogQuery {
 pub struct AccessEntry {
     /// Global position of the access event (the list's order, newest first).
     pub position: i64,
-    /// `PersonalDataRead` (the reporter block), `HistoryRead` (an event history) or
-    /// `BundleExported` (a verifiable bundle).
+    /// `PersonalDataRead` (the reporter block), `HistoryRead` (an event history),
+    /// `BundleExported` (a verifiable bundle) or `OpenDataRead` (a bulk read of open
+    /// data: `case_type` `open_data`, `case_id` the data set).
     pub event_type: String,
     /// Aggregate type of the case accessed, e.g. `complaint`.
     pub case_type: String,
@@ -109,6 +110,21 @@ fn access_entry(e: &StoredEvent) -> Option<AccessEntry> {
             purpose,
             at,
         } => (aggregate_type, aggregate_id, actor, role, purpose, at),
+        AccessEvent::OpenDataRead {
+            dataset,
+            actor,
+            role,
+            purpose,
+            at,
+            ..
+        } => (
+            probity_app::open_data::OPEN_DATA.to_string(),
+            dataset,
+            actor,
+            role,
+            purpose,
+            at,
+        ),
     };
     Some(AccessEntry {
         position: e.position,

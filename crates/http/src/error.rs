@@ -15,6 +15,7 @@ use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
+use probity_domain::record_proposal::ProposalError;
 use probity_domain::rectification::RectificationError;
 use probity_domain::repair::RepairError;
 use probity_domain::subject::SubjectError;
@@ -398,6 +399,7 @@ impl From<AppError> for ApiError {
             AppError::Objection(e) => objection(e),
             AppError::Commitment(e) => commitment(e),
             AppError::SupervisionItem(e) => supervision_item(e),
+            AppError::Proposal(e) => proposal(e),
             AppError::CalendarAdmin(e) => ApiError::InvalidTransition(e.to_string()),
             AppError::Access(e) => {
                 ApiError::internal(format!("access log refused a read record: {e}"))
@@ -563,6 +565,15 @@ fn objection(e: ObjectionError) -> ApiError {
         ObjectionError::Deadline(_) | ObjectionError::NotRecomputable(_) => {
             ApiError::InvalidTransition(e.to_string())
         }
+    }
+}
+
+fn proposal(e: ProposalError) -> ApiError {
+    match e {
+        ProposalError::NotFound => ApiError::NotFound("record proposal not found".into()),
+        ProposalError::AlreadySubmitted => ApiError::AlreadyExists(e.to_string()),
+        ProposalError::Decided(_) => ApiError::InvalidTransition(e.to_string()),
+        ProposalError::Invalid { field, message } => ApiError::field(field, "invalid", message),
     }
 }
 

@@ -42,9 +42,11 @@ pub mod history;
 pub mod idempotency;
 pub mod integrity;
 pub mod objections;
+pub mod open_data;
 pub mod openapi;
 pub mod ops;
 pub mod problems;
+pub mod proposals;
 pub mod public;
 pub mod ratelimit;
 pub mod records;
@@ -269,7 +271,9 @@ pub fn router(state: AppState) -> Router {
         .merge(commitments::router())
         .merge(supervision_items::router())
         .merge(public::router())
-        .merge(restrictions::router());
+        .merge(restrictions::router())
+        .merge(open_data::router())
+        .merge(proposals::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

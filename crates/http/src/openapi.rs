@@ -10,7 +10,8 @@ use utoipa::{Modify, OpenApi};
 use crate::supervision_items;
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{
-    deadlines, error, history, ops, public, rectifications, repairs, restrictions, subjects,
+    deadlines, error, history, open_data, ops, proposals, public, rectifications, repairs,
+    restrictions, subjects,
 };
 
 /// The bearer security scheme.
@@ -146,6 +147,12 @@ Errors are application/problem+json with a stable `code`."
         public::public_sector_list,
         restrictions::restriction_check,
         public::public_good_standing,
+        open_data::open_data_records,
+        proposals::proposal_submit,
+        proposals::proposal_list,
+        proposals::proposal_view,
+        proposals::proposal_confirm,
+        proposals::proposal_reject,
         deadlines::deadline_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
@@ -221,6 +228,10 @@ Errors are application/problem+json with a stable `code`."
         supervision_items::SupervisionItemList,
         records::RecordList,
         public::PublicRecordList,
+        proposals::SubmitProposal,
+        proposals::RejectProposalBody,
+        proposals::ProposalResponse,
+        proposals::ProposalList,
         public::SectorList,
         probity_views::integrity::Restriction,
         probity_views::integrity::GoodStanding,
@@ -259,6 +270,7 @@ Errors are application/problem+json with a stable `code`."
         crate::schema::ComplaintStatus,
         crate::schema::SubjectKind,
         crate::schema::Source,
+        crate::schema::ProposalStatus,
         crate::schema::Severity,
         crate::schema::SanctionType,
         crate::schema::AssessmentResult,
@@ -287,6 +299,8 @@ Errors are application/problem+json with a stable `code`."
         (name = "commitments", description = "信用承诺: commitments and their fulfilment"),
         (name = "supervision-items", description = "人大建议、政协提案、司法建议、检察建议: supervision items and their replies"),
         (name = "public", description = "信用中国（九江）: the public disclosure, no token"),
+        (name = "open-data", description = "开放数据: the public data in bulk for third-party evaluators (§3)"),
+        (name = "record-proposals", description = "第三方信用信息: third-party information as record proposals, confirmed or rejected by the credit office (§3)"),
         (name = "deadlines", description = "Open deadlines for supervision"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),
         (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),

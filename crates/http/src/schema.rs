@@ -246,7 +246,14 @@ closed_set!(
 closed_set!(
     /// Where a dishonesty finding comes from.
     Source => probity_domain::integrity::Source {
-        AdministrativePenalty, Sanction, CourtJudgment, Audit, Complaint, CommitmentBreach
+        AdministrativePenalty, Sanction, CourtJudgment, Audit, Complaint, CommitmentBreach,
+        ThirdParty
+    }
+);
+closed_set!(
+    /// Where a record proposal stands.
+    ProposalStatus => probity_domain::record_proposal::ProposalStatus {
+        Submitted, Confirmed, Rejected
     }
 );
 closed_set!(
@@ -349,6 +356,7 @@ mod tests {
         ComplaintStatus::check_against_domain();
         SubjectKind::check_against_domain();
         Source::check_against_domain();
+        ProposalStatus::check_against_domain();
         Severity::check_against_domain();
         SanctionType::check_against_domain();
         AssessmentResult::check_against_domain();

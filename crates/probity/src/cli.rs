@@ -204,7 +204,7 @@ pub enum EraseCommand {
 pub enum TokenCommand {
     /// Create a token and print it alone on stdout (it is stored hashed).
     Create {
-        /// intake, handler, supervisor, auditor or admin.
+        /// intake, handler, supervisor, auditor, admin or evaluator.
         #[arg(long)]
         role: String,
         /// Credit code of the unit (required for handler; binds a supervisor).
@@ -346,7 +346,9 @@ pub async fn token_create(
     expires: Option<&str>,
 ) -> anyhow::Result<probity_app::CreatedToken> {
     let role: probity_app::Role = role.parse().map_err(|_| {
-        anyhow::anyhow!("--role {role:?}: expected intake, handler, supervisor, auditor or admin")
+        anyhow::anyhow!(
+            "--role {role:?}: expected intake, handler, supervisor, auditor, admin or evaluator"
+        )
     })?;
     let unit = unit
         .map(probity_domain::CreditCode::parse)

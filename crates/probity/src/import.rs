@@ -455,31 +455,40 @@ async fn import_row(
     }
 }
 
-/// Writes the quarantined rows as CSV with the header [`REPORT_HEADER`].
+/// Writes the quarantined rows as CSV (the `csv` crate) with the header [`REPORT_HEADER`].
 pub fn write_report(path: &Path, rows: &[Quarantined]) -> std::io::Result<()> {
-    let mut out = String::from(REPORT_HEADER);
-    out.push('\n');
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_path(path)?;
+    out.write_record(REPORT_HEADER.split(','))?;
     for q in rows {
-        let fields = [
-            q.line.to_string(),
-            q.source_ref.clone(),
-            q.field.clone(),
-            q.reason.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_quote(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        out.write_record([
+            q.line.to_string().as_str(),
+            &q.source_ref,
+            &q.field,
+            &q.reason,
+        ])?;
     }
-    std::fs::write(path, out)
+    out.flush()
 }
 
-/// A field as RFC 4180 writes it: quoted when it holds a comma, quote or line break.
+/// A field as RFC 4180 writes it (the `csv` crate): quoted when it holds a comma, quote
+/// or line break.
 pub fn csv_quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // A lone empty field is the empty string (the writer would quote it to tell the
+    // record from a blank line).
+    if field.is_empty() {
+        return String::new();
     }
+    if out.write_record([field]).is_err() {
+        return field.to_string();
+    }
+    let bytes = out.into_inner().unwrap_or_default();
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
 }
 
 /// One CSV record: the line it starts on, and its fields or why it is malformed.
@@ -491,110 +500,95 @@ pub struct CsvRecord {
     pub fields: Result<Vec<String>, String>,
 }
 
-/// Splits RFC 4180 text into records. Records end at LF or CRLF; a field in double quotes
-/// may hold commas, line breaks and `""` (a quote). Blank lines are skipped. A malformed
-/// record (a quote inside an unquoted field, text after a closing quote, a quote left
-/// open at the end) is returned as an error and reading goes on at the next line.
+/// Splits RFC 4180 text into records with the `csv` crate. Records end at LF or CRLF; a
+/// field in double quotes may hold commas, line breaks and `""` (a quote). Blank lines are
+/// skipped. The crate reads leniently by design, so each record's own text is then held to
+/// RFC 4180 ([`malformed`]): a record with a quote inside an unquoted field, text after a
+/// closing quote, or a quote left open at the end is returned as an error, and reading
+/// goes on at the next record.
 pub fn parse_csv(text: &str) -> Vec<CsvRecord> {
-    let mut records = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1usize;
-    while chars.peek().is_some() {
-        let start = line;
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut error: Option<String> = None;
-        // One field per iteration; `true` when the record ended.
-        loop {
-            let mut ended = false;
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                let mut closed = false;
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        '"' => {
-                            closed = true;
-                            break;
-                        }
-                        '\n' => {
-                            line += 1;
-                            field.push('\n');
-                        }
-                        c => field.push(c),
-                    }
-                }
-                if !closed {
-                    error.get_or_insert_with(|| "a quoted field is not closed".to_string());
-                    ended = true;
-                } else {
-                    // After the closing quote: a separator, the end of the line or file.
-                    loop {
-                        match chars.next() {
-                            None => {
-                                ended = true;
-                                break;
-                            }
-                            Some(',') => break,
-                            Some('\n') => {
-                                line += 1;
-                                ended = true;
-                                break;
-                            }
-                            Some('\r') if chars.peek() == Some(&'\n') => {}
-                            Some(_) => {
-                                error.get_or_insert_with(|| {
-                                    "text after the closing quote of a field".to_string()
-                                });
-                            }
-                        }
-                    }
-                }
-            } else {
-                loop {
-                    match chars.next() {
-                        None => {
-                            ended = true;
-                            break;
-                        }
-                        Some(',') => break,
-                        Some('\n') => {
-                            line += 1;
-                            ended = true;
-                            break;
-                        }
-                        Some('\r') if chars.peek() == Some(&'\n') => {}
-                        Some('"') => {
-                            error.get_or_insert_with(|| {
-                                "a quote inside an unquoted field".to_string()
-                            });
-                            field.push('"');
-                        }
-                        Some(c) => field.push(c),
-                    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    // Each record with the byte offset and line where it starts.
+    let mut read: Vec<(usize, usize, Result<Vec<String>, String>)> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let (byte, line) = record
+                    .position()
+                    .map_or((0, 1), |p| (p.byte() as usize, p.line() as usize));
+                read.push((byte, line, Ok(record.iter().map(str::to_string).collect())));
+            }
+            Err(e) => {
+                let (byte, line) = e
+                    .position()
+                    .map_or((text.len(), 0), |p| (p.byte() as usize, p.line() as usize));
+                read.push((byte, line, Err(e.to_string())));
+                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+                    break;
                 }
             }
-            fields.push(std::mem::take(&mut field));
-            if ended {
-                break;
-            }
         }
-        let blank = error.is_none() && fields.len() == 1 && fields[0].trim().is_empty();
-        if blank {
-            continue;
-        }
-        records.push(CsvRecord {
-            line: start,
-            fields: match error {
-                Some(e) => Err(e),
-                None => Ok(fields),
-            },
-        });
     }
-    records
+    let ends: Vec<usize> = read
+        .iter()
+        .skip(1)
+        .map(|(byte, _, _)| *byte)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    read.into_iter()
+        .zip(ends)
+        .filter_map(|((start, line, fields), end)| {
+            let raw = text.get(start.min(end)..end).unwrap_or_default();
+            // The crate may start a record's position at the blank lines before it.
+            let body = raw.trim_start_matches(['\r', '\n']);
+            let line = line + raw[..raw.len() - body.len()].matches('\n').count();
+            let raw = body;
+            let fields = fields.and_then(|f| match malformed(raw) {
+                Some(reason) => Err(reason.to_string()),
+                None => Ok(f),
+            });
+            let blank = matches!(&fields, Ok(f) if f.len() == 1 && f[0].trim().is_empty());
+            (!blank).then_some(CsvRecord { line, fields })
+        })
+        .collect()
+}
+
+/// What RFC 4180 finds wrong with one record's text (as the `csv` crate delimited it,
+/// with its line break and any blank lines after it), if anything.
+fn malformed(raw: &str) -> Option<&'static str> {
+    enum At {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        Closed,
+    }
+    let mut at = At::FieldStart;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        at = match (at, c) {
+            (At::Quoted, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                At::Quoted
+            }
+            (At::Quoted, '"') => At::Closed,
+            (At::Quoted, _) => At::Quoted,
+            (_, '\n' | '\r') => return None,
+            (_, ',') => At::FieldStart,
+            (At::FieldStart, '"') => At::Quoted,
+            (At::Unquoted, '"') => return Some("a quote inside an unquoted field"),
+            (At::FieldStart | At::Unquoted, _) => At::Unquoted,
+            (At::Closed, _) => return Some("text after the closing quote of a field"),
+        };
+    }
+    match at {
+        At::Quoted => Some("a quoted field is not closed"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

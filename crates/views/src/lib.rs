@@ -17,6 +17,7 @@ pub mod complaint_view;
 pub mod error;
 pub mod fold;
 pub mod integrity;
+pub mod open_data;
 pub mod projector;
 pub mod rebuild;
 mod sql;

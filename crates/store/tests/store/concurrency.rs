@@ -49,9 +49,8 @@ async fn fifty_concurrent_commands_on_one_aggregate_all_commit_with_gapless_sequ
             .map(|e| match &e.payload {
                 probity_domain::access::AccessEvent::PersonalDataRead { actor, .. }
                 | probity_domain::access::AccessEvent::HistoryRead { actor, .. }
-                | probity_domain::access::AccessEvent::BundleExported { actor, .. } => {
-                    actor.clone()
-                }
+                | probity_domain::access::AccessEvent::BundleExported { actor, .. }
+                | probity_domain::access::AccessEvent::OpenDataRead { actor, .. } => actor.clone(),
             })
             .collect();
         actors.sort();

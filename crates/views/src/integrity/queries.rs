@@ -60,10 +60,10 @@ const UNLISTED: &str = "EXISTS (SELECT 1 FROM objection_views o3 WHERE o3.record
      AND o3.status = 'upheld' AND o3.outcome = 'unlist')";
 
 /// The record's publication was ended by something other than its window.
-const NOT_ENDED: &str = concat!("NOT ", repaired!(), " AND NOT ", stopped!());
+pub(crate) const NOT_ENDED: &str = concat!("NOT ", repaired!(), " AND NOT ", stopped!());
 
 /// 1 when an objection of the record is filed and undecided.
-const UNDER_OBJECTION: &str = flag!(under_objection!());
+pub(crate) const UNDER_OBJECTION: &str = flag!(under_objection!());
 
 /// What other aggregates say of record `r`, as three 0/1 columns in the order of
 /// [`RecordView::overlay`]: under objection, repaired, stopped.

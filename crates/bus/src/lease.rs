@@ -97,7 +97,11 @@ impl PartitionedProjection {
         let member = format!(
             "{}-{}",
             std::process::id(),
-            uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x")
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..12)
+                .unwrap_or("x")
         );
         Self {
             db,
@@ -241,11 +245,7 @@ impl PartitionedProjection {
         .into_iter()
         .map(|p| p as u16)
         .collect();
-        let lost: Vec<u16> = held
-            .keys()
-            .filter(|p| !ours.contains(p))
-            .copied()
-            .collect();
+        let lost: Vec<u16> = held.keys().filter(|p| !ours.contains(p)).copied().collect();
         for partition in lost {
             warn!(partition, "partition lease lost; stopping its consumers");
             if let Some(h) = held.remove(&partition) {
@@ -264,7 +264,12 @@ impl PartitionedProjection {
         let share = partitions.div_ceil(members);
         if held.len() > share {
             // Hand the highest partitions back: consumers stopped first.
-            let extra: Vec<u16> = held.keys().rev().take(held.len() - share).copied().collect();
+            let extra: Vec<u16> = held
+                .keys()
+                .rev()
+                .take(held.len() - share)
+                .copied()
+                .collect();
             for partition in extra {
                 if let Some(h) = held.remove(&partition) {
                     stop(h).await;
@@ -278,7 +283,10 @@ impl PartitionedProjection {
                 .execute(&self.db.any)
                 .await?;
                 self.metrics.released.fetch_add(1, Ordering::Relaxed);
-                info!(partition, share, members, "partition handed back to balance");
+                info!(
+                    partition,
+                    share, members, "partition handed back to balance"
+                );
             }
         } else if held.len() < share {
             let taken: BTreeSet<u16> = sqlx::query_scalar::<_, i64>(

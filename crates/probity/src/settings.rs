@@ -134,8 +134,16 @@ impl BusPolicy {
         num(&var, "PROBITY_NATS_REPLICAS", &mut self.replicas)?;
         num(&var, "PROBITY_NATS_PARTITIONS", &mut self.partitions)?;
         num(&var, "PROBITY_NATS_ACK_WAIT", &mut self.ack_wait_secs)?;
-        num(&var, "PROBITY_NATS_MAX_ACK_PENDING", &mut self.max_ack_pending)?;
-        num(&var, "PROBITY_NATS_WORK_MAX_AGE_HOURS", &mut self.work_max_age_hours)?;
+        num(
+            &var,
+            "PROBITY_NATS_MAX_ACK_PENDING",
+            &mut self.max_ack_pending,
+        )?;
+        num(
+            &var,
+            "PROBITY_NATS_WORK_MAX_AGE_HOURS",
+            &mut self.work_max_age_hours,
+        )?;
         num(&var, "PROBITY_PARTITION_LEASE_MS", &mut self.lease_ttl_ms)?;
         anyhow::ensure!(
             (1..=5).contains(&self.replicas),

@@ -48,10 +48,12 @@ struct Drill {
 
 impl Drill {
     async fn start(servers: usize) -> anyhow::Result<Self> {
-        let nats = NatsCluster::start(3).await.context("starting the NATS cluster")?;
-        let database_url = probity_testkit::pg::fresh_database()
+        let nats = NatsCluster::start(3)
             .await
-            .context("this drill needs Postgres: set DATABASE_URL or install the postgres server binaries")?;
+            .context("starting the NATS cluster")?;
+        let database_url = probity_testkit::pg::fresh_database().await.context(
+            "this drill needs Postgres: set DATABASE_URL or install the postgres server binaries",
+        )?;
         let db = Db::connect_postgres(&database_url).await?;
         let token = create_token(&db, Role::Intake, None, Some("drill".into())).await?;
         let mut drill = Self {
@@ -112,7 +114,10 @@ impl Drill {
     }
 
     fn url(&self, i: usize) -> String {
-        self.servers[i].as_ref().map(|(_, u)| u.clone()).unwrap_or_default()
+        self.servers[i]
+            .as_ref()
+            .map(|(_, u)| u.clone())
+            .unwrap_or_default()
     }
 
     /// Takes server `i` out of the clients' rotation.
@@ -204,11 +209,17 @@ impl Drill {
         let client = reqwest::Client::new();
         let started = Instant::now();
         let id = loop {
-            let key = format!("probe-{tag}-{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+            let key = format!(
+                "probe-{tag}-{}",
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            );
             if let Ok(Some(id)) = file(&client, &self.url(i), &self.token, &key, 9, 0).await {
                 break id;
             }
-            ensure!(started.elapsed() < Duration::from_secs(30), "probe {tag} never acknowledged");
+            ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "probe {tag} never acknowledged"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let acked = Instant::now();
@@ -270,10 +281,11 @@ impl Drill {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let in_view: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaint_views WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_one(pg)
-            .await?;
+        let in_view: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM complaint_views WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_one(pg)
+                .await?;
         ensure!(
             in_view as usize == ids.len(),
             "{} acknowledged filings, {in_view} in the view",
@@ -281,7 +293,10 @@ impl Drill {
         );
         // One case per key: a filing sent again after a kill was answered from its key.
         let distinct: std::collections::BTreeSet<&String> = acknowledged.values().collect();
-        ensure!(distinct.len() == acknowledged.len(), "two keys share a case");
+        ensure!(
+            distinct.len() == acknowledged.len(),
+            "two keys share a case"
+        );
         let before = probity_views::dump(&self.db).await?;
         let log = probity_store::EventLog::new(self.db.clone());
         probity_views::rebuild(&log, &self.db, &|_, _| {}).await?;
@@ -356,9 +371,18 @@ macro_rules! drill {
     };
 }
 
-drill!(a_killed_nats_node_loses_nothing_and_applies_nothing_twice, nats_node_loss);
-drill!(a_killed_server_hands_its_partitions_and_the_relay_to_the_other, server_loss);
-drill!(a_rolling_restart_of_both_servers_loses_nothing, rolling_restart);
+drill!(
+    a_killed_nats_node_loses_nothing_and_applies_nothing_twice,
+    nats_node_loss
+);
+drill!(
+    a_killed_server_hands_its_partitions_and_the_relay_to_the_other,
+    server_loss
+);
+drill!(
+    a_rolling_restart_of_both_servers_loses_nothing,
+    rolling_restart
+);
 
 async fn nats_node_loss() -> anyhow::Result<()> {
     let mut drill = Drill::start(2).await?;
@@ -376,17 +400,35 @@ async fn nats_node_loss() -> anyhow::Result<()> {
         recovery.as_millis(),
         acknowledged.len()
     );
-    ensure!(acknowledged.len() > before, "no filing acknowledged after the node loss");
+    ensure!(
+        acknowledged.len() > before,
+        "no filing acknowledged after the node loss"
+    );
     drill.check(&acknowledged).await
 }
 
 async fn server_loss() -> anyhow::Result<()> {
     let mut drill = Drill::start(2).await?;
+    // The second server takes its share: adding a server adds projection capacity.
+    let joined = Instant::now();
+    while drill.metric(1, "probity_partitions_held").await < 4.0
+        || drill.metric(0, "probity_partitions_held").await > 4.0
+    {
+        ensure!(
+            joined.elapsed() < Duration::from_secs(30),
+            "the partitions were not shared within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let balanced = joined.elapsed();
     let load = drill.load();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let relay_on_0 = drill.metric(0, "probity_relay_leader").await == 1.0;
     let held_by_0 = drill.metric(0, "probity_partitions_held").await;
-    ensure!(held_by_0 >= 1.0, "server 0 holds no partition before the kill");
+    ensure!(
+        held_by_0 >= 1.0,
+        "server 0 holds no partition before the kill"
+    );
     let killed = Instant::now();
     drill.kill(0).await?;
     // Partitions: the survivor holds all eight; relay: it leads.
@@ -409,10 +451,16 @@ async fn server_loss() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let acknowledged = load.finish().await;
     println!(
-        "drill server loss: {held_by_0} partitions moved in {} ms; relay {} in {} ms; \
+        "drill server loss: partitions shared 4/4 {} ms after the second server answered; \
+         {held_by_0} partitions moved in {} ms; relay {} in {} ms; \
          a filing visible {} ms after the takeover; {} filings",
+        balanced.as_millis(),
         partitions_moved.unwrap_or_default().as_millis(),
-        if relay_on_0 { "moved" } else { "stayed (was on the survivor)" },
+        if relay_on_0 {
+            "moved"
+        } else {
+            "stayed (was on the survivor)"
+        },
         relay_moved.unwrap_or_default().as_millis(),
         probe.as_millis(),
         acknowledged.len()
@@ -430,10 +478,14 @@ async fn rolling_restart() -> anyhow::Result<()> {
         drill.terminate(stopping).await?;
         let stopped = started.elapsed();
         // Right after the stop: how long a filing takes to reach the view.
-        let lag = drill.probe(other, &format!("after-stop-{stopping}")).await?;
+        let lag = drill
+            .probe(other, &format!("after-stop-{stopping}"))
+            .await?;
         worst = worst.max(lag);
         drill.serve(stopping).await?;
-        let lag = drill.probe(stopping, &format!("after-start-{stopping}")).await?;
+        let lag = drill
+            .probe(stopping, &format!("after-start-{stopping}"))
+            .await?;
         worst = worst.max(lag);
         println!(
             "drill rolling restart: server {stopping} stopped in {} ms, back in {} ms",

@@ -433,7 +433,14 @@ impl NatsCluster {
         let node = &self.nodes[i];
         let mut command = Command::new(&bin);
         command
-            .args(["-a", "127.0.0.1", "-p", &node.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &node.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(node.dir.path().join("store"))
             .arg("--server_name")
             .arg(format!("{}-n{i}", self.name))
@@ -461,8 +468,8 @@ impl NatsCluster {
                 });
             }
         }
-        let child =
-            spawn_from_process_thread(command).with_context(|| format!("starting {}", bin.display()))?;
+        let child = spawn_from_process_thread(command)
+            .with_context(|| format!("starting {}", bin.display()))?;
         self.nodes[i].child = Some(child);
         Ok(())
     }

@@ -322,18 +322,6 @@ async fn jetstream_answers(url: &str) -> bool {
     )
 }
 
-#[cfg(test)]
-mod sweep_tests {
-    #[test]
-    fn only_streams_of_unique_prefixes_count_as_test_streams() {
-        let name = format!("{}_EVENTS", super::unique_prefix().to_uppercase());
-        assert!(super::is_test_stream(&name), "{name}");
-        assert!(super::is_test_stream(&name.replace("_EVENTS", "_WORK")));
-        assert!(!super::is_test_stream("PROBITY_EVENTS"));
-        assert!(!super::is_test_stream("TABC_EVENTS"));
-    }
-}
-
 /// A private 3-node (or `n`-node) JetStream cluster on loopback for fault drills: each
 /// node its own client port, cluster port and store dir, routes to all the others.
 /// `kill(i)` kills node `i` (SIGKILL), `restart(i)` brings it back on its ports and
@@ -515,5 +503,17 @@ impl Drop for NatsCluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    #[test]
+    fn only_streams_of_unique_prefixes_count_as_test_streams() {
+        let name = format!("{}_EVENTS", super::unique_prefix().to_uppercase());
+        assert!(super::is_test_stream(&name), "{name}");
+        assert!(super::is_test_stream(&name.replace("_EVENTS", "_WORK")));
+        assert!(!super::is_test_stream("PROBITY_EVENTS"));
+        assert!(!super::is_test_stream("TABC_EVENTS"));
     }
 }

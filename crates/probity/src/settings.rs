@@ -99,6 +99,9 @@ pub struct BusPolicy {
     /// Lifetime of a partition lease without renewal, in milliseconds; a dead server's
     /// partitions move after at most this plus a second (`PROBITY_PARTITION_LEASE_MS`).
     pub lease_ttl_ms: u64,
+    /// Idle heartbeat of a consumer's pull, in milliseconds: a pull whose node died is
+    /// noticed after two missed heartbeats (`PROBITY_NATS_HEARTBEAT_MS`).
+    pub heartbeat_ms: u64,
 }
 
 impl Default for BusPolicy {
@@ -110,6 +113,7 @@ impl Default for BusPolicy {
             max_ack_pending: 8192,
             work_max_age_hours: 7 * 24,
             lease_ttl_ms: 3_000,
+            heartbeat_ms: 1_000,
         }
     }
 }
@@ -145,6 +149,7 @@ impl BusPolicy {
             &mut self.work_max_age_hours,
         )?;
         num(&var, "PROBITY_PARTITION_LEASE_MS", &mut self.lease_ttl_ms)?;
+        num(&var, "PROBITY_NATS_HEARTBEAT_MS", &mut self.heartbeat_ms)?;
         anyhow::ensure!(
             (1..=5).contains(&self.replicas),
             "PROBITY_NATS_REPLICAS or [bus] replicas: 1 to 5, not {}",
@@ -168,6 +173,10 @@ impl BusPolicy {
             "PROBITY_NATS_WORK_MAX_AGE_HOURS or [bus] work_max_age_hours: at least 1 hour"
         );
         anyhow::ensure!(
+            (100..=10_000).contains(&self.heartbeat_ms),
+            "PROBITY_NATS_HEARTBEAT_MS or [bus] heartbeat_ms: 100 to 10000 ms"
+        );
+        anyhow::ensure!(
             self.lease_ttl_ms >= 1_000,
             "PROBITY_PARTITION_LEASE_MS or [bus] lease_ttl_ms: at least 1000 ms"
         );
@@ -189,6 +198,7 @@ impl BusPolicy {
         probity_bus::ConsumerOptions {
             ack_wait: Duration::from_secs(self.ack_wait_secs),
             max_ack_pending: self.max_ack_pending,
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
             ..probity_bus::ConsumerOptions::default()
         }
     }

@@ -188,6 +188,8 @@ pub struct NatsProjector {
     /// `Some(p)`: consumes partition `p` of the work stream (ADR 0026); `None`: the whole
     /// event stream.
     partition: Option<u16>,
+    /// The partition's first session has checked for messages left pending.
+    taken_over: std::sync::atomic::AtomicBool,
 }
 
 impl NatsProjector {
@@ -199,6 +201,7 @@ impl NatsProjector {
             opts: ConsumerOptions::default(),
             metrics: Arc::new(ProjectorMetrics::default()),
             partition: None,
+            taken_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -302,6 +305,10 @@ impl NatsProjector {
             .await
             .map_err(BusError::nats("get stream"))?;
         let name = self.durable_name();
+        if self.partition.is_some() && !self.taken_over.load(Ordering::Relaxed) {
+            self.take_over(&stream, &name).await?;
+            self.taken_over.store(true, Ordering::Relaxed);
+        }
         let wanted = self.consumer_config();
         let mut consumer: jetstream::consumer::PullConsumer = stream
             .get_or_create_consumer(&name, wanted.clone())
@@ -568,6 +575,45 @@ impl NatsProjector {
                 None
             }
         }
+    }
+}
+
+impl NatsProjector {
+    /// A partition just leased: messages the previous holder had received but not
+    /// acknowledged would come back only after the ack wait (a nak'ed one may even have
+    /// been redelivered to its pull request as it stopped). So when the durable has
+    /// messages pending, it is recreated at its ack floor: everything not acknowledged is
+    /// delivered again at once; what was in fact applied is `AlreadyApplied` (ADR 0026).
+    async fn take_over(
+        &self,
+        stream: &jetstream::stream::Stream,
+        name: &str,
+    ) -> Result<(), BusError> {
+        let Ok(info) = stream.consumer_info(name).await else {
+            return Ok(()); // none yet: created below
+        };
+        if info.num_ack_pending == 0 {
+            return Ok(());
+        }
+        let start_sequence = info.ack_floor.stream_sequence + 1;
+        info!(
+            pending = info.num_ack_pending,
+            start_sequence,
+            "partition taken over with messages pending; recreating its consumer at the ack floor"
+        );
+        stream
+            .delete_consumer(name)
+            .await
+            .map_err(BusError::nats("delete consumer"))?;
+        let config = pull::Config {
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+            ..self.consumer_config()
+        };
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(BusError::nats("create consumer"))?;
+        Ok(())
     }
 }
 

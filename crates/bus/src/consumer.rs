@@ -83,6 +83,9 @@ pub struct ConsumerOptions {
     pub min_backoff: Duration,
     /// Cap of the reconnect delay.
     pub max_backoff: Duration,
+    /// At shutdown, how long messages still arriving are nak'ed back to the server
+    /// (another server takes them at once instead of after `ack_wait`).
+    pub drain: Duration,
 }
 
 impl Default for ConsumerOptions {
@@ -103,6 +106,7 @@ impl Default for ConsumerOptions {
             max_error_delay: Duration::from_secs(30),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            drain: Duration::from_millis(300),
         }
     }
 }
@@ -181,6 +185,11 @@ pub struct NatsProjector {
     projector: Arc<dyn Projector>,
     opts: ConsumerOptions,
     metrics: Arc<ProjectorMetrics>,
+    /// `Some(p)`: consumes partition `p` of the work stream (ADR 0026); `None`: the whole
+    /// event stream.
+    partition: Option<u16>,
+    /// The partition's first session has checked for messages left pending.
+    taken_over: std::sync::atomic::AtomicBool,
 }
 
 impl NatsProjector {
@@ -191,6 +200,36 @@ impl NatsProjector {
             projector,
             opts: ConsumerOptions::default(),
             metrics: Arc::new(ProjectorMetrics::default()),
+            partition: None,
+            taken_over: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Consumes only partition `partition` of the work stream, with its own durable.
+    pub fn with_partition(mut self, partition: u16) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Shares `metrics` with other feeds of the same projector (one per partition).
+    pub fn with_metrics(mut self, metrics: Arc<ProjectorMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The durable consumer's name.
+    fn durable_name(&self) -> String {
+        match self.partition {
+            Some(p) => self.cfg.partition_consumer_name(self.projector.name(), p),
+            None => self.cfg.consumer_name(self.projector.name()),
+        }
+    }
+
+    /// The stream this feed reads.
+    fn stream_name(&self) -> String {
+        match self.partition {
+            Some(_) => self.cfg.work_stream_name(),
+            None => self.cfg.stream_name(),
         }
     }
 
@@ -206,13 +245,19 @@ impl NatsProjector {
     /// The durable consumer's configuration.
     pub fn consumer_config(&self) -> pull::Config {
         pull::Config {
-            durable_name: Some(self.cfg.consumer_name(self.projector.name())),
-            description: Some(format!("Probity projector {}", self.projector.name())),
+            durable_name: Some(self.durable_name()),
+            description: Some(match self.partition {
+                Some(p) => format!("Probity projector {}, partition {p}", self.projector.name()),
+                None => format!("Probity projector {}", self.projector.name()),
+            }),
             deliver_policy: DeliverPolicy::All,
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.opts.ack_wait,
             max_deliver: -1,
-            filter_subject: self.cfg.subjects(),
+            filter_subject: match self.partition {
+                Some(p) => self.cfg.partition_filter(p),
+                None => self.cfg.subjects(),
+            },
             max_ack_pending: self.opts.max_ack_pending,
             ..Default::default()
         }
@@ -221,7 +266,7 @@ impl NatsProjector {
     /// Runs until `shutdown` is cancelled; transport failures are retried with backoff.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         self.cfg.validate()?;
-        let consumer = self.cfg.consumer_name(self.projector.name());
+        let consumer = self.durable_name();
         let span = tracing::info_span!("nats_projector", projector = self.projector.name(), consumer = %consumer);
         async move {
             let mut backoff = Backoff::new(self.opts.min_backoff, self.opts.max_backoff);
@@ -256,10 +301,14 @@ impl NatsProjector {
         ensure_stream(&self.js, &self.cfg).await?;
         let stream = self
             .js
-            .get_stream(self.cfg.stream_name())
+            .get_stream(self.stream_name())
             .await
             .map_err(BusError::nats("get stream"))?;
-        let name = self.cfg.consumer_name(self.projector.name());
+        let name = self.durable_name();
+        if self.partition.is_some() && !self.taken_over.load(Ordering::Relaxed) {
+            self.take_over(&stream, &name).await?;
+            self.taken_over.store(true, Ordering::Relaxed);
+        }
         let wanted = self.consumer_config();
         let mut consumer: jetstream::consumer::PullConsumer = stream
             .get_or_create_consumer(&name, wanted.clone())
@@ -303,11 +352,15 @@ impl NatsProjector {
             .iter()
             .map(|ty| subject_token(ty))
             .collect();
+        let drain = self.opts.drain;
         let dispatch = async move {
             loop {
                 let next = tokio::select! {
                     next = messages.next() => next,
-                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = shutdown.cancelled() => {
+                        drain_back(&mut messages, drain).await;
+                        return Ok(());
+                    }
                 };
                 match next {
                     Some(Ok(message)) => {
@@ -522,6 +575,68 @@ impl NatsProjector {
                 None
             }
         }
+    }
+}
+
+impl NatsProjector {
+    /// A partition just leased: messages the previous holder had received but not
+    /// acknowledged would come back only after the ack wait (a nak'ed one may even have
+    /// been redelivered to its pull request as it stopped). So when the durable has
+    /// messages pending, it is recreated at its ack floor: everything not acknowledged is
+    /// delivered again at once; what was in fact applied is `AlreadyApplied` (ADR 0026).
+    async fn take_over(
+        &self,
+        stream: &jetstream::stream::Stream,
+        name: &str,
+    ) -> Result<(), BusError> {
+        let Ok(info) = stream.consumer_info(name).await else {
+            return Ok(()); // none yet: created below
+        };
+        if info.num_ack_pending == 0 {
+            return Ok(());
+        }
+        let start_sequence = info.ack_floor.stream_sequence + 1;
+        info!(
+            pending = info.num_ack_pending,
+            start_sequence,
+            "partition taken over with messages pending; recreating its consumer at the ack floor"
+        );
+        stream
+            .delete_consumer(name)
+            .await
+            .map_err(BusError::nats("delete consumer"))?;
+        let config = pull::Config {
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+            ..self.consumer_config()
+        };
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(BusError::nats("create consumer"))?;
+        Ok(())
+    }
+}
+
+/// At shutdown: naks what the server still delivers for up to `drain` (stopping after
+/// 50 ms without a message), so another server gets it at once rather than after the
+/// ack wait.
+async fn drain_back(messages: &mut pull::Stream, drain: Duration) {
+    let until = tokio::time::Instant::now() + drain;
+    let mut handed_back = 0u64;
+    while tokio::time::Instant::now() < until {
+        let quiet = tokio::time::Instant::now() + Duration::from_millis(50);
+        match tokio::time::timeout_at(quiet.min(until), messages.next()).await {
+            Ok(Some(Ok(message))) => {
+                handed_back += 1;
+                if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
+                    debug!(error = %e, "nak at shutdown failed");
+                }
+            }
+            _ => break,
+        }
+    }
+    if handed_back > 0 {
+        debug!(handed_back, "messages handed back at shutdown");
     }
 }
 

@@ -24,14 +24,18 @@ pub mod cloudevent;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod lease;
 pub mod local;
 pub mod relay;
 
 pub use cloudevent::{message_id, CloudEvent, CLOUDEVENT_CONTENT_TYPE, CLOUDEVENT_SOURCE};
-pub use config::{ensure_stream, BusConfig, DUPLICATE_WINDOW};
+pub use config::{
+    ensure_stream, parse_server_list, BusConfig, DEFAULT_WORK_MAX_AGE, DUPLICATE_WINDOW,
+};
 pub use consumer::{
     run_nats_projector, ConsumerOptions, NatsProjector, ProjectorMetrics, ProjectorStats,
 };
 pub use error::BusError;
+pub use lease::{LeaseMetrics, LeaseOptions, PartitionedProjection};
 pub use local::{run_local_projector, LocalProjector, LocalProjectorOptions};
 pub use relay::{run_relay, Relay, RelayMetrics, RelayOptions, RelayStats, RELAY_LOCK_KEY};

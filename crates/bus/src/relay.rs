@@ -355,9 +355,28 @@ impl Relay {
             for event in &events {
                 let body = cloudevent::encode(event)?;
                 let publish = PublishMessage::build()
-                    .payload(body)
+                    .payload(body.clone())
                     .message_id(message_id(event))
                     .header("Content-Type", CLOUDEVENT_CONTENT_TYPE);
+                // Partitioned projection (ADR 0026): the same message, on the work stream.
+                let work = if self.cfg.partitions > 0 {
+                    let publish = PublishMessage::build()
+                        .payload(body.clone())
+                        .message_id(message_id(event))
+                        .header("Content-Type", CLOUDEVENT_CONTENT_TYPE);
+                    Some(
+                        self.js
+                            .send_publish(
+                                self.cfg
+                                    .work_subject_for(&event.aggregate_type, &event.aggregate_id),
+                                publish,
+                            )
+                            .await
+                            .map_err(BusError::nats("publish work"))?,
+                    )
+                } else {
+                    None
+                };
                 let ack = self
                     .js
                     .send_publish(
@@ -367,12 +386,18 @@ impl Relay {
                     )
                     .await
                     .map_err(BusError::nats("publish"))?;
-                acks.push(ack);
+                acks.push((ack, work));
             }
             let await_acks = async {
                 let mut acked: Option<&StoredEvent> = None;
                 let mut failure = None;
-                for (event, ack) in events.iter().zip(acks) {
+                for (event, (ack, work)) in events.iter().zip(acks) {
+                    if let Some(work) = work {
+                        if let Err(e) = work.await {
+                            failure = Some(BusError::nats("publish work ack")(e));
+                            break;
+                        }
+                    }
                     match ack.await {
                         Ok(ack) => {
                             let counter = if ack.duplicate {

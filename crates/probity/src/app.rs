@@ -151,17 +151,19 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
     let mut feeds = Vec::new();
     let nats = match &settings.nats_url {
         Some(url) => {
+            // One URL or several seed URLs of a cluster (the client learns the others).
+            let servers = probity_bus::parse_server_list(url).context("NATS_URL")?;
             let client = async_nats::ConnectOptions::new()
                 .retry_on_initial_connect()
-                .connect(url.as_str())
+                .connect(servers)
                 .await
                 .with_context(|| format!("connecting to NATS at {url}"))?;
             let js = async_nats::jetstream::new(client.clone());
-            let cfg = probity_bus::BusConfig::new(settings.nats_prefix.clone())
-                .context("PROBITY_NATS_PREFIX is not a valid subject prefix")?;
+            let bus = &settings.policy.bus;
+            let cfg = bus.bus_config(&settings.nats_prefix)?;
             probity_bus::ensure_stream(&js, &cfg)
                 .await
-                .context("creating the JetStream stream")?;
+                .context("creating the JetStream streams")?;
             let relay = probity_bus::Relay::new(log.clone(), js.clone(), cfg.clone());
             renderers.push(relay_renderer(relay.metrics()));
             let token = shutdown.clone();
@@ -170,17 +172,41 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                     tracing::error!(%error, "the relay stopped");
                 }
             }));
-            for projector in &projectors {
-                let name = projector.name();
-                let feed =
-                    probity_bus::NatsProjector::new(js.clone(), cfg.clone(), projector.clone());
-                feeds.push((name, feed.metrics()));
+            if cfg.partitions > 0 {
+                // Partitions shared with the other servers (ADR 0026).
+                let shared: Vec<_> = projectors
+                    .iter()
+                    .map(|projector| {
+                        let metrics = Arc::new(probity_bus::ProjectorMetrics::default());
+                        feeds.push((projector.name(), metrics.clone()));
+                        (projector.clone(), metrics)
+                    })
+                    .collect();
+                let partitioned =
+                    probity_bus::PartitionedProjection::new(db.clone(), js.clone(), cfg, shared)
+                        .with_consumer_options(bus.consumer_options())
+                        .with_lease_options(bus.lease_options());
+                renderers.push(partitions_renderer(partitioned.metrics()));
                 let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
-                    if let Err(error) = feed.run(token).await {
-                        tracing::error!(%error, projector = name, "a projector stopped");
+                    if let Err(error) = partitioned.run(token).await {
+                        tracing::error!(%error, "the partitioned projection stopped");
                     }
                 }));
+            } else {
+                for projector in &projectors {
+                    let name = projector.name();
+                    let feed =
+                        probity_bus::NatsProjector::new(js.clone(), cfg.clone(), projector.clone())
+                            .with_options(bus.consumer_options());
+                    feeds.push((name, feed.metrics()));
+                    let token = shutdown.clone();
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(error) = feed.run(token).await {
+                            tracing::error!(%error, projector = name, "a projector stopped");
+                        }
+                    }));
+                }
             }
             Some(client)
         }
@@ -462,6 +488,31 @@ fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::Metri
             s.last_checkpoint.position,
             s.last_lag_ms,
             u8::from(s.leader)
+        )
+    })
+}
+
+/// Prometheus text for the partition leases of this server (ADR 0026).
+fn partitions_renderer(metrics: Arc<probity_bus::LeaseMetrics>) -> probity_app::MetricsRenderer {
+    use std::sync::atomic::Ordering;
+    Arc::new(move || {
+        format!(
+            "# HELP probity_partitions_held Projection partitions this server consumes.\n\
+             # TYPE probity_partitions_held gauge\n\
+             probity_partitions_held {}\n\
+             # HELP probity_partition_members Live servers sharing the projection partitions.\n\
+             # TYPE probity_partition_members gauge\n\
+             probity_partition_members {}\n\
+             # HELP probity_partitions_acquired_total Partitions this server took.\n\
+             # TYPE probity_partitions_acquired_total counter\n\
+             probity_partitions_acquired_total {}\n\
+             # HELP probity_partitions_released_total Partitions this server handed back or lost.\n\
+             # TYPE probity_partitions_released_total counter\n\
+             probity_partitions_released_total {}\n",
+            metrics.held.load(Ordering::Relaxed),
+            metrics.members.load(Ordering::Relaxed),
+            metrics.acquired.load(Ordering::Relaxed),
+            metrics.released.load(Ordering::Relaxed),
         )
     })
 }

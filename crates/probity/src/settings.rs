@@ -73,6 +73,144 @@ pub struct Policy {
     pub store: StorePolicy,
     /// Bearer tokens (`[tokens]`; `PROBITY_TOKEN_LIFETIME` overrides the file).
     pub tokens: TokenPolicy,
+    /// The NATS bus's streams, consumers and projection partitions (`[bus]`;
+    /// `PROBITY_NATS_*` override the file).
+    pub bus: BusPolicy,
+}
+
+/// The NATS bus: stream replication, projection partitions and consumer limits
+/// (ADR 0026). Only used with `NATS_URL`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusPolicy {
+    /// Replicas of the event and work streams: 1 on one NATS server, 3 on a 3-node
+    /// cluster (`PROBITY_NATS_REPLICAS`).
+    pub replicas: usize,
+    /// Projection partitions shared by the servers; 0 turns partitioning off (every
+    /// server consumes everything) (`PROBITY_NATS_PARTITIONS`).
+    pub partitions: u16,
+    /// Redelivery of a message whose ack never came, in seconds
+    /// (`PROBITY_NATS_ACK_WAIT`).
+    pub ack_wait_secs: u64,
+    /// Unacknowledged messages per consumer (`PROBITY_NATS_MAX_ACK_PENDING`).
+    pub max_ack_pending: i64,
+    /// How long the work stream keeps a message, in hours (`PROBITY_NATS_WORK_MAX_AGE_HOURS`).
+    pub work_max_age_hours: u64,
+    /// Lifetime of a partition lease without renewal, in milliseconds; a dead server's
+    /// partitions move after at most this plus a second (`PROBITY_PARTITION_LEASE_MS`).
+    pub lease_ttl_ms: u64,
+    /// Idle heartbeat of a consumer's pull, in milliseconds: a pull whose node died is
+    /// noticed after two missed heartbeats (`PROBITY_NATS_HEARTBEAT_MS`).
+    pub heartbeat_ms: u64,
+}
+
+impl Default for BusPolicy {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            partitions: 8,
+            ack_wait_secs: 15,
+            max_ack_pending: 8192,
+            work_max_age_hours: 7 * 24,
+            lease_ttl_ms: 3_000,
+            heartbeat_ms: 1_000,
+        }
+    }
+}
+
+impl BusPolicy {
+    /// Applies the `PROBITY_NATS_*` variables from `var` over the file's values and checks
+    /// them.
+    fn override_from(mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        fn num<T: std::str::FromStr>(
+            var: &impl Fn(&str) -> Option<String>,
+            name: &str,
+            slot: &mut T,
+        ) -> anyhow::Result<()> {
+            if let Some(v) = var(name).filter(|v| !v.trim().is_empty()) {
+                *slot = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name} {v:?}: expected a whole number"))?;
+            }
+            Ok(())
+        }
+        num(&var, "PROBITY_NATS_REPLICAS", &mut self.replicas)?;
+        num(&var, "PROBITY_NATS_PARTITIONS", &mut self.partitions)?;
+        num(&var, "PROBITY_NATS_ACK_WAIT", &mut self.ack_wait_secs)?;
+        num(
+            &var,
+            "PROBITY_NATS_MAX_ACK_PENDING",
+            &mut self.max_ack_pending,
+        )?;
+        num(
+            &var,
+            "PROBITY_NATS_WORK_MAX_AGE_HOURS",
+            &mut self.work_max_age_hours,
+        )?;
+        num(&var, "PROBITY_PARTITION_LEASE_MS", &mut self.lease_ttl_ms)?;
+        num(&var, "PROBITY_NATS_HEARTBEAT_MS", &mut self.heartbeat_ms)?;
+        anyhow::ensure!(
+            (1..=5).contains(&self.replicas),
+            "PROBITY_NATS_REPLICAS or [bus] replicas: 1 to 5, not {}",
+            self.replicas
+        );
+        anyhow::ensure!(
+            self.partitions <= 1024,
+            "PROBITY_NATS_PARTITIONS or [bus] partitions: at most 1024, not {}",
+            self.partitions
+        );
+        anyhow::ensure!(
+            self.ack_wait_secs >= 1,
+            "PROBITY_NATS_ACK_WAIT or [bus] ack_wait_secs: at least 1 second"
+        );
+        anyhow::ensure!(
+            self.max_ack_pending >= 1,
+            "PROBITY_NATS_MAX_ACK_PENDING or [bus] max_ack_pending: at least 1"
+        );
+        anyhow::ensure!(
+            self.work_max_age_hours >= 1,
+            "PROBITY_NATS_WORK_MAX_AGE_HOURS or [bus] work_max_age_hours: at least 1 hour"
+        );
+        anyhow::ensure!(
+            (100..=10_000).contains(&self.heartbeat_ms),
+            "PROBITY_NATS_HEARTBEAT_MS or [bus] heartbeat_ms: 100 to 10000 ms"
+        );
+        anyhow::ensure!(
+            self.lease_ttl_ms >= 1_000,
+            "PROBITY_PARTITION_LEASE_MS or [bus] lease_ttl_ms: at least 1000 ms"
+        );
+        Ok(self)
+    }
+
+    /// The bus configuration for `prefix`.
+    pub fn bus_config(&self, prefix: &str) -> anyhow::Result<probity_bus::BusConfig> {
+        let mut cfg = probity_bus::BusConfig::new(prefix)
+            .context("PROBITY_NATS_PREFIX is not a valid subject prefix")?
+            .with_replicas(self.replicas)?
+            .with_partitions(self.partitions)?;
+        cfg.work_max_age = Duration::from_secs(self.work_max_age_hours * 3600);
+        Ok(cfg)
+    }
+
+    /// Consumer options with this policy's limits.
+    pub fn consumer_options(&self) -> probity_bus::ConsumerOptions {
+        probity_bus::ConsumerOptions {
+            ack_wait: Duration::from_secs(self.ack_wait_secs),
+            max_ack_pending: self.max_ack_pending,
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            ..probity_bus::ConsumerOptions::default()
+        }
+    }
+
+    /// Lease timing with this policy's TTL (a tick a third of it, at most a second).
+    pub fn lease_options(&self) -> probity_bus::LeaseOptions {
+        let ttl = Duration::from_millis(self.lease_ttl_ms);
+        probity_bus::LeaseOptions {
+            ttl,
+            tick: (ttl / 3).min(Duration::from_secs(1)),
+        }
+    }
 }
 
 /// How long tokens live.
@@ -291,6 +429,7 @@ impl Policy {
             .tokens
             .override_from(|name| std::env::var(name).ok())?;
         policy.http = policy.http.override_from(|name| std::env::var(name).ok())?;
+        policy.bus = policy.bus.override_from(|name| std::env::var(name).ok())?;
         Ok(policy)
     }
 }
@@ -332,6 +471,40 @@ mod tests {
         assert_eq!(parse_clock_offset("0").unwrap(), chrono::Duration::zero());
         assert!(parse_clock_offset("5w").is_err());
         assert!(parse_clock_offset("xd").is_err());
+    }
+
+    #[test]
+    fn the_bus_has_one_replica_eight_partitions_and_the_environment_overrides_the_file() {
+        let defaults = BusPolicy::default()
+            .override_from(|_| None)
+            .expect("defaults are valid");
+        assert_eq!(defaults.replicas, 1);
+        assert_eq!(defaults.partitions, 8);
+        assert_eq!(defaults.ack_wait_secs, 15);
+        let env = |name: &str| match name {
+            "PROBITY_NATS_REPLICAS" => Some("3".to_string()),
+            "PROBITY_NATS_PARTITIONS" => Some("16".to_string()),
+            "PROBITY_PARTITION_LEASE_MS" => Some("2000".to_string()),
+            _ => None,
+        };
+        let tuned = BusPolicy::default().override_from(env).unwrap();
+        assert_eq!((tuned.replicas, tuned.partitions), (3, 16));
+        assert_eq!(tuned.lease_options().ttl, Duration::from_secs(2));
+        let cfg = tuned.bus_config("probity").unwrap();
+        assert_eq!((cfg.replicas, cfg.partitions), (3, 16));
+        for (name, bad) in [
+            ("PROBITY_NATS_REPLICAS", "0"),
+            ("PROBITY_NATS_REPLICAS", "7"),
+            ("PROBITY_NATS_PARTITIONS", "-1"),
+            ("PROBITY_NATS_ACK_WAIT", "soon"),
+            ("PROBITY_PARTITION_LEASE_MS", "10"),
+        ] {
+            let var = |n: &str| (n == name).then(|| bad.to_string());
+            assert!(
+                BusPolicy::default().override_from(var).is_err(),
+                "{name}={bad} accepted"
+            );
+        }
     }
 
     #[test]

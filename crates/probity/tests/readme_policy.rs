@@ -24,4 +24,5 @@ fn the_readme_policy_example_parses_and_equals_the_defaults() {
     assert_eq!(policy.store, defaults.store);
     assert_eq!(policy.http, defaults.http);
     assert_eq!(policy.tokens, defaults.tokens);
+    assert_eq!(policy.bus, defaults.bus);
 }

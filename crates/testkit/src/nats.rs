@@ -57,9 +57,11 @@ pub async fn nats_url() -> anyhow::Result<String> {
 /// A test stream older than this belongs to a finished run and is deleted.
 const STALE_AFTER_SECS: i64 = 3 * 3600;
 
-/// Whether `name` is the stream of a [`unique_prefix`]: `T<32 hex digits>_EVENTS`.
+/// Whether `name` is a stream of a [`unique_prefix`]: `T<32 hex digits>_EVENTS` or
+/// `_WORK`.
 fn is_test_stream(name: &str) -> bool {
     name.strip_suffix("_EVENTS")
+        .or_else(|| name.strip_suffix("_WORK"))
         .and_then(|p| p.strip_prefix('T'))
         .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
@@ -320,12 +322,197 @@ async fn jetstream_answers(url: &str) -> bool {
     )
 }
 
+/// A private 3-node (or `n`-node) JetStream cluster on loopback for fault drills: each
+/// node its own client port, cluster port and store dir, routes to all the others.
+/// `kill(i)` kills node `i` (SIGKILL), `restart(i)` brings it back on its ports and
+/// store; dropping the cluster kills every node and removes the stores.
+pub struct NatsCluster {
+    name: String,
+    nodes: Vec<ClusterNode>,
+}
+
+struct ClusterNode {
+    port: u16,
+    cluster_port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl NatsCluster {
+    /// Starts `n` nodes and waits until JetStream has a meta leader (a replicated stream
+    /// can be created).
+    pub async fn start(n: usize) -> anyhow::Result<Self> {
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            nodes.push(ClusterNode {
+                port: free_port()?,
+                cluster_port: free_port()?,
+                dir: tempfile::Builder::new()
+                    .prefix("probity-nats-cluster-")
+                    .tempdir()
+                    .context("creating a cluster node's store dir")?,
+                child: None,
+            });
+        }
+        let mut cluster = Self {
+            name: format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            nodes,
+        };
+        for i in 0..n {
+            cluster.launch(i)?;
+        }
+        cluster.wait_jetstream().await?;
+        Ok(cluster)
+    }
+
+    /// Every node's client URL, comma-separated (a `NATS_URL` seed list).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| url_for(n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The client URL of node `i`.
+    pub fn url(&self, i: usize) -> String {
+        url_for(self.nodes[i].port)
+    }
+
+    /// Kills node `i` (SIGKILL) and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `i` again on its ports and store and waits until it answers.
+    pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        self.kill(i);
+        let mut last = None;
+        for _ in 0..5 {
+            self.launch(i)?;
+            let child = self.nodes[i].child.take().expect("just launched");
+            match wait_ready(self.nodes[i].port, child).await {
+                Ok(child) => {
+                    self.nodes[i].child = Some(child);
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("cluster node {i} did not restart")))
+    }
+
+    fn launch(&mut self, i: usize) -> anyhow::Result<()> {
+        let bin = server_binary()?;
+        let routes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, n)| format!("nats-route://127.0.0.1:{}", n.cluster_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let node = &self.nodes[i];
+        let mut command = Command::new(&bin);
+        command
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &node.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(node.dir.path().join("store"))
+            .arg("--server_name")
+            .arg(format!("{}-n{i}", self.name))
+            .arg("--cluster_name")
+            .arg(&self.name)
+            .arg("--cluster")
+            .arg(format!("nats://127.0.0.1:{}", node.cluster_port))
+            .arg("--routes")
+            .arg(routes)
+            .arg("-l")
+            .arg(node.dir.path().join("nats.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = spawn_from_process_thread(command)
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.nodes[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until a node answers `$JS.API.INFO` without an error (a meta leader exists).
+    async fn wait_jetstream(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for (i, node) in self.nodes.iter_mut().enumerate() {
+                if let Some(child) = node.child.as_mut() {
+                    if let Some(status) = child.try_wait()? {
+                        bail!("cluster node {i} exited at start: {status}");
+                    }
+                }
+            }
+            let url = self.url(0);
+            let ready = async {
+                let client = async_nats::ConnectOptions::new()
+                    .connection_timeout(Duration::from_millis(500))
+                    .connect(url.as_str())
+                    .await
+                    .ok()?;
+                let reply = client.request("$JS.API.INFO", "".into()).await.ok()?;
+                let info: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;
+                info.get("error").is_none().then_some(())
+            };
+            if matches!(
+                tokio::time::timeout(Duration::from_secs(2), ready).await,
+                Ok(Some(()))
+            ) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("the NATS cluster elected no JetStream meta leader within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
 #[cfg(test)]
 mod sweep_tests {
     #[test]
     fn only_streams_of_unique_prefixes_count_as_test_streams() {
         let name = format!("{}_EVENTS", super::unique_prefix().to_uppercase());
         assert!(super::is_test_stream(&name), "{name}");
+        assert!(super::is_test_stream(&name.replace("_EVENTS", "_WORK")));
         assert!(!super::is_test_stream("PROBITY_EVENTS"));
         assert!(!super::is_test_stream("TABC_EVENTS"));
     }

@@ -314,14 +314,20 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// Maps a cqrs-es error: the command's own error is `Domain`, everything else is a store
-/// error (a database error keeps its `sqlx::Error`).
+/// error (a database error keeps its `sqlx::Error`; a connection error is always one
+/// that [`StoreError::is_unavailable`]).
 fn aggregate_error<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
     match error {
         AggregateError::UserError(e) => ExecuteError::Domain(e),
         AggregateError::AggregateConflict => ExecuteError::Conflict,
-        AggregateError::DatabaseConnectionError(e) | AggregateError::UnexpectedError(e) => {
-            ExecuteError::Store(boxed_store_error(e))
+        AggregateError::DatabaseConnectionError(e) => {
+            ExecuteError::Store(match boxed_store_error(e) {
+                // A connection error the group committer passed on as text: still unavailability.
+                StoreError::Other(text) => StoreError::Unavailable(text),
+                other => other,
+            })
         }
+        AggregateError::UnexpectedError(e) => ExecuteError::Store(boxed_store_error(e)),
         AggregateError::DeserializationError(e) => ExecuteError::Store(StoreError::Other(format!(
             "cannot deserialize an event: {e}"
         ))),

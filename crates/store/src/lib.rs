@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod db;
 pub mod error;
+pub mod trace;
 pub mod executor;
 pub mod group;
 pub mod hash;

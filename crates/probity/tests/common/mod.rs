@@ -107,6 +107,17 @@ pub async fn store(kind: Kind) -> anyhow::Result<Store> {
 /// Starts `probity serve` on `args` and waits until it answers `/healthz`.
 #[allow(dead_code)] // not every test binary starts a server
 pub async fn serve(args: &[String]) -> anyhow::Result<(Child, String)> {
+    serve_with(args, &[], None).await
+}
+
+/// [`serve`] with extra environment variables (set last: they may name a bus) and the
+/// server's stderr written to `log` (else discarded).
+#[allow(dead_code)] // not every test binary starts a server
+pub async fn serve_with(
+    args: &[String],
+    env: &[(&str, String)],
+    log: Option<&std::path::Path>,
+) -> anyhow::Result<(Child, String)> {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.local_addr()?.port()
@@ -130,8 +141,14 @@ pub async fn serve(args: &[String]) -> anyhow::Result<(Child, String)> {
         ))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).context("creating the server log")?),
+            None => Stdio::null(),
+        })
         .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
     let child = command.spawn().context("starting probity serve")?;
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();

@@ -82,9 +82,7 @@ async fn collector() -> anyhow::Result<(String, Spans)> {
     Ok((endpoint, spans))
 }
 
-async fn one_trace_shows_http_command_commit_relay_and_projector(
-    kind: Kind,
-) -> anyhow::Result<()> {
+async fn one_trace_shows_http_command_commit_relay_and_projector(kind: Kind) -> anyhow::Result<()> {
     let (endpoint, spans) = collector().await?;
     let store = store(kind).await?;
     let token = create_token(&store.db, Role::Intake, None, Some("tracing".into())).await?;

@@ -237,11 +237,7 @@ impl<A: Aggregate> Executor<A> {
                 .map_err(|e| aggregate_error(AggregateError::from(e)))?;
             let side = writes(&history)?;
             let commit = tracing::info_span!("commit", events = new_events, attempt);
-            match repo
-                .append_with(serialized, side)
-                .instrument(commit)
-                .await
-            {
+            match repo.append_with(serialized, side).instrument(commit).await {
                 Ok(()) => {
                     // Wake this process's tailers at once (SQLite's repository already
                     // did; Postgres' NOTIFY reaches other processes).

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 pub mod db;
 pub mod error;
-pub mod trace;
 pub mod executor;
 pub mod group;
 pub mod hash;
@@ -24,6 +23,7 @@ pub mod log;
 pub mod redact;
 pub mod repo;
 pub mod sealing;
+pub mod trace;
 pub mod writes;
 
 pub use db::{clock_offset_label, Backend, Db};

@@ -142,7 +142,9 @@ pub async fn serve_with(
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(match log {
-            Some(path) => Stdio::from(std::fs::File::create(path).context("creating the server log")?),
+            Some(path) => {
+                Stdio::from(std::fs::File::create(path).context("creating the server log")?)
+            }
             None => Stdio::null(),
         })
         .kill_on_drop(true);

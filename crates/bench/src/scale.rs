@@ -164,7 +164,9 @@ pub async fn scale(args: &Args) -> anyhow::Result<()> {
     }
     let rebuild_secs = t.elapsed().as_secs_f64();
     let rebuild_rate = total as f64 / rebuild_secs;
-    println!("scale: rebuild of {total} events in {rebuild_secs:.1} s = {rebuild_rate:.0} events/s");
+    println!(
+        "scale: rebuild of {total} events in {rebuild_secs:.1} s = {rebuild_rate:.0} events/s"
+    );
 
     // The projection to the target.
     let gib = |bytes_per_event: f64| bytes_per_event * target / (1u64 << 30) as f64;

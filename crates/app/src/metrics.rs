@@ -227,7 +227,10 @@ mod tests {
     fn it_should_describe_every_counter_and_show_it_at_zero_from_the_start() {
         let text = Metrics::new().render();
         for (name, help) in [
-            ("probity_http_responses_total", "HTTP responses by status class."),
+            (
+                "probity_http_responses_total",
+                "HTTP responses by status class.",
+            ),
             ("probity_commands_total", "Commands by outcome."),
             (
                 "probity_command_conflicts_total",

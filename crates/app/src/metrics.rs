@@ -1,12 +1,13 @@
 //! Process metrics in the Prometheus text format (served at `GET /metrics` by the HTTP
-//! adapter): commands by outcome (counted here, on the command path of the application
+//! adapter), kept with the `metrics` facade's Prometheus exporter: commands by outcome (counted here, on the command path of the application
 //! layer, whoever issued them), personal-data reads, idempotent replays, the adapter's
 //! responses by status class, plus gauges other components register (bus lag, projector
 //! positions) as render callbacks.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+
+use metrics::{Counter, Key, KeyName, Label, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// A callback rendering extra metric lines (complete with `# HELP`/`# TYPE`).
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
@@ -45,17 +46,22 @@ impl CommandOutcome {
     }
 }
 
-/// Counters shared by every request.
-#[derive(Default)]
+/// Counters shared by every request, kept in a `metrics` Prometheus recorder of their own
+/// (not the process-global one: several applications may share a test process), whose
+/// exposition `/metrics` serves, followed by what the registered renderers add.
 pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
     /// Responses by status class: index 0 = 1xx ... 4 = 5xx.
-    requests: [AtomicU64; 5],
+    requests: [Counter; 5],
     /// Commands by outcome, indexed like `CommandOutcome::ALL`.
-    commands: [AtomicU64; 5],
+    commands: [Counter; 5],
+    /// Version and concurrency conflicts together.
+    conflicts: Counter,
     /// Personal-data reads recorded in the access log.
-    personal_data_reads: AtomicU64,
+    personal_data_reads: Counter,
     /// Idempotent requests answered from a stored response.
-    idempotent_replays: AtomicU64,
+    idempotent_replays: Counter,
     /// Extra renderers registered by other components.
     renderers: RwLock<Vec<MetricsRenderer>>,
 }
@@ -66,15 +72,72 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const HTTP_RESPONSES: &str = "probity_http_responses_total";
+const COMMANDS: &str = "probity_commands_total";
+const CONFLICTS: &str = "probity_command_conflicts_total";
+const PERSONAL_DATA_READS: &str = "probity_personal_data_reads_total";
+const IDEMPOTENT_REPLAYS: &str = "probity_idempotent_replays_total";
+
 impl Metrics {
     pub fn new() -> Self {
-        Self::default()
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let describe = |name: &'static str, help: &'static str| {
+            recorder.describe_counter(KeyName::from_const_str(name), None, help.into());
+        };
+        describe(HTTP_RESPONSES, "HTTP responses by status class.");
+        describe(COMMANDS, "Commands by outcome.");
+        describe(
+            CONFLICTS,
+            "Commands that hit a version or concurrency conflict.",
+        );
+        describe(
+            PERSONAL_DATA_READS,
+            "Reads of personal data recorded in the access log.",
+        );
+        describe(
+            IDEMPOTENT_REPLAYS,
+            "Requests answered from a stored idempotent response.",
+        );
+        // Every series is registered up front, so each is shown (at 0) from the start.
+        let counter = |name: &'static str, label: Option<(&'static str, String)>| {
+            let key = match label {
+                Some((k, v)) => Key::from_parts(name, vec![Label::new(k, v)]),
+                None => Key::from_static_name(name),
+            };
+            recorder.register_counter(&key, &METADATA)
+        };
+        let requests = std::array::from_fn(|i| {
+            counter(HTTP_RESPONSES, Some(("class", format!("{}xx", i + 1))))
+        });
+        let commands = std::array::from_fn(|i| {
+            counter(
+                COMMANDS,
+                Some(("outcome", CommandOutcome::ALL[i].label().to_string())),
+            )
+        });
+        Self {
+            requests,
+            commands,
+            conflicts: counter(CONFLICTS, None),
+            personal_data_reads: counter(PERSONAL_DATA_READS, None),
+            idempotent_replays: counter(IDEMPOTENT_REPLAYS, None),
+            renderers: RwLock::new(Vec::new()),
+            recorder,
+            handle,
+        }
     }
 
     /// Counts one response with this status code.
     pub fn record_response(&self, status: u16) {
         let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.requests[class].fetch_add(1, Ordering::Relaxed);
+        self.requests[class].increment(1);
     }
 
     /// Counts one command outcome.
@@ -83,26 +146,23 @@ impl Metrics {
             .iter()
             .position(|o| *o == outcome)
             .unwrap_or(4);
-        self.commands[i].fetch_add(1, Ordering::Relaxed);
+        self.commands[i].increment(1);
+        if matches!(
+            outcome,
+            CommandOutcome::VersionConflict | CommandOutcome::Conflict
+        ) {
+            self.conflicts.increment(1);
+        }
     }
 
     /// Counts one recorded personal-data read.
     pub fn record_personal_data_read(&self) {
-        self.personal_data_reads.fetch_add(1, Ordering::Relaxed);
+        self.personal_data_reads.increment(1);
     }
 
     /// Counts one idempotent replay.
     pub fn record_idempotent_replay(&self) {
-        self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Current count of commands with `outcome`.
-    pub fn commands(&self, outcome: CommandOutcome) -> u64 {
-        let i = CommandOutcome::ALL
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or(4);
-        self.commands[i].load(Ordering::Relaxed)
+        self.idempotent_replays.increment(1);
     }
 
     /// Adds a renderer whose output is appended to `/metrics`.
@@ -113,50 +173,15 @@ impl Metrics {
             .push(renderer);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric: the recorder's, then the
+    /// registered renderers'.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP probity_http_responses_total HTTP responses by status class.\n");
-        out.push_str("# TYPE probity_http_responses_total counter\n");
-        for (i, counter) in self.requests.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "probity_http_responses_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                counter.load(Ordering::Relaxed)
-            );
+        // The recorder is kept alive for the handle (it owns the registry).
+        let _ = &self.recorder;
+        let mut out = self.handle.render();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
         }
-        out.push_str("# HELP probity_commands_total Commands by outcome.\n");
-        out.push_str("# TYPE probity_commands_total counter\n");
-        for (outcome, counter) in CommandOutcome::ALL.iter().zip(self.commands.iter()) {
-            let _ = writeln!(
-                out,
-                "probity_commands_total{{outcome=\"{}\"}} {}",
-                outcome.label(),
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        out.push_str(
-            "# HELP probity_command_conflicts_total Commands that hit a version or concurrency conflict.\n",
-        );
-        out.push_str("# TYPE probity_command_conflicts_total counter\n");
-        let conflicts = self.commands(CommandOutcome::VersionConflict)
-            + self.commands(CommandOutcome::Conflict);
-        let _ = writeln!(out, "probity_command_conflicts_total {conflicts}");
-        out.push_str("# HELP probity_personal_data_reads_total Reads of personal data recorded in the access log.\n");
-        out.push_str("# TYPE probity_personal_data_reads_total counter\n");
-        let _ = writeln!(
-            out,
-            "probity_personal_data_reads_total {}",
-            self.personal_data_reads.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP probity_idempotent_replays_total Requests answered from a stored idempotent response.\n");
-        out.push_str("# TYPE probity_idempotent_replays_total counter\n");
-        let _ = writeln!(
-            out,
-            "probity_idempotent_replays_total {}",
-            self.idempotent_replays.load(Ordering::Relaxed)
-        );
         let renderers = self
             .renderers
             .read()
@@ -171,6 +196,10 @@ impl Metrics {
         out
     }
 }
+
+/// The metadata of every series (the Prometheus recorder does not filter on it).
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 #[cfg(test)]
 mod tests {
@@ -192,5 +221,35 @@ mod tests {
         assert!(text.contains("probity_commands_total{outcome=\"version_conflict\"} 1\n"));
         assert!(text.contains("probity_command_conflicts_total 1\n"));
         assert!(text.ends_with("probity_bus_lag 3\n"));
+    }
+
+    #[test]
+    fn it_should_describe_every_counter_and_show_it_at_zero_from_the_start() {
+        let text = Metrics::new().render();
+        for (name, help) in [
+            (
+                "probity_http_responses_total",
+                "HTTP responses by status class.",
+            ),
+            ("probity_commands_total", "Commands by outcome."),
+            (
+                "probity_command_conflicts_total",
+                "Commands that hit a version or concurrency conflict.",
+            ),
+            (
+                "probity_personal_data_reads_total",
+                "Reads of personal data recorded in the access log.",
+            ),
+            (
+                "probity_idempotent_replays_total",
+                "Requests answered from a stored idempotent response.",
+            ),
+        ] {
+            assert!(text.contains(&format!("# HELP {name} {help}\n")), "{text}");
+            assert!(text.contains(&format!("# TYPE {name} counter\n")), "{text}");
+        }
+        assert!(text.contains("probity_http_responses_total{class=\"5xx\"} 0\n"));
+        assert!(text.contains("probity_commands_total{outcome=\"error\"} 0\n"));
+        assert!(text.contains("probity_personal_data_reads_total 0\n"));
     }
 }

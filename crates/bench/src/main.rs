@@ -15,6 +15,8 @@
 //!   `probity audit verify` timed;
 //! - `assessments`: `GET /public/assessments` from the stored projection on a small and
 //!   a large log, beside the same run's reference fold (see `assessments.rs`);
+//! - `scale`: per-event costs (append beside a bare-table baseline, storage, relay
+//!   publish, projection, rebuild) extrapolated to 100,000,000 events (see `scale.rs`);
 //! - `deadlines`: the deadline engine (in this process, on an injected clock) over
 //!   `--deadlines` open deadlines: due → overdue event delay, memory, and the board
 //!   query per filter (see `deadlines.rs`);
@@ -48,6 +50,7 @@ mod deadlines;
 mod keyed;
 mod peer;
 mod restrictions;
+mod scale;
 
 #[derive(Debug, Parser)]
 #[command(name = "probity-bench", about = "Probity benchmark program")]
@@ -87,7 +90,9 @@ struct Args {
     /// alternately; not in the default list), assessments (`GET /public/assessments` at
     /// `--assessment-sizes`, beside the reference fold; not in the default list),
     /// restrictions (the restriction check over `--restriction-records` records in
-    /// `record_views`, beside `SELECT 1` and the unindexed check; not in the default list).
+    /// `record_views`, beside `SELECT 1` and the unindexed check; not in the default list),
+    /// scale (per-event costs on `--scale-events` events extrapolated to `--scale-target`;
+    /// see `scale.rs` and docs/scale.md; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -127,6 +132,12 @@ struct Args {
     /// Timed restriction checks in the restrictions scenario.
     #[arg(long, default_value_t = 10_000)]
     restriction_runs: usize,
+    /// Events the scale scenario measures its per-event costs on.
+    #[arg(long, default_value_t = 200_000)]
+    scale_events: u64,
+    /// Events the scale scenario extrapolates to (a province's ten years).
+    #[arg(long, default_value_t = 100_000_000)]
+    scale_target: u64,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -168,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
             "keyed" => keyed::keyed(&args).await?,
             "assessments" => assessments::assessments(&args).await?,
             "restrictions" => restrictions::restrictions(&args).await?,
+            "scale" => scale::scale(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

@@ -6,7 +6,9 @@
 //! `position` (JSON integers), `txid` (a decimal string: Postgres transaction ids can
 //! exceed CloudEvents' 32-bit Integer), `aggregatetype`, `aggregateid`, `eventtype`,
 //! `eventversion`, and `metadata` (the command metadata — actor, role, unit, request and
-//! correlation ids — as compact JSON text, since extension values must be scalars).
+//! correlation ids — as compact JSON text, since extension values must be scalars), and,
+//! for a traced command, the distributed-tracing extension's `traceparent` and
+//! `tracestate` (ADR 0027).
 //! `data` is the event in its wire form ([`probity_domain::wire`]): every sealed personal
 //! block replaced by its redaction marker, so not even the ciphertext of personal data
 //! leaves the store. The wire form is versioned on its own: `dataschema` names it
@@ -16,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use probity_domain::wire::WIRE_SCHEMA;
-use probity_store::StoredEvent;
+use probity_store::{trace, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::BusError;
@@ -75,16 +77,33 @@ pub struct CloudEvent {
     pub eventversion: String,
     /// Command metadata as compact JSON text (never personal data).
     pub metadata: String,
+    /// The W3C `traceparent` of the publish (CloudEvents distributed-tracing extension):
+    /// the relay's span for this message, in the trace of the command that recorded the
+    /// event. Absent when the command was not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// The W3C `tracestate` that goes with `traceparent`, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     /// The event's payload in wire form (personal blocks redacted).
     pub data: serde_json::Value,
 }
 
 impl CloudEvent {
     /// The bus form of `event`: the event in wire form (personal blocks in payload and
-    /// metadata redacted).
+    /// metadata redacted). Its trace context is the current span's (the relay's publish
+    /// span) when that is traced, else the one in the event's metadata, if any.
     pub fn from_stored(event: &StoredEvent) -> Self {
         let data = StoredEvent::wire_payload(&event.payload).into_owned();
         let metadata = StoredEvent::wire_payload(&event.metadata);
+        let mut trace = trace::current();
+        if trace.is_empty() {
+            for key in [trace::TRACEPARENT, trace::TRACESTATE] {
+                if let Some(value) = event.metadata.get(key).and_then(|v| v.as_str()) {
+                    trace.insert(key.to_string(), value.to_string());
+                }
+            }
+        }
         Self {
             specversion: SPEC_VERSION.into(),
             id: message_id(event),
@@ -105,6 +124,8 @@ impl CloudEvent {
             eventtype: event.event_type.clone(),
             eventversion: event.event_version.clone(),
             metadata: metadata.to_string(),
+            traceparent: trace.remove(trace::TRACEPARENT),
+            tracestate: trace.remove(trace::TRACESTATE),
             data,
         }
     }
@@ -143,8 +164,17 @@ impl CloudEvent {
             .txid
             .parse::<i64>()
             .map_err(|e| BusError::Codec(format!("txid {:?}: {e}", self.txid)))?;
-        let metadata = serde_json::from_str(&self.metadata)
+        let mut metadata: serde_json::Value = serde_json::from_str(&self.metadata)
             .map_err(|e| BusError::Codec(format!("metadata is not JSON: {e}")))?;
+        // A consumer continues the trace of the publish: the message's trace context
+        // takes the place of the command's in the metadata the projector sees.
+        if let (Some(traceparent), Some(map)) = (self.traceparent, metadata.as_object_mut()) {
+            map.insert(trace::TRACEPARENT.into(), traceparent.into());
+            match self.tracestate {
+                Some(state) => map.insert(trace::TRACESTATE.into(), state.into()),
+                None => map.remove(trace::TRACESTATE),
+            };
+        }
         Ok(StoredEvent {
             position: self.position,
             tx_id,
@@ -251,6 +281,35 @@ mod tests {
         let mut ce = CloudEvent::from_stored(&event());
         ce.dataschema = Some("urn:probity:wire:v2".into());
         assert!(matches!(ce.into_stored(), Err(BusError::Codec(m)) if m.contains("wire schema")));
+    }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn an_untraced_event_has_no_distributed_tracing_attributes() {
+        let doc: serde_json::Value = serde_json::from_slice(&encode(&event()).unwrap()).unwrap();
+        assert!(doc.get("traceparent").is_none());
+        assert!(doc.get("tracestate").is_none());
+    }
+
+    #[test]
+    fn a_traced_command_s_event_carries_its_trace_context_as_cloudevents_attributes() {
+        let mut traced = event();
+        traced.metadata["traceparent"] = json!(TRACEPARENT);
+        traced.metadata["tracestate"] = json!("probity=1");
+        let doc: serde_json::Value = serde_json::from_slice(&encode(&traced).unwrap()).unwrap();
+        assert_eq!(doc["traceparent"], TRACEPARENT);
+        assert_eq!(doc["tracestate"], "probity=1");
+        assert_eq!(decode(&encode(&traced).unwrap()).unwrap(), traced);
+    }
+
+    #[test]
+    fn a_consumer_continues_the_trace_of_the_message_it_received() {
+        let mut ce = CloudEvent::from_stored(&event());
+        ce.traceparent = Some(TRACEPARENT.into());
+        let stored = ce.into_stored().unwrap();
+        assert_eq!(stored.metadata["traceparent"], TRACEPARENT);
+        assert_eq!(stored.metadata["actor"], "token:intake-1");
     }
 
     #[test]

@@ -352,8 +352,19 @@ impl Relay {
         async {
             // Send everything first (pipelined), then await the acks in order.
             let mut acks = Vec::with_capacity(events.len());
+            // One span per message, in the trace of the command that recorded the event,
+            // from its encoding until its ack; the message carries it (ADR 0027).
+            let mut spans = Vec::with_capacity(events.len());
             for event in &events {
-                let body = cloudevent::encode(event)?;
+                let publish_span = tracing::info_span!(
+                    "relay.publish",
+                    event_type = %event.event_type,
+                    sequence = event.sequence,
+                    position = event.position,
+                );
+                probity_store::trace::follow(&publish_span, &event.metadata);
+                let body = publish_span.in_scope(|| cloudevent::encode(event))?;
+                spans.push(publish_span);
                 let publish = PublishMessage::build()
                     .payload(body.clone())
                     .message_id(message_id(event))
@@ -391,7 +402,7 @@ impl Relay {
             let await_acks = async {
                 let mut acked: Option<&StoredEvent> = None;
                 let mut failure = None;
-                for (event, (ack, work)) in events.iter().zip(acks) {
+                for ((event, (ack, work)), _span) in events.iter().zip(acks).zip(spans) {
                     if let Some(work) = work {
                         if let Err(e) = work.await {
                             failure = Some(BusError::nats("publish work ack")(e));

@@ -159,7 +159,8 @@ pub enum ApiError {
     /// verifiable bundle can be made (try again after the next checkpoint).
     #[error("{0}")]
     AuditNotReady(String),
-    /// 503 `not_ready`: the readiness probe failed.
+    /// 503 `not_ready` with `Retry-After`: the readiness probe failed, or the database is
+    /// unavailable ([`ApiError::unavailable`]).
     #[error("not ready: {0}")]
     NotReady(String),
     /// 429 `rate_limited`: this client address made more requests without a token than
@@ -216,6 +217,18 @@ impl ApiError {
     /// An internal error; `context` is logged, not shown.
     pub fn internal(context: impl std::fmt::Display) -> Self {
         ApiError::Internal(context.to_string())
+    }
+
+    /// 503 `not_ready` for a database that is unreachable, going down or coming up: the
+    /// cause is logged, the client is told to retry (`Retry-After`), with its
+    /// `Idempotency-Key` when the request was a command whose outcome is unknown.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database unavailable");
+        ApiError::NotReady(
+            "the database is unavailable (restarting or unreachable); retry the request, \
+             with the same Idempotency-Key for a command"
+                .into(),
+        )
     }
 
     /// HTTP status of this error.
@@ -366,6 +379,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        if let ApiError::NotReady(_) = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(NOT_READY_RETRY_AFTER_SECS),
+            );
+        }
         if let ApiError::RateLimited {
             retry_after_seconds,
         } = &self
@@ -383,11 +402,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The `Retry-After` of a 503 `not_ready`: a Postgres restart takes a few seconds.
+pub const NOT_READY_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<AppError> for ApiError {
     /// What a client sees of every failure of a use-case: the status and stable code
     /// of the contract (`/work/shared/api-v1.md`) for each domain refusal, input error,
-    /// missing aggregate, forbidden act, precondition or conflict; store, view and
-    /// unexpected failures are 500 `internal` (logged, never shown).
+    /// missing aggregate, forbidden act, precondition or conflict; an unavailable
+    /// database is 503 `not_ready` with `Retry-After`; other store, view and unexpected
+    /// failures are 500 `internal` (logged, never shown).
     fn from(e: AppError) -> Self {
         match e {
             AppError::Complaint(e) => complaint(e),
@@ -422,8 +445,13 @@ impl From<AppError> for ApiError {
             AppError::IdempotencyKeyTaken => ApiError::Conflict(
                 "a request with this Idempotency-Key was completed meanwhile; retry it".into(),
             ),
+            AppError::Store(e) if e.is_unavailable() => ApiError::unavailable(e),
             AppError::Store(e) => ApiError::internal(e),
+            AppError::Database(e) if probity_store::error::is_unavailable(&e) => {
+                ApiError::unavailable(e)
+            }
             AppError::Database(e) => ApiError::internal(e),
+            AppError::View(ViewError::Store(e)) if e.is_unavailable() => ApiError::unavailable(e),
             AppError::View(ViewError::InvalidCursor) => {
                 ApiError::field("cursor", "invalid", "not a cursor this list returned")
             }

@@ -71,7 +71,7 @@ async fn stored(state: &crate::AppState, once: &Once) -> Result<Option<StoredRes
     let found = IdempotencyStore::new(state.db.clone())
         .find(&once.actor, &once.key)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     match found {
         Some(Recorded::Response {
             request_hash,

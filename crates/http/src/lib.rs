@@ -285,17 +285,36 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ratelimit::limit_public,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let request_id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
-            }),
-        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let span = tracing::info_span!(
+                "http",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %request_id,
+                trace_id = tracing::field::Empty,
+            );
+            // The caller's W3C trace context, if any: this request continues its
+            // trace, and every log line of the request carries the trace id.
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            probity_store::trace::follow_remote(
+                &span,
+                header(probity_store::trace::TRACEPARENT),
+                header(probity_store::trace::TRACESTATE),
+            );
+            if let Some(trace_id) = probity_store::trace::trace_id(&span) {
+                span.record("trace_id", tracing::field::display(trace_id));
+            }
+            span
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -69,6 +69,55 @@ impl Modify for RateLimited {
     }
 }
 
+/// 503 `not_ready` (with `Retry-After`) on every operation of the API: any of them may
+/// meet a database that is restarting or unreachable ([`crate::error::ApiError::unavailable`]).
+struct DatabaseUnavailable;
+
+impl Modify for DatabaseUnavailable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{Ref, Type};
+        use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description("not_ready: the database is unavailable (restarting or unreachable); retry, with the same Idempotency-Key for a command")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("seconds to wait before retrying"))
+                    .build(),
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("503".into())
+                    .or_insert_with(|| response.clone().into());
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -288,7 +337,7 @@ Errors are application/problem+json with a stable `code`."
         ops::Health,
         ops::Ready,
     )),
-    modifiers(&BearerAuth, &RateLimited),
+    modifiers(&BearerAuth, &RateLimited, &DatabaseUnavailable),
     tags(
         (name = "complaints", description = "投诉举报: the closed loop from intake to close"),
         (name = "subjects", description = "信用主体: governments, departments, organisations, civil servants; archives and eligibility"),

@@ -144,7 +144,11 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         },
     ));
     let access = Arc::new(Executor::<AccessLog>::new(db.clone(), ()));
-    let projectors: Vec<Arc<dyn Projector>> = probity_views::projectors(&db);
+    // Each applied event is a span in the trace of its command (ADR 0027).
+    let projectors: Vec<Arc<dyn Projector>> = probity_views::projectors(&db)
+        .into_iter()
+        .map(probity_store::trace::traced)
+        .collect();
 
     // The bus: NATS JetStream with the relay, or the in-process bus.
     let mut renderers: Vec<probity_app::MetricsRenderer> = Vec::new();

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod cli;
 pub mod import;
 pub mod settings;
+pub mod telemetry;
 
 pub use app::{start, RunningApp};
 pub use settings::Settings;

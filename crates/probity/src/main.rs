@@ -1,15 +1,12 @@
-//! `probity`: parse the command line, set up logging, run.
+//! `probity`: parse the command line, set up logging and tracing, run.
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    probity::cli::run(probity::cli::Cli::parse()).await
+    let telemetry = probity::telemetry::init()?;
+    let result = probity::cli::run(probity::cli::Cli::parse()).await;
+    // Flushes the spans still buffered before the process ends.
+    drop(telemetry);
+    result
 }

@@ -14,17 +14,15 @@
 //! crash, if it was, answered again).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use probity_app::tokens::{create_token, Role};
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
 mod common;
-use common::{store, Kind};
+use common::{serve, store, Kind};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(240);
 /// Concurrent clients.
@@ -33,47 +31,6 @@ const CLIENTS: usize = 16;
 const INTAKE_BEFORE_KILL: Duration = Duration::from_millis(1500);
 
 on_both_backends!(a_killed_server_loses_no_acknowledged_filing_and_half_writes_nothing);
-
-/// Starts `probity serve` on `args` and waits until it answers `/healthz`.
-async fn serve(args: &[String]) -> anyhow::Result<(Child, String)> {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.local_addr()?.port()
-    };
-    let mut command = Command::new(env!("CARGO_BIN_EXE_probity"));
-    command
-        .args(args)
-        .arg("serve")
-        .arg(format!("--bind=127.0.0.1:{port}"))
-        // The in-process bus: this drill is about the write path, and it must never
-        // touch the shared NATS server's subjects.
-        .env_remove("NATS_URL")
-        .env_remove("DATABASE_URL")
-        // On the suite's pinned instant (a working day with final holiday data).
-        .arg(format!(
-            "--clock-offset={}s",
-            (chrono::DateTime::parse_from_rfc3339("2026-03-11T10:00:00+08:00")?
-                .with_timezone(&chrono::Utc)
-                - chrono::Utc::now())
-            .num_seconds()
-        ))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let child = command.spawn().context("starting probity serve")?;
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
-            if r.status().is_success() {
-                return Ok((child, url));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("probity serve did not answer /healthz within 30 s")
-}
 
 fn filing(n: usize) -> Value {
     json!({

@@ -26,6 +26,16 @@ pub const SQLITE_FILE: &str = "probity.db";
 /// How long a SQLite connection waits for the write lock before failing with BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a Postgres command waits for a pooled connection (including connecting, which
+/// sqlx retries while the server refuses connections) before it fails as unavailable
+/// (HTTP 503 `not_ready` with `Retry-After`): long enough to ride out a restart of a few
+/// seconds, short enough that a client never hangs on a database that is down (ADR 0027).
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a SQLite command waits for a pooled connection: the file cannot go away, so
+/// a wait only means a burst of local writers.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Which database a [`Db`] is open on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -190,13 +200,13 @@ impl Db {
         install_any_drivers();
         let pg = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pg).await?;
         let any = sqlx::any::AnyPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         Ok(Db {
@@ -230,7 +240,7 @@ impl Db {
             .pragma("secure_delete", "ON");
         let sqlite = SqlitePoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&sqlite).await?;
@@ -240,7 +250,7 @@ impl Db {
         let url = sqlite_url(&file)?;
         let any = sqlx::any::AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     use sqlx::Executor as _;

@@ -20,8 +20,11 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventStore, PersistenceError, SerializedEvent,
 };
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore,
+};
 use rand::Rng;
+use tracing::Instrument;
 
 use crate::group::AppendError;
 use crate::repo::EventRepository;
@@ -140,6 +143,11 @@ impl<A: Aggregate> Executor<A> {
     /// events. `writes` is given the aggregate's whole history after the command (the new
     /// events last, as they will be stored) on each attempt; it is not called when the
     /// command decides no event.
+    #[tracing::instrument(
+        name = "command",
+        skip_all,
+        fields(aggregate_type = A::TYPE, events = tracing::field::Empty)
+    )]
     pub async fn execute_writing<W>(
         &self,
         aggregate_id: &str,
@@ -159,6 +167,9 @@ impl<A: Aggregate> Executor<A> {
         if let Some(offset) = self.db.clock_offset() {
             metadata.insert(CLOCK_OFFSET.to_string(), offset);
         }
+        // A traced command names its span in its events (`traceparent`, `tracestate`):
+        // the relay and the projectors continue its trace (ADR 0027).
+        metadata.extend(crate::trace::current());
         let mut attempt: u32 = 1;
         loop {
             // Take turns with this process's other commands on the aggregate (held until
@@ -188,6 +199,15 @@ impl<A: Aggregate> Executor<A> {
                 .await
                 .map_err(ExecuteError::Domain)?;
             let events = sink.collect().await;
+            tracing::Span::current().record(
+                "events",
+                events
+                    .iter()
+                    .map(DomainEvent::event_type)
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .as_str(),
+            );
             if events.is_empty() {
                 return Ok(Executed {
                     history,
@@ -216,7 +236,8 @@ impl<A: Aggregate> Executor<A> {
                 .collect::<Result<Vec<_>, PersistenceError>>()
                 .map_err(|e| aggregate_error(AggregateError::from(e)))?;
             let side = writes(&history)?;
-            match repo.append_with(serialized, side).await {
+            let commit = tracing::info_span!("commit", events = new_events, attempt);
+            match repo.append_with(serialized, side).instrument(commit).await {
                 Ok(()) => {
                     // Wake this process's tailers at once (SQLite's repository already
                     // did; Postgres' NOTIFY reaches other processes).
@@ -314,14 +335,20 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// Maps a cqrs-es error: the command's own error is `Domain`, everything else is a store
-/// error (a database error keeps its `sqlx::Error`).
+/// error (a database error keeps its `sqlx::Error`; a connection error is always one
+/// that [`StoreError::is_unavailable`]).
 fn aggregate_error<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
     match error {
         AggregateError::UserError(e) => ExecuteError::Domain(e),
         AggregateError::AggregateConflict => ExecuteError::Conflict,
-        AggregateError::DatabaseConnectionError(e) | AggregateError::UnexpectedError(e) => {
-            ExecuteError::Store(boxed_store_error(e))
+        AggregateError::DatabaseConnectionError(e) => {
+            ExecuteError::Store(match boxed_store_error(e) {
+                // A connection error the group committer passed on as text: still unavailability.
+                StoreError::Other(text) => StoreError::Unavailable(text),
+                other => other,
+            })
         }
+        AggregateError::UnexpectedError(e) => ExecuteError::Store(boxed_store_error(e)),
         AggregateError::DeserializationError(e) => ExecuteError::Store(StoreError::Other(format!(
             "cannot deserialize an event: {e}"
         ))),

@@ -603,10 +603,7 @@ enum ErrorClass {
 impl ErrorClass {
     fn of(error: &sqlx::Error) -> Self {
         match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed => ErrorClass::Connection,
+            _ if crate::error::is_unavailable(error) => ErrorClass::Connection,
             sqlx::Error::Database(db)
                 if matches!(db.code().as_deref(), Some("2067" | "1555" | "23505")) =>
             {

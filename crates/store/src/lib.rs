@@ -23,6 +23,7 @@ pub mod log;
 pub mod redact;
 pub mod repo;
 pub mod sealing;
+pub mod trace;
 pub mod writes;
 
 pub use db::{clock_offset_label, Backend, Db};

@@ -235,7 +235,7 @@ fn sequence_usize(sequence: i64) -> Result<usize, PersistenceError> {
 
 /// Maps a database error of an events statement to the cqrs-es error: a unique or
 /// primary-key violation (SQLite 2067 / 1555, Postgres 23505) is an optimistic-lock
-/// conflict, I/O and pool failures are connection errors.
+/// conflict, an unavailable database ([`crate::error::is_unavailable`]) a connection error.
 pub fn persistence_error(error: sqlx::Error) -> PersistenceError {
     match &error {
         sqlx::Error::Database(db)
@@ -243,10 +243,9 @@ pub fn persistence_error(error: sqlx::Error) -> PersistenceError {
         {
             PersistenceError::OptimisticLockError
         }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => PersistenceError::ConnectionError(Box::new(error)),
+        _ if crate::error::is_unavailable(&error) => {
+            PersistenceError::ConnectionError(Box::new(error))
+        }
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
             PersistenceError::DeserializationError(Box::new(error))
         }

@@ -23,6 +23,13 @@ pub async fn fresh_database() -> anyhow::Result<String> {
         Ok(url) if !url.trim().is_empty() => url,
         _ => private_cluster_url()?,
     };
+    fresh_database_on(&server).await
+}
+
+/// The URL of a new, empty database named `probity_test_<uuid>` on the server of
+/// `server` (any database URL of it, e.g. [`PrivatePostgres::url`]).
+pub async fn fresh_database_on(server: &str) -> anyhow::Result<String> {
+    let server = server.to_string();
     let name = format!(
         "{TEST_DB_PREFIX}{}_{}",
         unix_now(),
@@ -248,7 +255,17 @@ fn command(binary: &Path, as_user: Option<RunAs<'_>>) -> Command {
     }
 }
 
-fn start_cluster() -> anyhow::Result<Cluster> {
+/// The binaries, data directory and account of a freshly initialised cluster.
+struct Initialised {
+    postgres: PathBuf,
+    dir: PathBuf,
+    data: PathBuf,
+    user: Option<(u32, u32)>,
+}
+
+/// Runs `initdb` into a new temporary directory (owned by the unprivileged account when
+/// we are root).
+fn initialise(prefix: &str) -> anyhow::Result<Initialised> {
     let initdb = find_binary("initdb")
         .ok_or_else(|| anyhow!("`initdb` not found on PATH nor under /usr/lib/postgresql/*/bin"))?;
     let postgres = find_binary("postgres").ok_or_else(|| {
@@ -265,7 +282,7 @@ fn start_cluster() -> anyhow::Result<Cluster> {
         None
     };
 
-    let dir = std::env::temp_dir().join(format!("probity-pg-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
     let data = dir.join("data");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if let Some(user) = user {
@@ -301,33 +318,66 @@ fn start_cluster() -> anyhow::Result<Cluster> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-
-    let port = free_port()?;
-    let log =
-        std::fs::File::create(dir.join("postgres.log")).context("cannot create the cluster log")?;
+    let log = dir.join("postgres.log");
+    std::fs::File::create(&log).context("cannot create the cluster log")?;
     if let Some(user) = user {
         let _ = Command::new("chown")
             .arg(format!("{}:{}", user.uid, user.gid))
-            .arg(dir.join("postgres.log"))
+            .arg(&log)
             .status();
     }
-    let child = command(&postgres, user)
-        .arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
-        .arg(&dir)
-        .args([
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-            "-c",
-            "full_page_writes=off",
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {}", postgres.display()))?;
+    Ok(Initialised {
+        postgres,
+        dir,
+        data,
+        user: user.map(|u| (u.uid, u.gid)),
+    })
+}
+
+impl Initialised {
+    /// Starts `postgres` on the cluster, listening on 127.0.0.1:`port` (its log appended
+    /// to `postgres.log` in the cluster directory).
+    fn spawn(&self, port: u16) -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("postgres.log"))
+            .context("cannot open the cluster log")?;
+        let user = self.user.map(|(uid, gid)| RunAs {
+            name: "postgres",
+            uid,
+            gid,
+        });
+        command(&self.postgres, user)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+            .arg(&self.dir)
+            .args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.postgres.display()))
+    }
+
+    /// The log of the cluster so far (for error messages).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+    }
+}
+
+fn start_cluster() -> anyhow::Result<Cluster> {
+    let init = initialise("probity-pg")?;
+    let port = free_port()?;
+    let child = init.spawn(port)?;
+    let postgres = init.postgres.clone();
+    let dir = init.dir.clone();
     let cluster = Cluster {
         url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         child: Mutex::new(Some(child)),
@@ -347,11 +397,10 @@ fn start_cluster() -> anyhow::Result<Cluster> {
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten());
         if let Some(status) = exited {
-            let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
             bail!(
                 "{} exited with {status}: {}",
                 postgres.display(),
-                log.trim()
+                init.log().trim()
             );
         }
         if Instant::now() > deadline {
@@ -391,6 +440,103 @@ fn start_cluster() -> anyhow::Result<Cluster> {
         atexit(stop_cluster);
     }
     Ok(cluster)
+}
+
+/// A private Postgres server for fault drills: its own cluster directory and free port,
+/// never the shared server. [`PrivatePostgres::stop`] shuts it down the way an operator's
+/// restart does ("fast" shutdown: SIGINT, open sessions are terminated with `57P01`),
+/// [`PrivatePostgres::start`] brings it back on the same port and data; dropping it kills
+/// it and removes its directory.
+pub struct PrivatePostgres {
+    init: Initialised,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivatePostgres {
+    /// Initialises a cluster, starts it and waits until it accepts logins.
+    pub async fn launch() -> anyhow::Result<Self> {
+        let init = tokio::task::spawn_blocking(|| initialise("probity-private-pg"))
+            .await
+            .context("initdb task")??;
+        let mut pg = Self {
+            init,
+            port: free_port()?,
+            child: None,
+        };
+        pg.start().await?;
+        Ok(pg)
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres` (see [`fresh_database_on`]).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Shuts the server down ("fast": SIGINT; SIGKILL after 30 s) and reaps it. A no-op
+    /// when it is not running.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        // SAFETY: signals our own child process by its pid.
+        let interrupted =
+            i32::try_from(child.id()).is_ok_and(|pid| unsafe { kill(pid, SIGINT) == 0 });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while interrupted && Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Ok(())
+    }
+
+    /// Starts the server (on the same port and data) and waits until it accepts logins.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        self.child = Some(self.init.spawn(self.port)?);
+        let url = self.url();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if sqlx::PgConnection::connect(&url).await.is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                bail!("postgres exited with {status}: {}", self.init.log().trim());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "postgres did not accept logins on port {} within 60 s",
+                    self.port
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.init.dir);
+    }
 }
 
 #[cfg(test)]

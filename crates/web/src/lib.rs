@@ -13,6 +13,8 @@
 //! failure is the API's [`ApiError`] (its status from the one mapping in
 //! `probity_http::error`) shown as a page. Templates are [maud](https://maud.lambda.xyz)
 //! macros compiled into the binary (ADR 0017). Sign-in and CSRF: [`session`].
+// The page router (with the API it nests) outgrows the default query depth.
+#![recursion_limit = "256"]
 
 pub mod bundle;
 pub mod pages;

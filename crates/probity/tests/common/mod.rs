@@ -6,9 +6,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::process::Stdio;
+use std::time::Duration;
+
 use anyhow::Context;
 use chrono::Utc;
 use probity_store::Db;
+use tokio::process::{Child, Command};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -98,4 +102,65 @@ pub async fn store(kind: Kind) -> anyhow::Result<Store> {
             Ok(Store { db, args, dir })
         }
     }
+}
+
+/// Starts `probity serve` on `args` and waits until it answers `/healthz`.
+#[allow(dead_code)] // not every test binary starts a server
+pub async fn serve(args: &[String]) -> anyhow::Result<(Child, String)> {
+    serve_with(args, &[], None).await
+}
+
+/// [`serve`] with extra environment variables (set last: they may name a bus) and the
+/// server's stderr written to `log` (else discarded).
+#[allow(dead_code)] // not every test binary starts a server
+pub async fn serve_with(
+    args: &[String],
+    env: &[(&str, String)],
+    log: Option<&std::path::Path>,
+) -> anyhow::Result<(Child, String)> {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.port()
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_probity"));
+    command
+        .args(args)
+        .arg("serve")
+        .arg(format!("--bind=127.0.0.1:{port}"))
+        // The in-process bus: this drill is about the write path, and it must never
+        // touch the shared NATS server's subjects.
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        // On the suite's pinned instant (a working day with final holiday data).
+        .arg(format!(
+            "--clock-offset={}s",
+            (chrono::DateTime::parse_from_rfc3339("2026-03-11T10:00:00+08:00")?
+                .with_timezone(&chrono::Utc)
+                - chrono::Utc::now())
+            .num_seconds()
+        ))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(match log {
+            Some(path) => {
+                Stdio::from(std::fs::File::create(path).context("creating the server log")?)
+            }
+            None => Stdio::null(),
+        })
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = command.spawn().context("starting probity serve")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
+            if r.status().is_success() {
+                return Ok((child, url));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("probity serve did not answer /healthz within 30 s")
 }

@@ -8,6 +8,7 @@ mod complaints;
 mod errors;
 mod integrity;
 mod law_edges;
+mod law_limits;
 mod personal_data;
 mod rate_limit;
 mod replicas;

@@ -8,8 +8,8 @@ pub mod queries;
 
 pub use docs::*;
 pub use projector::{
-    IntegrityProjector, KIND_OBJECTION_DECISION, KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE,
-    KIND_REPAIR_DECISION,
+    IntegrityProjector, KIND_OBJECTION_CHECK, KIND_OBJECTION_DECISION, KIND_RECORD_WITHDRAWAL,
+    KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE, KIND_REPAIR_DECISION,
 };
 pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicRecord, PublicRecordFilter, PublicSubject,

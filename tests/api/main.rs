@@ -9,6 +9,7 @@ mod errors;
 mod integrity;
 mod law_edges;
 mod law_limits;
+mod law_merges;
 mod personal_data;
 mod rate_limit;
 mod replicas;

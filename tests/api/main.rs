@@ -8,6 +8,7 @@ mod complaints;
 mod errors;
 mod integrity;
 mod law_edges;
+mod law_jurisdiction;
 mod law_limits;
 mod law_merges;
 mod personal_data;

@@ -5,7 +5,7 @@
 //! escalated exactly once.
 
 use probity_http::Role;
-use probity_tests::{start_on, spawn_app, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
 
 crate::both_modes!(
@@ -133,7 +133,10 @@ async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mod
     let w = &entries(&board, &rec)[0];
     assert_eq!(w["kind"], "record_withdrawal");
     assert_eq!(w["due"], "2026-03-16");
-    assert_eq!(kinds(&board, &obj), ["objection_check", "objection_decision"]);
+    assert_eq!(
+        kinds(&board, &obj),
+        ["objection_check", "objection_decision"]
+    );
     let only_checks = app
         .eventually(
             "/api/v1/deadlines?kind=objection_check",
@@ -152,11 +155,9 @@ async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mod
     let app = start_on(backing.clone(), dir, later).await;
     assert!(app.today() > day("2026-03-16"));
     let overdue = app
-        .eventually(
-            "/api/v1/deadlines?state=overdue",
-            &app.supervisor,
-            |b| !entries(b, &rec).is_empty() && kinds(b, &obj).contains(&"objection_check".into()),
-        )
+        .eventually("/api/v1/deadlines?state=overdue", &app.supervisor, |b| {
+            !entries(b, &rec).is_empty() && kinds(b, &obj).contains(&"objection_check".into())
+        })
         .await;
     assert_eq!(entries(&overdue, &rec)[0]["kind"], "record_withdrawal");
     // Escalated (flagged to supervisors) in the case's view…
@@ -165,7 +166,10 @@ async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mod
             v["source_change"]["overdue_flags"] != json!([])
         })
         .await;
-    assert_eq!(flagged["source_change"]["overdue_flags"], json!(["2026-03-16"]));
+    assert_eq!(
+        flagged["source_change"]["overdue_flags"],
+        json!(["2026-03-16"])
+    );
     let o = app
         .eventually(&format!("/api/v1/objections/{obj}"), &app.supervisor, |v| {
             v["check_overdue_flags"] != json!([])
@@ -178,7 +182,10 @@ async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mod
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     for (path, event_type) in [
         (format!("/api/v1/history/record/{rec}"), "WithdrawalOverdue"),
-        (format!("/api/v1/history/objection/{obj}"), "ObjectionCheckOverdue"),
+        (
+            format!("/api/v1/history/objection/{obj}"),
+            "ObjectionCheckOverdue",
+        ),
     ] {
         let h = app.get(&path, &app.auditor).await;
         let count = h.assert_ok()["items"]
@@ -217,7 +224,11 @@ async fn the_withdrawal_and_the_check_stop_their_clocks(mode: Mode) {
         .await
         .assert_problem(403, "forbidden");
     let checked = app.post(&check, &app.supervisor, &note).await;
-    assert!(checked.assert_ok()["checked_at"].is_string(), "{}", checked.body);
+    assert!(
+        checked.assert_ok()["checked_at"].is_string(),
+        "{}",
+        checked.body
+    );
     app.post(&check, &app.supervisor, &note)
         .await
         .assert_problem(409, "invalid_transition");

@@ -44,7 +44,10 @@ async fn opposite_merges_on_two_servers_never_both_pass(mode: Mode) {
     .await;
     for (pair, (one, other)) in pairs.iter().zip(&results) {
         let passed = [*one, *other].iter().filter(|s| **s == 200).count();
-        assert_eq!(passed, 1, "{pair:?}: exactly one direction passes ({one}, {other})");
+        assert_eq!(
+            passed, 1,
+            "{pair:?}: exactly one direction passes ({one}, {other})"
+        );
     }
 
     // Two triangles x→y, y→z, z→x, the three at once over both servers: one is refused.

@@ -43,6 +43,7 @@ use tokio::process::{Child, Command};
 mod assessments;
 mod deadlines;
 mod keyed;
+mod open311;
 mod peer;
 
 #[derive(Debug, Parser)]
@@ -81,7 +82,9 @@ struct Args {
     /// deadline engine over `--deadlines` open deadlines; not in the default list), keyed
     /// (named intake with an Idempotency-Key, `--probity-before` against `--probity`
     /// alternately; not in the default list), assessments (`GET /public/assessments` at
-    /// `--assessment-sizes`, beside the reference fold; not in the default list).
+    /// `--assessment-sizes`, beside the reference fold; not in the default list),
+    /// open311-window (Open311's date-window read before and after ADR 0020, over
+    /// `--window-cases` cases, in process; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -115,6 +118,12 @@ struct Args {
     /// Timed reference folds (`as_of`) per size in the assessments scenario.
     #[arg(long, default_value_t = 5)]
     fold_runs: u64,
+    /// Cases in `complaint_views` in the open311-window scenario.
+    #[arg(long, default_value_t = 100_000)]
+    window_cases: u64,
+    /// Timed window reads each way in the open311-window scenario.
+    #[arg(long, default_value_t = 20)]
+    window_runs: u64,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -123,7 +132,12 @@ const UNIT: &str = "113604000123456713";
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The deadlines scenario runs the engine in this process: no server binary needed.
-    if args.scenarios.iter().any(|s| s != "deadlines") && !args.probity.exists() {
+    if args
+        .scenarios
+        .iter()
+        .any(|s| s != "deadlines" && s != "open311-window")
+        && !args.probity.exists()
+    {
         bail!(
             "{} does not exist: run `cargo build --release` first",
             args.probity.display()
@@ -150,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
             "deadlines" => deadlines::deadlines(&args).await?,
             "keyed" => keyed::keyed(&args).await?,
             "assessments" => assessments::assessments(&args).await?,
+            "open311-window" => open311::open311_window(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

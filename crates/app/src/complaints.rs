@@ -104,6 +104,14 @@ pub fn case_unit(view: &ComplaintView) -> Option<&str> {
     view.unit.as_deref().or(view.subject_code.as_deref())
 }
 
+/// The store lease merges are serialised under, across servers (ADR 0020).
+const MERGE_LEASE: &str = "complaint-merges";
+/// How long a merge may hold the lease before another server may take it over (a crashed
+/// server blocks merges this long at most).
+const MERGE_LEASE_LENGTH: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a merge waits for the lease before it is refused (409 `conflict`).
+const MERGE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl App {
     /// Runs a complaint command, counts its outcome, and returns the case's view after
     /// it, folded from the history the command was decided on plus its new events (no
@@ -285,9 +293,40 @@ impl App {
                 "a case cannot be merged into itself",
             ));
         }
-        // Merges of one server run one at a time: the target's status read here is the
-        // one the merge is decided on (no two opposite merges both see an open case).
+        // Merges run one at a time on every server of the store: the target's status read
+        // here is the one the merge is decided on, so no two opposite merges (A into B
+        // here, B into A on another server) both see an open case (ADR 0020). The
+        // process mutex queues this server's merges; the store lease, the servers'.
         let _serialised = self.merges.lock().await;
+        let Some(lease) =
+            probity_store::Lease::acquire(&self.db, MERGE_LEASE, MERGE_LEASE_LENGTH, MERGE_WAIT)
+                .await?
+        else {
+            return Err(AppError::Conflict(
+                "another merge is under way; try again".into(),
+            ));
+        };
+        let merged = self
+            .merge_under_lease(ctx, id, &into, expected_version)
+            .await;
+        match lease.release().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("the merge lease ran out before the merge ended"),
+            Err(error) => tracing::warn!(%error, "giving back the merge lease failed"),
+        }
+        merged
+    }
+
+    /// The merge of `id` into `into`, decided and recorded while this caller holds the
+    /// merge lease.
+    async fn merge_under_lease(
+        &self,
+        ctx: CommandContext<'_>,
+        id: &str,
+        into: &str,
+        expected_version: Option<usize>,
+    ) -> AppResult<ComplaintView> {
+        let into = into.to_string();
         let (target, _) = crate::integrity::load(&self.complaints, &into).await?;
         if target.status == probity_domain::complaint::Status::New {
             return Err(AppError::NotFound(format!(

@@ -48,6 +48,7 @@ use tokio::process::{Child, Command};
 mod assessments;
 mod deadlines;
 mod keyed;
+mod open311;
 mod peer;
 mod restrictions;
 mod scale;
@@ -92,7 +93,9 @@ struct Args {
     /// restrictions (the restriction check over `--restriction-records` records in
     /// `record_views`, beside `SELECT 1` and the unindexed check; not in the default list),
     /// scale (per-event costs on `--scale-events` events extrapolated to `--scale-target`;
-    /// see `scale.rs` and docs/scale.md; not in the default list).
+    /// see `scale.rs` and docs/scale.md; not in the default list),
+    /// open311-window (Open311's date-window read before and after ADR 0020, over
+    /// `--window-cases` cases, in process; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -138,6 +141,12 @@ struct Args {
     /// Events the scale scenario extrapolates to (a province's ten years).
     #[arg(long, default_value_t = 100_000_000)]
     scale_target: u64,
+    /// Cases in `complaint_views` in the open311-window scenario.
+    #[arg(long, default_value_t = 100_000)]
+    window_cases: u64,
+    /// Timed window reads each way in the open311-window scenario.
+    #[arg(long, default_value_t = 20)]
+    window_runs: u64,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -149,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     if args
         .scenarios
         .iter()
-        .any(|s| s != "deadlines" && s != "restrictions")
+        .any(|s| s != "deadlines" && s != "restrictions" && s != "open311-window")
         && !args.probity.exists()
     {
         bail!(
@@ -180,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
             "assessments" => assessments::assessments(&args).await?,
             "restrictions" => restrictions::restrictions(&args).await?,
             "scale" => scale::scale(&args).await?,
+            "open311-window" => open311::open311_window(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

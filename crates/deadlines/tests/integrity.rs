@@ -61,6 +61,7 @@ fn engine(db: Db, clock: Arc<Mutex<DateTime<Utc>>>) -> DeadlineEngine {
         Arc::new(Executor::new(db.clone(), services())),
         Arc::new(Executor::new(db.clone(), services())),
         Arc::new(Executor::new(db.clone(), services())),
+        Arc::new(Executor::new(db.clone(), services())),
     );
     DeadlineEngine::new(
         db,

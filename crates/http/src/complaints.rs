@@ -648,6 +648,7 @@ pub async fn complaint_list(
         category: q.category,
         overdue: q.overdue,
         units: None,
+        ..ComplaintFilter::default()
     };
     let page = state
         .app

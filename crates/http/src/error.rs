@@ -526,10 +526,12 @@ fn record(e: RecordError) -> ApiError {
     match e {
         RecordError::NotFound => ApiError::NotFound("record not found".into()),
         RecordError::AlreadyRecorded => ApiError::AlreadyExists(e.to_string()),
-        RecordError::Withdrawn { .. } | RecordError::ObjectionNotUpheld(_) => {
-            ApiError::InvalidTransition(e.to_string())
-        }
+        RecordError::Withdrawn { .. }
+        | RecordError::ObjectionNotUpheld(_)
+        | RecordError::WithdrawalPending { .. }
+        | RecordError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
         RecordError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+        RecordError::Calendar(c) => calendar(c),
     }
 }
 
@@ -582,9 +584,9 @@ fn objection(e: ObjectionError) -> ApiError {
     match e {
         ObjectionError::NotFound => ApiError::NotFound("objection not found".into()),
         ObjectionError::AlreadyFiled => ApiError::AlreadyExists(e.to_string()),
-        ObjectionError::InvalidTransition { .. } | ObjectionError::RecordWithdrawn => {
-            ApiError::InvalidTransition(e.to_string())
-        }
+        ObjectionError::InvalidTransition { .. }
+        | ObjectionError::RecordWithdrawn
+        | ObjectionError::AlreadyChecked => ApiError::InvalidTransition(e.to_string()),
         ObjectionError::NotRecordUnit | ObjectionError::NotDecidingAuthority => {
             ApiError::Forbidden(e.to_string())
         }

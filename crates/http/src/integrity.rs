@@ -15,12 +15,12 @@ pub use crate::civil_servants::{
 };
 pub use crate::commitments::{commitment_assess, commitment_create, commitment_view};
 pub use crate::commitments::{AssessBody, CreateCommitment};
+pub use crate::objections::{objection_check, objection_uphold, objection_view};
 pub use crate::objections::{objection_create, objection_dismiss, objection_undeterminable};
-pub use crate::objections::{objection_uphold, objection_view};
 pub use crate::objections::{CreateObjection, NoteTextBody, UpholdBody};
 pub(crate) use crate::records::{check_choice, SECTORS, SEVERITIES};
 pub use crate::records::{record_correct, record_create, record_list, record_view};
-pub use crate::records::{record_withdraw, RecordList, RecordListQuery};
+pub use crate::records::{record_source_changed, record_withdraw, RecordList, RecordListQuery};
 pub use crate::records::{CorrectRecordBody, CreateRecord, RecordReasonBody};
 pub use crate::rectifications::{rectification_create, rectification_escalate};
 pub use crate::rectifications::{rectification_file_explanation, rectification_mitigate};

@@ -116,6 +116,15 @@ verbs! {
         decide(&v, ObjectionCommand::DismissObjection { reason, decider, at }).await
     }
 
+    /// Record the check (核查) of the contested record (supervisor, the deciding
+    /// authority): stops the 1-working-day `objection_check` deadline; the decision
+    /// stays owed.
+    objection_check "/api/v1/objections/{id}/check" [NoteTextBody]
+    |v, body: ApiJson<NoteTextBody>| {
+        let (note, decider, at) = (body.value.note, decider(&v.auth), v.now());
+        decide(&v, ObjectionCommand::CheckObjection { note, decider, at }).await
+    }
+
     /// The objection cannot be determined; both versions are kept (supervisor).
     objection_undeterminable "/api/v1/objections/{id}/undeterminable" [NoteTextBody]
     |v, body: ApiJson<NoteTextBody>| {

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/records/{id}", get(record_view))
         .route("/records/{id}/withdraw", post(record_withdraw))
         .route("/records/{id}/correct", post(record_correct))
+        .route("/records/{id}/source-changed", post(record_source_changed))
 }
 
 /// `POST /api/v1/records`.
@@ -113,6 +114,23 @@ text_bodies! {
         /// At most 2000 characters, not blank.
         reason: 2000
     }
+}
+
+/// `source-changed` of a record.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceChangedBody {
+    /// The day the source decision was changed or revoked: not in the future, not
+    /// before the record's decision date.
+    pub changed_on: NaiveDate,
+    /// What changed (the new decision's reference, the ruling). At most 2000
+    /// characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
+    pub note: String,
 }
 
 /// A page of records.
@@ -253,6 +271,32 @@ pub async fn record_withdraw(
     v.require(&[Role::Supervisor])?;
     let command = RecordCommand::WithdrawRecord {
         reason: body.value.reason,
+        at: v.now(),
+    };
+    let app = &v.state.app;
+    respond(
+        app.record_command(v.command(), &v.id.0, v.if_match.0, command)
+            .await?,
+    )
+}
+
+/// Note that a record's source decision was changed or revoked (supervisor, with the
+/// jurisdiction of ADR 0015): the recording authority owes the withdrawal within 3
+/// working days (行政处罚法 art. 48), a `record_withdrawal` deadline on the board until
+/// the record is withdrawn or corrected.
+#[utoipa::path(post, path = "/api/v1/records/{id}/source-changed", tag = "records", operation_id = "record_source_changed",
+    request_body = SourceChangedBody, params(("id" = String, Path, description = "Record id"), crate::schema::IfMatchHeader),
+    responses((status = 200, body = RecordView), VerbProblems),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "record_source_changed", skip_all, fields(request_id = %v.ctx.request_id, case_id = %v.id.0, actor = %v.auth.token_id))]
+pub async fn record_source_changed(
+    v: Verb,
+    body: ApiJson<SourceChangedBody>,
+) -> Result<Json<Value>, ApiError> {
+    v.require(&[Role::Supervisor])?;
+    let command = RecordCommand::NoteSourceDecisionChanged {
+        changed_on: body.value.changed_on,
+        note: body.value.note,
         at: v.now(),
     };
     let app = &v.state.app;

@@ -316,7 +316,9 @@ async fn list(
     }
 
     // The list of the read model in received order, one query per category and status
-    // asked for (or one for all), dates filtered here.
+    // asked for (or one for all), each a range of the received-order index from the
+    // window's start: a bounded read (at most MAX_REQUESTS cases in the window), never a
+    // walk from the first case ever received.
     let categories: Vec<Option<&str>> = if codes.is_empty() {
         vec![None]
     } else {
@@ -333,6 +335,8 @@ async fn list(
             let filter = ComplaintFilter {
                 category: category.map(str::to_string),
                 status: status.map(str::to_string),
+                received_from: Some(start),
+                received_to: Some(end),
                 ..ComplaintFilter::default()
             };
             let mut cursor: Option<String> = None;

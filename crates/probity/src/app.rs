@@ -281,6 +281,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                         probity_deadlines::Registry::new(),
                         complaints.clone(),
                     ),
+                    integrity.records.clone(),
                     integrity.rectifications.clone(),
                     integrity.repairs.clone(),
                     integrity.objections.clone(),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::complaint_view::ComplaintView;
-use crate::sql::{date_text, decode_cursor, encode_cursor, parse_date, Binds};
+use crate::sql::{date_text, decode_cursor, encode_cursor, parse_date, ts_text, Binds};
 use crate::ViewError;
 
 /// Largest page a list returns.
@@ -38,6 +38,11 @@ pub struct ComplaintFilter {
     /// Only cases handled by one of these units (a bound supervisor's jurisdiction); an
     /// empty list matches nothing.
     pub units: Option<Vec<String>>,
+    /// Only cases received at or after this instant (an index range, not a scan from the
+    /// first case: Open311's date window).
+    pub received_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only cases received at or before this instant.
+    pub received_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One page of a list; `next_cursor` is `None` on the last page.
@@ -182,6 +187,12 @@ impl Views {
         }
         if let Some(category) = &filter.category {
             sql += &format!(" AND category = {}", binds.push(category));
+        }
+        if let Some(from) = filter.received_from {
+            sql += &format!(" AND received_at >= {}", binds.push(ts_text(from)));
+        }
+        if let Some(to) = filter.received_to {
+            sql += &format!(" AND received_at <= {}", binds.push(ts_text(to)));
         }
         if let Some(overdue) = filter.overdue {
             let rule = overdue_sql(&binds.push(date_text(today)), &binds.push(date_text(today)));

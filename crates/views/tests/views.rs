@@ -263,6 +263,7 @@ async fn lists_filter_and_page_in_received_order(kind: Kind) -> anyhow::Result<(
         category: Some("help".into()),
         overdue: None,
         units: None,
+        ..ComplaintFilter::default()
     };
     let first = views.complaints(&combined, today, 1, None).await?;
     assert_eq!(first.items[0].id, "c-5");
@@ -298,6 +299,16 @@ async fn lists_filter_and_page_in_received_order(kind: Kind) -> anyhow::Result<(
     assert_eq!(
         ids(views.complaints(&declined, today, 50, None).await?),
         ["c-1"]
+    );
+    // A received window is a range of the index: only the cases received inside it.
+    let window = ComplaintFilter {
+        received_from: Some(at(3, 2, 3)),
+        received_to: Some(at(3, 2, 5)),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(views.complaints(&window, today, 50, None).await?),
+        ["c-5", "c-4", "c-3"]
     );
     let none = ComplaintFilter {
         status: Some("closed".into()),

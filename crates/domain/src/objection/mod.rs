@@ -121,6 +121,18 @@ pub struct Objection {
     /// The decision due day was counted through a year without a holiday schedule.
     #[serde(default)]
     pub due_provisional: bool,
+    /// The check (核查) is due by the end of this day.
+    #[serde(default)]
+    pub check_due: Option<chrono::NaiveDate>,
+    /// The check was done (`ObjectionChecked`).
+    #[serde(default)]
+    pub checked: bool,
+    /// Check due days already flagged as overdue.
+    #[serde(default)]
+    pub check_flagged: Vec<chrono::NaiveDate>,
+    /// Check due days already reminded.
+    #[serde(default)]
+    pub check_reminded: Vec<chrono::NaiveDate>,
 }
 
 /// What can be asked of an objection.
@@ -166,6 +178,26 @@ pub enum ObjectionCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Record that the deciding authority checked (核查) the contested record
+    /// (supervisor): stops the check clock.
+    CheckObjection {
+        /// What the check found (not blank).
+        note: String,
+        /// Who checks (the deciding authority).
+        decider: Decider,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Flag the owed check as overdue (the deadline engine).
+    FlagCheckOverdue {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Remind the deciding authority that the check is due soon (the engine).
+    RemindCheck {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Flag the pending decision as overdue (the deadline engine).
     FlagDecisionOverdue {
         /// When.
@@ -193,6 +225,9 @@ impl ObjectionCommand {
             Self::DismissObjection { .. } => "DismissObjection",
             Self::MarkUndeterminable { .. } => "MarkUndeterminable",
             Self::FlagDecisionOverdue { .. } => "FlagDecisionOverdue",
+            Self::CheckObjection { .. } => "CheckObjection",
+            Self::FlagCheckOverdue { .. } => "FlagCheckOverdue",
+            Self::RemindCheck { .. } => "RemindCheck",
             Self::RemindDecision { .. } => "RemindDecision",
             Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
@@ -256,6 +291,27 @@ pub enum ObjectionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 核查: the deciding authority checked the contested record.
+    ObjectionChecked {
+        /// What the check found.
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 临期提醒: the check is due soon.
+    ObjectionCheckDueSoon {
+        /// The due day.
+        due: chrono::NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The check's due day passed: flagged to supervisors.
+    ObjectionCheckOverdue {
+        /// The missed due day.
+        due: chrono::NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A provisional decision due day recounted on the loaded holiday schedule: final now.
     ObjectionDueRecomputed {
         /// The decision due day now (never provisional).
@@ -275,6 +331,9 @@ impl DomainEvent for ObjectionEvent {
             Self::ObjectionDecisionOverdue { .. } => "ObjectionDecisionOverdue",
             Self::ObjectionDecisionDueSoon { .. } => "ObjectionDecisionDueSoon",
             Self::ObjectionDueRecomputed { .. } => "ObjectionDueRecomputed",
+            Self::ObjectionChecked { .. } => "ObjectionChecked",
+            Self::ObjectionCheckDueSoon { .. } => "ObjectionCheckDueSoon",
+            Self::ObjectionCheckOverdue { .. } => "ObjectionCheckOverdue",
         }
         .to_string()
     }
@@ -323,6 +382,9 @@ pub enum ObjectionError {
     /// Flagging an overdue decision was refused (409 `invalid_transition`).
     #[error(transparent)]
     Deadline(#[from] DecisionDeadlineRefusal),
+    /// The check was already recorded (409 `invalid_transition`).
+    #[error("the objection is already checked")]
+    AlreadyChecked,
     /// A provisional due day cannot be recounted, and why (409 `invalid_transition`).
     #[error("the due date cannot be recomputed: {0}")]
     NotRecomputable(&'static str),
@@ -335,6 +397,14 @@ impl From<(&'static str, String)> for ObjectionError {
 }
 
 impl Objection {
+    /// The check due day while the check is owed (filed, undecided, not checked).
+    pub fn check_owed(&self) -> Option<chrono::NaiveDate> {
+        if self.status != ObjectionStatus::Filed || self.checked {
+            return None;
+        }
+        self.check_due
+    }
+
     fn decided(&self, action: &'static str, decider: &Decider) -> Result<(), ObjectionError> {
         match self.status {
             ObjectionStatus::New => Err(ObjectionError::NotFound),
@@ -407,6 +477,39 @@ impl Objection {
                     reason: reason.trim().to_string(),
                     at,
                 }])
+            }
+            ObjectionCommand::CheckObjection { note, decider, at } => {
+                self.decided("check", &decider)?;
+                if self.checked {
+                    return Err(ObjectionError::AlreadyChecked);
+                }
+                check_text("note", &note, TEXT_MAX_CHARS)?;
+                Ok(vec![ObjectionEvent::ObjectionChecked {
+                    note: note.trim().to_string(),
+                    at,
+                }])
+            }
+            ObjectionCommand::FlagCheckOverdue { at } => {
+                if self.status == ObjectionStatus::New {
+                    return Err(ObjectionError::NotFound);
+                }
+                let due = check_decision_overdue(
+                    self.check_owed(),
+                    &self.check_flagged,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![ObjectionEvent::ObjectionCheckOverdue { due, at }])
+            }
+            ObjectionCommand::RemindCheck { at } => {
+                if self.status == ObjectionStatus::New {
+                    return Err(ObjectionError::NotFound);
+                }
+                let due = check_reminder(
+                    self.check_owed(),
+                    &self.check_reminded,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![ObjectionEvent::ObjectionCheckDueSoon { due, at }])
             }
             ObjectionCommand::RemindDecision { at } => {
                 if self.status == ObjectionStatus::New {
@@ -492,10 +595,12 @@ impl Aggregate for Objection {
             ObjectionEvent::ObjectionFiled {
                 record_id,
                 recorded_by,
+                check_due,
                 decision_due,
                 at,
                 ..
             } => {
+                self.check_due = Some(check_due.due);
                 self.due_from = Some(WorkingCalendar::local_date(at));
                 self.due_provisional = decision_due.provisional;
                 self.status = ObjectionStatus::Filed;
@@ -513,6 +618,9 @@ impl Aggregate for Objection {
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => self.flagged.push(due),
             ObjectionEvent::ObjectionDecisionDueSoon { due, .. } => self.reminded.push(due),
+            ObjectionEvent::ObjectionChecked { .. } => self.checked = true,
+            ObjectionEvent::ObjectionCheckDueSoon { due, .. } => self.check_reminded.push(due),
+            ObjectionEvent::ObjectionCheckOverdue { due, .. } => self.check_flagged.push(due),
             ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
                 self.decision_due = Some(due.due);
                 self.due_provisional = due.provisional;

@@ -682,3 +682,206 @@ fn an_objection_day_is_not_recounted_before_its_year_is_loaded() {
             "the due date is still provisional",
         ));
 }
+
+// ------------------------------------------------------ the 1-working-day check (issue 10, item 8)
+
+fn check(note: &str, decider: Decider) -> ObjectionCommand {
+    ObjectionCommand::CheckObjection {
+        note: note.into(),
+        decider,
+        at: at("2026-03-11 10:00"),
+    }
+}
+
+fn checked() -> ObjectionEvent {
+    ObjectionEvent::ObjectionChecked {
+        note: "已调取原处罚决定书核对".into(),
+        at: at("2026-03-11 10:00"),
+    }
+}
+
+fn flag_check(local: &str) -> ObjectionCommand {
+    ObjectionCommand::FlagCheckOverdue { at: at(local) }
+}
+
+fn remind_check(local: &str) -> ObjectionCommand {
+    ObjectionCommand::RemindCheck { at: at(local) }
+}
+
+#[test]
+fn the_deciding_authority_records_its_check_with_a_trimmed_note() {
+    objection()
+        .given(vec![filed()])
+        .when(check(
+            " 已调取原处罚决定书核对 ",
+            Decider::Authority(authority()),
+        ))
+        .then_expect_events(vec![checked()]);
+}
+
+#[test]
+fn the_credit_office_may_record_the_check() {
+    objection()
+        .given(vec![filed()])
+        .when(check("已调取原处罚决定书核对", Decider::CreditOffice))
+        .then_expect_events(vec![checked()]);
+}
+
+#[test]
+fn another_authority_may_not_record_the_check() {
+    objection()
+        .given(vec![filed()])
+        .when(check("已核查", Decider::Authority(unit_b())))
+        .then_expect_error(ObjectionError::NotDecidingAuthority);
+}
+
+#[test]
+fn an_objection_is_checked_only_once() {
+    objection()
+        .given(vec![filed(), checked()])
+        .when(check("再次核查", Decider::CreditOffice))
+        .then_expect_error(ObjectionError::AlreadyChecked);
+}
+
+#[test]
+fn a_decided_objection_cannot_be_checked() {
+    objection()
+        .given(vec![filed(), dismissed()])
+        .when(check("已核查", Decider::CreditOffice))
+        .then_expect_error(ObjectionError::InvalidTransition {
+            action: "check",
+            status: ObjectionStatus::Dismissed,
+        });
+}
+
+#[test]
+fn an_objection_never_filed_cannot_be_checked() {
+    objection()
+        .given_no_previous_events()
+        .when(check("已核查", Decider::CreditOffice))
+        .then_expect_error(ObjectionError::NotFound);
+}
+
+#[test]
+fn a_check_without_a_note_is_refused() {
+    let result = objection()
+        .given(vec![filed()])
+        .when(check("  ", Decider::CreditOffice))
+        .inspect_result();
+    match result {
+        Err(ObjectionError::Invalid { field, .. }) => assert_eq!(field, "note"),
+        other => panic!("expected Invalid {{ field: note }}, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unchecked_objection_is_flagged_the_day_after_its_check_day() {
+    // Filed Tue 10 Mar 2026: check by Wed 11 Mar (1 working day).
+    objection()
+        .given(vec![filed()])
+        .when(flag_check("2026-03-12 00:00"))
+        .then_expect_events(vec![ObjectionEvent::ObjectionCheckOverdue {
+            due: day("2026-03-11"),
+            at: at("2026-03-12 00:00"),
+        }]);
+}
+
+#[test]
+fn on_its_check_day_an_objection_is_not_overdue_yet() {
+    objection()
+        .given(vec![filed()])
+        .when(flag_check("2026-03-11 23:59"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::NotYetDue {
+                due: day("2026-03-11"),
+            },
+        ));
+}
+
+#[test]
+fn an_overdue_check_is_flagged_only_once() {
+    objection()
+        .given(vec![
+            filed(),
+            ObjectionEvent::ObjectionCheckOverdue {
+                due: day("2026-03-11"),
+                at: at("2026-03-12 00:00"),
+            },
+        ])
+        .when(flag_check("2026-03-13 09:00"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-03-11"),
+            },
+        ));
+}
+
+#[test]
+fn a_checked_or_decided_objection_owes_no_check() {
+    for done in [checked(), upheld(), dismissed(), undeterminable()] {
+        objection()
+            .given(vec![filed(), done])
+            .when(flag_check("2026-03-13 09:00"))
+            .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    }
+}
+
+#[test]
+fn a_check_flag_of_an_objection_never_filed_is_not_found() {
+    objection()
+        .given_no_previous_events()
+        .when(flag_check("2026-03-13 09:00"))
+        .then_expect_error(ObjectionError::NotFound);
+    objection()
+        .given_no_previous_events()
+        .when(remind_check("2026-03-11 09:00"))
+        .then_expect_error(ObjectionError::NotFound);
+}
+
+#[test]
+fn the_authority_is_reminded_once_on_the_check_day() {
+    objection()
+        .given(vec![filed()])
+        .when(remind_check("2026-03-11 09:00"))
+        .then_expect_events(vec![ObjectionEvent::ObjectionCheckDueSoon {
+            due: day("2026-03-11"),
+            at: at("2026-03-11 09:00"),
+        }]);
+    objection()
+        .given(vec![
+            filed(),
+            ObjectionEvent::ObjectionCheckDueSoon {
+                due: day("2026-03-11"),
+                at: at("2026-03-10 11:00"),
+            },
+        ])
+        .when(remind_check("2026-03-11 09:00"))
+        .then_expect_error(ObjectionError::Deadline(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2026-03-11"),
+            },
+        ));
+    objection()
+        .given(vec![filed()])
+        .when(remind_check("2026-03-12 09:00"))
+        .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::Passed {
+            due: day("2026-03-11"),
+        }));
+    objection()
+        .given(vec![filed(), checked()])
+        .when(remind_check("2026-03-11 09:00"))
+        .then_expect_error(ObjectionError::Deadline(DecisionDeadlineRefusal::NotOpen));
+}
+
+#[test]
+fn a_checked_objection_still_owes_its_decision() {
+    objection()
+        .given(vec![filed(), checked()])
+        .when(ObjectionCommand::FlagDecisionOverdue {
+            at: at("2026-03-18 00:00"),
+        })
+        .then_expect_events(vec![ObjectionEvent::ObjectionDecisionOverdue {
+            due: day("2026-03-17"),
+            at: at("2026-03-18 00:00"),
+        }]);
+}

@@ -14,11 +14,11 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::calendar::WorkingCalendar;
+use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_text, IntegrityServices, Offence, Publicity, PublicityPolicy, RecordFacts,
-    Sector, Severity, Source,
+    add_months, check_decision_overdue, check_reminder, check_text, DecisionDeadlineRefusal,
+    IntegrityServices, Offence, Publicity, PublicityPolicy, RecordFacts, Sector, Severity, Source,
 };
 use crate::objection::ObjectionOutcome;
 
@@ -28,6 +28,9 @@ pub const SOURCE_REF_MAX_CHARS: usize = 200;
 pub const SUMMARY_MAX_CHARS: usize = 2000;
 /// Longest withdrawal reason, in characters.
 pub const REASON_MAX_CHARS: usize = 2000;
+/// Working days after the source decision changed within which the record is withdrawn
+/// (行政处罚法 art. 48: 三日内撤回; counted in working days, domain-rules §5).
+pub const WITHDRAWAL_WORKING_DAYS: u32 = 3;
 
 /// Whom a record is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +107,16 @@ pub struct DishonestyRecord {
     pub withdrawn: bool,
     /// Objections already applied as corrections.
     pub corrected_by: Vec<String>,
+    /// The source decision changed: the record is to be withdrawn (or corrected) by the
+    /// end of this day; `None` when nothing is owed.
+    #[serde(default)]
+    pub withdrawal_due: Option<NaiveDate>,
+    /// Withdrawal due days already flagged as overdue.
+    #[serde(default)]
+    pub withdrawal_flagged: Vec<NaiveDate>,
+    /// Withdrawal due days already reminded.
+    #[serde(default)]
+    pub withdrawal_reminded: Vec<NaiveDate>,
 }
 
 /// What can be asked of a dishonesty record.
@@ -148,6 +161,26 @@ pub enum RecordCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Note that the source decision was changed or revoked on `changed_on` (supervisor):
+    /// the withdrawal is owed within [`WITHDRAWAL_WORKING_DAYS`] working days.
+    NoteSourceDecisionChanged {
+        /// The day the source decision was changed or revoked (not in the future).
+        changed_on: NaiveDate,
+        /// What changed (the new decision's reference, the court's ruling; not blank).
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Flag the owed withdrawal as overdue (the deadline engine).
+    FlagWithdrawalOverdue {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Remind the recording authority that the withdrawal is due soon (the engine).
+    RemindWithdrawal {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Correct or complete it after an upheld objection.
     CorrectRecord {
         /// The objection it rests on.
@@ -172,6 +205,9 @@ impl RecordCommand {
             Self::RecordDishonesty { .. } => "RecordDishonesty",
             Self::WithdrawRecord { .. } => "WithdrawRecord",
             Self::CorrectRecord { .. } => "CorrectRecord",
+            Self::NoteSourceDecisionChanged { .. } => "NoteSourceDecisionChanged",
+            Self::FlagWithdrawalOverdue { .. } => "FlagWithdrawalOverdue",
+            Self::RemindWithdrawal { .. } => "RemindWithdrawal",
         }
     }
 }
@@ -223,6 +259,31 @@ pub enum RecordEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 原决定变更: the source decision was changed or revoked; the withdrawal is owed.
+    SourceDecisionChanged {
+        /// The day it changed.
+        changed_on: NaiveDate,
+        /// What changed.
+        note: String,
+        /// Withdraw by the end of this day.
+        withdrawal_due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 临期提醒: the withdrawal is due soon.
+    WithdrawalDueSoon {
+        /// The due day.
+        due: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The withdrawal's due day passed: flagged to supervisors.
+    WithdrawalOverdue {
+        /// The missed due day.
+        due: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// 更正/补充 after an upheld objection: the record's fields as they now stand.
     RecordCorrected {
         /// The objection it rests on.
@@ -250,6 +311,9 @@ impl DomainEvent for RecordEvent {
             Self::DishonestyRecorded { .. } => "DishonestyRecorded",
             Self::RecordWithdrawn { .. } => "RecordWithdrawn",
             Self::RecordCorrected { .. } => "RecordCorrected",
+            Self::SourceDecisionChanged { .. } => "SourceDecisionChanged",
+            Self::WithdrawalDueSoon { .. } => "WithdrawalDueSoon",
+            Self::WithdrawalOverdue { .. } => "WithdrawalOverdue",
         }
         .to_string()
     }
@@ -285,6 +349,19 @@ pub enum RecordError {
         /// What is wrong.
         message: String,
     },
+    /// A change of the source decision is already noted and its withdrawal still owed
+    /// (409 `invalid_transition`).
+    #[error("a change of the source decision is already noted; the withdrawal is due on {due}")]
+    WithdrawalPending {
+        /// The withdrawal's due day.
+        due: NaiveDate,
+    },
+    /// The calendar has no data for a needed year (422 `calendar_missing`).
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    /// Flagging or reminding the withdrawal was refused (409 `invalid_transition`).
+    #[error(transparent)]
+    Deadline(#[from] DecisionDeadlineRefusal),
 }
 
 impl From<(&'static str, String)> for RecordError {
@@ -336,6 +413,15 @@ fn check_decision_date(decision_date: NaiveDate, at: DateTime<Utc>) -> Result<()
 }
 
 impl DishonestyRecord {
+    /// The withdrawal due day while one is owed (a change noted, not yet withdrawn or
+    /// corrected).
+    pub fn withdrawal_owed(&self) -> Option<NaiveDate> {
+        if self.withdrawn {
+            return None;
+        }
+        self.withdrawal_due
+    }
+
     /// The facts other aggregates are decided on; `None` before it is recorded.
     pub fn facts(&self, record_id: &str) -> Option<RecordFacts> {
         let target = self.target.as_ref()?;
@@ -463,6 +549,67 @@ impl DishonestyRecord {
                     reason: reason.trim().to_string(),
                     at,
                 }])
+            }
+            RecordCommand::NoteSourceDecisionChanged {
+                changed_on,
+                note,
+                at,
+            } => {
+                let Some(decided) = self.decision_date else {
+                    return Err(RecordError::NotFound);
+                };
+                if self.withdrawn {
+                    return Err(RecordError::Withdrawn {
+                        action: "note a change of the source decision of",
+                    });
+                }
+                if let Some(due) = self.withdrawal_owed() {
+                    return Err(RecordError::WithdrawalPending { due });
+                }
+                check_text("note", &note, REASON_MAX_CHARS)?;
+                if changed_on > WorkingCalendar::local_date(at) {
+                    return Err(RecordError::Invalid {
+                        field: "changed_on",
+                        message: "must not be in the future".into(),
+                    });
+                }
+                if changed_on < decided {
+                    return Err(RecordError::Invalid {
+                        field: "changed_on",
+                        message: "must not be before the source decision".into(),
+                    });
+                }
+                let withdrawal_due = services
+                    .calendar
+                    .add_working_days(changed_on, WITHDRAWAL_WORKING_DAYS)?;
+                Ok(vec![RecordEvent::SourceDecisionChanged {
+                    changed_on,
+                    note: note.trim().to_string(),
+                    withdrawal_due,
+                    at,
+                }])
+            }
+            RecordCommand::FlagWithdrawalOverdue { at } => {
+                if self.target.is_none() {
+                    return Err(RecordError::NotFound);
+                }
+                let due = check_decision_overdue(
+                    self.withdrawal_owed(),
+                    &self.withdrawal_flagged,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![RecordEvent::WithdrawalOverdue { due, at }])
+            }
+            RecordCommand::RemindWithdrawal { at } => {
+                if self.target.is_none() {
+                    return Err(RecordError::NotFound);
+                }
+                let due = check_reminder(
+                    self.withdrawal_owed(),
+                    &self.withdrawal_reminded,
+                    WorkingCalendar::local_date(at),
+                )?;
+                Ok(vec![RecordEvent::WithdrawalDueSoon { due, at }])
             }
             RecordCommand::CorrectRecord {
                 objection,
@@ -602,6 +749,11 @@ impl Aggregate for DishonestyRecord {
                 self.policy = Some(policy);
             }
             RecordEvent::RecordWithdrawn { .. } => self.withdrawn = true,
+            RecordEvent::SourceDecisionChanged { withdrawal_due, .. } => {
+                self.withdrawal_due = Some(withdrawal_due.due)
+            }
+            RecordEvent::WithdrawalDueSoon { due, .. } => self.withdrawal_reminded.push(due),
+            RecordEvent::WithdrawalOverdue { due, .. } => self.withdrawal_flagged.push(due),
             RecordEvent::RecordCorrected {
                 objection_id,
                 summary,
@@ -612,6 +764,8 @@ impl Aggregate for DishonestyRecord {
                 ..
             } => {
                 self.corrected_by.push(objection_id);
+                // A correction answers a changed source decision as a withdrawal does.
+                self.withdrawal_due = None;
                 self.summary = summary;
                 self.severity = Some(severity);
                 if sector.ban_years_with(self.offence).is_none() {

@@ -1263,3 +1263,238 @@ fn a_bribery_conviction_keeps_its_offence_in_the_stored_form() {
     let stored = serde_json::to_value(bribery_conviction().event()).unwrap();
     assert_eq!(stored["DishonestyRecorded"]["offence"], "bribery");
 }
+
+// ------------------------------------ the source decision changed: withdraw within 3 working days
+
+/// Noted on Thu 19 Mar 2026 that the decision changed that day.
+fn note_change(changed_on: &str, note: &str) -> RecordCommand {
+    RecordCommand::NoteSourceDecisionChanged {
+        changed_on: day(changed_on),
+        note: note.into(),
+        at: at("2026-03-19 15:00"),
+    }
+}
+
+/// Changed Thu 19 Mar 2026: withdraw by Tue 24 Mar (Fri, Mon, Tue).
+fn changed() -> RecordEvent {
+    RecordEvent::SourceDecisionChanged {
+        changed_on: day("2026-03-19"),
+        note: "复议决定撤销原处罚决定".into(),
+        withdrawal_due: crate::calendar::Deadline {
+            due: day("2026-03-24"),
+            provisional: false,
+        },
+        at: at("2026-03-19 15:00"),
+    }
+}
+
+fn flag_withdrawal(local: &str) -> RecordCommand {
+    RecordCommand::FlagWithdrawalOverdue { at: at(local) }
+}
+
+fn remind_withdrawal(local: &str) -> RecordCommand {
+    RecordCommand::RemindWithdrawal { at: at(local) }
+}
+
+#[test]
+fn a_changed_source_decision_starts_a_three_working_day_withdrawal_clock() {
+    record()
+        .given(vec![recorded()])
+        .when(note_change("2026-03-19", " 复议决定撤销原处罚决定 "))
+        .then_expect_events(vec![changed()]);
+}
+
+#[test]
+fn the_withdrawal_clock_skips_the_weekend() {
+    // Changed Fri 20 Mar 2026: Mon 23, Tue 24, Wed 25.
+    let event = the_event(
+        record()
+            .given(vec![recorded()])
+            .when(RecordCommand::NoteSourceDecisionChanged {
+                changed_on: day("2026-03-20"),
+                note: "原处罚决定变更".into(),
+                at: at("2026-03-20 15:00"),
+            })
+            .inspect_result(),
+    );
+    match event {
+        RecordEvent::SourceDecisionChanged { withdrawal_due, .. } => {
+            assert_eq!(withdrawal_due.due, day("2026-03-25"))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_change_of_an_unknown_record_is_not_found() {
+    record()
+        .given_no_previous_events()
+        .when(note_change("2026-03-19", "原处罚决定变更"))
+        .then_expect_error(RecordError::NotFound);
+}
+
+#[test]
+fn a_change_of_a_withdrawn_record_is_refused() {
+    record()
+        .given(vec![recorded(), withdrawn()])
+        .when(note_change("2026-03-19", "原处罚决定变更"))
+        .then_expect_error(RecordError::Withdrawn {
+            action: "note a change of the source decision of",
+        });
+}
+
+#[test]
+fn a_second_change_while_the_withdrawal_is_owed_is_refused() {
+    record()
+        .given(vec![recorded(), changed()])
+        .when(note_change("2026-03-19", "再次变更"))
+        .then_expect_error(RecordError::WithdrawalPending {
+            due: day("2026-03-24"),
+        });
+}
+
+#[test]
+fn a_change_in_the_future_or_before_the_decision_is_refused() {
+    invalid("changed_on")(
+        record()
+            .given(vec![recorded()])
+            .when(note_change("2026-03-20", "原处罚决定变更"))
+            .inspect_result(),
+    );
+    invalid("changed_on")(
+        record()
+            .given(vec![recorded()])
+            .when(note_change("2026-03-01", "原处罚决定变更"))
+            .inspect_result(),
+    );
+}
+
+#[test]
+fn a_change_without_a_note_is_refused() {
+    invalid("note")(
+        record()
+            .given(vec![recorded()])
+            .when(note_change("2026-03-19", " "))
+            .inspect_result(),
+    );
+}
+
+#[test]
+fn an_owed_withdrawal_is_flagged_the_day_after_its_due_day() {
+    record()
+        .given(vec![recorded(), changed()])
+        .when(flag_withdrawal("2026-03-25 00:00"))
+        .then_expect_events(vec![RecordEvent::WithdrawalOverdue {
+            due: day("2026-03-24"),
+            at: at("2026-03-25 00:00"),
+        }]);
+}
+
+#[test]
+fn on_its_due_day_a_withdrawal_is_not_overdue_yet() {
+    record()
+        .given(vec![recorded(), changed()])
+        .when(flag_withdrawal("2026-03-24 23:59"))
+        .then_expect_error(RecordError::Deadline(DecisionDeadlineRefusal::NotYetDue {
+            due: day("2026-03-24"),
+        }));
+}
+
+#[test]
+fn an_overdue_withdrawal_is_flagged_only_once() {
+    record()
+        .given(vec![
+            recorded(),
+            changed(),
+            RecordEvent::WithdrawalOverdue {
+                due: day("2026-03-24"),
+                at: at("2026-03-25 00:00"),
+            },
+        ])
+        .when(flag_withdrawal("2026-03-26 09:00"))
+        .then_expect_error(RecordError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-03-24"),
+            },
+        ));
+}
+
+#[test]
+fn the_withdrawal_stops_the_clock() {
+    record()
+        .given(vec![recorded(), changed(), withdrawn()])
+        .when(flag_withdrawal("2026-03-26 09:00"))
+        .then_expect_error(RecordError::Deadline(DecisionDeadlineRefusal::NotOpen));
+}
+
+#[test]
+fn a_correction_stops_the_clock() {
+    record()
+        .given(vec![recorded(), changed(), corrected_by("objection-1")])
+        .when(flag_withdrawal("2026-03-26 09:00"))
+        .then_expect_error(RecordError::Deadline(DecisionDeadlineRefusal::NotOpen));
+}
+
+#[test]
+fn a_record_whose_decision_did_not_change_owes_no_withdrawal() {
+    record()
+        .given(vec![recorded()])
+        .when(flag_withdrawal("2026-03-26 09:00"))
+        .then_expect_error(RecordError::Deadline(DecisionDeadlineRefusal::NotOpen));
+    record()
+        .given_no_previous_events()
+        .when(flag_withdrawal("2026-03-26 09:00"))
+        .then_expect_error(RecordError::NotFound);
+    record()
+        .given_no_previous_events()
+        .when(remind_withdrawal("2026-03-23 09:00"))
+        .then_expect_error(RecordError::NotFound);
+}
+
+#[test]
+fn the_authority_is_reminded_once_before_the_withdrawal_due_day() {
+    record()
+        .given(vec![recorded(), changed()])
+        .when(remind_withdrawal("2026-03-23 09:00"))
+        .then_expect_events(vec![RecordEvent::WithdrawalDueSoon {
+            due: day("2026-03-24"),
+            at: at("2026-03-23 09:00"),
+        }]);
+    record()
+        .given(vec![
+            recorded(),
+            changed(),
+            RecordEvent::WithdrawalDueSoon {
+                due: day("2026-03-24"),
+                at: at("2026-03-23 09:00"),
+            },
+        ])
+        .when(remind_withdrawal("2026-03-24 09:00"))
+        .then_expect_error(RecordError::Deadline(
+            DecisionDeadlineRefusal::AlreadyReminded {
+                due: day("2026-03-24"),
+            },
+        ));
+    record()
+        .given(vec![recorded(), changed()])
+        .when(remind_withdrawal("2026-03-25 09:00"))
+        .then_expect_error(RecordError::Deadline(DecisionDeadlineRefusal::Passed {
+            due: day("2026-03-24"),
+        }));
+}
+
+#[test]
+fn after_a_correction_a_later_change_may_be_noted() {
+    record()
+        .given(vec![recorded(), changed(), corrected_by("objection-1")])
+        .when(note_change("2026-03-19", "再次变更"))
+        .then_expect_events(vec![RecordEvent::SourceDecisionChanged {
+            changed_on: day("2026-03-19"),
+            note: "再次变更".into(),
+            withdrawal_due: crate::calendar::Deadline {
+                due: day("2026-03-24"),
+                provisional: false,
+            },
+            at: at("2026-03-19 15:00"),
+        }]);
+}

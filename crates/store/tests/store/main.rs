@@ -5,6 +5,7 @@ mod helpers;
 mod clock_offset;
 mod concurrency;
 mod keys;
+mod leases;
 mod reads;
 mod repository;
 mod token_migration;

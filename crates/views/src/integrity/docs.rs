@@ -241,6 +241,27 @@ pub struct RecordView {
     pub repaired: bool,
     /// An upheld objection stopped its publication or unlisted it (computed at read).
     pub publication_stopped: bool,
+    /// The source decision was changed or revoked (`source-changed`): the withdrawal is
+    /// owed within 3 working days.
+    #[serde(default)]
+    pub source_change: Option<SourceChangeView>,
+}
+
+/// A change of a record's source decision and the withdrawal it calls for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SourceChangeView {
+    /// The day the source decision was changed or revoked.
+    pub changed_on: NaiveDate,
+    pub note: String,
+    /// Withdraw (or correct) by the end of this day.
+    pub withdrawal_due: NaiveDate,
+    /// The due day was counted through a year without a holiday schedule.
+    pub provisional: bool,
+    /// The withdrawal or a correction answered it.
+    pub answered: bool,
+    /// Due days the authority let pass (flagged to supervisors by the deadline engine).
+    pub overdue_flags: Vec<NaiveDate>,
+    pub noted_at: DateTime<Utc>,
 }
 
 impl RecordView {
@@ -292,6 +313,7 @@ impl RecordView {
                 under_objection: false,
                 repaired: false,
                 publication_stopped: false,
+                source_change: None,
             });
         }
         let mut v = view?;
@@ -301,6 +323,31 @@ impl RecordView {
             RecordEvent::RecordWithdrawn { reason, .. } => {
                 v.status = "withdrawn".into();
                 v.withdrawal_reason = Some(reason.clone());
+                if let Some(change) = v.source_change.as_mut() {
+                    change.answered = true;
+                }
+            }
+            RecordEvent::SourceDecisionChanged {
+                changed_on,
+                note,
+                withdrawal_due,
+                at,
+            } => {
+                v.source_change = Some(SourceChangeView {
+                    changed_on: *changed_on,
+                    note: note.clone(),
+                    withdrawal_due: withdrawal_due.due,
+                    provisional: withdrawal_due.provisional,
+                    answered: false,
+                    overdue_flags: Vec::new(),
+                    noted_at: *at,
+                });
+            }
+            RecordEvent::WithdrawalDueSoon { .. } => {}
+            RecordEvent::WithdrawalOverdue { due, .. } => {
+                if let Some(change) = v.source_change.as_mut() {
+                    change.overdue_flags.push(*due);
+                }
             }
             RecordEvent::RecordCorrected {
                 objection_id,
@@ -318,6 +365,9 @@ impl RecordView {
                 v.decision_date = *decision_date;
                 v.ban_until = *ban_until;
                 v.publicity = PublicityView::from(publicity);
+                if let Some(change) = v.source_change.as_mut() {
+                    change.answered = true;
+                }
                 v.corrections.push(CorrectionView {
                     objection_id: objection_id.clone(),
                     at: *at,
@@ -665,9 +715,26 @@ pub struct ObjectionView {
     /// Due days the authority let pass (flagged to supervisors by the deadline engine).
     #[serde(default)]
     pub overdue_flags: Vec<NaiveDate>,
+    /// The check day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub check_provisional: bool,
+    /// When the deciding authority recorded its check (核查).
+    #[serde(default)]
+    pub checked_at: Option<DateTime<Utc>>,
+    /// What the check found.
+    #[serde(default)]
+    pub check_note: Option<String>,
+    /// Check days the authority let pass.
+    #[serde(default)]
+    pub check_overdue_flags: Vec<NaiveDate>,
 }
 
 impl ObjectionView {
+    /// The check is owed: filed, undecided and not checked.
+    pub fn check_owed(&self) -> bool {
+        self.status == ObjectionStatus::Filed.as_str() && self.checked_at.is_none()
+    }
+
     /// One fold step.
     pub fn apply(
         view: Option<Self>,
@@ -703,6 +770,10 @@ impl ObjectionView {
                 filed_at: *at,
                 decided_at: None,
                 overdue_flags: Vec::new(),
+                check_provisional: check_due.provisional,
+                checked_at: None,
+                check_note: None,
+                check_overdue_flags: Vec::new(),
             });
         }
         let mut v = view?;
@@ -726,6 +797,12 @@ impl ObjectionView {
             }
             ObjectionEvent::ObjectionDecisionOverdue { due, .. } => v.overdue_flags.push(*due),
             ObjectionEvent::ObjectionDecisionDueSoon { .. } => {}
+            ObjectionEvent::ObjectionChecked { note, at } => {
+                v.checked_at = Some(*at);
+                v.check_note = Some(note.clone());
+            }
+            ObjectionEvent::ObjectionCheckDueSoon { .. } => {}
+            ObjectionEvent::ObjectionCheckOverdue { due, .. } => v.check_overdue_flags.push(*due),
             ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
                 v.decision_due = due.due;
                 v.provisional = due.provisional;

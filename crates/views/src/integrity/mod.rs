@@ -15,8 +15,8 @@ pub use person::{
     RestrictionReasonView, SanctionView,
 };
 pub use projector::{
-    IntegrityProjector, KIND_OBJECTION_DECISION, KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE,
-    KIND_REPAIR_DECISION, KIND_SUPERVISION_REPLY,
+    IntegrityProjector, KIND_OBJECTION_CHECK, KIND_OBJECTION_DECISION, KIND_RECORD_WITHDRAWAL,
+    KIND_RECTIFICATION, KIND_REPAIR_ACCEPTANCE, KIND_REPAIR_DECISION, KIND_SUPERVISION_REPLY,
 };
 pub use queries::{
     Archive, Eligibility, IneligibleReason, PublicCommitment, PublicRecord, PublicRecordFilter,

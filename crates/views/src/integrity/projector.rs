@@ -31,6 +31,10 @@ pub const KIND_REPAIR_DECISION: &str = "repair_decision";
 pub const KIND_OBJECTION_DECISION: &str = "objection_decision";
 /// A supervision item waiting for its reply.
 pub const KIND_SUPERVISION_REPLY: &str = "supervision_reply";
+/// An objection waiting for its check (核查, 1 working day).
+pub const KIND_OBJECTION_CHECK: &str = "objection_check";
+/// A record whose source decision changed, waiting for its withdrawal (3 working days).
+pub const KIND_RECORD_WITHDRAWAL: &str = "record_withdrawal";
 
 /// Projects the integrity aggregates.
 #[derive(Clone, Debug)]
@@ -114,12 +118,34 @@ fn open_deadlines(doc: &IntegrityDoc) -> Vec<Due> {
             })
             .into_iter()
             .collect(),
-        IntegrityDoc::Objection(v) if v.status == "filed" => vec![Due {
-            kind: KIND_OBJECTION_DECISION,
-            unit: v.recorded_by.clone(),
-            due: v.decision_due,
-            provisional: v.provisional,
-        }],
+        IntegrityDoc::Objection(v) if v.status == "filed" => {
+            let check = v.check_owed().then(|| Due {
+                kind: KIND_OBJECTION_CHECK,
+                unit: v.recorded_by.clone(),
+                due: v.check_due,
+                provisional: v.check_provisional,
+            });
+            let decision = Due {
+                kind: KIND_OBJECTION_DECISION,
+                unit: v.recorded_by.clone(),
+                due: v.decision_due,
+                provisional: v.provisional,
+            };
+            check.into_iter().chain([decision]).collect()
+        }
+        // The recording authority owes the withdrawal (a correction also answers it).
+        IntegrityDoc::Record(v) if v.status == "active" => v
+            .source_change
+            .as_ref()
+            .filter(|c| !c.answered)
+            .map(|c| Due {
+                kind: KIND_RECORD_WITHDRAWAL,
+                unit: v.recorded_by.clone(),
+                due: c.withdrawal_due,
+                provisional: c.provisional,
+            })
+            .into_iter()
+            .collect(),
         IntegrityDoc::SupervisionItem(v) if v.owed() => vec![Due {
             kind: KIND_SUPERVISION_REPLY,
             unit: Some(v.unit.clone()),
@@ -372,7 +398,7 @@ pub(crate) fn deadline_rows(aggregate_type: &str, id: &str, doc: &IntegrityDoc) 
 fn has_deadlines(aggregate_type: &str) -> bool {
     matches!(
         aggregate_type,
-        RECTIFICATION_TYPE | REPAIR_TYPE | OBJECTION_TYPE | SUPERVISION_ITEM_TYPE
+        RECORD_TYPE | RECTIFICATION_TYPE | REPAIR_TYPE | OBJECTION_TYPE | SUPERVISION_ITEM_TYPE
     )
 }
 

@@ -230,14 +230,21 @@ impl Views {
         })
     }
 
-    /// A bound supervisor's jurisdiction: the authority itself and the subjects whose
-    /// parent it is (a government's departments).
+    /// A bound supervisor's jurisdiction: the authority itself and every subject under it,
+    /// at any depth.
     pub async fn jurisdiction(&self, code: &str) -> Result<Vec<String>, ViewError> {
-        let rows =
-            sqlx::query("SELECT code FROM subject_views WHERE parent_code = $1 ORDER BY code")
-                .bind(code)
-                .fetch_all(&self.db.any)
-                .await?;
+        // Any depth (a government, its departments, their units, …), as records are
+        // (`RecordFilter.within`); UNION stops a loop in the registry.
+        let rows = sqlx::query(
+            "WITH RECURSIVE below(code) AS (\
+             SELECT code FROM subject_views WHERE parent_code = $1 \
+             UNION SELECT s.code FROM subject_views s JOIN below ON s.parent_code = below.code) \
+             SELECT code FROM below WHERE code <> $2 ORDER BY code",
+        )
+        .bind(code)
+        .bind(code)
+        .fetch_all(&self.db.any)
+        .await?;
         let mut units = vec![code.to_string()];
         for row in rows {
             units.push(row.try_get(0)?);

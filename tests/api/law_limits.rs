@@ -1,0 +1,255 @@
+//! The unwatched limits of issue 10 (item 8) on the deadline board: a record's
+//! withdrawal within 3 working days of its source decision changing, and an objection's
+//! 1-working-day check. Both appear with their own kinds, are stopped by the withdrawal
+//! (or a correction) and the check, and after a clock move are overdue on the board and
+//! escalated exactly once.
+
+use probity_http::Role;
+use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use serde_json::{json, Value};
+
+crate::both_modes!(
+    the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once,
+    the_withdrawal_and_the_check_stop_their_clocks,
+);
+
+async fn register(app: &TestApp) {
+    for body in [
+        json!({"credit_code": UNIT_A, "name": "九江市人民政府", "kind": "government"}),
+        json!({"credit_code": UNIT_B, "name": "九江市某局", "kind": "department", "parent_code": UNIT_A}),
+    ] {
+        let r = app.post("/api/v1/subjects", &app.admin, &body).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+}
+
+async fn record(app: &TestApp, source_ref: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/records",
+            &app.supervisor,
+            &json!({
+                "subject_code": UNIT_B, "source": "administrative_penalty",
+                "source_ref": source_ref,
+                "decision_date": app.today() - chrono::Duration::days(30),
+                "severity": "ordinary", "sector": "general", "summary": "行政许可超期办理"
+            }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn object(app: &TestApp, record_id: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/objections",
+            &app.intake,
+            &json!({"record_id": record_id, "grounds": "wrong_data", "detail": "处罚金额登记错误"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+/// The board's entries of one case.
+fn entries(board: &Value, case_id: &str) -> Vec<Value> {
+    board["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["case_id"] == case_id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn kinds(board: &Value, case_id: &str) -> Vec<String> {
+    let mut kinds: Vec<String> = entries(board, case_id)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register(&app).await;
+    let rec = record(&app, "九市罚〔2026〕41号").await;
+
+    // Only a supervisor notes the change; a supervisor bound to another unit may not.
+    let path = format!("/api/v1/records/{rec}/source-changed");
+    let body = json!({"changed_on": app.today(), "note": "复议决定撤销原处罚决定"});
+    app.post(&path, &app.handler_b, &body)
+        .await
+        .assert_problem(403, "forbidden");
+    let elsewhere = probity_http::create_token(
+        &app.app.db,
+        Role::Supervisor,
+        Some(probity_domain::CreditCode::parse("91330100716105852F").unwrap()),
+        Some("elsewhere".into()),
+    )
+    .await
+    .unwrap();
+    app.post(&path, &elsewhere, &body)
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        &path,
+        &app.supervisor,
+        &json!({"changed_on": app.today() + chrono::Duration::days(1), "note": "明日变更"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    // Changed on Wed 11 Mar 2026: withdraw by Mon 16 Mar (Thu, Fri, Mon).
+    let changed = app.post(&path, &app.supervisor, &body).await;
+    let change = &changed.assert_ok()["source_change"];
+    assert_eq!(change["withdrawal_due"], "2026-03-16", "{}", changed.body);
+    app.post(&path, &app.supervisor, &body)
+        .await
+        .assert_problem(409, "invalid_transition");
+
+    // Filed Wed 11 Mar 2026: checked by Thu 12 Mar.
+    let obj = object(&app, &record(&app, "九市罚〔2026〕42号").await).await;
+    let o = app
+        .get(&format!("/api/v1/objections/{obj}"), &app.supervisor)
+        .await;
+    let check_due = o.assert_ok()["check_due"].as_str().unwrap().to_string();
+    assert_eq!(check_due, "2026-03-12");
+
+    let board = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            !entries(b, &rec).is_empty() && kinds(b, &obj).len() == 2
+        })
+        .await;
+    let w = &entries(&board, &rec)[0];
+    assert_eq!(w["kind"], "record_withdrawal");
+    assert_eq!(w["due"], "2026-03-16");
+    assert_eq!(
+        kinds(&board, &obj),
+        ["objection_check", "objection_decision"]
+    );
+    let only_checks = app
+        .eventually(
+            "/api/v1/deadlines?kind=objection_check",
+            &app.supervisor,
+            |b| !entries(b, &obj).is_empty(),
+        )
+        .await;
+    assert!(entries(&only_checks, &rec).is_empty());
+
+    // A week on: both limits have passed.
+    let backing = app.backing.clone();
+    let later = app.clock_offset + chrono::Duration::days(7);
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    let app = start_on(backing.clone(), dir, later).await;
+    assert!(app.today() > day("2026-03-16"));
+    let overdue = app
+        .eventually("/api/v1/deadlines?state=overdue", &app.supervisor, |b| {
+            !entries(b, &rec).is_empty() && kinds(b, &obj).contains(&"objection_check".into())
+        })
+        .await;
+    assert_eq!(entries(&overdue, &rec)[0]["kind"], "record_withdrawal");
+    // Escalated (flagged to supervisors) in the case's view…
+    let flagged = app
+        .eventually(&format!("/api/v1/records/{rec}"), &app.supervisor, |v| {
+            v["source_change"]["overdue_flags"] != json!([])
+        })
+        .await;
+    assert_eq!(
+        flagged["source_change"]["overdue_flags"],
+        json!(["2026-03-16"])
+    );
+    let o = app
+        .eventually(&format!("/api/v1/objections/{obj}"), &app.supervisor, |v| {
+            v["check_overdue_flags"] != json!([])
+        })
+        .await;
+    assert_eq!(o["check_overdue_flags"], json!(["2026-03-12"]));
+
+    // …once: a second server on the same store and more ticks add nothing.
+    let second = start_on(backing, None, later).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    for (path, event_type) in [
+        (format!("/api/v1/history/record/{rec}"), "WithdrawalOverdue"),
+        (
+            format!("/api/v1/history/objection/{obj}"),
+            "ObjectionCheckOverdue",
+        ),
+    ] {
+        let h = app.get(&path, &app.auditor).await;
+        let count = h.assert_ok()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event_type"] == event_type)
+            .count();
+        assert_eq!(count, 1, "{event_type} once: {}", h.body);
+    }
+    second.app.stop().await;
+    app.app.stop().await;
+}
+
+async fn the_withdrawal_and_the_check_stop_their_clocks(mode: Mode) {
+    let app = spawn_app(mode).await;
+    register(&app).await;
+    let rec = record(&app, "九市罚〔2026〕43号").await;
+    app.post(
+        &format!("/api/v1/records/{rec}/source-changed"),
+        &app.supervisor,
+        &json!({"changed_on": app.today(), "note": "原处罚决定变更"}),
+    )
+    .await
+    .assert_ok();
+    let obj = object(&app, &record(&app, "九市罚〔2026〕44号").await).await;
+    app.eventually("/api/v1/deadlines", &app.supervisor, |b| {
+        !entries(b, &rec).is_empty() && kinds(b, &obj).len() == 2
+    })
+    .await;
+
+    // A handler may not record the check; the deciding supervisor does, once.
+    let check = format!("/api/v1/objections/{obj}/check");
+    let note = json!({"note": "已调取原处罚决定书核对"});
+    app.post(&check, &app.handler_b, &note)
+        .await
+        .assert_problem(403, "forbidden");
+    let checked = app.post(&check, &app.supervisor, &note).await;
+    assert!(
+        checked.assert_ok()["checked_at"].is_string(),
+        "{}",
+        checked.body
+    );
+    app.post(&check, &app.supervisor, &note)
+        .await
+        .assert_problem(409, "invalid_transition");
+    app.post(
+        &format!("/api/v1/records/{rec}/withdraw"),
+        &app.supervisor,
+        &json!({"reason": "原处罚决定已被撤销"}),
+    )
+    .await
+    .assert_ok();
+
+    // Only the objection's decision remains owed.
+    let board = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            entries(b, &rec).is_empty() && kinds(b, &obj).len() == 1
+        })
+        .await;
+    assert_eq!(kinds(&board, &obj), ["objection_decision"]);
+    let r = app
+        .get(&format!("/api/v1/records/{rec}"), &app.supervisor)
+        .await;
+    assert_eq!(r.assert_ok()["source_change"]["answered"], true);
+    app.app.stop().await;
+}

@@ -22,6 +22,8 @@ pub const REPAIR: &str = "repair";
 pub const OBJECTION: &str = "objection";
 /// 信用承诺: commitments.
 pub const COMMITMENT: &str = "commitment";
+/// 债务风险预警: a government's debt warning ([`crate::debt_warning`]), keyed by its code.
+pub const DEBT_WARNING: &str = "debt_warning";
 /// The loaded holiday schedules ([`crate::calendar_admin`]).
 pub const CALENDAR: &str = "calendar";
 /// The access log of a case ([`crate::access`]).

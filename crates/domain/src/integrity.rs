@@ -387,6 +387,8 @@ pub struct IntegrityPolicy {
     pub sanction_months: SanctionMonths,
     /// §7 守信激励: how long a subject keeps a clean record to be in good standing.
     pub good_standing: GoodStandingPolicy,
+    /// §13 debt risk warning thresholds (`[integrity.debt_warning]`).
+    pub debt_warning: crate::debt_warning::DebtWarningPolicy,
 }
 
 /// Good standing (守信激励, §7 of the city's opinions): a subject with no published

@@ -65,7 +65,12 @@ fn good_standing(e: &Eligibility) -> Standing {
         reasons: e
             .good_standing
             .iter()
-            .map(|g| format!("{} ({} 起 since {})", g.reason, g.qualified_on, g.qualified_on))
+            .map(|g| {
+                format!(
+                    "{} ({} 起 since {})",
+                    g.reason, g.qualified_on, g.qualified_on
+                )
+            })
             .collect(),
     }
 }

@@ -16,6 +16,7 @@ use probity_domain::calendar_admin::CalendarAdminError;
 use probity_domain::civil_servant::CivilServantError;
 use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
+use probity_domain::debt_warning::DebtWarningError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
 use probity_domain::rectification::RectificationError;
@@ -77,6 +78,9 @@ pub enum AppError {
     /// The commitment refused the command.
     #[error(transparent)]
     Commitment(#[from] CommitmentError),
+    /// The debt warning refused the command.
+    #[error(transparent)]
+    DebtWarning(#[from] DebtWarningError),
     /// The calendar refused a holiday schedule (`probity calendar load`).
     #[error(transparent)]
     CalendarAdmin(#[from] CalendarAdminError),
@@ -179,6 +183,7 @@ impl AppError {
                 | AppError::Repair(_)
                 | AppError::Objection(_)
                 | AppError::Commitment(_)
+                | AppError::DebtWarning(_)
                 | AppError::CalendarAdmin(_)
         )
     }

@@ -15,6 +15,7 @@ use cqrs_es::{Aggregate, EventEnvelope};
 use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD, REPAIR};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
+use probity_domain::debt_warning::DebtWarning;
 use probity_domain::integrity::{
     Decider, IntegrityPolicy, IntegrityServices, Offence, RecordFacts, Sector, Severity, Source,
 };
@@ -50,6 +51,8 @@ pub struct IntegrityCommands {
     pub repairs: Arc<Executor<Repair>>,
     pub objections: Arc<Executor<Objection>>,
     pub commitments: Arc<Executor<Commitment>>,
+    /// §13 debt risk warnings, keyed by the government's code.
+    pub debt_warnings: Arc<Executor<DebtWarning>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -73,6 +76,7 @@ impl IntegrityCommands {
             repairs: shared(&db, &services),
             objections: shared(&db, &services),
             commitments: shared(&db, &services),
+            debt_warnings: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
             policy: services.policy.clone(),
         }

@@ -30,7 +30,7 @@ pub const CALENDAR: &str = "calendar";
 pub const ACCESS_LOG: &str = "access_log";
 
 /// The integrity aggregates, in the order the integrity projector handles them.
-pub const INTEGRITY: [&str; 7] = [
+pub const INTEGRITY: [&str; 8] = [
     SUBJECT,
     CIVIL_SERVANT,
     RECORD,
@@ -38,4 +38,5 @@ pub const INTEGRITY: [&str; 7] = [
     REPAIR,
     OBJECTION,
     COMMITMENT,
+    DEBT_WARNING,
 ];

@@ -13,6 +13,7 @@ use probity_app::{AppError, FieldIssue};
 use probity_domain::civil_servant::CivilServantError;
 use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
+use probity_domain::debt_warning::DebtWarningError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
 use probity_domain::rectification::RectificationError;
@@ -396,6 +397,7 @@ impl From<AppError> for ApiError {
             AppError::Repair(e) => repair(e),
             AppError::Objection(e) => objection(e),
             AppError::Commitment(e) => commitment(e),
+            AppError::DebtWarning(e) => debt_warning(e),
             AppError::CalendarAdmin(e) => ApiError::InvalidTransition(e.to_string()),
             AppError::Access(e) => {
                 ApiError::internal(format!("access log refused a read record: {e}"))
@@ -571,6 +573,16 @@ fn commitment(e: CommitmentError) -> ApiError {
         CommitmentError::InvalidTransition { .. } => ApiError::InvalidTransition(e.to_string()),
         CommitmentError::NotOwnUnit => ApiError::Forbidden(e.to_string()),
         CommitmentError::Invalid { field, message } => ApiError::field(field, "invalid", message),
+    }
+}
+
+fn debt_warning(e: DebtWarningError) -> ApiError {
+    match e {
+        DebtWarningError::AlreadyRaised | DebtWarningError::NotRaised => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        DebtWarningError::NoReasons => ApiError::field("reasons", "invalid", e.to_string()),
+        DebtWarningError::OtherSubject => ApiError::field("subject_code", "invalid", e.to_string()),
     }
 }
 

@@ -9,7 +9,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{
-    deadlines, error, history, ops, public, rectifications, repairs, restrictions, subjects,
+    deadlines, debt_warnings, error, history, ops, public, rectifications, repairs, restrictions,
+    subjects,
 };
 
 /// The bearer security scheme.
@@ -138,6 +139,7 @@ Errors are application/problem+json with a stable `code`."
         restrictions::restriction_check,
         public::public_good_standing,
         deadlines::deadline_list,
+        debt_warnings::debt_warning_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
         audit::aggregate_history,
@@ -206,6 +208,10 @@ Errors are application/problem+json with a stable `code`."
         probity_views::integrity::Restriction,
         probity_views::integrity::GoodStanding,
         probity_views::integrity::GoodStandingList,
+        debt_warnings::DebtWarningList,
+        probity_views::integrity::DebtWarningItem,
+        probity_views::integrity::DebtWarningView,
+        crate::schema::DebtWarningState,
         probity_views::integrity::RestrictionReason,
         crate::schema::Offence,
         probity_views::integrity::SubjectView,
@@ -243,6 +249,7 @@ Errors are application/problem+json with a stable `code`."
         crate::schema::AssessmentResult,
         crate::schema::Sector,
         crate::schema::ListedSector,
+        crate::schema::PublicList,
         crate::schema::Grounds,
         crate::schema::ObjectionOutcome,
         crate::schema::CommitmentKind,
@@ -263,6 +270,7 @@ Errors are application/problem+json with a stable `code`."
         (name = "commitments", description = "信用承诺: commitments and their fulfilment"),
         (name = "public", description = "信用中国（九江）: the public disclosure, no token"),
         (name = "deadlines", description = "Open deadlines for supervision"),
+        (name = "debt-warnings", description = "地方政府债务风险预警: governments whose debt records crossed a warning threshold"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),
         (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),
         (name = "operations", description = "Health, readiness, metrics, this document"),

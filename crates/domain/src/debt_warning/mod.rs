@@ -54,7 +54,7 @@ pub enum DebtWarningReason {
         /// The records counted, ordered by id.
         record_ids: Vec<String>,
     },
-    /// A rectification ordered on a debt record is past its due day and not verified.
+    /// A rectification ordered on a debt record is past its due day and still owed.
     OverdueRectification {
         /// The rectification.
         rectification_id: String,
@@ -85,8 +85,8 @@ pub struct DebtRectificationFact {
     pub record_id: String,
     /// Its due day.
     pub due: NaiveDate,
-    /// Verified (the rectification is done).
-    pub verified: bool,
+    /// The unit still owes it (ordered, explained or rejected; not reported or verified).
+    pub owed: bool,
 }
 
 /// The first day of the 12-month window ending on `today`: a record decided on this day
@@ -101,7 +101,8 @@ pub fn window_start(today: NaiveDate) -> NaiveDate {
 /// Why a government is warned on `today`, given its debt records and their
 /// rectifications; empty when it is not. Deterministic: the same facts and day give the
 /// same reasons in the same order (the count first, then the overdue rectifications by
-/// id). A rectification is overdue the day after its due day (`due < today`).
+/// id). A rectification is overdue the day after its due day ([`crate::is_overdue`]) while
+/// the unit still owes it.
 pub fn reasons(
     policy: &DebtWarningPolicy,
     today: NaiveDate,
@@ -133,7 +134,9 @@ pub fn reasons(
             .collect();
         let mut overdue: Vec<&DebtRectificationFact> = rectifications
             .iter()
-            .filter(|r| !r.verified && r.due < today && active.contains(&r.record_id.as_str()))
+            .filter(|r| {
+                r.owed && crate::is_overdue(r.due, today) && active.contains(&r.record_id.as_str())
+            })
             .collect();
         overdue.sort_by(|a, b| a.id.cmp(&b.id));
         out.extend(

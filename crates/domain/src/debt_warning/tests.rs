@@ -159,7 +159,7 @@ fn rectification(id: &str, record_id: &str, due: &str, verified: bool) -> DebtRe
         id: id.into(),
         record_id: record_id.into(),
         due: day(due),
-        verified,
+        owed: !verified,
     }
 }
 

@@ -10,6 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::civil_servant::CivilServantEvent;
 use probity_domain::commitment::{CommitmentEvent, CommitmentStatus, Fulfilment, ProposedRecord};
+use probity_domain::debt_warning::{DebtWarningEvent, DebtWarningReason, DebtWarningStatus};
 use probity_domain::integrity::Publicity;
 use probity_domain::objection::{ObjectionEvent, ObjectionStatus};
 use probity_domain::record::{RecordEvent, RecordTarget};
@@ -25,8 +26,8 @@ use probity_domain::civil_servant::CivilServantWireEvent;
 /// Aggregate type names in the event log (defined once, in the domain).
 pub use probity_domain::aggregate_type::{
     CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
-    OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE, RECTIFICATION as RECTIFICATION_TYPE,
-    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
+    DEBT_WARNING as DEBT_WARNING_TYPE, OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE,
+    RECTIFICATION as RECTIFICATION_TYPE, REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
 };
 
 /// Every integrity aggregate type.
@@ -38,6 +39,7 @@ pub const INTEGRITY_TYPES: &[&str] = &[
     REPAIR_TYPE,
     OBJECTION_TYPE,
     COMMITMENT_TYPE,
+    DEBT_WARNING_TYPE,
 ];
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -804,6 +806,64 @@ impl CommitmentView {
     }
 }
 
+/// A government's debt risk warning (§13), keyed by its credit code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DebtWarningView {
+    /// The government's unified social credit code (the aggregate id).
+    pub subject_code: String,
+    pub version: u64,
+    /// raised or cleared.
+    pub status: String,
+    /// Why it was raised (kept after clearing, as last raised).
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<DebtWarningReason>,
+    /// The day the last raising evaluated.
+    pub raised_on: NaiveDate,
+    pub raised_at: DateTime<Utc>,
+    /// The day the last clearing evaluated, while cleared.
+    pub cleared_on: Option<NaiveDate>,
+    pub cleared_at: Option<DateTime<Utc>>,
+    /// How many times it was raised.
+    pub times_raised: u32,
+}
+
+impl DebtWarningView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        _id: &str,
+        sequence: u64,
+        event: &DebtWarningEvent,
+    ) -> Option<Self> {
+        match event {
+            DebtWarningEvent::DebtWarningRaised {
+                subject_code,
+                reasons,
+                on,
+                at,
+            } => Some(DebtWarningView {
+                subject_code: subject_code.as_str().to_string(),
+                version: sequence,
+                status: DebtWarningStatus::Raised.as_str().into(),
+                reasons: reasons.clone(),
+                raised_on: *on,
+                raised_at: *at,
+                cleared_on: None,
+                cleared_at: None,
+                times_raised: view.map_or(0, |v| v.times_raised) + 1,
+            }),
+            DebtWarningEvent::DebtWarningCleared { on, at, .. } => {
+                let mut v = view?;
+                v.version = sequence;
+                v.status = DebtWarningStatus::Cleared.as_str().into();
+                v.cleared_on = Some(*on);
+                v.cleared_at = Some(*at);
+                Some(v)
+            }
+        }
+    }
+}
+
 /// Any integrity document, for the projector and rebuild.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntegrityDoc {
@@ -814,6 +874,7 @@ pub enum IntegrityDoc {
     Repair(RepairView),
     Objection(ObjectionView),
     Commitment(CommitmentView),
+    DebtWarning(DebtWarningView),
 }
 
 /// One step of the fold `V` on the document `doc` (of `V`'s kind, else none yet).
@@ -837,6 +898,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => v.version,
             IntegrityDoc::Objection(v) => v.version,
             IntegrityDoc::Commitment(v) => v.version,
+            IntegrityDoc::DebtWarning(v) => v.version,
         }
     }
 
@@ -851,6 +913,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => &v.unit,
             IntegrityDoc::Objection(v) => &v.unit,
             IntegrityDoc::Commitment(v) => &v.subject_code,
+            IntegrityDoc::DebtWarning(v) => &v.subject_code,
         }
     }
 
@@ -864,6 +927,7 @@ impl IntegrityDoc {
             IntegrityDoc::Repair(v) => serde_json::to_value(v),
             IntegrityDoc::Objection(v) => serde_json::to_value(v),
             IntegrityDoc::Commitment(v) => serde_json::to_value(v),
+            IntegrityDoc::DebtWarning(v) => serde_json::to_value(v),
         }
     }
 
@@ -927,6 +991,13 @@ impl IntegrityDoc {
                 };
                 step::<CommitmentView>(prev, id, sequence, payload)?.map(D::Commitment)
             }
+            DEBT_WARNING_TYPE => {
+                let prev = match doc {
+                    Some(D::DebtWarning(v)) => Some(v),
+                    _ => None,
+                };
+                step::<DebtWarningView>(prev, id, sequence, payload)?.map(D::DebtWarning)
+            }
             _ => doc,
         })
     }
@@ -972,4 +1043,5 @@ fold_as_stored! {
     RepairView => REPAIR_TYPE, RepairEvent;
     ObjectionView => OBJECTION_TYPE, ObjectionEvent;
     CommitmentView => COMMITMENT_TYPE, CommitmentEvent;
+    DebtWarningView => DEBT_WARNING_TYPE, DebtWarningEvent;
 }

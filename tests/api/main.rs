@@ -6,6 +6,7 @@ mod audit;
 mod civil_servants;
 mod clock;
 mod complaints;
+mod debt_warnings;
 mod errors;
 mod integrity;
 mod law_edges;

@@ -290,9 +290,13 @@ pub async fn sector_list(
             s.as_ref(),
             html! {
                 p { a href="/sector-lists" { "全部名单 All sector lists" } }
-                h2 { "禁入期内 Banned now (" (banned.len()) ")" }
-                @if banned.is_empty() { p { "没有禁入期内的主体 No subject is banned now." } }
-                @else { (entries_table(&banned)) }
+                @if BAN_SECTORS.contains(&sector.as_str()) {
+                    h2 { "禁入期内 Banned now (" (banned.len()) ")" }
+                    @if banned.is_empty() { p { "没有禁入期内的主体 No subject is banned now." } }
+                    @else { (entries_table(&banned)) }
+                } @else {
+                    p { "本领域记录没有禁入期，只有公示。 Records of this sector carry no ban, only the disclosure." }
+                }
                 h2 { "仅公示、无禁入 Disclosed, no ban in force (" (disclosed_only.len()) ")" }
                 @if disclosed_only.is_empty() { p { "没有 None." } }
                 @else { (entries_table(&disclosed_only)) }

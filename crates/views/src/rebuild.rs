@@ -45,6 +45,7 @@ const VIEW_TABLES: &[&str] = &[
     "repair_views",
     "objection_views",
     "commitment_views",
+    "debt_warning_views",
     "assessment_items",
     "assessment_counts",
     "assessment_owed",
@@ -242,8 +243,8 @@ async fn write_folded(
             sqlx::query(
                 "LOCK TABLE projection_positions, complaint_views, deadline_entries, \
                  subject_views, civil_servant_views, record_views, rectification_views, \
-                 repair_views, objection_views, commitment_views, assessment_items, \
-                 assessment_counts, assessment_owed IN EXCLUSIVE MODE",
+                 repair_views, objection_views, commitment_views, debt_warning_views, \
+                 assessment_items, assessment_counts, assessment_owed IN EXCLUSIVE MODE",
             )
             .execute(&mut *tx)
             .await?;

@@ -7,6 +7,7 @@ mod civil_servants;
 mod clock;
 mod commitments;
 mod complaints;
+mod debt_warnings;
 mod errors;
 mod integrity;
 mod law_edges;

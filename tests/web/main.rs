@@ -498,6 +498,7 @@ async fn scenario(mode: Mode) {
         "/sector-lists".into(),
         "/sector-lists/procurement".into(),
         "/sector-lists/ppp".into(),
+        "/sector-lists/debt".into(),
         "/ranking".into(),
         "/ranking?period=2026-Q1".into(),
         "/ranking?period=not-a-period".into(),
@@ -550,13 +551,13 @@ async fn public_pages(app: &TestApp, public: &reqwest::Client) {
     // apart; the other lists are empty; an unknown list is 404.
     let (status, lists) = get_text(public, &format!("{url}/sector-lists")).await;
     assert_eq!(status, 200);
-    for sector in ["investment", "debt", "township", "general"] {
+    for sector in ["investment", "township", "general"] {
         assert!(
             lists.contains(&format!("href=\"/disclosure?sector={sector}\"")),
             "{sector}: {lists}"
         );
     }
-    for sector in ["procurement", "bidding", "ppp"] {
+    for sector in ["procurement", "bidding", "ppp", "debt"] {
         assert!(
             lists.contains(&format!("href=\"/sector-lists/{sector}\"")),
             "{lists}"
@@ -583,6 +584,9 @@ async fn public_pages(app: &TestApp, public: &reqwest::Client) {
     assert!(row.contains("公示中 Disclosed"), "{row}");
     let (_, ppp) = get_text(public, &format!("{url}/sector-lists/ppp")).await;
     assert!(!ppp.contains(UNIT_B) && ppp.contains("No subject is banned now"));
+    let (status, debt) = get_text(public, &format!("{url}/sector-lists/debt")).await;
+    assert_eq!(status, 200);
+    assert!(!debt.contains(UNIT_B), "{debt}");
     let (status, _) = get_text(public, &format!("{url}/sector-lists/general")).await;
     assert_eq!(status, 404);
 

@@ -16,6 +16,7 @@ use probity_domain::calendar_admin::CalendarAdminError;
 use probity_domain::civil_servant::CivilServantError;
 use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
+use probity_domain::debt_warning::DebtWarningError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
 use probity_domain::record_proposal::ProposalError;
@@ -85,6 +86,9 @@ pub enum AppError {
     /// The record proposal refused the command.
     #[error(transparent)]
     Proposal(#[from] ProposalError),
+    /// The debt warning refused the command.
+    #[error(transparent)]
+    DebtWarning(#[from] DebtWarningError),
     /// The calendar refused a holiday schedule (`probity calendar load`).
     #[error(transparent)]
     CalendarAdmin(#[from] CalendarAdminError),
@@ -189,6 +193,7 @@ impl AppError {
                 | AppError::Commitment(_)
                 | AppError::SupervisionItem(_)
                 | AppError::Proposal(_)
+                | AppError::DebtWarning(_)
                 | AppError::CalendarAdmin(_)
         )
     }

@@ -15,6 +15,7 @@ use cqrs_es::{Aggregate, EventEnvelope};
 use probity_domain::aggregate_type::{CIVIL_SERVANT, COMPLAINT, RECORD, REPAIR};
 use probity_domain::civil_servant::{CivilServant, CivilServantCommand};
 use probity_domain::commitment::{Commitment, CommitmentCommand, CommitmentKind};
+use probity_domain::debt_warning::DebtWarning;
 use probity_domain::integrity::{
     Decider, IntegrityPolicy, IntegrityServices, Offence, RecordFacts, Sector, Severity, Source,
 };
@@ -54,6 +55,8 @@ pub struct IntegrityCommands {
     pub supervision_items: Arc<Executor<SupervisionItem>>,
     /// Third parties' findings waiting for a supervisor (§3).
     pub proposals: Arc<Executor<probity_domain::record_proposal::RecordProposal>>,
+    /// §13 debt risk warnings, keyed by the government's code.
+    pub debt_warnings: Arc<Executor<DebtWarning>>,
     /// Keyed-hash index of civil servants' identity numbers.
     pub index: PersonIndex,
     /// The rules in force (also in every executor's services).
@@ -79,6 +82,7 @@ impl IntegrityCommands {
             commitments: shared(&db, &services),
             supervision_items: shared(&db, &services),
             proposals: shared(&db, &services),
+            debt_warnings: shared(&db, &services),
             index: PersonIndex::new(db.clone()),
             policy: services.policy.clone(),
         }

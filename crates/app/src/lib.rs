@@ -23,6 +23,7 @@ pub mod calendar;
 pub mod clock;
 pub mod complaints;
 pub mod deadlines;
+pub mod debt;
 pub mod erasure;
 pub mod error;
 pub mod integrity;

@@ -24,6 +24,8 @@ pub const OBJECTION: &str = "objection";
 pub const COMMITMENT: &str = "commitment";
 /// 人大建议、政协提案、司法建议、检察建议: supervision items.
 pub const SUPERVISION_ITEM: &str = "supervision_item";
+/// 债务风险预警: a government's debt warning ([`crate::debt_warning`]), keyed by its code.
+pub const DEBT_WARNING: &str = "debt_warning";
 /// The loaded holiday schedules ([`crate::calendar_admin`]).
 pub const CALENDAR: &str = "calendar";
 /// A third party's finding waiting for a supervisor ([`crate::record_proposal`]).
@@ -32,7 +34,7 @@ pub const RECORD_PROPOSAL: &str = "record_proposal";
 pub const ACCESS_LOG: &str = "access_log";
 
 /// The integrity aggregates, in the order the integrity projector handles them.
-pub const INTEGRITY: [&str; 8] = [
+pub const INTEGRITY: [&str; 9] = [
     SUBJECT,
     CIVIL_SERVANT,
     RECORD,
@@ -41,4 +43,5 @@ pub const INTEGRITY: [&str; 8] = [
     OBJECTION,
     COMMITMENT,
     SUPERVISION_ITEM,
+    DEBT_WARNING,
 ];

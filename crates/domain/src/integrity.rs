@@ -393,6 +393,8 @@ pub struct IntegrityPolicy {
     pub good_standing: GoodStandingPolicy,
     /// §11 reply limits of supervision items.
     pub supervision: crate::supervision_item::SupervisionLimits,
+    /// §13 debt risk warning thresholds (`[integrity.debt_warning]`).
+    pub debt_warning: crate::debt_warning::DebtWarningPolicy,
 }
 
 /// Good standing (守信激励, §7 of the city's opinions): a subject with no published

@@ -14,6 +14,7 @@ pub mod calendar_admin;
 pub mod civil_servant;
 pub mod commitment;
 pub mod complaint;
+pub mod debt_warning;
 pub mod ids;
 pub mod integrity;
 pub mod objection;

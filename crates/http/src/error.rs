@@ -13,6 +13,7 @@ use probity_app::{AppError, FieldIssue};
 use probity_domain::civil_servant::CivilServantError;
 use probity_domain::commitment::CommitmentError;
 use probity_domain::complaint::ComplaintError;
+use probity_domain::debt_warning::DebtWarningError;
 use probity_domain::objection::ObjectionError;
 use probity_domain::record::RecordError;
 use probity_domain::record_proposal::ProposalError;
@@ -423,6 +424,7 @@ impl From<AppError> for ApiError {
             AppError::Commitment(e) => commitment(e),
             AppError::SupervisionItem(e) => supervision_item(e),
             AppError::Proposal(e) => proposal(e),
+            AppError::DebtWarning(e) => debt_warning(e),
             AppError::CalendarAdmin(e) => ApiError::InvalidTransition(e.to_string()),
             AppError::Access(e) => {
                 ApiError::internal(format!("access log refused a read record: {e}"))
@@ -634,6 +636,16 @@ fn supervision_item(e: SupervisionItemError) -> ApiError {
             ApiError::field(field, "invalid", message)
         }
         SupervisionItemError::Calendar(c) => calendar(c),
+    }
+}
+
+fn debt_warning(e: DebtWarningError) -> ApiError {
+    match e {
+        DebtWarningError::AlreadyRaised | DebtWarningError::NotRaised => {
+            ApiError::InvalidTransition(e.to_string())
+        }
+        DebtWarningError::NoReasons => ApiError::field("reasons", "invalid", e.to_string()),
+        DebtWarningError::OtherSubject => ApiError::field("subject_code", "invalid", e.to_string()),
     }
 }
 

@@ -35,6 +35,7 @@ pub mod civil_servants;
 pub mod commitments;
 pub mod complaints;
 pub mod deadlines;
+pub mod debt_warnings;
 pub mod erasure;
 pub mod error;
 pub mod extract;
@@ -273,7 +274,8 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router())
         .merge(restrictions::router())
         .merge(open_data::router())
-        .merge(proposals::router());
+        .merge(proposals::router())
+        .merge(debt_warnings::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())

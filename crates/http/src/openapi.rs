@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
 use crate::supervision_items;
 use crate::{assessments, audit, civil_servants, commitments, complaints, objections, records};
 use crate::{
-    deadlines, error, history, open_data, ops, proposals, public, rectifications, repairs,
-    restrictions, subjects,
+    deadlines, debt_warnings, error, history, open_data, ops, proposals, public, rectifications,
+    repairs, restrictions, subjects,
 };
 
 /// The bearer security scheme.
@@ -205,6 +205,7 @@ Errors are application/problem+json with a stable `code`."
         proposals::proposal_confirm,
         proposals::proposal_reject,
         deadlines::deadline_list,
+        debt_warnings::debt_warning_list,
         assessments::assessment_list,
         assessments::public_assessment_list,
         audit::aggregate_history,
@@ -287,6 +288,10 @@ Errors are application/problem+json with a stable `code`."
         probity_views::integrity::Restriction,
         probity_views::integrity::GoodStanding,
         probity_views::integrity::GoodStandingList,
+        debt_warnings::DebtWarningList,
+        probity_views::integrity::DebtWarningItem,
+        probity_views::integrity::DebtWarningView,
+        crate::schema::DebtWarningState,
         probity_views::integrity::RestrictionReason,
         crate::schema::Offence,
         probity_views::integrity::SubjectView,
@@ -327,6 +332,7 @@ Errors are application/problem+json with a stable `code`."
         crate::schema::AssessmentResult,
         crate::schema::Sector,
         crate::schema::ListedSector,
+        crate::schema::PublicList,
         crate::schema::Grounds,
         crate::schema::ObjectionOutcome,
         crate::schema::CommitmentKind,
@@ -353,6 +359,7 @@ Errors are application/problem+json with a stable `code`."
         (name = "open-data", description = "开放数据: the public data in bulk for third-party evaluators (§3)"),
         (name = "record-proposals", description = "第三方信用信息: third-party information as record proposals, confirmed or rejected by the credit office (§3)"),
         (name = "deadlines", description = "Open deadlines for supervision"),
+        (name = "debt-warnings", description = "地方政府债务风险预警: governments whose debt records crossed a warning threshold"),
         (name = "assessments", description = "政务诚信考核评价: assessment of governments and departments"),
         (name = "audit", description = "Histories of every aggregate, verifiable bundles and the access log, for auditors"),
         (name = "operations", description = "Health, readiness, metrics, this document"),

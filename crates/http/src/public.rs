@@ -26,8 +26,12 @@ const SUBJECT_KINDS: [&str; 4] = [
     "enterprise",
 ];
 
-/// The sectors with a public list.
-pub const LISTED_SECTORS: [&str; 3] = ["procurement", "bidding", "ppp"];
+/// The sectors with a public list: the three with statutory bans, and the local
+/// government debt list (§13, no ban: a disclosure list beside the debt warning).
+pub const LISTED_SECTORS: [&str; 4] = ["procurement", "bidding", "ppp", "debt"];
+
+/// The listed sectors whose records may carry a ban.
+pub const BAN_SECTORS: [&str; 3] = ["procurement", "bidding", "ppp"];
 
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -197,9 +201,10 @@ pub async fn public_subject(
 }
 
 /// A sector list: procurement suppliers' bad-behaviour list, bidding blacklist, PPP
-/// breach records, with their ban periods (no token).
+/// breach records, with their ban periods, and the local government debt list (no ban;
+/// §13) (no token).
 #[utoipa::path(get, path = "/api/v1/public/sector-lists/{sector}", tag = "public", operation_id = "public_sector_list",
-    params(("sector" = crate::schema::ListedSector, Path, description = "procurement | bidding | ppp"), PageQuery),
+    params(("sector" = crate::schema::PublicList, Path, description = "procurement | bidding | ppp | debt"), PageQuery),
     responses((status = 200, body = SectorList),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -212,7 +217,7 @@ pub async fn public_sector_list(
 ) -> Result<Json<SectorList>, ApiError> {
     if !LISTED_SECTORS.contains(&id.0.as_str()) {
         return Err(ApiError::NotFound(format!(
-            "no sector list {:?}: procurement, bidding or ppp",
+            "no sector list {:?}: procurement, bidding, ppp or debt",
             id.0
         )));
     }

@@ -271,6 +271,11 @@ closed_set!(
     ListedSector => probity_domain::integrity::Sector { Procurement, Bidding, Ppp }
 );
 closed_set!(
+    /// The sectors with a public list (`/public/sector-lists/{sector}`): the three with
+    /// bans and the local government debt list.
+    PublicList => probity_domain::integrity::Sector { Procurement, Bidding, Ppp, Debt }
+);
+closed_set!(
     /// The offence a court judgment convicted of (bribery bars bidding).
     Offence => probity_domain::integrity::Offence { Bribery }
 );
@@ -336,6 +341,15 @@ pub enum RecordStatus {
     Withdrawn,
 }
 
+/// The status filter of the debt warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DebtWarningState {
+    Raised,
+    Cleared,
+    All,
+}
+
 /// The state filter of the deadline board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -362,6 +376,7 @@ mod tests {
         AssessmentResult::check_against_domain();
         Sector::check_against_domain();
         ListedSector::check_against_domain();
+        PublicList::check_against_domain();
         Offence::check_against_domain();
         Grounds::check_against_domain();
         ObjectionOutcome::check_against_domain();

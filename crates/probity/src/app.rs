@@ -339,6 +339,33 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         clock: probity_app::Clock::new(settings.clock_offset),
         integrity,
     });
+    // §13 debt risk warnings: re-evaluate every government with a debt record or a
+    // raised warning on the server's clock, every deadline tick (ADR 0028).
+    {
+        let app = app.clone();
+        let token = shutdown.clone();
+        let tick = settings.policy.deadlines.tick();
+        tasks.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = interval.tick() => {}
+                }
+                match app.sweep_debt_warnings().await {
+                    Ok(sweep) if sweep.raised + sweep.cleared > 0 => tracing::info!(
+                        evaluated = sweep.evaluated,
+                        raised = sweep.raised,
+                        cleared = sweep.cleared,
+                        "debt warnings re-evaluated"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "the debt warning sweep failed"),
+                }
+            }
+        }));
+    }
     let state = probity_http::AppState::new(probity_http::AppParts {
         app,
         config: probity_http::HttpConfig {

@@ -46,6 +46,7 @@ const VIEW_TABLES: &[&str] = &[
     "objection_views",
     "commitment_views",
     "supervision_item_views",
+    "debt_warning_views",
     "assessment_items",
     "assessment_counts",
     "assessment_owed",
@@ -243,7 +244,7 @@ async fn write_folded(
             sqlx::query(
                 "LOCK TABLE projection_positions, complaint_views, deadline_entries, \
                  subject_views, civil_servant_views, record_views, rectification_views, \
-                 repair_views, objection_views, commitment_views, supervision_item_views, \
+                 repair_views, objection_views, commitment_views, supervision_item_views, debt_warning_views, \
                  assessment_items, assessment_counts, assessment_owed IN EXCLUSIVE MODE",
             )
             .execute(&mut *tx)

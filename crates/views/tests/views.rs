@@ -979,11 +979,58 @@ async fn populate(app: &TestApp) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A government's debt warning raised, cleared and raised again (ADR 0028).
+async fn warn_about_debt(app: &TestApp) -> anyhow::Result<()> {
+    use probity_domain::debt_warning::{DebtWarning, DebtWarningCommand, DebtWarningReason};
+    let executor = probity_store::Executor::<DebtWarning>::new(
+        app.db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: Arc::new(WorkingCalendar::china()),
+            policy: Default::default(),
+        },
+    );
+    let raise = |day: u32| DebtWarningCommand::RaiseDebtWarning {
+        subject_code: unit(UNIT_A),
+        reasons: vec![DebtWarningReason::OverdueRectification {
+            rectification_id: "k-1".into(),
+            record_id: "r-debt".into(),
+            due: date(3, day),
+        }],
+        on: date(3, day + 1),
+        at: at(3, day + 1, 9),
+    };
+    executor
+        .execute(UNIT_A, raise(5), None, Default::default())
+        .await?;
+    let clear = DebtWarningCommand::ClearDebtWarning {
+        on: date(3, 9),
+        at: at(3, 9, 9),
+    };
+    executor
+        .execute(UNIT_A, clear, None, Default::default())
+        .await?;
+    executor
+        .execute(UNIT_A, raise(10), None, Default::default())
+        .await?;
+    Ok(())
+}
+
 async fn rebuild_arrives_at_the_incremental_state(kind: Kind) -> anyhow::Result<()> {
     let app = spawn(kind).await?;
     populate(&app).await?;
+    let complaints = app.log.count().await? as u64;
+    assert_eq!(app.project().await? as u64, complaints);
+    warn_about_debt(&app).await?;
+    let integrity = probity_views::IntegrityProjector::new(app.db.clone());
+    let mut warnings = 0;
+    for event in app.all_events().await? {
+        if event.aggregate_type == "debt_warning" {
+            assert_eq!(integrity.handle(&event).await?, Applied::Applied);
+            warnings += 1;
+        }
+    }
+    assert_eq!(warnings, 3);
     let total = app.log.count().await? as u64;
-    assert_eq!(app.project().await? as u64, total);
     let incremental = dump(&app.db).await?;
     assert_eq!(
         incremental["complaint_views"].as_array().map(Vec::len),
@@ -993,6 +1040,13 @@ async fn rebuild_arrives_at_the_incremental_state(kind: Kind) -> anyhow::Result<
         .as_array()
         .unwrap()
         .is_empty());
+    let warnings = incremental["debt_warning_views"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{incremental}");
+    assert_eq!(warnings[0]["key"], UNIT_A);
+    assert_eq!(warnings[0]["doc"]["status"], "raised");
+    assert_eq!(warnings[0]["doc"]["times_raised"], 2);
+    assert_eq!(warnings[0]["doc"]["raised_on"], "2026-03-11");
+    assert!(warnings[0]["doc"]["cleared_on"].is_null());
 
     // Damage the views and leave a stale local bus checkpoint behind.
     sqlx::query("UPDATE complaint_views SET doc = '{}' WHERE id = 'r-0'")

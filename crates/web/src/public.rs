@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{html, Markup};
 use probity_domain::CreditCode;
-use probity_http::public::LISTED_SECTORS;
+use probity_http::public::{BAN_SECTORS, LISTED_SECTORS};
 use probity_http::{ApiError, AppState};
 use probity_views::integrity::{Eligibility, PublicSubject, SectorListEntry};
 
@@ -178,15 +178,19 @@ pub async fn sector_lists(State(state): State<AppState>, headers: HeaderMap) -> 
                      A ban and a disclosure are separate facts: a repair ends the disclosure, not a statutory ban." }
                 h2 { "有禁入期的名单 Lists with bans" }
                 ul {
-                    @for sector in LISTED_SECTORS {
+                    @for sector in BAN_SECTORS {
                         li { a href={ "/sector-lists/" (sector) } { (label(&SECTORS, sector)) } }
                     }
                 }
                 h2 { "其他领域的公示记录 Disclosed records of the other sectors" }
                 p { "这些领域没有禁入名单，只有公示。 These sectors have no ban list, only the disclosure." }
                 ul {
-                    @for (sector, name) in SECTORS.iter().filter(|(k, _)| !LISTED_SECTORS.contains(k)) {
-                        li { a href={ "/disclosure?sector=" (sector) } { (name) } }
+                    @for (sector, name) in SECTORS.iter().filter(|(k, _)| !BAN_SECTORS.contains(k)) {
+                        @if LISTED_SECTORS.contains(sector) {
+                            li { a href={ "/sector-lists/" (sector) } { (name) } }
+                        } @else {
+                            li { a href={ "/disclosure?sector=" (sector) } { (name) } }
+                        }
                     }
                 }
             },
@@ -252,7 +256,7 @@ pub async fn sector_list(
     if !LISTED_SECTORS.contains(&sector.as_str()) {
         return error_page(
             ApiError::NotFound(format!(
-                "no sector list {sector:?}: procurement, bidding or ppp"
+                "no sector list {sector:?}: procurement, bidding, ppp or debt"
             )),
             s.as_ref(),
         );
@@ -286,9 +290,13 @@ pub async fn sector_list(
             s.as_ref(),
             html! {
                 p { a href="/sector-lists" { "全部名单 All sector lists" } }
-                h2 { "禁入期内 Banned now (" (banned.len()) ")" }
-                @if banned.is_empty() { p { "没有禁入期内的主体 No subject is banned now." } }
-                @else { (entries_table(&banned)) }
+                @if BAN_SECTORS.contains(&sector.as_str()) {
+                    h2 { "禁入期内 Banned now (" (banned.len()) ")" }
+                    @if banned.is_empty() { p { "没有禁入期内的主体 No subject is banned now." } }
+                    @else { (entries_table(&banned)) }
+                } @else {
+                    p { "本领域记录没有禁入期，只有公示。 Records of this sector carry no ban, only the disclosure." }
+                }
                 h2 { "仅公示、无禁入 Disclosed, no ban in force (" (disclosed_only.len()) ")" }
                 @if disclosed_only.is_empty() { p { "没有 None." } }
                 @else { (entries_table(&disclosed_only)) }

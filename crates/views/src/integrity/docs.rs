@@ -10,6 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::civil_servant::CivilServantEvent;
 use probity_domain::commitment::{CommitmentEvent, CommitmentStatus, Fulfilment, ProposedRecord};
+use probity_domain::debt_warning::{DebtWarningEvent, DebtWarningReason, DebtWarningStatus};
 use probity_domain::integrity::Publicity;
 use probity_domain::objection::{ObjectionEvent, ObjectionStatus};
 use probity_domain::record::{RecordEvent, RecordTarget};
@@ -26,8 +27,9 @@ use probity_domain::civil_servant::CivilServantWireEvent;
 /// Aggregate type names in the event log (defined once, in the domain).
 pub use probity_domain::aggregate_type::{
     CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
-    OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE, RECTIFICATION as RECTIFICATION_TYPE,
-    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE, SUPERVISION_ITEM as SUPERVISION_ITEM_TYPE,
+    DEBT_WARNING as DEBT_WARNING_TYPE, OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE,
+    RECTIFICATION as RECTIFICATION_TYPE, REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
+    SUPERVISION_ITEM as SUPERVISION_ITEM_TYPE,
 };
 
 /// Every integrity aggregate type.
@@ -40,6 +42,7 @@ pub const INTEGRITY_TYPES: &[&str] = &[
     OBJECTION_TYPE,
     COMMITMENT_TYPE,
     SUPERVISION_ITEM_TYPE,
+    DEBT_WARNING_TYPE,
 ];
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -1059,6 +1062,64 @@ impl SupervisionItemView {
     }
 }
 
+/// A government's debt risk warning (§13), keyed by its credit code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DebtWarningView {
+    /// The government's unified social credit code (the aggregate id).
+    pub subject_code: String,
+    pub version: u64,
+    /// raised or cleared.
+    pub status: String,
+    /// Why it was raised (kept after clearing, as last raised).
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<DebtWarningReason>,
+    /// The day the last raising evaluated.
+    pub raised_on: NaiveDate,
+    pub raised_at: DateTime<Utc>,
+    /// The day the last clearing evaluated, while cleared.
+    pub cleared_on: Option<NaiveDate>,
+    pub cleared_at: Option<DateTime<Utc>>,
+    /// How many times it was raised.
+    pub times_raised: u32,
+}
+
+impl DebtWarningView {
+    /// One fold step.
+    pub fn apply(
+        view: Option<Self>,
+        _id: &str,
+        sequence: u64,
+        event: &DebtWarningEvent,
+    ) -> Option<Self> {
+        match event {
+            DebtWarningEvent::DebtWarningRaised {
+                subject_code,
+                reasons,
+                on,
+                at,
+            } => Some(DebtWarningView {
+                subject_code: subject_code.as_str().to_string(),
+                version: sequence,
+                status: DebtWarningStatus::Raised.as_str().into(),
+                reasons: reasons.clone(),
+                raised_on: *on,
+                raised_at: *at,
+                cleared_on: None,
+                cleared_at: None,
+                times_raised: view.map_or(0, |v| v.times_raised) + 1,
+            }),
+            DebtWarningEvent::DebtWarningCleared { on, at, .. } => {
+                let mut v = view?;
+                v.version = sequence;
+                v.status = DebtWarningStatus::Cleared.as_str().into();
+                v.cleared_on = Some(*on);
+                v.cleared_at = Some(*at);
+                Some(v)
+            }
+        }
+    }
+}
+
 /// Any integrity document, for the projector and rebuild.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntegrityDoc {
@@ -1070,6 +1131,7 @@ pub enum IntegrityDoc {
     Objection(ObjectionView),
     Commitment(CommitmentView),
     SupervisionItem(SupervisionItemView),
+    DebtWarning(DebtWarningView),
 }
 
 /// One step of the fold `V` on the document `doc` (of `V`'s kind, else none yet).
@@ -1094,6 +1156,7 @@ impl IntegrityDoc {
             IntegrityDoc::Objection(v) => v.version,
             IntegrityDoc::Commitment(v) => v.version,
             IntegrityDoc::SupervisionItem(v) => v.version,
+            IntegrityDoc::DebtWarning(v) => v.version,
         }
     }
 
@@ -1109,6 +1172,7 @@ impl IntegrityDoc {
             IntegrityDoc::Objection(v) => &v.unit,
             IntegrityDoc::Commitment(v) => &v.subject_code,
             IntegrityDoc::SupervisionItem(v) => &v.unit,
+            IntegrityDoc::DebtWarning(v) => &v.subject_code,
         }
     }
 
@@ -1123,6 +1187,7 @@ impl IntegrityDoc {
             IntegrityDoc::Objection(v) => serde_json::to_value(v),
             IntegrityDoc::Commitment(v) => serde_json::to_value(v),
             IntegrityDoc::SupervisionItem(v) => serde_json::to_value(v),
+            IntegrityDoc::DebtWarning(v) => serde_json::to_value(v),
         }
     }
 
@@ -1193,6 +1258,13 @@ impl IntegrityDoc {
                 };
                 step::<SupervisionItemView>(prev, id, sequence, payload)?.map(D::SupervisionItem)
             }
+            DEBT_WARNING_TYPE => {
+                let prev = match doc {
+                    Some(D::DebtWarning(v)) => Some(v),
+                    _ => None,
+                };
+                step::<DebtWarningView>(prev, id, sequence, payload)?.map(D::DebtWarning)
+            }
             _ => doc,
         })
     }
@@ -1239,4 +1311,5 @@ fold_as_stored! {
     ObjectionView => OBJECTION_TYPE, ObjectionEvent;
     CommitmentView => COMMITMENT_TYPE, CommitmentEvent;
     SupervisionItemView => SUPERVISION_ITEM_TYPE, SupervisionItemEvent;
+    DebtWarningView => DEBT_WARNING_TYPE, DebtWarningEvent;
 }

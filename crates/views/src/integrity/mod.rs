@@ -2,6 +2,7 @@
 //! (`docs`), the projector that keeps them (`projector`), and the reads (`queries`):
 //! public disclosure, sector lists, eligibility, archive.
 
+pub mod debt;
 pub mod docs;
 pub mod person;
 pub mod projector;
@@ -9,6 +10,7 @@ pub mod queries;
 pub mod restrictions;
 pub mod standing;
 
+pub use debt::DebtWarningItem;
 pub use docs::*;
 pub use person::{
     AssessmentResultView, CivilServantArchive, HonoursRestriction, PersonFile,

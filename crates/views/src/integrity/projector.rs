@@ -62,6 +62,7 @@ pub(crate) fn table_of(aggregate_type: &str) -> Option<(&'static str, &'static s
         OBJECTION_TYPE => ("objection_views", "id"),
         COMMITMENT_TYPE => ("commitment_views", "id"),
         SUPERVISION_ITEM_TYPE => ("supervision_item_views", "id"),
+        DEBT_WARNING_TYPE => ("debt_warning_views", "subject_code"),
         _ => return None,
     })
 }
@@ -80,6 +81,7 @@ pub(crate) fn parse_doc(
         OBJECTION_TYPE => D::Objection(serde_json::from_str(doc)?),
         COMMITMENT_TYPE => D::Commitment(serde_json::from_str(doc)?),
         SUPERVISION_ITEM_TYPE => D::SupervisionItem(serde_json::from_str(doc)?),
+        DEBT_WARNING_TYPE => D::DebtWarning(serde_json::from_str(doc)?),
         _ => return Ok(None),
     }))
 }
@@ -380,6 +382,19 @@ pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
                 Text(v.status.clone()),
                 Text(date_text(v.due)),
                 Text(ts_text(v.assigned_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::DebtWarning(v) => row(
+            "debt_warning_views",
+            &["subject_code", "version", "status", "raised_at", "doc"],
+            "subject_code",
+            &v.subject_code,
+            vec![
+                Text(v.subject_code.clone()),
+                Int(v.version as i64),
+                Text(v.status.clone()),
+                Text(ts_text(v.raised_at)),
                 Text(serde_json::to_string(v)?),
             ],
         ),

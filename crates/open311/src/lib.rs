@@ -721,7 +721,7 @@ mod tests {
         .expect("valid");
         assert!(c.reporter.is_none());
         assert_eq!(c.title, "窗口拖延办证");
-        assert_eq!(c.channel, Channel::Open311);
+        assert_eq!(c.channel, probity_domain::complaint::Channel::Open311);
     }
 
     #[test]

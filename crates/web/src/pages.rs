@@ -1312,7 +1312,7 @@ mod tests {
         ]))
         .unwrap_or_else(|errors| panic!("refused: {errors:?}"));
         assert!(c.reporter.is_none());
-        assert_eq!(c.channel, Channel::Web);
+        assert_eq!(c.channel, probity_domain::complaint::Channel::Web);
     }
 
     #[test]

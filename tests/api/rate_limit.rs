@@ -1,12 +1,14 @@
 //! The public rate limit (issue 10, item 11): requests without a token are limited per
 //! client address; past the burst they are 429 `rate_limited` with `Retry-After`, and
 //! taken again after that wait. A `X-Forwarded-For` counts only from a trusted proxy.
+//! The public pages take from the same bucket and answer a page with `Retry-After`.
 
 use probity_tests::{start_with, Backing, Mode, TestApp};
 
 crate::both_modes!(
     a_client_without_a_token_gets_its_burst_then_429_with_retry_after,
     forwarded_addresses_count_only_from_a_trusted_proxy,
+    the_public_pages_share_the_limit_and_answer_an_html_429_page,
 );
 
 /// A server whose public limit is `per_second` with a burst of `burst`, trusting
@@ -107,5 +109,68 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy(mode: Mode) {
     // Another client behind the same proxy has its own bucket.
     let r = public(&app, &client("198.51.100.8")).await;
     assert!(r.status.is_success(), "{}", r.body);
+    app.app.stop().await;
+}
+
+/// A page as a browser gets it: status, `Retry-After` and the HTML.
+async fn page(app: &TestApp, path: &str) -> (u16, Option<String>, String, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .expect("the server answers");
+    let header = |name| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let retry_after = header(reqwest::header::RETRY_AFTER);
+    let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+    (
+        r.status().as_u16(),
+        retry_after,
+        content_type,
+        r.text().await.unwrap_or_default(),
+    )
+}
+
+async fn the_public_pages_share_the_limit_and_answer_an_html_429_page(mode: Mode) {
+    let app = limited(mode, 0.2, 6, &[]).await;
+    let pages = [
+        "/disclosure",
+        "/subjects/91360400MA35K0XX1A",
+        "/sector-lists",
+        "/ranking",
+        "/restrictions",
+    ];
+    // The burst: five pages (a subject not found is still served, 404) and one API call.
+    for path in pages {
+        let (status, retry_after, _, body) = page(&app, path).await;
+        assert_ne!(status, 429, "{path} within the burst: {body}");
+        assert!(retry_after.is_none(), "{path}");
+    }
+    assert!(public(&app, &[]).await.status.is_success());
+    // Past it, every public page is a 429 page in HTML with Retry-After.
+    for path in pages.iter().chain(&["/sector-lists/food"]) {
+        let (status, retry_after, content_type, body) = page(&app, path).await;
+        assert_eq!(status, 429, "{path}: {body}");
+        assert!(
+            content_type.starts_with("text/html"),
+            "{path}: {content_type}"
+        );
+        assert!(body.contains("rate_limited"), "{path}: {body}");
+        let seconds: u64 = retry_after
+            .unwrap_or_else(|| panic!("{path} without Retry-After"))
+            .parse()
+            .expect("whole seconds");
+        assert!((1..=5).contains(&seconds), "{path}: Retry-After {seconds}");
+    }
+    // And the API's public paths are empty for this client too.
+    public(&app, &[]).await.assert_problem(429, "rate_limited");
+    // Pages that are not public (signing in) are not limited.
+    let (status, _, _, body) = page(&app, "/sign-in").await;
+    assert_eq!(status, 200, "{body}");
     app.app.stop().await;
 }

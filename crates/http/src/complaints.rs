@@ -10,18 +10,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use probity_app::complaints::{NewComplaint, ReporterDisclosure};
-use probity_app::validate::{check_length, required_text};
-use probity_app::AppError;
+use probity_app::validate::{check_length, filing, required_text, FilingField, RawFiling};
 use probity_domain::complaint::{Category, Channel, ComplaintCommand};
 use probity_domain::reporter::ReporterIdentity;
-use probity_domain::{CreditCode, IdentityNumber};
 use probity_views::{ComplaintFilter, ComplaintView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, CaseId, IdempotencyKey, OptionalJson, RequestCtx};
 use crate::history::PurposeHeader;
 use crate::idempotency::{self, StoredResponse};
@@ -347,102 +345,47 @@ async fn reporter_block(
     })
 }
 
-/// Adds the field errors of a failed check to `errors`.
-fn collect(errors: &mut Vec<FieldError>, result: Result<(), AppError>) {
-    if let Err(AppError::Invalid(issues)) = result {
-        errors.extend(issues.into_iter().map(FieldError::from));
+/// The API's names of the filing's fields.
+fn field_name(field: FilingField) -> &'static str {
+    match field {
+        FilingField::Category => "category",
+        FilingField::Channel => "channel",
+        FilingField::SubjectCode => "subject_code",
+        FilingField::Title => "title",
+        FilingField::Description => "description",
+        FilingField::Reporter => "reporter",
+        FilingField::Anonymous => "reporter.anonymous",
+        FilingField::ReporterName => "reporter.name",
+        FilingField::ReporterPhone => "reporter.phone",
+        FilingField::IdentityNumber => "reporter.identity_number",
     }
 }
 
-/// Validates the new complaint and returns the reporter in the clear (if any).
-fn validate_create(
-    body: &CreateComplaint,
-) -> Result<(Option<CreditCode>, Option<ReporterIdentity>, bool), ApiError> {
-    let mut errors = Vec::new();
-    collect(
-        &mut errors,
-        required_text("title", &body.title, MAX_TITLE_CHARS),
-    );
-    collect(
-        &mut errors,
-        required_text("description", &body.description, MAX_DESCRIPTION_CHARS),
-    );
-    let reporter = match &body.reporter {
-        None => {
-            errors.push(FieldError::new(
-                "reporter",
-                "missing",
-                "reporter is required; send {\"anonymous\": true} for an anonymous report",
-            ));
-            None
-        }
-        Some(r) => Some(r),
+/// The wire name of a category or channel (serde already refused unknown ones).
+fn wire_name<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// The new complaint of a body, checked by the one filing validation
+/// ([`probity_app::validate::filing`]).
+fn validate_create(body: &CreateComplaint) -> Result<NewComplaint, ApiError> {
+    let category = wire_name(&body.category);
+    let channel = wire_name(&body.channel);
+    let reporter = body.reporter.as_ref();
+    let raw = RawFiling {
+        category: category.as_deref(),
+        channel: channel.as_deref(),
+        subject_code: body.subject_code.as_deref(),
+        title: &body.title,
+        description: &body.description,
+        anonymous: reporter.map(|r| r.anonymous),
+        name: reporter.and_then(|r| r.name.as_deref()),
+        phone: reporter.and_then(|r| r.phone.as_deref()),
+        identity_number: reporter.and_then(|r| r.identity_number.as_deref()),
     };
-    if let Some(r) = reporter {
-        let given = [&r.name, &r.phone, &r.identity_number]
-            .iter()
-            .any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()));
-        if r.anonymous && given {
-            errors.push(FieldError::new(
-                "reporter.anonymous",
-                "invalid",
-                "an anonymous report carries no name, phone or identity number",
-            ));
-        }
-        if !r.anonymous && !given {
-            errors.push(FieldError::new(
-                "reporter",
-                "missing",
-                "give the reporter's name, phone or identity number, or anonymous: true",
-            ));
-        }
-        if let Some(name) = &r.name {
-            collect(&mut errors, check_length("reporter.name", name, 100));
-        }
-        if let Some(phone) = &r.phone {
-            errors.extend(ApiError::check_phone("reporter.phone", phone));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let subject = match &body.subject_code {
-        Some(code) if !code.trim().is_empty() => Some(parse_code("subject_code", code)?),
-        _ => None,
-    };
-    let Some(reporter) = reporter else {
-        return Err(ApiError::field(
-            "reporter",
-            "missing",
-            "reporter is required",
-        ));
-    };
-    if reporter.anonymous {
-        return Ok((subject, None, true));
-    }
-    let identity_number = match &reporter.identity_number {
-        Some(n) if !n.trim().is_empty() => Some(
-            IdentityNumber::parse(n.trim())
-                .map_err(|e| ApiError::from_id("reporter.identity_number", e))?
-                .expose()
-                .to_string(),
-        ),
-        _ => None,
-    };
-    let clean = |v: &Option<String>| {
-        v.as_ref()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    Ok((
-        subject,
-        Some(ReporterIdentity {
-            name: clean(&reporter.name),
-            phone: clean(&reporter.phone),
-            identity_number,
-        }),
-        false,
-    ))
+    Ok(filing(&raw, field_name)?)
 }
 
 fn created_response(stored: &StoredResponse, reporter: Option<ReporterBlock>) -> Response {
@@ -509,16 +452,13 @@ pub async fn complaint_create(
     body: ApiJson<CreateComplaint>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Intake])?;
-    let (subject, identity, anonymous) = validate_create(&body.value)?;
-    let echo = reporter_echo(&identity);
+    let complaint = validate_create(&body.value)?;
+    let echo = reporter_echo(&complaint.reporter);
     let once = idempotency::once(&auth.token_id, key, "/api/v1/complaints", &body.raw);
     let work = create(
         &state,
         AppState::command(&auth, &ctx).with_once(once.as_ref()),
-        body.value,
-        subject,
-        identity,
-        anonymous,
+        complaint,
     );
     idempotency::create_once(&state, once.as_ref(), work, |stored| {
         created_response(stored, Some(echo.clone()))
@@ -532,19 +472,8 @@ pub async fn complaint_create(
 async fn create(
     state: &AppState,
     command: probity_app::CommandContext<'_>,
-    body: CreateComplaint,
-    subject_code: Option<CreditCode>,
-    identity: Option<ReporterIdentity>,
-    anonymous: bool,
+    complaint: NewComplaint,
 ) -> Result<StoredResponse, ApiError> {
-    let complaint = NewComplaint {
-        category: body.category,
-        channel: body.channel,
-        subject_code,
-        title: body.title,
-        description: body.description,
-        reporter: if anonymous { None } else { identity },
-    };
     let (id, view) = state.app.file_complaint(command, complaint).await?;
     tracing::Span::current().record("case_id", id.as_str());
     Ok(StoredResponse {

@@ -202,17 +202,12 @@ impl ApiError {
     /// The API's rule for a reporter's phone number: at most 32 characters of digits,
     /// spaces, `+`, `-`, `(` and `)`; the error names `field`.
     pub fn check_phone(field: &str, phone: &str) -> Option<FieldError> {
-        let ok = phone.chars().count() <= 32
-            && phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-        (!ok).then(|| {
-            FieldError::new(
-                field,
-                "invalid",
-                "a phone number has at most 32 digits, spaces, +, -, ( or )",
-            )
-        })
+        match probity_app::validate::phone(field, phone) {
+            Err(probity_app::AppError::Invalid(issues)) => {
+                issues.into_iter().next().map(FieldError::from)
+            }
+            _ => None,
+        }
     }
 
     /// An internal error; `context` is logged, not shown.

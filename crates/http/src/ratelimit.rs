@@ -15,6 +15,10 @@
 //!
 //! Requests with a token (staff tools, auditors' scripts) are not limited here: they
 //! are authenticated and answerable. Public paths are limited even with a token.
+//!
+//! The public web pages (`/disclosure`, `/subjects/{code}`, `/sector-lists…`,
+//! `/ranking`, `/restrictions`) take from the same per-client bucket through
+//! `probity_web::limit`, which answers an HTML 429 page with `Retry-After` (ADR 0030).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -124,6 +128,17 @@ impl PublicRateLimit {
         client
     }
 
+    /// Takes one request of the client of `request` (its peer from `ConnectInfo`, see
+    /// [`client_address`](Self::client_address)); `Err(seconds)` to wait when its
+    /// bucket is empty. The API's middleware and the public pages' use this.
+    pub fn check_request(&self, request: &Request) -> Result<(), u64> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        self.check(self.client_address(peer, request.headers()))
+    }
+
     /// Takes one request of `client`'s bucket; `Err(seconds)` to wait when it is empty.
     pub fn check(&self, client: IpAddr) -> Result<(), u64> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
@@ -151,12 +166,7 @@ fn is_limited(request: &Request) -> bool {
 /// empty, before the request reaches a handler.
 pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if is_limited(&request) {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        let client = state.rate_limit.client_address(peer, request.headers());
-        if let Err(retry_after_seconds) = state.rate_limit.check(client) {
+        if let Err(retry_after_seconds) = state.rate_limit.check_request(&request) {
             tracing::info!(retry_after_seconds, "rate limited a client without a token");
             return ApiError::RateLimited {
                 retry_after_seconds,

@@ -31,10 +31,8 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use probity_app::complaints::NewComplaint;
-use probity_app::validate::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
-use probity_app::{Caller, CommandContext, Role};
-use probity_domain::complaint::Channel;
-use probity_domain::reporter::ReporterIdentity;
+use probity_app::validate::{filing, FilingField, RawFiling, MAX_TITLE_CHARS};
+use probity_app::{AppError, Caller, CommandContext, Role};
 use probity_http::error::FieldError;
 use probity_http::extract::RequestCtx;
 use probity_http::{ApiError, AppState};
@@ -595,19 +593,25 @@ async fn create(
     Ok(response)
 }
 
-/// Adds the field errors of a failed check to `errors`.
-fn note(errors: &mut Vec<FieldError>, check: Result<(), probity_app::AppError>) {
-    if let Err(e) = check {
-        if let ApiError::Validation { errors: more, .. } = ApiError::from(e) {
-            errors.extend(more);
-        }
+/// Open311's names of the filing's fields (a reporter is anonymous when it gives no
+/// name and no phone, so the reporter's own problems do not arise here).
+fn field_name(field: FilingField) -> &'static str {
+    match field {
+        FilingField::Category => "service_code",
+        FilingField::Channel => "channel",
+        FilingField::SubjectCode => "attribute[subject_code]",
+        FilingField::Title => "attribute[title]",
+        FilingField::Description => "description",
+        FilingField::Reporter | FilingField::Anonymous => "reporter",
+        FilingField::ReporterName => "first_name",
+        FilingField::ReporterPhone => "phone",
+        FilingField::IdentityNumber => "identity_number",
     }
 }
 
-/// Longest reporter name, as on the API.
-const MAX_NAME_CHARS: usize = 100;
-
-/// The complaint a POST's fields describe, with every field problem at once.
+/// The complaint a POST's fields describe, with every field problem at once: the
+/// service code is Open311's own; the rest is the one filing validation
+/// ([`probity_app::validate::filing`]).
 fn new_complaint(fields: &HashMap<String, String>) -> Result<NewComplaint, ApiError> {
     let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let mut errors: Vec<FieldError> = Vec::new();
@@ -632,12 +636,13 @@ fn new_complaint(fields: &HashMap<String, String>) -> Result<NewComplaint, ApiEr
             s
         }
     };
+    let category = service.and_then(|s| {
+        serde_json::to_value(s.category)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+    });
     let description = fields.get("description").cloned().unwrap_or_default();
-    note(
-        &mut errors,
-        probity_app::validate::required_text("description", &description, MAX_DESCRIPTION_CHARS),
-    );
-    let title = match get("attribute[title]").or(get("title")) {
+    let title: String = match get("attribute[title]").or(get("title")) {
         Some(t) => t.to_string(),
         // The description's first line, cut to a title's length.
         None => description
@@ -649,27 +654,6 @@ fn new_complaint(fields: &HashMap<String, String>) -> Result<NewComplaint, ApiEr
             .take(60)
             .collect(),
     };
-    note(
-        &mut errors,
-        probity_app::validate::required_text("attribute[title]", &title, MAX_TITLE_CHARS),
-    );
-    let mut subject_code = None;
-    if let Some(code) = get("attribute[subject_code]").or(get("subject_code")) {
-        match probity_app::validate::credit_code("attribute[subject_code]", code) {
-            Ok(c) => subject_code = Some(c),
-            Err(e) => {
-                // An invalid code alone keeps its own error code (invalid_credit_code).
-                if errors.is_empty() {
-                    return Err(e.into());
-                }
-                errors.push(FieldError::new(
-                    "attribute[subject_code]",
-                    "invalid_credit_code",
-                    "not a valid unified social credit code",
-                ));
-            }
-        }
-    }
     let name = match (get("first_name"), get("last_name")) {
         // Chinese order: family name first.
         (Some(f), Some(l)) if l.chars().all(|c| !c.is_ascii()) => Some(format!("{l}{f}")),
@@ -677,39 +661,44 @@ fn new_complaint(fields: &HashMap<String, String>) -> Result<NewComplaint, ApiEr
         (Some(n), None) | (None, Some(n)) => Some(n.to_string()),
         (None, None) => None,
     };
-    if let Some(name) = &name {
-        note(
-            &mut errors,
-            probity_app::validate::check_length("first_name", name, MAX_NAME_CHARS),
-        );
-    }
-    let phone = get("phone").map(str::to_string);
-    if let Some(phone) = &phone {
-        // The API's rule for a reporter's phone.
-        errors.extend(ApiError::check_phone("phone", phone));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let service = service.expect("checked above");
-    // Named when a name or a phone is given, anonymous otherwise.
-    let reporter = if name.is_some() || phone.is_some() {
-        Some(ReporterIdentity {
-            name,
-            phone,
-            identity_number: None,
-        })
-    } else {
-        None
+    let phone = get("phone");
+    let raw = RawFiling {
+        category: category.as_deref(),
+        channel: Some("open311"),
+        subject_code: get("attribute[subject_code]").or(get("subject_code")),
+        title: &title,
+        description: &description,
+        // Named when a name or a phone is given, anonymous otherwise.
+        anonymous: Some(name.is_none() && phone.is_none()),
+        name: name.as_deref(),
+        phone,
+        identity_number: None,
     };
-    Ok(NewComplaint {
-        category: service.category,
-        channel: Channel::Open311,
-        subject_code,
-        title,
-        description,
-        reporter,
-    })
+    match filing(&raw, field_name) {
+        Ok(complaint) if errors.is_empty() => Ok(complaint),
+        Ok(_) => Err(ApiError::validation(errors)),
+        Err(AppError::Invalid(issues)) => {
+            // A missing category is the service code's problem, reported above.
+            errors.extend(
+                issues
+                    .into_iter()
+                    .filter(|i| i.field != "service_code")
+                    .map(FieldError::from),
+            );
+            Err(ApiError::validation(errors))
+        }
+        // An invalid code alone keeps its own error code (invalid_credit_code).
+        Err(e) if errors.is_empty() => Err(e.into()),
+        Err(AppError::InvalidCreditCode { field, .. }) => {
+            errors.push(FieldError::new(
+                field,
+                "invalid_credit_code",
+                "not a valid unified social credit code",
+            ));
+            Err(ApiError::validation(errors))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -732,7 +721,7 @@ mod tests {
         .expect("valid");
         assert!(c.reporter.is_none());
         assert_eq!(c.title, "窗口拖延办证");
-        assert_eq!(c.channel, Channel::Open311);
+        assert_eq!(c.channel, probity_domain::complaint::Channel::Open311);
     }
 
     #[test]

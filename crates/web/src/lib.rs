@@ -17,6 +17,7 @@
 #![recursion_limit = "256"]
 
 pub mod bundle;
+pub mod limit;
 pub mod pages;
 pub mod public;
 pub mod ranking;
@@ -29,14 +30,21 @@ use probity_http::AppState;
 
 /// The pages, over the API's state (merge into the binary's router).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(pages::home))
+    // The public pages, under the public rate limit ([`limit`]).
+    let public = Router::new()
         .route("/disclosure", get(pages::disclosure))
         .route("/subjects/{code}", get(public::subject))
         .route("/sector-lists", get(public::sector_lists))
         .route("/sector-lists/{sector}", get(public::sector_list))
         .route("/ranking", get(ranking::ranking))
         .route("/restrictions", get(restrictions::restriction_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::limit_pages,
+        ));
+    Router::new()
+        .merge(public)
+        .route("/", get(pages::home))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route(

@@ -9,11 +9,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use probity_app::complaints::{NewComplaint, ReporterDisclosure};
-use probity_app::validate::{MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS};
-use probity_app::{CommandContext, Role};
-use probity_domain::complaint::{Category, Channel, ComplaintCommand};
-use probity_domain::reporter::ReporterIdentity;
-use probity_domain::{CreditCode, IdentityNumber};
+use probity_app::validate::{
+    filing, FilingField, RawFiling, MAX_DESCRIPTION_CHARS, MAX_REPORTER_NAME_CHARS, MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+};
+use probity_app::{AppError, CommandContext, Role};
+use probity_domain::complaint::ComplaintCommand;
+use probity_domain::CreditCode;
 use probity_http::extract::RequestCtx;
 use probity_http::{ApiError, AppState};
 use probity_store::StoredResponse;
@@ -482,6 +484,7 @@ fn intake_markup(
                     @for (v, l) in &CATEGORIES { option value=(v) selected[chosen("category") == *v] { (l) } }
                 }
                 label for="channel" { "渠道 Channel" }
+                @if let Some(e) = errors.get("channel") { p.field-error id="channel-error" role="alert" { (e) } }
                 select id="channel" name="channel" {
                     @for (v, l) in &CHANNELS { option value=(v) selected[chosen("channel") == *v] { (l) } }
                 }
@@ -519,112 +522,94 @@ pub async fn intake_form(State(state): State<AppState>, headers: HeaderMap) -> R
     )
 }
 
-/// The complaint of the intake form, or the message of each field in error.
+/// The intake form's names of the filing's fields.
+fn field_name(field: FilingField) -> &'static str {
+    match field {
+        FilingField::Category => "category",
+        FilingField::Channel => "channel",
+        FilingField::SubjectCode => "subject_code",
+        FilingField::Title => "title",
+        FilingField::Description => "description",
+        FilingField::Reporter | FilingField::Anonymous => "reporter",
+        FilingField::ReporterName => "name",
+        FilingField::ReporterPhone => "phone",
+        FilingField::IdentityNumber => "identity_number",
+    }
+}
+
+/// The page's words (zh-CN, then English) for a problem of the filing's validation.
+fn field_message(field: &str, code: &str) -> String {
+    match (field, code) {
+        ("category", _) => "请选择类别 Choose a category".into(),
+        ("channel", _) => "请选择渠道 Choose a channel".into(),
+        ("subject_code", _) => {
+            "不是有效的统一社会信用代码 Not a valid unified social credit code".into()
+        }
+        ("title", "too_long") => {
+            format!("至多 {MAX_TITLE_CHARS} 字 At most {MAX_TITLE_CHARS} characters")
+        }
+        ("title", _) => "请填写标题 A title is required".into(),
+        ("description", "too_long") => format!(
+            "至多 {MAX_DESCRIPTION_CHARS} 字 At most {MAX_DESCRIPTION_CHARS} characters"
+        ),
+        ("description", _) => "请填写内容 A description is required".into(),
+        ("reporter", "invalid") => "匿名反映不填写姓名、电话或身份号码 An anonymous report carries no name, phone or identity number".into(),
+        ("reporter", _) => "请填写姓名、电话或身份号码，或选择匿名 Give a name, phone or identity number, or tick anonymous".into(),
+        ("name", _) => format!(
+            "至多 {MAX_REPORTER_NAME_CHARS} 字 At most {MAX_REPORTER_NAME_CHARS} characters"
+        ),
+        ("phone", _) => {
+            "电话只能包含数字、空格和 + - ( ) A phone number has digits, spaces, +, -, ( or )"
+                .into()
+        }
+        ("identity_number", _) => {
+            "不是有效的公民身份号码 Not a valid resident identity number".into()
+        }
+        (_, _) => "请检查此项 Check this field".into(),
+    }
+}
+
+/// The complaint of the intake form, or the message of each field in error: the one
+/// filing validation ([`probity_app::validate::filing`]) in the page's words.
 fn new_complaint(
     values: &HashMap<String, String>,
 ) -> Result<NewComplaint, HashMap<String, String>> {
-    let mut errors = HashMap::new();
     let get = |k: &str| values.get(k).map(|v| v.trim()).unwrap_or("");
-    let category = match serde_json::from_value::<Category>(get("category").into()) {
-        Ok(c) => Some(c),
-        Err(_) => {
-            errors.insert("category".into(), "请选择类别 Choose a category".into());
-            None
-        }
+    // The form's default channel is the hotline.
+    let channel = Some(get("channel"))
+        .filter(|c| !c.is_empty())
+        .unwrap_or("hotline");
+    let raw = RawFiling {
+        category: Some(get("category")),
+        channel: Some(channel),
+        subject_code: Some(get("subject_code")),
+        title: get("title"),
+        description: values.get("description").map(String::as_str).unwrap_or(""),
+        anonymous: Some(values.get("anonymous").is_some_and(|v| v == "on")),
+        name: Some(get("name")),
+        phone: Some(get("phone")),
+        identity_number: Some(get("identity_number")),
     };
-    let channel =
-        serde_json::from_value::<Channel>(get("channel").into()).unwrap_or(Channel::Hotline);
-    let subject_code = match get("subject_code") {
-        "" => None,
-        code => match CreditCode::parse(code) {
-            Ok(c) => Some(c),
-            Err(_) => {
-                errors.insert(
-                    "subject_code".into(),
-                    "不是有效的统一社会信用代码 Not a valid unified social credit code".into(),
-                );
-                None
+    filing(&raw, field_name).map_err(|e| {
+        let issues: Vec<(String, String)> = match e {
+            AppError::Invalid(issues) => issues.into_iter().map(|i| (i.field, i.code)).collect(),
+            AppError::InvalidCreditCode { field, .. } => {
+                vec![(field, "invalid_credit_code".into())]
             }
-        },
-    };
-    let title = get("title");
-    if title.is_empty() {
-        errors.insert("title".into(), "请填写标题 A title is required".into());
-    } else if title.chars().count() > MAX_TITLE_CHARS {
-        errors.insert(
-            "title".into(),
-            format!("至多 {MAX_TITLE_CHARS} 字 At most {MAX_TITLE_CHARS} characters"),
-        );
-    }
-    let description = values.get("description").cloned().unwrap_or_default();
-    if description.trim().is_empty() {
-        errors.insert(
-            "description".into(),
-            "请填写内容 A description is required".into(),
-        );
-    } else if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        errors.insert(
-            "description".into(),
-            format!("至多 {MAX_DESCRIPTION_CHARS} 字 At most {MAX_DESCRIPTION_CHARS} characters"),
-        );
-    }
-    let anonymous = values.get("anonymous").is_some_and(|v| v == "on");
-    let (name, phone, number) = (get("name"), get("phone"), get("identity_number"));
-    let given = !name.is_empty() || !phone.is_empty() || !number.is_empty();
-    if anonymous && given {
-        errors.insert(
-            "reporter".into(),
-            "匿名反映不填写姓名、电话或身份号码 An anonymous report carries no name, phone or identity number".into(),
-        );
-    }
-    if !anonymous && !given {
-        errors.insert(
-            "reporter".into(),
-            "请填写姓名、电话或身份号码，或选择匿名 Give a name, phone or identity number, or tick anonymous".into(),
-        );
-    }
-    if name.chars().count() > 100 {
-        errors.insert("name".into(), "至多 100 字 At most 100 characters".into());
-    }
-    // The API's rule for a reporter's phone, with the page's own words.
-    if !phone.is_empty() && ApiError::check_phone("phone", phone).is_some() {
-        errors.insert(
-            "phone".into(),
-            "电话只能包含数字、空格和 + - ( ) A phone number has digits, spaces, +, -, ( or )"
-                .into(),
-        );
-    }
-    let number = match number {
-        "" => None,
-        n => match IdentityNumber::parse(n) {
-            Ok(id) => Some(id.expose().to_string()),
-            Err(_) => {
-                errors.insert(
-                    "identity_number".into(),
-                    "不是有效的公民身份号码 Not a valid resident identity number".into(),
-                );
-                None
+            AppError::InvalidIdentityNumber { field } => {
+                vec![(field, "invalid_identity_number".into())]
             }
-        },
-    };
-    match category {
-        Some(category) if errors.is_empty() => {
-            let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
-            Ok(NewComplaint {
-                category,
-                channel,
-                subject_code,
-                title: title.to_string(),
-                description,
-                reporter: (!anonymous).then(|| ReporterIdentity {
-                    name: opt(name),
-                    phone: opt(phone),
-                    identity_number: number,
-                }),
-            })
+            _ => vec![("reporter".into(), "invalid".into())],
+        };
+        let mut errors = HashMap::new();
+        for (field, code) in issues {
+            // The first problem of a field is the one shown beside it.
+            errors
+                .entry(field.clone())
+                .or_insert_with(|| field_message(&field, &code));
         }
-        _ => Err(errors),
-    }
+        errors
+    })
 }
 
 /// Files the intake form once per `submission` (the form's hidden id, used as the
@@ -1327,7 +1312,7 @@ mod tests {
         ]))
         .unwrap_or_else(|errors| panic!("refused: {errors:?}"));
         assert!(c.reporter.is_none());
-        assert_eq!(c.channel, Channel::Web);
+        assert_eq!(c.channel, probity_domain::complaint::Channel::Web);
     }
 
     #[test]

@@ -83,11 +83,16 @@ pub fn record_lines(
     views: Arc<Views>,
     pull: Pull,
 ) -> impl Stream<Item = AppResult<RecordChange>> + Send + 'static {
-    paged(views, pull, RecordChange::id, |views, pull, after| async move {
-        views
-            .open_data_records(pull.since, pull.until, &after, PAGE)
-            .await
-    })
+    paged(
+        views,
+        pull,
+        RecordChange::id,
+        |views, pull, after| async move {
+            views
+                .open_data_records(pull.since, pull.until, &after, PAGE)
+                .await
+        },
+    )
 }
 
 /// The lines of a commitments pull, read page by page as they are consumed.
@@ -95,11 +100,16 @@ pub fn commitment_lines(
     views: Arc<Views>,
     pull: Pull,
 ) -> impl Stream<Item = AppResult<CommitmentLine>> + Send + 'static {
-    paged(views, pull, CommitmentLine::id, |views, pull, after| async move {
-        views
-            .open_data_commitments(pull.since, pull.until, &after, PAGE)
-            .await
-    })
+    paged(
+        views,
+        pull,
+        CommitmentLine::id,
+        |views, pull, after| async move {
+            views
+                .open_data_commitments(pull.since, pull.until, &after, PAGE)
+                .await
+        },
+    )
 }
 
 /// The lines of a pull, read [`PAGE`] at a time by `fetch` (the lines after an id, in id

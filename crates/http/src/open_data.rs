@@ -322,7 +322,11 @@ where
     S: futures::Stream<Item = Result<Vec<u8>, ApiError>> + Send + 'static,
 {
     let cursor = pull.until.to_string();
-    let head = if csv { csv_record(columns)? } else { Vec::new() };
+    let head = if csv {
+        csv_record(columns)?
+    } else {
+        Vec::new()
+    };
     let lines = futures::stream::once(async move { Ok(head) })
         .chain(lines)
         .map(|line| line.map(bytes::Bytes::from))

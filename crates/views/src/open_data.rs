@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::integrity::queries::{NOT_ENDED, UNDER_OBJECTION};
-use crate::integrity::{IntegrityProjector, PublicCommitment, PublicRecord, PUBLIC_COMMITMENT_KINDS};
+use crate::integrity::{
+    IntegrityProjector, PublicCommitment, PublicRecord, PUBLIC_COMMITMENT_KINDS,
+};
 use crate::sql::{date_text, parse_date};
 use crate::{ViewError, Views};
 

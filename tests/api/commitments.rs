@@ -182,7 +182,12 @@ async fn a_breached_township_commitment_counts_against_the_township_in_the_asses
     let roads = make(&app, "township_public", "年底前完成农村道路修缮").await;
     let water = make(&app, "township_public", "年底前完成饮水工程").await;
     let partial = make(&app, "township_public", "年底前建成便民服务中心").await;
-    let promise = make(&app, "investment_promise", "为入驻企业提供标准厂房三年租金减半").await;
+    let promise = make(
+        &app,
+        "investment_promise",
+        "为入驻企业提供标准厂房三年租金减半",
+    )
+    .await;
     assess(&app, &roads, "breached").await;
     assess(&app, &water, "fulfilled").await;
     assess(&app, &partial, "partially_fulfilled").await;
@@ -203,7 +208,10 @@ async fn a_breached_township_commitment_counts_against_the_township_in_the_asses
     let row = row_of(&body, UNIT_A);
     assert_eq!(row["formula"]["version"], 2);
     assert_eq!(row["score"], 98.0, "100 − 2 per breached commitment: {row}");
-    assert_eq!(row["total"]["township_commitments"], json!({"fulfilled": 1, "breached": 1}));
+    assert_eq!(
+        row["total"]["township_commitments"],
+        json!({"fulfilled": 1, "breached": 1})
+    );
 
     // The public sees the counts; the reference fold over the log (as_of) agrees.
     let public = app.get("/api/v1/public/assessments?period=2027", "").await;

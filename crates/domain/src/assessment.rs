@@ -547,7 +547,10 @@ mod tests {
         assert_eq!(f.score(&kept), 100.0, "keeping a promise takes nothing off");
         let mut sum = kept;
         sum += kept_and_broken;
-        assert_eq!((sum.commitments_fulfilled, sum.commitments_breached), (8, 2));
+        assert_eq!(
+            (sum.commitments_fulfilled, sum.commitments_breached),
+            (8, 2)
+        );
     }
 
     #[test]

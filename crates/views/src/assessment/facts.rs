@@ -669,7 +669,11 @@ mod tests {
             unit: "u".into(),
             assessed: None,
         };
-        assert_eq!(Item::Commitment(c.clone()).standing(), None, "not assessed yet");
+        assert_eq!(
+            Item::Commitment(c.clone()).standing(),
+            None,
+            "not assessed yet"
+        );
         c.assessed = Some((Fulfilment::Breached, day("2027-02-03")));
         assert_eq!(
             Item::Commitment(c.clone()).standing(),

@@ -1,13 +1,15 @@
 //! Commitments in public (issue 11 item 4): township public commitments and investment
 //! promises listed with their fulfilment, without a token; a promise changed only by a
 //! recorded procedure (reason, who, when) that the list shows; on Postgres + NATS and
-//! embedded.
+//! embedded. Township public commitments assessed in a period count in the township's
+//! assessment (formula version 2).
 
-use probity_tests::{spawn_app, Mode, TestApp, UNIT_A};
+use probity_tests::{at, spawn_app, spawn_app_at, Mode, TestApp, UNIT_A};
 use serde_json::{json, Value};
 
 crate::both_modes!(
     township_commitments_and_investment_promises_are_public_with_their_fulfilment_and_changes,
+    a_breached_township_commitment_counts_against_the_township_in_the_assessment,
 );
 
 async fn make(app: &TestApp, kind: &str, text: &str) -> String {
@@ -144,4 +146,96 @@ async fn township_commitments_and_investment_promises_are_public_with_their_fulf
     app.get("/api/v1/public/commitments?cursor=zzz", "")
         .await
         .assert_problem(422, "validation_failed");
+}
+
+async fn assess(app: &TestApp, id: &str, level: &str) {
+    app.post(
+        &format!("/api/v1/commitments/{id}/assess"),
+        &app.supervisor,
+        &json!({"level": level, "note": "年度履约评估"}),
+    )
+    .await
+    .assert_ok();
+}
+
+fn row_of(body: &Value, code: &str) -> Value {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .unwrap_or_else(|| panic!("no row for {code}: {body}"))
+        .clone()
+}
+
+async fn a_breached_township_commitment_counts_against_the_township_in_the_assessment(mode: Mode) {
+    // Tue 5 Jan 2027: periods from 2027 are scored with formula version 2.
+    let app = spawn_app_at(mode, at("2027-01-05T10:00:00+08:00")).await;
+    let r = app
+        .post(
+            "/api/v1/subjects",
+            &app.admin,
+            &json!({"credit_code": UNIT_A, "name": "某某镇人民政府", "kind": "government"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let roads = make(&app, "township_public", "年底前完成农村道路修缮").await;
+    let water = make(&app, "township_public", "年底前完成饮水工程").await;
+    let partial = make(&app, "township_public", "年底前建成便民服务中心").await;
+    let promise = make(
+        &app,
+        "investment_promise",
+        "为入驻企业提供标准厂房三年租金减半",
+    )
+    .await;
+    assess(&app, &roads, "breached").await;
+    assess(&app, &water, "fulfilled").await;
+    assess(&app, &partial, "partially_fulfilled").await;
+    // An investment promise is published, but not a factor of the township assessment.
+    assess(&app, &promise, "breached").await;
+
+    let body = app
+        .eventually("/api/v1/assessments?period=2027", &app.supervisor, |b| {
+            b["items"].as_array().is_some_and(|items| {
+                items.iter().any(|i| {
+                    i["code"] == UNIT_A
+                        && i["own"]["township_commitments"]["breached"] == 1
+                        && i["own"]["township_commitments"]["fulfilled"] == 1
+                })
+            })
+        })
+        .await;
+    let row = row_of(&body, UNIT_A);
+    assert_eq!(row["formula"]["version"], 2);
+    assert_eq!(row["score"], 98.0, "100 − 2 per breached commitment: {row}");
+    assert_eq!(
+        row["total"]["township_commitments"],
+        json!({"fulfilled": 1, "breached": 1})
+    );
+
+    // The public sees the counts; the reference fold over the log (as_of) agrees.
+    let public = app.get("/api/v1/public/assessments?period=2027", "").await;
+    let public_row = row_of(public.assert_ok(), UNIT_A);
+    assert_eq!(public_row["commitments_breached"], 1);
+    assert_eq!(public_row["commitments_fulfilled"], 1);
+    assert_eq!(public_row["score"], 98.0);
+    let folded = app
+        .get(
+            "/api/v1/assessments?period=2027&as_of=2027-01-05T12:00:00%2B08:00",
+            &app.supervisor,
+        )
+        .await;
+    let folded_row = row_of(folded.assert_ok(), UNIT_A);
+    assert_eq!(folded_row["score"], 98.0, "{folded_row}");
+    assert_eq!(folded_row["own"]["township_commitments"]["breached"], 1);
+
+    // Assessed in 2027: nothing in 2026, which keeps formula version 1.
+    let old = app
+        .get("/api/v1/assessments?period=2026", &app.supervisor)
+        .await;
+    assert_eq!(old.assert_ok()["formula"]["version"], 1);
+    let old_row = row_of(&old.body, UNIT_A);
+    assert_eq!(old_row["own"]["township_commitments"]["breached"], 0);
+    assert_eq!(old_row["score"], 100.0);
+    app.app.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Open data for third-party evaluators (issue 11 item 3): the evaluator pulls the public
 //! records in bulk as NDJSON and CSV, then only what changed by the cursor it was given
 //! (a withdrawal as a `delete`), never anything personal; every pull is in the access
-//! log; other roles are refused. On Postgres + NATS and embedded.
+//! log; other roles are refused. The published commitments (township public commitments
+//! and investment promises) are pulled the same way. On Postgres + NATS and embedded.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ crate::both_modes!(
     only_an_evaluator_pulls_open_data_and_a_forged_cursor_is_refused,
     third_party_information_is_published_only_once_the_credit_office_confirms_it,
     a_record_past_its_window_leaves_the_feed_by_the_calendar_alone,
+    an_evaluator_pulls_the_published_commitments_then_only_what_changed,
 );
 
 const PATH: &str = "/api/v1/open-data/records";
@@ -44,9 +46,19 @@ struct Pull {
 }
 
 async fn pull(app: &TestApp, token: &str, since: Option<&str>, accept: &str) -> Pull {
+    pull_from(app, PATH, token, since, accept).await
+}
+
+async fn pull_from(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    since: Option<&str>,
+    accept: &str,
+) -> Pull {
     let mut req = app
         .client
-        .get(format!("{}{PATH}", app.url))
+        .get(format!("{}{path}", app.url))
         .bearer_auth(token)
         .header("accept", accept);
     if let Some(since) = since {
@@ -501,4 +513,149 @@ async fn a_record_past_its_window_leaves_the_feed_by_the_calendar_alone(mode: Mo
     let now = pull(&later, &token, None, "text/csv").await;
     assert!(csv_rows(&now).is_empty(), "{}", now.text);
     later.app.stop().await;
+}
+
+const COMMITMENTS: &str = "/api/v1/open-data/commitments";
+
+async fn commitment(app: &TestApp, kind: &str, text: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/commitments",
+            &app.supervisor,
+            &json!({"subject_code": UNIT_B, "kind": kind, "text": text, "due_date": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn an_evaluator_pulls_the_published_commitments_then_only_what_changed(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    register(&app).await;
+    let township = commitment(&app, "township_public", "年底前完成农村道路修缮").await;
+    let promise = commitment(
+        &app,
+        "investment_promise",
+        "为入驻企业提供标准厂房三年租金减半",
+    )
+    .await;
+    let repair = commitment(&app, "repair", "依法依规开展政府采购").await;
+    let mut both = vec![township.clone(), promise.clone()];
+    both.sort();
+    app.eventually("/api/v1/public/commitments", "", |b| public_ids(b) == both)
+        .await;
+
+    // The first pull: the published commitments, never a repair commitment.
+    let full = pull_from(&app, COMMITMENTS, &token, None, "application/x-ndjson").await;
+    let lines = ndjson(&full);
+    assert_eq!(
+        lines.keys().cloned().collect::<Vec<_>>(),
+        both,
+        "{}",
+        full.text
+    );
+    assert!(!full.text.contains(&repair), "{}", full.text);
+    let line = &lines[&township];
+    assert_eq!(line["op"], "upsert");
+    assert_eq!(line["kind"], "township_public");
+    assert_eq!(line["subject_code"], UNIT_B);
+    assert_eq!(line["subject_name"], "九江市某局");
+    assert_eq!(line["fulfilment"], "pending");
+    assert_eq!(line["changes"], json!([]));
+    assert_eq!(
+        full.link,
+        format!("<{COMMITMENTS}?since={}>; rel=\"next\"", full.cursor)
+    );
+    let as_csv = pull_from(&app, COMMITMENTS, &token, None, "text/csv").await;
+    assert_eq!(as_csv.status, 200, "{}", as_csv.text);
+    assert!(as_csv.content_type.starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(as_csv.text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "op",
+            "id",
+            "subject_code",
+            "subject_name",
+            "kind",
+            "text",
+            "due_date",
+            "fulfilment",
+            "made_at",
+            "assessed_at",
+            "changes"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let row = rows.iter().find(|r| r[1] == *promise).expect("the promise");
+    assert_eq!(&row[4], "investment_promise");
+    assert_eq!(&row[5], "为入驻企业提供标准厂房三年租金减半");
+    assert_eq!(&row[6], "2026-12-31");
+    assert_eq!(&row[7], "pending");
+    assert_eq!(&row[10], "[]");
+
+    // Nothing changed: an empty pull.
+    let quiet = pull_from(
+        &app,
+        COMMITMENTS,
+        &token,
+        Some(&full.cursor),
+        "application/x-ndjson",
+    )
+    .await;
+    assert!(ndjson(&quiet).is_empty(), "{}", quiet.text);
+
+    // The township commitment is assessed breached, the repair one too: the next pull
+    // has the township commitment alone, with its fulfilment.
+    for id in [&township, &repair] {
+        app.post(
+            &format!("/api/v1/commitments/{id}/assess"),
+            &app.supervisor,
+            &json!({"level": "breached", "note": "道路修缮未按期完成"}),
+        )
+        .await
+        .assert_ok();
+    }
+    app.eventually("/api/v1/public/commitments?kind=township_public", "", |b| {
+        b["items"][0]["fulfilment"] == "breached"
+    })
+    .await;
+    let changed = ndjson(
+        &pull_from(
+            &app,
+            COMMITMENTS,
+            &token,
+            Some(&quiet.cursor),
+            "application/x-ndjson",
+        )
+        .await,
+    );
+    assert_eq!(
+        changed.keys().cloned().collect::<Vec<_>>(),
+        vec![township.clone()]
+    );
+    assert_eq!(changed[&township]["fulfilment"], "breached");
+    assert!(changed[&township]["assessed_at"].is_string());
+
+    // Only an evaluator pulls; a forged cursor is refused; every pull is logged.
+    app.get(COMMITMENTS, &app.supervisor)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&format!("{COMMITMENTS}?since=forged"), &token)
+        .await
+        .assert_problem(422, "validation_failed");
+    let log = app
+        .eventually(
+            "/api/v1/access-log?case_type=open_data",
+            &app.auditor,
+            |b| b["items"].as_array().map_or(0, Vec::len) >= 4,
+        )
+        .await;
+    for entry in log["items"].as_array().unwrap() {
+        assert_eq!(entry["case_id"], "commitments", "{entry}");
+        assert_eq!(entry["role"], "evaluator", "{entry}");
+    }
+    app.app.stop().await;
 }

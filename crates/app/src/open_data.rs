@@ -12,8 +12,10 @@ use std::sync::Arc;
 
 use futures::Stream;
 use probity_domain::access::AccessCommand;
-use probity_views::open_data::{OpenDataCursor, RecordChange};
-use probity_views::Views;
+use probity_views::open_data::{
+    CommitmentLine, OpenDataCursor, RecordChange, COMMITMENT_FEED_TYPES, RECORD_FEED_TYPES,
+};
+use probity_views::{ViewError, Views};
 
 use crate::error::{AppError, AppResult};
 use crate::tokens::Role;
@@ -24,6 +26,10 @@ pub const OPEN_DATA: &str = "open_data";
 
 /// The data set of published dishonesty records.
 pub const RECORDS: &str = "records";
+
+/// The data set of published commitments (township public commitments and investment
+/// promises with their fulfilment).
+pub const COMMITMENTS: &str = "commitments";
 
 /// Rows read per page while a pull is written out.
 pub const PAGE: u32 = 500;
@@ -50,9 +56,11 @@ impl App {
         purpose: String,
     ) -> AppResult<Pull> {
         ctx.caller.require(&[Role::Evaluator])?;
-        if dataset != RECORDS {
-            return Err(AppError::NotFound(format!("no open data set {dataset:?}")));
-        }
+        let feed_types: &[&str] = match dataset {
+            RECORDS => &RECORD_FEED_TYPES,
+            COMMITMENTS => &COMMITMENT_FEED_TYPES,
+            _ => return Err(AppError::NotFound(format!("no open data set {dataset:?}"))),
+        };
         let read = AccessCommand::RecordOpenDataRead {
             dataset: dataset.to_string(),
             since: since.map(|c| c.to_string()),
@@ -64,7 +72,7 @@ impl App {
         self.record_access(ctx, OPEN_DATA, dataset, read).await?;
         let until = self
             .views
-            .open_data_cursor(since, self.clock.today())
+            .open_data_cursor(since, self.clock.today(), feed_types)
             .await?;
         Ok(Pull { since, until })
     }
@@ -75,12 +83,55 @@ pub fn record_lines(
     views: Arc<Views>,
     pull: Pull,
 ) -> impl Stream<Item = AppResult<RecordChange>> + Send + 'static {
-    struct State {
+    paged(
+        views,
+        pull,
+        RecordChange::id,
+        |views, pull, after| async move {
+            views
+                .open_data_records(pull.since, pull.until, &after, PAGE)
+                .await
+        },
+    )
+}
+
+/// The lines of a commitments pull, read page by page as they are consumed.
+pub fn commitment_lines(
+    views: Arc<Views>,
+    pull: Pull,
+) -> impl Stream<Item = AppResult<CommitmentLine>> + Send + 'static {
+    paged(
+        views,
+        pull,
+        CommitmentLine::id,
+        |views, pull, after| async move {
+            views
+                .open_data_commitments(pull.since, pull.until, &after, PAGE)
+                .await
+        },
+    )
+}
+
+/// The lines of a pull, read [`PAGE`] at a time by `fetch` (the lines after an id, in id
+/// order) as they are consumed.
+fn paged<T, F, Fut>(
+    views: Arc<Views>,
+    pull: Pull,
+    id: fn(&T) -> &str,
+    fetch: F,
+) -> impl Stream<Item = AppResult<T>> + Send + 'static
+where
+    T: Send + 'static,
+    F: Fn(Arc<Views>, Pull, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, ViewError>> + Send,
+{
+    struct State<T, F> {
         views: Arc<Views>,
         pull: Pull,
         after: String,
-        page: std::vec::IntoIter<RecordChange>,
+        page: std::vec::IntoIter<T>,
         done: bool,
+        fetch: F,
     }
     let start = State {
         views,
@@ -88,8 +139,9 @@ pub fn record_lines(
         after: String::new(),
         page: Vec::new().into_iter(),
         done: false,
+        fetch,
     };
-    futures::stream::unfold(start, |mut s| async move {
+    futures::stream::unfold(start, move |mut s| async move {
         loop {
             if let Some(line) = s.page.next() {
                 return Some((Ok(line), s));
@@ -97,15 +149,11 @@ pub fn record_lines(
             if s.done {
                 return None;
             }
-            match s
-                .views
-                .open_data_records(s.pull.since, s.pull.until, &s.after, PAGE)
-                .await
-            {
+            match (s.fetch)(s.views.clone(), s.pull, s.after.clone()).await {
                 Ok(page) => {
                     s.done = page.len() < PAGE as usize;
                     if let Some(last) = page.last() {
-                        s.after = last.id().to_string();
+                        s.after = id(last).to_string();
                     }
                     s.page = page.into_iter();
                 }

@@ -41,6 +41,12 @@ pub struct Figures {
     /// Supervision items replied after their due day, or still unanswered past it.
     #[serde(default)]
     pub supervision_replies_late: u32,
+    /// Township public commitments (乡镇公开承诺) assessed as fulfilled in the period.
+    #[serde(default)]
+    pub commitments_fulfilled: u32,
+    /// Township public commitments assessed as breached (违诺) in the period.
+    #[serde(default)]
+    pub commitments_breached: u32,
 }
 
 impl Figures {
@@ -76,6 +82,8 @@ impl AddAssign for Figures {
         self.supervisions += o.supervisions;
         self.supervision_replies_on_time += o.supervision_replies_on_time;
         self.supervision_replies_late += o.supervision_replies_late;
+        self.commitments_fulfilled += o.commitments_fulfilled;
+        self.commitments_breached += o.commitments_breached;
     }
 }
 
@@ -84,7 +92,8 @@ impl AddAssign for Figures {
 ///
 /// `score = clamp(base − Σ deductions + satisfaction_weight × (rate − satisfaction_target)`
 /// `+ supervision_reply_weight × (on-time reply rate − supervision_reply_target), 0, 100)`,
-/// rounded to two decimals; without visits the satisfaction term is 0, without settled
+/// rounded to two decimals (the deductions include, from version 2, `breached_commitment`
+/// per township public commitment assessed as breached in the period); without visits the satisfaction term is 0, without settled
 /// supervision items the reply-rate term is 0.
 ///
 /// A formula may name the earlier formulas (`earlier`) and the first day of the periods
@@ -123,6 +132,11 @@ pub struct AssessmentFormula {
     /// The on-time reply rate that neither adds nor removes points (1: every reply on time).
     #[serde(default = "one")]
     pub supervision_reply_target: f64,
+    /// Points off per township public commitment (乡镇公开承诺) assessed as breached in
+    /// the period, for the subject that made it (version 2, §14 of the city's opinions).
+    /// Absent from a configured formula: 0, no such factor.
+    #[serde(default)]
+    pub breached_commitment: f64,
     /// The first day of the periods this formula scores (`None`: every period).
     #[serde(default)]
     pub applies_from: Option<NaiveDate>,
@@ -136,12 +150,14 @@ fn one() -> f64 {
 }
 
 impl Default for AssessmentFormula {
-    /// Version 2 (the on-time reply rate of supervision items, issue 11) for the periods
-    /// from 2027; version 1 for the periods before, already assessed.
+    /// Version 2 (the on-time reply rate of supervision items and the breached township
+    /// public commitments, issue 11) for the periods from 2027; version 1 for the periods
+    /// before, already assessed.
     fn default() -> Self {
         Self {
             version: 2,
             supervision_reply_weight: 10.0,
+            breached_commitment: 2.0,
             applies_from: NaiveDate::from_ymd_opt(2027, 1, 1),
             earlier: vec![Self::version_1()],
             ..Self::version_1()
@@ -167,6 +183,7 @@ impl AssessmentFormula {
             satisfaction_target: 0.8,
             supervision_reply_weight: 0.0,
             supervision_reply_target: 1.0,
+            breached_commitment: 0.0,
             applies_from: None,
             earlier: Vec::new(),
         }
@@ -204,7 +221,8 @@ impl AssessmentFormula {
             - n(f.minor_records) * self.minor_record
             - n(f.rectifications_overdue) * self.overdue_rectification
             - n(f.replies_late) * self.late_reply
-            - n(f.supervisions) * self.supervision;
+            - n(f.supervisions) * self.supervision
+            - n(f.commitments_breached) * self.breached_commitment;
         if let Some(rate) = f.satisfaction_rate() {
             s += self.satisfaction_weight * (rate - self.satisfaction_target);
         }
@@ -509,6 +527,33 @@ mod tests {
     }
 
     #[test]
+    fn a_breached_township_commitment_takes_its_weight_off_from_version_2() {
+        let f = AssessmentFormula::default();
+        let kept_and_broken = Figures {
+            commitments_fulfilled: 3,
+            commitments_breached: 2,
+            ..Figures::default()
+        };
+        assert_eq!(f.score(&kept_and_broken), 96.0, "100 − 2 × 2");
+        assert_eq!(
+            AssessmentFormula::version_1().score(&kept_and_broken),
+            100.0,
+            "version 1 has no such factor"
+        );
+        let kept = Figures {
+            commitments_fulfilled: 5,
+            ..Figures::default()
+        };
+        assert_eq!(f.score(&kept), 100.0, "keeping a promise takes nothing off");
+        let mut sum = kept;
+        sum += kept_and_broken;
+        assert_eq!(
+            (sum.commitments_fulfilled, sum.commitments_breached),
+            (8, 2)
+        );
+    }
+
+    #[test]
     fn periods_already_assessed_keep_their_formula() {
         let f = AssessmentFormula::default();
         assert_eq!(f.for_period(Period::Year(2026)).version, 1);
@@ -524,6 +569,7 @@ mod tests {
         let f: AssessmentFormula =
             serde_json::from_value(serde_json::json!({"version": 1})).unwrap();
         assert_eq!(f.supervision_reply_weight, 0.0);
+        assert_eq!(f.breached_commitment, 0.0);
         assert_eq!(f.applies_from, None);
         assert!(f.earlier.is_empty());
     }

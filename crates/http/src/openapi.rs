@@ -199,6 +199,7 @@ Errors are application/problem+json with a stable `code`."
         restrictions::restriction_check,
         public::public_good_standing,
         open_data::open_data_records,
+        open_data::open_data_commitments,
         proposals::proposal_submit,
         proposals::proposal_list,
         proposals::proposal_view,

@@ -18,17 +18,26 @@
 //! applied by `id`.
 //!
 //! Civil servants' records are never in it, not even as a `delete`.
+//!
+//! The commitments feed ([`Views::open_data_commitments`]) reads the same way: the
+//! published commitments (the kinds `GET /public/commitments` lists, township public
+//! commitments and investment promises) with an event of their own or of their subject
+//! after the cursor, each as it stands now. A published commitment is never withdrawn
+//! from the list (its changes and fulfilment are part of what is published), so its lines
+//! are all `upsert`s; repair commitments are never in it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::NaiveDate;
-use probity_domain::aggregate_type::{OBJECTION, RECORD, REPAIR, SUBJECT};
+use probity_domain::aggregate_type::{COMMITMENT, OBJECTION, RECORD, REPAIR, SUBJECT};
 use probity_store::Backend;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::integrity::queries::{NOT_ENDED, UNDER_OBJECTION};
-use crate::integrity::{IntegrityProjector, PublicRecord};
+use crate::integrity::{
+    IntegrityProjector, PublicCommitment, PublicRecord, PUBLIC_COMMITMENT_KINDS,
+};
 use crate::sql::{date_text, parse_date};
 use crate::{ViewError, Views};
 
@@ -98,8 +107,28 @@ impl RecordChange {
     }
 }
 
+/// One line of the commitments feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CommitmentLine {
+    /// The commitment as the public list shows it now.
+    Upsert(PublicCommitment),
+}
+
+impl CommitmentLine {
+    /// The commitment's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Upsert(c) => &c.id,
+        }
+    }
+}
+
 /// The aggregates whose events change a record's public form.
-const FEED_TYPES: [&str; 4] = [SUBJECT, RECORD, REPAIR, OBJECTION];
+pub const RECORD_FEED_TYPES: [&str; 4] = [SUBJECT, RECORD, REPAIR, OBJECTION];
+
+/// The aggregates whose events change a published commitment's public form.
+pub const COMMITMENT_FEED_TYPES: [&str; 2] = [SUBJECT, COMMITMENT];
 
 /// A bind value of the feed's SQL.
 enum Bound {
@@ -161,11 +190,13 @@ fn shown(params: &mut Params, today: NaiveDate) -> String {
 impl Views {
     /// The cursor a pull answered on `today` hands out: the newest point of the log that
     /// is committed (nothing older can still commit) and projected into the integrity
-    /// views for every aggregate the feed reads, never before `after`.
+    /// views for every aggregate the feed reads (`feed_types`, e.g.
+    /// [`RECORD_FEED_TYPES`]), never before `after`.
     pub async fn open_data_cursor(
         &self,
         after: Option<OpenDataCursor>,
         today: NaiveDate,
+        feed_types: &[&str],
     ) -> Result<OpenDataCursor, ViewError> {
         let head_sql = match self.db.backend {
             Backend::Postgres => {
@@ -188,7 +219,7 @@ impl Views {
                 day: today,
             });
         }
-        let types = FEED_TYPES
+        let types = feed_types
             .iter()
             .map(|t| format!("'{t}'"))
             .collect::<Vec<_>>()
@@ -299,6 +330,56 @@ impl Views {
                     published_until: ends.pred_opt().unwrap_or(ends),
                     under_objection: row.try_get::<i64, _>(10)? != 0,
                 }))
+            })
+            .collect()
+    }
+}
+
+impl Views {
+    /// Up to `limit` lines of the commitments feed with an id after `after_id`, in id
+    /// order: every published commitment when `since` is `None`, otherwise those with an
+    /// event of their own or of their subject after `since` up to `until`, as they stand.
+    pub async fn open_data_commitments(
+        &self,
+        since: Option<OpenDataCursor>,
+        until: OpenDataCursor,
+        after_id: &str,
+        limit: u32,
+    ) -> Result<Vec<CommitmentLine>, ViewError> {
+        let mut params = Params::default();
+        let (k1, k2) = (
+            params.push(Bound::Text(PUBLIC_COMMITMENT_KINDS[0].into())),
+            params.push(Bound::Text(PUBLIC_COMMITMENT_KINDS[1].into())),
+        );
+        let after = params.push(Bound::Text(after_id.to_string()));
+        let which = match since {
+            None => "1 = 1".to_string(),
+            Some(since) => {
+                let (from, to) = ((since.tx_id, since.position), (until.tx_id, until.position));
+                let own = params.in_range(from, to);
+                let subject = params.in_range(from, to);
+                format!(
+                    "(c.id IN (SELECT e.aggregate_id FROM events e \
+                      WHERE e.aggregate_type = '{COMMITMENT}' AND {own}) \
+                     OR c.subject_code IN (SELECT e.aggregate_id FROM events e \
+                      WHERE e.aggregate_type = '{SUBJECT}' AND {subject}))"
+                )
+            }
+        };
+        let sql = format!(
+            "SELECT c.doc, s.name FROM commitment_views c \
+             JOIN subject_views s ON s.code = c.subject_code \
+             WHERE c.kind IN ({k1}, {k2}) AND c.id > {after} AND {which} \
+             ORDER BY c.id LIMIT {}",
+            limit.clamp(1, 10_000)
+        );
+        let rows = params.fetch_all(&sql, &self.db.any).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CommitmentLine::Upsert(PublicCommitment::from_doc(
+                    &row.try_get::<String, _>(0)?,
+                    row.try_get(1)?,
+                )?))
             })
             .collect()
     }

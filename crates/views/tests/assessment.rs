@@ -2,7 +2,9 @@
 //! log (records of each severity, corrected and withdrawn ones, a civil servant's;
 //! rectifications verified on time and late, escalated, rejected, recomputed and still
 //! owed; complaint replies on time and late, overdue markings, supervisions, returns,
-//! extensions, visits that close or reopen, a case closed unreplied; two departments
+//! extensions, visits that close or reopen, a case closed unreplied; township public
+//! commitments assessed fulfilled, breached (on a day that is the next quarter in
+//! Asia/Shanghai) and partially, an investment promise; two departments
 //! under their government, an enterprise) projected in small batches by the two
 //! projectors, then read for every period and several evaluation days: the rows must be
 //! exactly those `assess` folds from the log. A rebuild must arrive at the same tables.
@@ -13,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use helpers::{at, date, spawn, unit, Kind, TestApp, SUBJECT, UNIT_A, UNIT_B};
 use probity_domain::assessment::{AssessmentFormula, Period};
 use probity_domain::calendar::Deadline;
+use probity_domain::commitment::{CommitmentEvent, CommitmentKind, Fulfilment};
 use probity_domain::complaint::{Category, ComplaintCommand};
 use probity_domain::integrity::{PublicityPolicy, Sector, Severity, Source};
 use probity_domain::record::{RecordEvent, RecordTarget};
@@ -167,6 +170,63 @@ async fn populate(app: &TestApp) -> anyhow::Result<()> {
     subject(app, UNIT_A, SubjectKind::Department, Some(GOV)).await?;
     subject(app, UNIT_B, SubjectKind::Department, Some(GOV)).await?;
     subject(app, ENTERPRISE, SubjectKind::Enterprise, None).await?;
+
+    // Commitments: township ones assessed (fulfilled, breached at 04:00 on 1 Oct in
+    // Asia/Shanghai, i.e. Q4; partially), one never assessed, an investment promise.
+    for (id, code, kind, assessed) in [
+        (
+            "c-kept",
+            GOV,
+            CommitmentKind::TownshipPublic,
+            Some((Fulfilment::Fulfilled, at(3, 2, 3))),
+        ),
+        (
+            "c-broken",
+            UNIT_A,
+            CommitmentKind::TownshipPublic,
+            Some((Fulfilment::Breached, at(9, 30, 20))),
+        ),
+        (
+            "c-partial",
+            UNIT_B,
+            CommitmentKind::TownshipPublic,
+            Some((Fulfilment::PartiallyFulfilled, at(6, 2, 3))),
+        ),
+        ("c-open", UNIT_B, CommitmentKind::TownshipPublic, None),
+        (
+            "c-promise",
+            GOV,
+            CommitmentKind::InvestmentPromise,
+            Some((Fulfilment::Breached, at(7, 2, 3))),
+        ),
+    ] {
+        append(
+            app,
+            "commitment",
+            id,
+            &CommitmentEvent::CommitmentMade {
+                subject_code: unit(code),
+                kind,
+                text: "年底前完成".into(),
+                due_date: Some(date(12, 31)),
+                at: at(1, 5, 3),
+            },
+        )
+        .await?;
+        if let Some((level, when)) = assessed {
+            append(
+                app,
+                "commitment",
+                id,
+                &CommitmentEvent::FulfilmentAssessed {
+                    level,
+                    note: "评估".into(),
+                    at: when,
+                },
+            )
+            .await?;
+        }
+    }
 
     // Records: each severity, across quarters and years; one corrected into another
     // quarter and severity, one withdrawn, a civil servant's, an enterprise's.
@@ -532,6 +592,22 @@ async fn the_stored_assessment_equals_the_fold_of_the_log(kind: Kind) -> anyhow:
         "{t:?}"
     );
     assert_ne!(gov.own, gov.total, "the departments are rolled up");
+    // Township commitments: the kept one and the broken one; neither the partial one,
+    // the open one nor the investment promise.
+    let commitments = t.township_commitments;
+    assert_eq!(
+        (commitments.fulfilled, commitments.breached),
+        (1, 1),
+        "{t:?}"
+    );
+    let q4 = assess(&app.log, "2026-Q4".parse()?, None, date(12, 31), &formula).await?;
+    let q3 = assess(&app.log, "2026-Q3".parse()?, None, date(12, 31), &formula).await?;
+    assert_eq!(
+        row(&q4, UNIT_A).own.township_commitments.breached,
+        1,
+        "an Asia/Shanghai day"
+    );
+    assert_eq!(row(&q3, UNIT_A).own.township_commitments.breached, 0);
 
     // Equal for every period and evaluation day, and the evaluation day matters for some.
     let differing = compare(&app).await?;

@@ -219,6 +219,8 @@ mod tests {
             replies_late: 0,
             supervision_replies_on_time: 0,
             supervision_replies_late: 0,
+            commitments_fulfilled: 0,
+            commitments_breached: 0,
             satisfaction_rate: None,
         }
     }

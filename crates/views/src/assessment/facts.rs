@@ -16,6 +16,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::assessment::Figures;
+use probity_domain::commitment::{CommitmentEvent, CommitmentKind, Fulfilment};
 use probity_domain::complaint::{ComplaintEvent, ComplaintWireEvent};
 use probity_domain::integrity::Severity;
 use probity_domain::record::{RecordEvent, RecordTarget};
@@ -51,6 +52,10 @@ pub(crate) enum Figure {
     SupervisionReplyOnTime,
     /// A supervision item replied after its due day (or still unanswered past it).
     SupervisionReplyLate,
+    /// A township public commitment assessed as fulfilled.
+    CommitmentFulfilled,
+    /// A township public commitment assessed as breached.
+    CommitmentBreached,
 }
 
 impl Figure {
@@ -73,6 +78,8 @@ impl Figure {
             Figure::Supervision => f.supervisions += 1,
             Figure::SupervisionReplyOnTime => f.supervision_replies_on_time += 1,
             Figure::SupervisionReplyLate => f.supervision_replies_late += 1,
+            Figure::CommitmentFulfilled => f.commitments_fulfilled += 1,
+            Figure::CommitmentBreached => f.commitments_breached += 1,
         }
     }
 }
@@ -173,6 +180,15 @@ pub(crate) struct SupervisionItemFact {
     pub replied: Option<(bool, NaiveDate)>,
 }
 
+/// A township public commitment (乡镇公开承诺) as the assessment sees it: the subject
+/// that made it, and its fulfilment as last assessed (the level, its Asia/Shanghai day).
+/// Commitments of other kinds are not folded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CommitmentFact {
+    pub unit: String,
+    pub assessed: Option<(Fulfilment, NaiveDate)>,
+}
+
 /// A reply owed on a complaint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OwedReply {
@@ -198,6 +214,8 @@ pub(crate) enum Item {
     Complaint(ComplaintFact),
     /// A supervision item (人大建议、政协提案、司法建议、检察建议).
     Supervision(SupervisionItemFact),
+    /// A township public commitment.
+    Commitment(CommitmentFact),
 }
 
 /// The aggregate types the assessment folds (besides subjects, which name the rows).
@@ -206,6 +224,7 @@ pub(crate) const ITEM_TYPES: &[&str] = &[
     aggregate_type::RECTIFICATION,
     aggregate_type::COMPLAINT,
     aggregate_type::SUPERVISION_ITEM,
+    aggregate_type::COMMITMENT,
 ];
 
 impl Item {
@@ -238,6 +257,10 @@ impl Item {
                 item,
                 &decode_wire::<ComplaintWireEvent>(aggregate_type::COMPLAINT, &event.payload)?,
                 emit,
+            ),
+            aggregate_type::COMMITMENT => Self::apply_commitment(
+                item,
+                decode_wire::<CommitmentEvent>(aggregate_type::COMMITMENT, &event.payload)?,
             ),
             _ => {}
         }
@@ -307,6 +330,28 @@ impl Item {
                 RectificationEvent::RectificationVerified { on_time, at },
                 Some(Item::Rectification(r)),
             ) => r.verified = Some((on_time, local(at))),
+            _ => {}
+        }
+    }
+
+    fn apply_commitment(item: &mut Option<Item>, event: CommitmentEvent) {
+        match (event, item.as_mut()) {
+            (
+                CommitmentEvent::CommitmentMade {
+                    subject_code,
+                    kind: CommitmentKind::TownshipPublic,
+                    ..
+                },
+                _,
+            ) => {
+                *item = Some(Item::Commitment(CommitmentFact {
+                    unit: subject_code.to_string(),
+                    assessed: None,
+                }));
+            }
+            (CommitmentEvent::FulfilmentAssessed { level, at, .. }, Some(Item::Commitment(c))) => {
+                c.assessed = Some((level, local(at)));
+            }
             _ => {}
         }
     }
@@ -464,6 +509,19 @@ impl Item {
                     }),
                 })
             }
+            Item::Commitment(c) => {
+                let (level, day) = c.assessed?;
+                let figure = match level {
+                    Fulfilment::Fulfilled => Figure::CommitmentFulfilled,
+                    Fulfilment::Breached => Figure::CommitmentBreached,
+                    Fulfilment::PartiallyFulfilled => return None,
+                };
+                Some(Standing::Settled(Fact {
+                    unit: c.unit.clone(),
+                    day,
+                    figure,
+                }))
+            }
             Item::Supervision(s) => Some(match s.replied {
                 Some((true, day)) => Standing::Settled(Fact {
                     unit: s.unit.clone(),
@@ -603,5 +661,55 @@ mod tests {
             })),
             "a late reply counts in the period of the day it was due"
         );
+    }
+
+    #[test]
+    fn a_township_commitment_counts_in_the_period_it_was_assessed_in_and_no_other_kind_does() {
+        let mut c = CommitmentFact {
+            unit: "u".into(),
+            assessed: None,
+        };
+        assert_eq!(
+            Item::Commitment(c.clone()).standing(),
+            None,
+            "not assessed yet"
+        );
+        c.assessed = Some((Fulfilment::Breached, day("2027-02-03")));
+        assert_eq!(
+            Item::Commitment(c.clone()).standing(),
+            Some(Standing::Settled(Fact {
+                unit: "u".into(),
+                day: day("2027-02-03"),
+                figure: Figure::CommitmentBreached
+            }))
+        );
+        c.assessed = Some((Fulfilment::Fulfilled, day("2027-02-03")));
+        assert_eq!(
+            Item::Commitment(c.clone()).standing().map(|s| match s {
+                Standing::Settled(f) => f.figure,
+                Standing::Owed(_) => unreachable!("a commitment owes nothing"),
+            }),
+            Some(Figure::CommitmentFulfilled)
+        );
+        c.assessed = Some((Fulfilment::PartiallyFulfilled, day("2027-02-03")));
+        assert_eq!(Item::Commitment(c).standing(), None);
+
+        let made = |kind| {
+            let mut item = None;
+            Item::apply_commitment(
+                &mut item,
+                CommitmentEvent::CommitmentMade {
+                    subject_code: "914403001922038216".parse().unwrap(),
+                    kind,
+                    text: "t".into(),
+                    due_date: None,
+                    at: chrono::Utc::now(),
+                },
+            );
+            item
+        };
+        assert!(made(CommitmentKind::TownshipPublic).is_some());
+        assert_eq!(made(CommitmentKind::InvestmentPromise), None);
+        assert_eq!(made(CommitmentKind::Repair), None);
     }
 }

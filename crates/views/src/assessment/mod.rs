@@ -80,6 +80,15 @@ pub struct SupervisionReplyCounts {
     pub on_time_rate: Option<f64>,
 }
 
+/// Township public commitments (乡镇公开承诺) assessed in the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CommitmentCounts {
+    /// Assessed as fulfilled.
+    pub fulfilled: u32,
+    /// Assessed as breached (违诺).
+    pub breached: u32,
+}
+
 /// The figures of one unit (or a government with its departments) over a period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssessmentFigures {
@@ -93,6 +102,8 @@ pub struct AssessmentFigures {
     pub supervisions: u32,
     /// Replies to supervision items (formula version 2).
     pub supervision_item_replies: SupervisionReplyCounts,
+    /// Township public commitments assessed in the period (formula version 2).
+    pub township_commitments: CommitmentCounts,
 }
 
 impl From<Figures> for AssessmentFigures {
@@ -122,6 +133,10 @@ impl From<Figures> for AssessmentFigures {
                 on_time: f.supervision_replies_on_time,
                 late: f.supervision_replies_late,
                 on_time_rate: f.supervision_reply_rate(),
+            },
+            township_commitments: CommitmentCounts {
+                fulfilled: f.commitments_fulfilled,
+                breached: f.commitments_breached,
             },
         }
     }
@@ -192,6 +207,10 @@ pub struct PublicAssessmentRow {
     pub supervision_replies_on_time: u32,
     /// Supervision items replied late or unanswered past their due day.
     pub supervision_replies_late: u32,
+    /// Township public commitments assessed as fulfilled (with the departments').
+    pub commitments_fulfilled: u32,
+    /// Township public commitments assessed as breached (with the departments').
+    pub commitments_breached: u32,
 }
 
 impl From<&AssessmentRow> for PublicAssessmentRow {
@@ -215,6 +234,8 @@ impl From<&AssessmentRow> for PublicAssessmentRow {
             satisfaction_rate: t.satisfaction_rate,
             supervision_replies_on_time: t.supervision_item_replies.on_time,
             supervision_replies_late: t.supervision_item_replies.late,
+            commitments_fulfilled: t.township_commitments.fulfilled,
+            commitments_breached: t.township_commitments.breached,
         }
     }
 }

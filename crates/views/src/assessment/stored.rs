@@ -40,7 +40,7 @@ use crate::sql::{date_text, parse_date};
 use crate::ViewError;
 
 /// Counter columns of `assessment_counts`, in the order of a [`Counters`] array.
-pub(crate) const COUNT_COLUMNS: [&str; 15] = [
+pub(crate) const COUNT_COLUMNS: [&str; 17] = [
     "minor_records",
     "ordinary_records",
     "serious_records",
@@ -56,10 +56,12 @@ pub(crate) const COUNT_COLUMNS: [&str; 15] = [
     "supervision_replies_on_time",
     "supervision_replies_late",
     "owed_supervision_replies",
+    "commitments_fulfilled",
+    "commitments_breached",
 ];
 
 /// One `assessment_counts` row's counters (or a change to them).
-pub(crate) type Counters = [i64; 15];
+pub(crate) type Counters = [i64; 17];
 
 const OWED_RECTIFICATIONS: usize = 10;
 const OWED_REPLIES: usize = 11;
@@ -80,6 +82,8 @@ fn columns(figure: Figure) -> &'static [usize] {
         Figure::Supervision => &[9],
         Figure::SupervisionReplyOnTime => &[12],
         Figure::SupervisionReplyLate => &[13],
+        Figure::CommitmentFulfilled => &[15],
+        Figure::CommitmentBreached => &[16],
     }
 }
 
@@ -558,6 +562,8 @@ fn figures(unit: &str, c: &Counters) -> Result<Figures, ViewError> {
         supervisions: n(9)?,
         supervision_replies_on_time: n(12)?,
         supervision_replies_late: n(13)? + n(OWED_SUPERVISION_REPLIES)?,
+        commitments_fulfilled: n(15)?,
+        commitments_breached: n(16)?,
     })
 }
 

@@ -952,6 +952,26 @@ pub struct PublicCommitment {
     pub changes: Vec<CommitmentChange>,
 }
 
+impl PublicCommitment {
+    /// The public form of a stored commitment document (`commitment_views.doc`) whose
+    /// subject is named `subject_name`.
+    pub fn from_doc(doc: &str, subject_name: String) -> Result<Self, ViewError> {
+        let v: CommitmentView = serde_json::from_str(doc)?;
+        Ok(Self {
+            id: v.id,
+            subject_code: v.subject_code,
+            subject_name,
+            kind: v.kind,
+            text: v.text,
+            due_date: v.due_date,
+            fulfilment: v.level.unwrap_or_else(|| "pending".into()),
+            made_at: v.made_at,
+            assessed_at: v.assessed_at,
+            changes: v.changes,
+        })
+    }
+}
+
 /// The kinds of commitment published (承诺公示, the city's opinions §12 and §14).
 pub const PUBLIC_COMMITMENT_KINDS: [&str; 2] = ["investment_promise", "township_public"];
 
@@ -998,19 +1018,10 @@ impl Views {
         let mut items = Vec::new();
         let mut last = None;
         for row in rows.iter().take(limit as usize) {
-            let v: CommitmentView = serde_json::from_str(&row.try_get::<String, _>(2)?)?;
-            items.push(PublicCommitment {
-                id: v.id,
-                subject_code: v.subject_code,
-                subject_name: row.try_get(3)?,
-                kind: v.kind,
-                text: v.text,
-                due_date: v.due_date,
-                fulfilment: v.level.unwrap_or_else(|| "pending".into()),
-                made_at: v.made_at,
-                assessed_at: v.assessed_at,
-                changes: v.changes,
-            });
+            items.push(PublicCommitment::from_doc(
+                &row.try_get::<String, _>(2)?,
+                row.try_get(3)?,
+            )?);
             last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
         }
         let next_cursor = match (more, last) {

@@ -160,8 +160,10 @@ pub struct RevokeSanctionBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateAssessment {
     /// The assessment year, from 2006 to the current year.
+    /// A JSON number with no fraction (`2025` or `2025.0`).
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
     #[schema(minimum = 2006, maximum = 9999)]
-    pub year: i32,
+    pub year: u32,
     #[schema(value_type = crate::schema::AssessmentResult, example = "competent")]
     pub result: AssessmentResult,
 }
@@ -234,7 +236,7 @@ pub async fn civil_servant_assessment(
     let view = v
         .state
         .app
-        .record_assessment(v.command(), &v.id.0, v.if_match.0, b.year, b.result)
+        .record_assessment(v.command(), &v.id.0, v.if_match.0, b.year as i32, b.result)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

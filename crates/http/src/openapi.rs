@@ -277,7 +277,7 @@ Errors are application/problem+json with a stable `code`."
         supervision_items::CreateSupervisionItem,
         supervision_items::SatisfactionBody,
         supervision_items::ReassignBody,
-        supervision_items::ReplyBody,
+        supervision_items::SupervisionReplyBody,
         supervision_items::SupervisionItemList,
         records::RecordList,
         public::PublicRecordList,

@@ -85,7 +85,7 @@ pub struct ReassignBody {
 
 text_bodies! {
     /// `reply` of a supervision item.
-    ReplyBody {
+    SupervisionReplyBody {
         /// At most 8000 characters, not blank.
         text: 8000
     }
@@ -215,8 +215,8 @@ verbs! {
     answer = DocAnswer;
 
     /// Reply (a handler of the assigned unit); late after the due day.
-    supervision_item_reply "/api/v1/supervision-items/{id}/reply" [ReplyBody]
-    |v, body: ApiJson<ReplyBody>| {
+    supervision_item_reply "/api/v1/supervision-items/{id}/reply" [SupervisionReplyBody]
+    |v, body: ApiJson<SupervisionReplyBody>| {
         v.require(&[Role::Handler])?;
         let (unit, text, at) = (v.auth.handler_unit()?, body.value.text, v.now());
         run(&v, SupervisionItemCommand::ReplyToSupervisionItem { unit, text, at }).await

@@ -199,17 +199,6 @@ impl ApiError {
         }
     }
 
-    /// The API's rule for a reporter's phone number: at most 32 characters of digits,
-    /// spaces, `+`, `-`, `(` and `)`; the error names `field`.
-    pub fn check_phone(field: &str, phone: &str) -> Option<FieldError> {
-        match probity_app::validate::phone(field, phone) {
-            Err(probity_app::AppError::Invalid(issues)) => {
-                issues.into_iter().next().map(FieldError::from)
-            }
-            _ => None,
-        }
-    }
-
     /// An internal error; `context` is logged, not shown.
     pub fn internal(context: impl std::fmt::Display) -> Self {
         ApiError::Internal(context.to_string())

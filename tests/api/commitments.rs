@@ -7,6 +7,13 @@
 use probity_tests::{at, spawn_app, spawn_app_at, Mode, TestApp, UNIT_A};
 use serde_json::{json, Value};
 
+/// The machine's clock now, URL-encoded for `as_of`.
+fn log_now() -> String {
+    chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .replace(':', "%3A")
+}
+
 crate::both_modes!(
     township_commitments_and_investment_promises_are_public_with_their_fulfilment_and_changes,
     a_breached_township_commitment_counts_against_the_township_in_the_assessment,
@@ -219,13 +226,17 @@ async fn a_breached_township_commitment_counts_against_the_township_in_the_asses
     assert_eq!(public_row["commitments_breached"], 1);
     assert_eq!(public_row["commitments_fulfilled"], 1);
     assert_eq!(public_row["score"], 98.0);
+    // `as_of` is an instant of the log, whose events are recorded on the machine's clock
+    // (the server's clock is pinned): every event so far was recorded before now. The
+    // evaluation day is what the server's clock read then (5 Jan 2027).
     let folded = app
         .get(
-            "/api/v1/assessments?period=2027&as_of=2027-01-05T12:00:00%2B08:00",
+            &format!("/api/v1/assessments?period=2027&as_of={}", log_now()),
             &app.supervisor,
         )
         .await;
     let folded_row = row_of(folded.assert_ok(), UNIT_A);
+    assert_eq!(folded.body["evaluated_on"], "2027-01-05", "{}", folded.body);
     assert_eq!(folded_row["score"], 98.0, "{folded_row}");
     assert_eq!(folded_row["own"]["township_commitments"]["breached"], 1);
 

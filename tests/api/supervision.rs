@@ -357,12 +357,19 @@ async fn the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2(
         .clone();
     assert_eq!(row["formula_version"], 2);
     assert_eq!(row["supervision_replies_late"], 1);
+    // `as_of` is an instant of the log (recorded on the machine's clock): now, after every
+    // event; it is evaluated on the day the server's clock read then (6 Apr 2027), so the
+    // unanswered item is late in the fold too.
+    let now = chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .replace(':', "%3A");
     let folded = app
         .get(
-            "/api/v1/assessments?period=2027&as_of=2027-04-06T10:00:00%2B08:00",
+            &format!("/api/v1/assessments?period=2027&as_of={now}"),
             &app.supervisor,
         )
         .await;
+    assert_eq!(folded.body["evaluated_on"], "2027-04-06", "{}", folded.body);
     let folded_dept = folded.assert_ok()["items"]
         .as_array()
         .unwrap()

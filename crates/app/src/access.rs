@@ -5,7 +5,6 @@
 use chrono::{DateTime, Utc};
 use probity_domain::access::AccessCommand;
 use probity_domain::aggregate_type::COMPLAINT;
-use probity_domain::WorkingCalendar;
 use probity_store::StoredEvent;
 use probity_views::ComplaintView;
 
@@ -97,7 +96,7 @@ impl App {
         last: i64,
         t: DateTime<Utc>,
     ) -> AppResult<Option<ComplaintView>> {
-        let today = WorkingCalendar::local_date(t);
+        let today = self.clock.day_at(t);
         if !self.log.recorded_after(COMPLAINT, id, t).await? {
             if let Some(view) = self.views.complaint(id, today).await? {
                 if view.version == last as u64 {

@@ -40,6 +40,14 @@ impl Clock {
         WorkingCalendar::local_date(self.now())
     }
 
+    /// The date in Asia/Shanghai this clock read at the real instant `t`. An `as_of`
+    /// instant is a point of the log (events are recorded on the real clock), and the day
+    /// it is evaluated on is the day this server's clock showed then: on the real clock
+    /// that is simply `t`'s date; on a shifted clock (a drill or a test) it is shifted too.
+    pub fn day_at(&self, t: DateTime<Utc>) -> NaiveDate {
+        WorkingCalendar::local_date(t + self.offset)
+    }
+
     /// Parses an offset: `0`, or an optionally signed integer followed by `d`, `h`, `m`
     /// or `s` (`30d`, `12h`, `-5m`, `+90s`).
     pub fn parse_offset(text: &str) -> Result<Duration, String> {
@@ -65,6 +73,20 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_instant_is_evaluated_on_the_day_the_clock_showed_then() {
+        // 20:00 UTC on 31 Dec 2026 is already 1 Jan 2027 in Asia/Shanghai.
+        let t: DateTime<Utc> = "2026-12-31T20:00:00Z".parse().unwrap();
+        let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(Clock::system().day_at(t), date("2027-01-01"));
+        // A clock 100 days ahead showed 11 Apr 2027 at that real instant.
+        assert_eq!(
+            Clock::new(Duration::days(100)).day_at(t),
+            date("2027-04-11")
+        );
+        assert_eq!(Clock::new(Duration::days(-1)).day_at(t), date("2026-12-31"));
+    }
 
     #[test]
     fn it_should_parse_days_hours_minutes_and_zero() {

@@ -13,7 +13,7 @@ use probity_domain::aggregate_type::COMPLAINT;
 use probity_domain::complaint::Complaint;
 use probity_domain::complaint::{Category, Channel, ComplaintCommand, ComplaintError};
 use probity_domain::reporter::{ReporterIdentity, SealedReporter};
-use probity_domain::{CreditCode, WorkingCalendar};
+use probity_domain::CreditCode;
 use probity_store::{CommandWrites, KeyStore, Metadata, NewKey, StoreError, StoredEvent};
 use probity_views::{ComplaintFilter, ComplaintView, Fold, Page};
 
@@ -396,7 +396,7 @@ impl App {
             Some(t) => {
                 // Never from the projection: the log up to `as_of`, folded.
                 let events = self.log.read_aggregate(COMPLAINT, id, Some(t)).await?;
-                let then = fold(id, &events, WorkingCalendar::local_date(t))?;
+                let then = fold(id, &events, self.clock.day_at(t))?;
                 if caller.role == Role::Handler {
                     // The handler's unit must hold the case then or now.
                     let now = self.fold_complaint(id).await?.ok_or_else(not_found)?;

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use probity_domain::assessment::Period;
-use probity_domain::{CreditCode, WorkingCalendar};
+use probity_domain::CreditCode;
 use probity_views::assessment::{
     assess, assess_stored, rank, AssessmentRow, FormulaRef, PublicAssessmentRow,
 };
@@ -127,7 +127,7 @@ async fn run(state: &AppState, q: &AssessmentQuery) -> Result<Assessed, ApiError
         .map(|c| c.to_string());
     let as_of = parse_as_of(q.as_of.as_deref())?;
     let today = as_of
-        .map(WorkingCalendar::local_date)
+        .map(|t| state.clock.day_at(t))
         .unwrap_or_else(|| state.clock.today());
     let mut rows = match as_of {
         None => assess_stored(&state.db, period, today, &state.assessment).await?,

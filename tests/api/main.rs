@@ -15,6 +15,7 @@ mod law_jurisdiction;
 mod law_limits;
 mod law_merges;
 mod open_data;
+mod open_data_assessments;
 mod personal_data;
 mod rate_limit;
 mod replicas;

@@ -22,7 +22,7 @@ crate::both_modes!(
 const PATH: &str = "/api/v1/open-data/records";
 
 /// Personal data the scenario puts on file, none of which may ever be in a pull.
-const PERSONAL: [&str; 5] = [
+pub(crate) const PERSONAL: [&str; 5] = [
     "张三",
     "13800138000",
     "11010519491231002X",
@@ -30,26 +30,26 @@ const PERSONAL: [&str; 5] = [
     "110105194912310046",
 ];
 
-async fn evaluator(app: &TestApp) -> String {
+pub(crate) async fn evaluator(app: &TestApp) -> String {
     probity_http::create_token(&app.app.db, Role::Evaluator, None, Some("evaluator".into()))
         .await
         .expect("creating an evaluator token")
 }
 
 /// A pull: status, headers and the raw body.
-struct Pull {
-    status: u16,
-    content_type: String,
-    cursor: String,
-    link: String,
-    text: String,
+pub(crate) struct Pull {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) cursor: String,
+    pub(crate) link: String,
+    pub(crate) text: String,
 }
 
 async fn pull(app: &TestApp, token: &str, since: Option<&str>, accept: &str) -> Pull {
     pull_from(app, PATH, token, since, accept).await
 }
 
-async fn pull_from(
+pub(crate) async fn pull_from(
     app: &TestApp,
     path: &str,
     token: &str,

@@ -1,7 +1,8 @@
 //! Open data for third-party evaluators (§3 of the city's opinions, `evaluator` role):
 //! `GET /api/v1/open-data/records`, what the public disclosure shows, and
 //! `GET /api/v1/open-data/commitments`, the published commitments with their fulfilment,
-//! in bulk, as NDJSON
+//! and `GET /api/v1/open-data/assessments`, the public assessment rows of the periods
+//! asked for (ADR 0031), in bulk, as NDJSON
 //! (`application/x-ndjson`, the default) or CSV (`text/csv`, written by the `csv` crate)
 //! as `Accept` asks, incremental with `since`.
 //!
@@ -10,8 +11,10 @@
 //! `rel="next"`; the lines follow, read from the views a page at a time while they are
 //! written ([`probity_app::open_data`]), so the memory a pull holds does not grow with
 //! its size. Each line is an `upsert` (the public form of a record) or a `delete` (its id:
-//! the record is not, or no longer, shown); a commitment line is always an `upsert`.
-//! See [`probity_views::open_data`].
+//! the record is not, or no longer, shown); a commitment line is always an `upsert`; an
+//! assessment line is an `upsert` of a row keyed by period and subject code or a `delete`
+//! of that key. See [`probity_views::open_data`] and
+//! [`probity_views::open_data_assessments`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -20,8 +23,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::StreamExt as _;
-use probity_app::open_data::{commitment_lines, record_lines, Pull, COMMITMENTS, RECORDS};
+use probity_app::open_data::{
+    assessment_lines, commitment_lines, record_lines, ASSESSMENTS, COMMITMENTS, RECORDS,
+};
 use probity_views::open_data::{CommitmentLine, OpenDataCursor, RecordChange};
+use probity_views::open_data_assessments::{AssessmentCursor, AssessmentLine, PeriodScope};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -76,11 +82,57 @@ pub const COMMITMENT_COLUMNS: [&str; 11] = [
     "changes",
 ];
 
+/// The columns of the assessments CSV, in order: the fields of a public assessment row
+/// (a `delete` fills `op`, `period` and `code` alone; no satisfaction rate is empty).
+pub const ASSESSMENT_COLUMNS: [&str; 20] = [
+    "op",
+    "period",
+    "code",
+    "name",
+    "kind",
+    "parent_code",
+    "score",
+    "rank",
+    "formula_version",
+    "ordinary_records",
+    "serious_records",
+    "rectifications_on_time",
+    "rectifications_overdue",
+    "replies_on_time",
+    "replies_late",
+    "satisfaction_rate",
+    "supervision_replies_on_time",
+    "supervision_replies_late",
+    "commitments_fulfilled",
+    "commitments_breached",
+];
+
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/open-data/records", get(open_data_records))
         .route("/open-data/commitments", get(open_data_commitments))
+        .route("/open-data/assessments", get(open_data_assessments))
+}
+
+/// `GET /api/v1/open-data/assessments` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OpenDataAssessmentQuery {
+    /// The periods: a year (`2027`) or a quarter (`2027-Q2`), several separated by
+    /// commas (at most 40). Absent: every year and quarter with assessment figures.
+    #[param(
+        max_length = 400,
+        pattern = "^[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*$"
+    )]
+    pub period: Option<String>,
+    /// The cursor a previous pull of the same periods returned (its `Probity-Cursor`
+    /// header): only the rows that changed since. Absent: every row. Anything else is 422.
+    #[param(format = "open-data-cursor", max_length = 600)]
+    pub since: Option<String>,
+    /// Why the data is read (default `open_data`; the `X-Purpose` header wins).
+    #[param(max_length = 200, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$")]
+    pub purpose: Option<String>,
 }
 
 /// `GET /api/v1/open-data/records` parameters.
@@ -180,6 +232,17 @@ fn commitment_csv_row(line: &CommitmentLine) -> Result<Vec<u8>, ApiError> {
     ])
 }
 
+/// One line of the assessments feed as a CSV row: each column the field of that name
+/// of the line's JSON form (null: empty).
+fn assessment_csv_row(line: &AssessmentLine) -> Result<Vec<u8>, ApiError> {
+    let value = serde_json::to_value(line).map_err(ApiError::internal)?;
+    csv_record(ASSESSMENT_COLUMNS.iter().map(|c| match &value[*c] {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }))
+}
+
 /// What the public disclosure shows, in bulk, for third-party evaluators (evaluator).
 /// NDJSON or CSV as `Accept` asks; with `since`, only what changed since that pull
 /// (`delete` lines for records no longer shown). The cursor of the next pull is in the
@@ -215,6 +278,7 @@ pub async fn open_data_records(
     ApiQuery(q): ApiQuery<OpenDataQuery>,
 ) -> Result<Response, ApiError> {
     let pull = start_pull(&state, &ctx, &auth, purpose_header, q, RECORDS).await?;
+    let cursor = pull.until.to_string();
     let csv = wants_csv(&headers);
     let lines = record_lines(state.app.views.clone(), pull).map(move |line| {
         let line = line.map_err(ApiError::from)?;
@@ -224,7 +288,7 @@ pub async fn open_data_records(
             ndjson_line(&line)
         }
     });
-    respond(pull, RECORDS, csv, &RECORD_COLUMNS, lines)
+    respond(cursor, "", RECORDS, csv, &RECORD_COLUMNS, lines)
 }
 
 /// The published commitments (township public commitments and investment promises, as
@@ -264,6 +328,7 @@ pub async fn open_data_commitments(
     ApiQuery(q): ApiQuery<OpenDataQuery>,
 ) -> Result<Response, ApiError> {
     let pull = start_pull(&state, &ctx, &auth, purpose_header, q, COMMITMENTS).await?;
+    let cursor = pull.until.to_string();
     let csv = wants_csv(&headers);
     let lines = commitment_lines(state.app.views.clone(), pull).map(move |line| {
         let line = line.map_err(ApiError::from)?;
@@ -273,7 +338,116 @@ pub async fn open_data_commitments(
             ndjson_line(&line)
         }
     });
-    respond(pull, COMMITMENTS, csv, &COMMITMENT_COLUMNS, lines)
+    respond(cursor, "", COMMITMENTS, csv, &COMMITMENT_COLUMNS, lines)
+}
+
+/// The public assessment rows (what `GET /public/assessments?period=` shows: scores,
+/// ranks, formula version and headline counts of every government and department), in
+/// bulk, for third-party evaluators (evaluator), for the periods asked for (all with
+/// figures when none is). NDJSON or CSV as `Accept` asks; with `since` (a cursor of a
+/// pull of the same periods), only the rows that changed since, whatever changed them:
+/// an event, a day passing (a reply or rectification turning late), a new formula, a
+/// rank. Each line is an `upsert` of the row keyed by `period` and `code` or a `delete`
+/// of that key. The cursor of the next pull is in the `Probity-Cursor` header and the
+/// `Link` header (`rel="next"`). Recorded in the access log (`OpenDataRead`, data set
+/// `assessments`) before anything is sent.
+#[utoipa::path(
+    get, path = "/api/v1/open-data/assessments", tag = "open-data", operation_id = "open_data_assessments",
+    params(
+        ("X-Purpose" = Option<String>, Header, nullable = false, max_length = 200, pattern = "^[ -~]*$", description = "Why the data is read (default open_data)"),
+        OpenDataAssessmentQuery,
+    ),
+    responses(
+        (status = 200, description = "One line per row: `{\"op\":\"upsert\", …public assessment row}` or `{\"op\":\"delete\",\"period\":…,\"code\":…}` (NDJSON), or the same as CSV with a header row (columns op,period,code,name,kind,parent_code,score,rank,formula_version,ordinary_records,serious_records,rectifications_on_time,rectifications_overdue,replies_on_time,replies_late,satisfaction_rate,supervision_replies_on_time,supervision_replies_late,commitments_fulfilled,commitments_breached)",
+            headers(
+                ("Probity-Cursor" = String, description = "The `since` of the next pull of the same periods"),
+                ("Link" = String, description = "`</api/v1/open-data/assessments?since=…>; rel=\"next\"` (with `period` when the pull named periods)"),
+            ),
+            content(
+                (String = "application/x-ndjson"),
+                (String = "text/csv"),
+            )),
+        Denied, Unprocessable,
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(name = "open_data_assessments", skip_all, fields(request_id = %ctx.request_id, actor = %auth.token_id))]
+pub async fn open_data_assessments(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    auth: Auth,
+    headers: HeaderMap,
+    PurposeHeader(purpose_header): PurposeHeader,
+    ApiQuery(q): ApiQuery<OpenDataAssessmentQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Evaluator])?;
+    let scope = PeriodScope::parse(q.period.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::field("period", "invalid", e))?;
+    let since = parse_since::<AssessmentCursor>(q.since.as_deref())?;
+    if since.as_ref().is_some_and(|c| c.scope != scope) {
+        return Err(ApiError::field(
+            "since",
+            "invalid",
+            "the cursor of a pull of other periods: pull with the periods it was handed out for",
+        ));
+    }
+    let purpose = open_data_purpose(purpose_header, q.purpose)?;
+    let pull = state
+        .app
+        .open_data_assessments_pull(
+            AppState::command(&auth, &ctx),
+            scope,
+            since,
+            &state.assessment,
+            purpose,
+        )
+        .await?;
+    let cursor = pull.until.to_string();
+    // The next pull names the same periods (canonical form: sorted, once each).
+    let periods = pull.until.scope.to_string();
+    let next = match periods.as_str() {
+        "" => String::new(),
+        p => format!(
+            "&period={}",
+            form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>()
+        ),
+    };
+    let csv = wants_csv(&headers);
+    let lines = assessment_lines(state.app.views.clone(), pull).map(move |line| {
+        let line = line.map_err(ApiError::from)?;
+        if csv {
+            assessment_csv_row(&line)
+        } else {
+            ndjson_line(&line)
+        }
+    });
+    respond(cursor, &next, ASSESSMENTS, csv, &ASSESSMENT_COLUMNS, lines)
+}
+
+/// The `since` of a pull, parsed as a cursor of its data set (422 otherwise).
+fn parse_since<C: std::str::FromStr>(since: Option<&str>) -> Result<Option<C>, ApiError> {
+    since
+        .map(|s| {
+            s.parse::<C>().map_err(|_| {
+                ApiError::field(
+                    "since",
+                    "invalid",
+                    "not a cursor a pull of this data set returned",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The purpose a pull is recorded with (`open_data` unless the request names one).
+fn open_data_purpose(
+    purpose_header: Option<String>,
+    purpose_query: Option<String>,
+) -> Result<String, ApiError> {
+    Ok(match purpose(purpose_header, purpose_query)? {
+        p if p == crate::history::DEFAULT_PURPOSE => OPEN_DATA_PURPOSE.to_string(),
+        p => p,
+    })
 }
 
 /// Checks the caller and the query, then records and starts a pull of `dataset`.
@@ -284,25 +458,10 @@ async fn start_pull(
     purpose_header: Option<String>,
     q: OpenDataQuery,
     dataset: &str,
-) -> Result<Pull, ApiError> {
+) -> Result<probity_app::open_data::Pull, ApiError> {
     auth.require(&[Role::Evaluator])?;
-    let since = q
-        .since
-        .as_deref()
-        .map(|s| {
-            s.parse::<OpenDataCursor>().map_err(|_| {
-                ApiError::field(
-                    "since",
-                    "invalid",
-                    "not a cursor a pull of this data set returned",
-                )
-            })
-        })
-        .transpose()?;
-    let purpose = match purpose(purpose_header, q.purpose)? {
-        p if p == crate::history::DEFAULT_PURPOSE => OPEN_DATA_PURPOSE.to_string(),
-        p => p,
-    };
+    let since = parse_since::<OpenDataCursor>(q.since.as_deref())?;
+    let purpose = open_data_purpose(purpose_header, q.purpose)?;
     Ok(state
         .app
         .open_data_pull(AppState::command(auth, ctx), dataset, since, purpose)
@@ -310,9 +469,11 @@ async fn start_pull(
 }
 
 /// The streamed answer of a pull: the CSV header row first (an empty CSV still has it),
-/// then the lines, with the cursor headers.
+/// then the lines, with the cursor headers (`next`: more of the next pull's query, e.g.
+/// `&period=2027`).
 fn respond<S>(
-    pull: Pull,
+    cursor: String,
+    next: &str,
     dataset: &str,
     csv: bool,
     columns: &[&str],
@@ -321,7 +482,6 @@ fn respond<S>(
 where
     S: futures::Stream<Item = Result<Vec<u8>, ApiError>> + Send + 'static,
 {
-    let cursor = pull.until.to_string();
     let head = if csv {
         csv_record(columns)?
     } else {
@@ -336,7 +496,7 @@ where
             }
         });
     let body = Body::from_stream(lines);
-    let link = format!("</api/v1/open-data/{dataset}?since={cursor}>; rel=\"next\"");
+    let link = format!("</api/v1/open-data/{dataset}?since={cursor}{next}>; rel=\"next\"");
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(

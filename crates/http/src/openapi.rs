@@ -200,6 +200,7 @@ Errors are application/problem+json with a stable `code`."
         public::public_good_standing,
         open_data::open_data_records,
         open_data::open_data_commitments,
+        open_data::open_data_assessments,
         proposals::proposal_submit,
         proposals::proposal_list,
         proposals::proposal_view,

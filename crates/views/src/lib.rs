@@ -18,6 +18,7 @@ pub mod error;
 pub mod fold;
 pub mod integrity;
 pub mod open_data;
+pub mod open_data_assessments;
 pub mod projector;
 pub mod rebuild;
 mod sql;

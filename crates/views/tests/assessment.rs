@@ -23,13 +23,17 @@ use probity_domain::rectification::RectificationEvent;
 use probity_domain::subject::{SubjectEvent, SubjectKind};
 use probity_store::{Backend, Projector};
 use probity_views::assessment::{assess, assess_stored, AssessmentRow};
-use probity_views::{dump, rebuild, rebuild_requested, ComplaintProjector, IntegrityProjector};
+use probity_views::open_data_assessments::{AssessmentLine, PeriodScope};
+use probity_views::{
+    dump, rebuild, rebuild_requested, ComplaintProjector, IntegrityProjector, Views,
+};
 use serde::Serialize;
 
 on_both_backends!(
     the_stored_assessment_equals_the_fold_of_the_log,
     a_read_waits_for_nothing_but_the_projectors,
     a_requested_rebuild_fills_the_stored_assessment_and_clears_the_request,
+    the_open_data_feed_resends_the_rows_a_day_or_a_formula_changed_and_nothing_else,
 );
 
 const GOV: &str = SUBJECT;
@@ -692,5 +696,128 @@ async fn a_requested_rebuild_fills_the_stored_assessment_and_clears_the_request(
     rebuild(&app.log, &app.db, &|_, _| {}).await?;
     assert!(rebuild_requested(&app.db).await?.is_empty());
     compare(&app).await?;
+    Ok(())
+}
+
+/// The open data feed of the assessment (ADR 0031) on the varied log, with no event
+/// between pulls: a pull on each later day answers exactly the rows that day changed
+/// (owed items turning late, the ranks they move), and a new formula every row; applying
+/// the lines in order always gives the public rows of the pull's day.
+async fn the_open_data_feed_resends_the_rows_a_day_or_a_formula_changed_and_nothing_else(
+    kind: Kind,
+) -> anyhow::Result<()> {
+    use probity_views::assessment::PublicAssessmentRow;
+    use std::collections::BTreeMap;
+    let app = spawn(kind).await?;
+    populate(&app).await?;
+    project(&app, 7).await?;
+    let views = Views::new(app.db.clone());
+    let scope = PeriodScope::parse("2026,2026-Q2").map_err(anyhow::Error::msg)?;
+    let public = |rows: Vec<AssessmentRow>| {
+        rows.iter()
+            .map(|r| {
+                (
+                    (r.period.clone(), r.code.clone()),
+                    PublicAssessmentRow::from(r),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let db = &app.db;
+    let expected = |today: NaiveDate, formula: AssessmentFormula| async move {
+        let mut rows = public(assess_stored(db, "2026".parse()?, today, &formula).await?);
+        rows.extend(public(
+            assess_stored(db, "2026-Q2".parse()?, today, &formula).await?,
+        ));
+        anyhow::Ok(rows)
+    };
+    let lines = |since: Option<i64>| {
+        let (views, scope) = (&views, &scope);
+        async move {
+            let mut all = Vec::new();
+            loop {
+                let after = all.last().map(AssessmentLine::key).unwrap_or_default();
+                let page = views.open_data_assessments(scope, since, &after, 2).await?;
+                let done = page.len() < 2;
+                all.extend(page);
+                if done {
+                    return anyhow::Ok(all);
+                }
+            }
+        }
+    };
+    let apply = |held: &mut BTreeMap<(String, String), PublicAssessmentRow>,
+                 lines: &[AssessmentLine]| {
+        for line in lines {
+            match line {
+                AssessmentLine::Upsert(r) => {
+                    held.insert((r.period.clone(), r.code.clone()), r.clone());
+                }
+                AssessmentLine::Delete { period, code } => {
+                    held.remove(&(period.clone(), code.clone()));
+                }
+            }
+        }
+    };
+    let formula = AssessmentFormula::default();
+    let first_day = date(6, 1);
+    let cursor = views
+        .refresh_open_data_assessments(&scope, first_day, &formula)
+        .await?;
+    let mut held = BTreeMap::new();
+    let all = lines(None).await?;
+    assert!(all.iter().all(|l| matches!(l, AssessmentLine::Upsert(_))));
+    apply(&mut held, &all);
+    let mut previous = expected(first_day, formula.clone()).await?;
+    assert_eq!(held, previous);
+    let mut since = cursor.seq;
+    let mut days_that_changed = 0;
+    for day in [
+        date(6, 2),
+        date(6, 20),
+        date(6, 30),
+        date(7, 1),
+        date(12, 31),
+    ] {
+        let cursor = views
+            .refresh_open_data_assessments(&scope, day, &formula)
+            .await?;
+        let changed = lines(Some(since)).await?;
+        let now = expected(day, formula.clone()).await?;
+        let differing: Vec<_> = now
+            .iter()
+            .filter(|(k, v)| previous.get(*k) != Some(*v))
+            .map(|(k, _)| format!("{}/{}", k.0, k.1))
+            .collect();
+        assert_eq!(
+            changed.iter().map(AssessmentLine::key).collect::<Vec<_>>(),
+            differing,
+            "on {day}"
+        );
+        assert_eq!(cursor.seq > since, !differing.is_empty(), "on {day}");
+        days_that_changed += usize::from(!differing.is_empty());
+        apply(&mut held, &changed);
+        assert_eq!(held, now, "on {day}");
+        (previous, since) = (now, cursor.seq);
+    }
+    assert!(days_that_changed > 0, "no day changed a row");
+    // The same day again: nothing changed, nothing is sent, the cursor stays.
+    let again = views
+        .refresh_open_data_assessments(&scope, date(12, 31), &formula)
+        .await?;
+    assert_eq!(again.seq, since);
+    assert!(lines(Some(since)).await?.is_empty());
+
+    // A new formula in force: every row (its version is part of the row).
+    let mut version_2 = AssessmentFormula::version_1();
+    version_2.version = 9;
+    let day = date(12, 31);
+    views
+        .refresh_open_data_assessments(&scope, day, &version_2)
+        .await?;
+    let changed = lines(Some(since)).await?;
+    assert_eq!(changed.len(), previous.len());
+    apply(&mut held, &changed);
+    assert_eq!(held, expected(day, version_2).await?);
     Ok(())
 }

@@ -87,28 +87,50 @@ pub(crate) async fn pull_from(
     }
 }
 
-/// The NDJSON lines of a pull by id, each parsed with serde_json.
-fn ndjson(p: &Pull) -> BTreeMap<String, Value> {
+/// The NDJSON lines of a pull, in order, each parsed with serde_json.
+pub(crate) fn ndjson_lines(p: &Pull) -> Vec<Value> {
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(p.content_type, "application/x-ndjson");
     p.text
         .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            (v["id"].as_str().expect("an id").to_string(), v)
-        })
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
 }
 
-/// The CSV rows of a pull by id, each a map of column to value (read with the csv crate).
-fn csv_rows(p: &Pull) -> BTreeMap<String, BTreeMap<String, String>> {
+/// The NDJSON lines of a pull by id.
+fn ndjson(p: &Pull) -> BTreeMap<String, Value> {
+    ndjson_lines(p)
+        .into_iter()
+        .map(|v| (v["id"].as_str().expect("an id").to_string(), v))
+        .collect()
+}
+
+/// The CSV rows of a pull (read with the csv crate), its header row `columns`, each a map
+/// of column to value.
+pub(crate) fn csv_table(p: &Pull, columns: &[&str]) -> Vec<BTreeMap<String, String>> {
     assert_eq!(p.status, 200, "{}", p.text);
     assert!(p.content_type.starts_with("text/csv"), "{}", p.content_type);
     let mut reader = csv::Reader::from_reader(p.text.as_bytes());
     let headers = reader.headers().expect("a header row").clone();
-    assert_eq!(
-        headers.iter().collect::<Vec<_>>(),
-        [
+    assert_eq!(headers.iter().collect::<Vec<_>>(), columns);
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("a well-formed row");
+            headers
+                .iter()
+                .zip(row.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The CSV rows of a records pull by id.
+fn csv_rows(p: &Pull) -> BTreeMap<String, BTreeMap<String, String>> {
+    csv_table(
+        p,
+        &[
             "op",
             "id",
             "subject_code",
@@ -120,21 +142,12 @@ fn csv_rows(p: &Pull) -> BTreeMap<String, BTreeMap<String, String>> {
             "decision_date",
             "summary",
             "published_until",
-            "under_objection"
-        ]
-    );
-    reader
-        .records()
-        .map(|row| {
-            let row = row.expect("a well-formed row");
-            let fields: BTreeMap<String, String> = headers
-                .iter()
-                .zip(row.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect();
-            (fields["id"].clone(), fields)
-        })
-        .collect()
+            "under_objection",
+        ],
+    )
+    .into_iter()
+    .map(|fields| (fields["id"].clone(), fields))
+    .collect()
 }
 
 async fn register(app: &TestApp) {

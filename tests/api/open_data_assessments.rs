@@ -11,7 +11,7 @@ use chrono::Datelike as _;
 use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
 
-use crate::open_data::{evaluator, pull_from, Pull};
+use crate::open_data::{csv_table, evaluator, ndjson_lines, pull_from, Pull};
 
 crate::both_modes!(
     an_evaluator_pulls_the_assessment_rows_then_only_the_rows_that_changed,
@@ -113,32 +113,12 @@ fn path(period: &str) -> String {
 
 /// The NDJSON lines of a pull, in order.
 fn ndjson(p: &Pull) -> Vec<Value> {
-    assert_eq!(p.status, 200, "{}", p.text);
-    assert_eq!(p.content_type, "application/x-ndjson");
-    p.text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+    ndjson_lines(p)
 }
 
-/// The CSV rows of a pull (read with the csv crate), each a map of column to value.
+/// The CSV rows of a pull, each a map of column to value.
 fn csv_rows(p: &Pull) -> Vec<BTreeMap<String, String>> {
-    assert_eq!(p.status, 200, "{}", p.text);
-    assert!(p.content_type.starts_with("text/csv"), "{}", p.content_type);
-    let mut reader = csv::Reader::from_reader(p.text.as_bytes());
-    let headers = reader.headers().expect("a header row").clone();
-    assert_eq!(headers.iter().collect::<Vec<_>>(), COLUMNS);
-    reader
-        .records()
-        .map(|row| {
-            let row = row.expect("a well-formed row");
-            headers
-                .iter()
-                .zip(row.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    csv_table(p, &COLUMNS)
 }
 
 /// What an evaluator holds after applying `lines` in order to `held`.

@@ -278,6 +278,36 @@ pub async fn ensure_stream(
         .map_err(BusError::nats("ensure stream"))
 }
 
+/// After a transport failure: checks that the streams are there with a stream info
+/// request each (answered by the stream's leader) and calls [`ensure_stream`] only when
+/// one is missing. Unlike [`ensure_stream`] (a create-or-update, which the JetStream meta
+/// leader must answer), it does not wait for the meta leader's election after the loss of
+/// the NATS node that led it (docs/deploy.md).
+pub async fn check_stream(js: &jetstream::Context, cfg: &BusConfig) -> Result<(), BusError> {
+    cfg.validate()?;
+    let mut names = Vec::with_capacity(2);
+    if cfg.partitions > 0 {
+        names.push(work_stream_config(cfg).name);
+    }
+    names.push(cfg.stream_name());
+    for name in names {
+        match js.get_stream(&name).await {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(ref j)
+                        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                ) =>
+            {
+                return ensure_stream(js, cfg).await.map(|_| ());
+            }
+            Err(e) => return Err(BusError::nats("check stream")(e)),
+        }
+    }
+    Ok(())
+}
+
 /// Parses `NATS_URL`: one URL or several seed URLs separated by commas (as NATS clients
 /// take them); blanks around a URL are ignored, an empty entry is refused.
 pub fn parse_server_list(urls: &str) -> Result<Vec<async_nats::ServerAddr>, BusError> {

@@ -44,7 +44,7 @@ use tracing::{debug, error, info, warn, Instrument};
 use crate::backoff::{delay_for_attempt, Backoff};
 use crate::config::subject_token;
 use crate::relay::sleep_or_shutdown;
-use crate::{cloudevent, ensure_stream, BusConfig, BusError};
+use crate::{check_stream, cloudevent, ensure_stream, BusConfig, BusError};
 
 /// Tuning of a consumer. The defaults aim at commit-to-view p99 ≤ 100 ms at 500 events/s
 /// and at catching up fast: eight lanes handle messages concurrently, each aggregate in
@@ -81,7 +81,8 @@ pub struct ConsumerOptions {
     pub max_error_delay: Duration,
     /// First reconnect delay of the consumer loop itself.
     pub min_backoff: Duration,
-    /// Cap of the reconnect delay.
+    /// Cap of the reconnect delay. Short: after a NATS node loss the consumer's retries
+    /// are what notice its new leader (docs/deploy.md), and a retry costs one request.
     pub max_backoff: Duration,
     /// At shutdown, how long messages still arriving are nak'ed back to the server
     /// (another server takes them at once instead of after `ack_wait`).
@@ -105,7 +106,7 @@ impl Default for ConsumerOptions {
             error_delay: Duration::from_millis(250),
             max_error_delay: Duration::from_secs(30),
             min_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(2),
             drain: Duration::from_millis(300),
         }
     }
@@ -190,6 +191,8 @@ pub struct NatsProjector {
     partition: Option<u16>,
     /// The partition's first session has checked for messages left pending.
     taken_over: std::sync::atomic::AtomicBool,
+    /// A session created or updated the streams; later sessions only check them.
+    stream_ensured: std::sync::atomic::AtomicBool,
 }
 
 impl NatsProjector {
@@ -202,6 +205,7 @@ impl NatsProjector {
             metrics: Arc::new(ProjectorMetrics::default()),
             partition: None,
             taken_over: std::sync::atomic::AtomicBool::new(false),
+            stream_ensured: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -298,7 +302,12 @@ impl NatsProjector {
         shutdown: &CancellationToken,
         backoff: &mut Backoff,
     ) -> Result<(), BusError> {
-        ensure_stream(&self.js, &self.cfg).await?;
+        if self.stream_ensured.load(Ordering::Relaxed) {
+            check_stream(&self.js, &self.cfg).await?;
+        } else {
+            ensure_stream(&self.js, &self.cfg).await?;
+            self.stream_ensured.store(true, Ordering::Relaxed);
+        }
         let stream = self
             .js
             .get_stream(self.stream_name())

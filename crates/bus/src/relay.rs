@@ -30,7 +30,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::backoff::Backoff;
 use crate::checkpoint::{self, Table};
 use crate::cloudevent::{self, message_id, CLOUDEVENT_CONTENT_TYPE};
-use crate::{ensure_stream, BusConfig, BusError};
+use crate::{check_stream, ensure_stream, BusConfig, BusError};
 
 /// Key of the Postgres session advisory lock held by the active relay ("PRBRELAY").
 /// Advisory locks are per database, so one database serves one active relay.
@@ -45,7 +45,9 @@ pub struct RelayOptions {
     pub poll_interval: Duration,
     /// First delay after a failure; doubles per consecutive failure.
     pub min_backoff: Duration,
-    /// Cap of the failure backoff.
+    /// Cap of the failure backoff. Short: after a NATS node loss the relay's retries are
+    /// what notices the stream's new leader (docs/deploy.md), and a retry costs one
+    /// request.
     pub max_backoff: Duration,
     /// How often a standby retries the advisory lock.
     pub standby_retry: Duration,
@@ -59,7 +61,7 @@ impl Default for RelayOptions {
             batch_size: 1024,
             poll_interval: Duration::from_millis(200),
             min_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(2),
             standby_retry: Duration::from_secs(1),
             lock_check_interval: Duration::from_secs(1),
         }
@@ -259,6 +261,8 @@ impl Relay {
         let mut backoff = Backoff::new(self.opts.min_backoff, self.opts.max_backoff);
         let mut checkpoint: Option<Checkpoint> = None;
         let mut stream_ready = false;
+        // Created or updated once; after a failure only checked (no meta leader needed).
+        let mut stream_ensured = false;
         let mut last_lock_check = Instant::now();
         // The next page, read while the previous one's acks were awaited.
         let mut ahead: Option<Vec<StoredEvent>> = None;
@@ -281,7 +285,12 @@ impl Relay {
             let prefetched = ahead.take();
             let step = async {
                 if !stream_ready {
-                    ensure_stream(&self.js, &self.cfg).await?;
+                    if stream_ensured {
+                        check_stream(&self.js, &self.cfg).await?;
+                    } else {
+                        ensure_stream(&self.js, &self.cfg).await?;
+                        stream_ensured = true;
+                    }
                     stream_ready = true;
                 }
                 let from = match checkpoint {

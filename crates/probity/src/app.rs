@@ -162,8 +162,12 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                 .connect(servers)
                 .await
                 .with_context(|| format!("connecting to NATS at {url}"))?;
-            let js = async_nats::jetstream::new(client.clone());
             let bus = &settings.policy.bus;
+            // Not the client's 10 s request timeout: a JetStream API request or publish
+            // sent while a leader is elected after a node loss gets no answer at all, and
+            // the retry (which then succeeds) would come only when it expires.
+            let mut js = async_nats::jetstream::new(client.clone());
+            js.set_timeout(bus.request_timeout());
             let cfg = bus.bus_config(&settings.nats_prefix)?;
             probity_bus::ensure_stream(&js, &cfg)
                 .await

@@ -102,6 +102,11 @@ pub struct BusPolicy {
     /// Idle heartbeat of a consumer's pull, in milliseconds: a pull whose node died is
     /// noticed after two missed heartbeats (`PROBITY_NATS_HEARTBEAT_MS`).
     pub heartbeat_ms: u64,
+    /// How long a JetStream API request (stream and consumer management) or a publish's
+    /// ack is awaited before it is given up and retried, in milliseconds: a request sent
+    /// while the JetStream leader it needs is being elected after a node loss is dropped
+    /// unanswered, so this bounds the stall (`PROBITY_NATS_REQUEST_TIMEOUT_MS`).
+    pub request_timeout_ms: u64,
 }
 
 impl Default for BusPolicy {
@@ -114,6 +119,7 @@ impl Default for BusPolicy {
             work_max_age_hours: 7 * 24,
             lease_ttl_ms: 3_000,
             heartbeat_ms: 1_000,
+            request_timeout_ms: 2_000,
         }
     }
 }
@@ -150,6 +156,11 @@ impl BusPolicy {
         )?;
         num(&var, "PROBITY_PARTITION_LEASE_MS", &mut self.lease_ttl_ms)?;
         num(&var, "PROBITY_NATS_HEARTBEAT_MS", &mut self.heartbeat_ms)?;
+        num(
+            &var,
+            "PROBITY_NATS_REQUEST_TIMEOUT_MS",
+            &mut self.request_timeout_ms,
+        )?;
         anyhow::ensure!(
             (1..=5).contains(&self.replicas),
             "PROBITY_NATS_REPLICAS or [bus] replicas: 1 to 5, not {}",
@@ -177,6 +188,10 @@ impl BusPolicy {
             "PROBITY_NATS_HEARTBEAT_MS or [bus] heartbeat_ms: 100 to 10000 ms"
         );
         anyhow::ensure!(
+            (250..=60_000).contains(&self.request_timeout_ms),
+            "PROBITY_NATS_REQUEST_TIMEOUT_MS or [bus] request_timeout_ms: 250 to 60000 ms"
+        );
+        anyhow::ensure!(
             self.lease_ttl_ms >= 1_000,
             "PROBITY_PARTITION_LEASE_MS or [bus] lease_ttl_ms: at least 1000 ms"
         );
@@ -191,6 +206,11 @@ impl BusPolicy {
             .with_partitions(self.partitions)?;
         cfg.work_max_age = Duration::from_secs(self.work_max_age_hours * 3600);
         Ok(cfg)
+    }
+
+    /// The wait for a JetStream API answer or a publish's ack.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 
     /// Consumer options with this policy's limits.
@@ -481,14 +501,17 @@ mod tests {
         assert_eq!(defaults.replicas, 1);
         assert_eq!(defaults.partitions, 8);
         assert_eq!(defaults.ack_wait_secs, 15);
+        assert_eq!(defaults.request_timeout(), Duration::from_secs(2));
         let env = |name: &str| match name {
             "PROBITY_NATS_REPLICAS" => Some("3".to_string()),
             "PROBITY_NATS_PARTITIONS" => Some("16".to_string()),
             "PROBITY_PARTITION_LEASE_MS" => Some("2000".to_string()),
+            "PROBITY_NATS_REQUEST_TIMEOUT_MS" => Some("1000".to_string()),
             _ => None,
         };
         let tuned = BusPolicy::default().override_from(env).unwrap();
         assert_eq!((tuned.replicas, tuned.partitions), (3, 16));
+        assert_eq!(tuned.request_timeout(), Duration::from_secs(1));
         assert_eq!(tuned.lease_options().ttl, Duration::from_secs(2));
         let cfg = tuned.bus_config("probity").unwrap();
         assert_eq!((cfg.replicas, cfg.partitions), (3, 16));
@@ -498,6 +521,8 @@ mod tests {
             ("PROBITY_NATS_PARTITIONS", "-1"),
             ("PROBITY_NATS_ACK_WAIT", "soon"),
             ("PROBITY_PARTITION_LEASE_MS", "10"),
+            ("PROBITY_NATS_REQUEST_TIMEOUT_MS", "100"),
+            ("PROBITY_NATS_REQUEST_TIMEOUT_MS", "600000"),
         ] {
             let var = |n: &str| (n == name).then(|| bad.to_string());
             assert!(

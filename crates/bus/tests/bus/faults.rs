@@ -109,3 +109,38 @@ async fn a_relay_killed_mid_stream_and_started_again_publishes_everything_once(
     drop_stream(&js, &cfg).await?;
     Ok(())
 }
+
+/// After a failure the relay only checks that the stream exists (no meta-leader request,
+/// docs/deploy.md); a stream that is really gone is still created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_deleted_under_a_running_relay_is_created_again() -> anyhow::Result<()> {
+    let db = postgres().await?;
+    let js = jetstream().await?;
+    let cfg = bus_config();
+    let relay = spawn_relay(&db, &js, &cfg);
+    let id = aggregate_ids(1).remove(0);
+    append(&db, &id, 5).await?;
+    wait_until("the first events published", || async {
+        Ok(relay.metrics.snapshot().published >= 5)
+    })
+    .await?;
+
+    drop_stream(&js, &cfg).await?;
+    append(&db, &id, 5).await?;
+    wait_until("the stream created again with the new events", || async {
+        Ok(match js.get_stream(cfg.stream_name()).await {
+            Ok(mut stream) => stream.info().await?.state.messages >= 5,
+            Err(_) => false,
+        })
+    })
+    .await?;
+    assert!(
+        relay.metrics.snapshot().errors >= 1,
+        "the relay never saw the stream missing"
+    );
+
+    relay.shutdown.cancel();
+    tokio::time::timeout(WAIT, relay.handle).await??;
+    drop_stream(&js, &cfg).await?;
+    Ok(())
+}

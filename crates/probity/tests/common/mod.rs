@@ -140,6 +140,15 @@ pub async fn serve_with(
             .num_seconds()
         ))
         .env("RUST_LOG", "warn")
+        // Under libfaketime (the suite's runs on a moved clock) the server inherits the
+        // faked clocks: it keeps the moved date (CLOCK_REALTIME) but not a moved
+        // CLOCK_MONOTONIC. Rust's std turns a timed wait (`Condvar::wait_timeout`,
+        // `thread::park_timeout`, `mpsc::Receiver::recv_timeout`) into a futex wait until
+        // an absolute CLOCK_MONOTONIC instant, read through libfaketime but handed to the
+        // kernel, which libfaketime does not intercept: with the monotonic clock moved by
+        // months the wait never times out. The OTLP batch exporter's thread waits so for
+        // its next export, and no span ever left the server (issue 13).
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .stdout(Stdio::null())
         .stderr(match log {
             Some(path) => {

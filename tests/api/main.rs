@@ -14,6 +14,7 @@ mod law_edges;
 mod law_jurisdiction;
 mod law_limits;
 mod law_merges;
+mod metrics;
 mod open_data;
 mod open_data_assessments;
 mod personal_data;

@@ -49,7 +49,7 @@ use probity_views::Views;
 pub use clock::Clock;
 pub use error::{AppError, AppResult, FieldIssue};
 pub use integrity::IntegrityCommands;
-pub use metrics::{CommandOutcome, Metrics, MetricsRenderer};
+pub use metrics::{CommandOutcome, Metrics, MetricsSampler};
 pub use tokens::{
     count_tokens, create_token, create_token_expiring, list_tokens, revoke_token, Caller,
     CreatedToken, Revocation, Role, TokenError, TokenInfo, TokenVerifier,

@@ -1,16 +1,20 @@
 //! Process metrics in the Prometheus text format (served at `GET /metrics` by the HTTP
-//! adapter), kept with the `metrics` facade's Prometheus exporter: commands by outcome (counted here, on the command path of the application
-//! layer, whoever issued them), personal-data reads, idempotent replays, the adapter's
-//! responses by status class, plus gauges other components register (bus lag, projector
-//! positions) as render callbacks.
+//! adapter), kept with the `metrics` facade's Prometheus exporter: commands by outcome
+//! (counted here, on the command path of the application layer, whoever issued them),
+//! personal-data reads, idempotent replays, the adapter's responses by status class, plus
+//! what other components record through the facade (relay, partitions, projectors,
+//! deadline engine, group committer, calendar watch) from samplers run just before each
+//! rendering (ADR 0032). Every line of `/metrics` is the exporter's; none is written by hand.
 
 use std::sync::{Arc, RwLock};
 
 use metrics::{Counter, Key, KeyName, Label, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-/// A callback rendering extra metric lines (complete with `# HELP`/`# TYPE`).
-pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
+/// A callback recording a component's values through the `metrics` facade
+/// (`describe_counter!`, `counter!(..).absolute(..)`, `gauge!(..).set(..)`, ...); it runs
+/// just before each rendering with this server's recorder in force (ADR 0032).
+pub type MetricsSampler = Arc<dyn Fn() + Send + Sync>;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,8 @@ impl CommandOutcome {
 
 /// Counters shared by every request, kept in a `metrics` Prometheus recorder of their own
 /// (not the process-global one: several applications may share a test process), whose
-/// exposition `/metrics` serves, followed by what the registered renderers add.
+/// exposition `/metrics` serves; the registered samplers record into the same recorder
+/// (through the facade, with [`Metrics::record`]) just before it renders.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
@@ -62,8 +67,8 @@ pub struct Metrics {
     personal_data_reads: Counter,
     /// Idempotent requests answered from a stored response.
     idempotent_replays: Counter,
-    /// Extra renderers registered by other components.
-    renderers: RwLock<Vec<MetricsRenderer>>,
+    /// Samplers registered by other components.
+    samplers: RwLock<Vec<MetricsSampler>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -128,7 +133,7 @@ impl Metrics {
             conflicts: counter(CONFLICTS, None),
             personal_data_reads: counter(PERSONAL_DATA_READS, None),
             idempotent_replays: counter(IDEMPOTENT_REPLAYS, None),
-            renderers: RwLock::new(Vec::new()),
+            samplers: RwLock::new(Vec::new()),
             recorder,
             handle,
         }
@@ -165,35 +170,34 @@ impl Metrics {
         self.idempotent_replays.increment(1);
     }
 
-    /// Adds a renderer whose output is appended to `/metrics`.
-    pub fn register(&self, renderer: MetricsRenderer) {
-        self.renderers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(renderer);
+    /// Runs `f` with this server's recorder in force: the facade's macros (`counter!`,
+    /// `gauge!`, `describe_*!`) called in it record here, not in the process-global
+    /// recorder (handles they return keep recording here afterwards).
+    pub fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
     }
 
-    /// The Prometheus text exposition of every metric: the recorder's, then the
-    /// registered renderers'.
+    /// Adds a sampler, run (with this server's recorder in force) now and before every
+    /// rendering, so its metrics are shown from the start.
+    pub fn register(&self, sampler: MetricsSampler) {
+        self.record(|| sampler());
+        self.samplers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(sampler);
+    }
+
+    /// The Prometheus text exposition of every metric, after the registered samplers
+    /// recorded their values.
     pub fn render(&self) -> String {
-        // The recorder is kept alive for the handle (it owns the registry).
-        let _ = &self.recorder;
-        let mut out = self.handle.render();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
+        {
+            let samplers = self
+                .samplers
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.record(|| samplers.iter().for_each(|sample| sample()));
         }
-        let renderers = self
-            .renderers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for renderer in renderers.iter() {
-            let extra = renderer();
-            out.push_str(&extra);
-            if !extra.is_empty() && !extra.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-        out
+        self.handle.render()
     }
 }
 
@@ -206,21 +210,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn it_should_count_responses_by_class_and_append_registered_gauges() {
+    fn it_should_count_responses_by_class_and_show_what_samplers_record() {
         let m = Metrics::new();
         m.record_response(201);
         m.record_response(404);
         m.record_response(404);
         m.record_command(CommandOutcome::VersionConflict);
-        m.register(Arc::new(|| {
-            "# TYPE probity_bus_lag gauge\nprobity_bus_lag 3".to_string()
+        let lag = Arc::new(std::sync::atomic::AtomicU64::new(3));
+        let sampled = lag.clone();
+        m.register(Arc::new(move || {
+            metrics::describe_gauge!("probity_bus_lag", "Bus lag.");
+            metrics::gauge!("probity_bus_lag")
+                .set(sampled.load(std::sync::atomic::Ordering::Relaxed) as f64);
         }));
         let text = m.render();
         assert!(text.contains("probity_http_responses_total{class=\"2xx\"} 1\n"));
         assert!(text.contains("probity_http_responses_total{class=\"4xx\"} 2\n"));
         assert!(text.contains("probity_commands_total{outcome=\"version_conflict\"} 1\n"));
         assert!(text.contains("probity_command_conflicts_total 1\n"));
-        assert!(text.ends_with("probity_bus_lag 3\n"));
+        assert!(text.contains("# HELP probity_bus_lag Bus lag.\n"), "{text}");
+        assert!(text.contains("# TYPE probity_bus_lag gauge\n"), "{text}");
+        assert!(text.contains("probity_bus_lag 3\n"), "{text}");
+        lag.store(5, std::sync::atomic::Ordering::Relaxed);
+        assert!(m.render().contains("probity_bus_lag 5\n"));
+    }
+
+    #[test]
+    fn it_should_keep_each_servers_values_apart_in_one_process() {
+        let (one, two) = (Metrics::new(), Metrics::new());
+        for (m, value) in [(&one, 1.0), (&two, 2.0)] {
+            m.register(Arc::new(move || {
+                metrics::gauge!("probity_relay_leader").set(value);
+                metrics::counter!("probity_relay_published_total").absolute(value as u64);
+            }));
+        }
+        one.record_response(200);
+        // The facade outside `record` reaches the process-global recorder, not a server's.
+        metrics::counter!("probity_relay_published_total").increment(10);
+        let (a, b) = (one.render(), two.render());
+        assert!(a.contains("probity_relay_leader 1\n"), "{a}");
+        assert!(b.contains("probity_relay_leader 2\n"), "{b}");
+        assert!(a.contains("probity_relay_published_total 1\n"), "{a}");
+        assert!(b.contains("probity_relay_published_total 2\n"), "{b}");
+        assert!(a.contains("probity_http_responses_total{class=\"2xx\"} 1\n"));
+        assert!(b.contains("probity_http_responses_total{class=\"2xx\"} 0\n"));
     }
 
     #[test]

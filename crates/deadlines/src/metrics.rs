@@ -1,4 +1,5 @@
-//! Counters of one engine, cheap to update and to render for `/metrics`.
+//! Counters of one engine, cheap to update, recorded for `/metrics` through the `metrics`
+//! facade (ADR 0032).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -59,41 +60,47 @@ impl DeadlineMetrics {
         }
     }
 
-    /// Prometheus text exposition of the counters (HELP and TYPE once per metric).
-    pub fn render(&self) -> String {
+    /// Records the counters through the `metrics` facade, into the recorder in force
+    /// (the server's, while it samples before rendering `/metrics`).
+    pub fn record(&self) {
+        use metrics::{counter, describe_counter, describe_gauge, gauge};
         let s = self.snapshot();
-        format!(
-            "# HELP probity_deadline_fired_total Deadline events this server's engine recorded.\n\
-             # TYPE probity_deadline_fired_total counter\n\
-             probity_deadline_fired_total{{action=\"overdue\"}} {}\n\
-             probity_deadline_fired_total{{action=\"due_soon\"}} {}\n\
-             # HELP probity_deadline_settled_total Deadlines the aggregate refused as already done, closed or moved.\n\
-             # TYPE probity_deadline_settled_total counter\n\
-             probity_deadline_settled_total {}\n\
-             # HELP probity_deadline_errors_total Failed deadline actions or reads (retried next tick).\n\
-             # TYPE probity_deadline_errors_total counter\n\
-             probity_deadline_errors_total {}\n\
-             # HELP probity_deadline_ticks_total Ticks of the deadline engine.\n\
-             # TYPE probity_deadline_ticks_total counter\n\
-             probity_deadline_ticks_total {}\n\
-             # HELP probity_deadline_tick_lag_milliseconds How late the last tick started.\n\
-             # TYPE probity_deadline_tick_lag_milliseconds gauge\n\
-             probity_deadline_tick_lag_milliseconds {}\n\
-             # HELP probity_deadline_tick_duration_milliseconds How long the last tick took.\n\
-             # TYPE probity_deadline_tick_duration_milliseconds gauge\n\
-             probity_deadline_tick_duration_milliseconds {}\n\
-             # HELP probity_deadline_last_tick_timestamp_seconds When the last tick ended (Unix time).\n\
-             # TYPE probity_deadline_last_tick_timestamp_seconds gauge\n\
-             probity_deadline_last_tick_timestamp_seconds {}\n",
-            s.fired_overdue,
-            s.fired_due_soon,
-            s.settled,
-            s.errors,
-            s.ticks,
-            s.last_tick_lag_ms,
-            s.last_tick_duration_ms,
-            s.last_tick_unix,
-        )
+        describe_counter!(
+            "probity_deadline_fired_total",
+            "Deadline events this server's engine recorded."
+        );
+        describe_counter!(
+            "probity_deadline_settled_total",
+            "Deadlines the aggregate refused as already done, closed or moved."
+        );
+        describe_counter!(
+            "probity_deadline_errors_total",
+            "Failed deadline actions or reads (retried next tick)."
+        );
+        describe_counter!(
+            "probity_deadline_ticks_total",
+            "Ticks of the deadline engine."
+        );
+        describe_gauge!(
+            "probity_deadline_tick_lag_milliseconds",
+            "How late the last tick started."
+        );
+        describe_gauge!(
+            "probity_deadline_tick_duration_milliseconds",
+            "How long the last tick took."
+        );
+        describe_gauge!(
+            "probity_deadline_last_tick_timestamp_seconds",
+            "When the last tick ended (Unix time)."
+        );
+        counter!("probity_deadline_fired_total", "action" => "overdue").absolute(s.fired_overdue);
+        counter!("probity_deadline_fired_total", "action" => "due_soon").absolute(s.fired_due_soon);
+        counter!("probity_deadline_settled_total").absolute(s.settled);
+        counter!("probity_deadline_errors_total").absolute(s.errors);
+        counter!("probity_deadline_ticks_total").absolute(s.ticks);
+        gauge!("probity_deadline_tick_lag_milliseconds").set(s.last_tick_lag_ms as f64);
+        gauge!("probity_deadline_tick_duration_milliseconds").set(s.last_tick_duration_ms as f64);
+        gauge!("probity_deadline_last_tick_timestamp_seconds").set(s.last_tick_unix as f64);
     }
 }
 
@@ -105,8 +112,13 @@ mod tests {
     fn every_metric_is_declared_once_and_sampled() {
         let m = DeadlineMetrics::default();
         m.fired_overdue.store(3, Ordering::Relaxed);
-        let text = m.render();
+        let server = probity_app::Metrics::new();
+        server.record(|| m.record());
+        m.ticks.store(2, Ordering::Relaxed);
+        server.record(|| m.record());
+        let text = server.render();
         assert!(text.contains("probity_deadline_fired_total{action=\"overdue\"} 3\n"));
+        assert!(text.contains("probity_deadline_ticks_total 2\n"), "{text}");
         for name in [
             "probity_deadline_fired_total",
             "probity_deadline_settled_total",

@@ -79,7 +79,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Auth;
 pub use error::ApiError;
 pub use probity_app::{
-    count_tokens, create_token, Clock, CommandOutcome, Metrics, MetricsRenderer, Role, TokenError,
+    count_tokens, create_token, Clock, CommandOutcome, Metrics, MetricsSampler, Role, TokenError,
 };
 
 /// Settings of the HTTP layer.

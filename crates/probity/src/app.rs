@@ -151,7 +151,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         .collect();
 
     // The bus: NATS JetStream with the relay, or the in-process bus.
-    let mut renderers: Vec<probity_app::MetricsRenderer> = Vec::new();
+    let mut samplers: Vec<probity_app::MetricsSampler> = Vec::new();
     let mut feeds = Vec::new();
     let nats = match &settings.nats_url {
         Some(url) => {
@@ -173,7 +173,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                 .await
                 .context("creating the JetStream streams")?;
             let relay = probity_bus::Relay::new(log.clone(), js.clone(), cfg.clone());
-            renderers.push(relay_renderer(relay.metrics()));
+            samplers.push(relay_sampler(relay.metrics()));
             let token = shutdown.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(error) = relay.run(token).await {
@@ -194,7 +194,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                     probity_bus::PartitionedProjection::new(db.clone(), js.clone(), cfg, shared)
                         .with_consumer_options(bus.consumer_options())
                         .with_lease_options(bus.lease_options());
-                renderers.push(partitions_renderer(partitioned.metrics()));
+                samplers.push(partitions_sampler(partitioned.metrics()));
                 let token = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = partitioned.run(token).await {
@@ -301,7 +301,7 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             },
         );
         let metrics = engine.metrics();
-        renderers.push(Arc::new(move || metrics.render()));
+        samplers.push(Arc::new(move || metrics.record()));
         tasks.push(tokio::spawn(engine.run(shutdown.clone())));
     }
 
@@ -318,9 +318,9 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             shutdown.clone(),
         )));
         let watch = schedule_watch.clone();
-        renderers.push(Arc::new(move || watch.render()));
+        samplers.push(Arc::new(move || watch.record()));
         let db = db.clone();
-        renderers.push(Arc::new(move || db.group_commit_stats().render()));
+        samplers.push(Arc::new(move || db.group_commit_stats().record()));
     }
 
     let readiness = Arc::new(Readiness {
@@ -380,9 +380,9 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         readiness,
         assessment: settings.policy.assessment.clone(),
     });
-    renderers.push(projectors_renderer(feeds));
-    for renderer in renderers {
-        state.metrics.register(renderer);
+    samplers.push(projectors_sampler(feeds));
+    for sampler in samplers {
+        state.metrics.register(sampler);
     }
     // The JSON API, Open311 GeoReport v2 under /open311/v2/ and the pages at / over the
     // same state (the API's router keeps the fallback: a path of none is its 404).
@@ -495,114 +495,108 @@ impl probity_http::Readiness for Readiness {
     }
 }
 
-/// Prometheus text for the relay's counters.
-fn relay_renderer(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::MetricsRenderer {
+/// Records the relay's counters and gauges through the `metrics` facade (ADR 0032).
+fn relay_sampler(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::MetricsSampler {
+    use ::metrics::{counter, describe_counter, describe_gauge, gauge};
     Arc::new(move || {
+        describe_counter!(
+            "probity_relay_published_total",
+            "Events the relay published to JetStream."
+        );
+        describe_counter!(
+            "probity_relay_duplicates_total",
+            "Re-publishes JetStream recognised as duplicates."
+        );
+        describe_counter!("probity_relay_errors_total", "Failed relay batches.");
+        describe_gauge!(
+            "probity_relay_checkpoint_position",
+            "Global position of the relay checkpoint."
+        );
+        describe_gauge!(
+            "probity_relay_lag_milliseconds",
+            "Recording-to-ack time of the last published event."
+        );
+        describe_gauge!(
+            "probity_relay_leader",
+            "1 when this server's relay holds the lock."
+        );
         let s = metrics.snapshot();
-        format!(
-            "# HELP probity_relay_published_total Events the relay published to JetStream.\n\
-             # TYPE probity_relay_published_total counter\n\
-             probity_relay_published_total {}\n\
-             # HELP probity_relay_duplicates_total Re-publishes JetStream recognised as duplicates.\n\
-             # TYPE probity_relay_duplicates_total counter\n\
-             probity_relay_duplicates_total {}\n\
-             # HELP probity_relay_errors_total Failed relay batches.\n\
-             # TYPE probity_relay_errors_total counter\n\
-             probity_relay_errors_total {}\n\
-             # HELP probity_relay_checkpoint_position Global position of the relay checkpoint.\n\
-             # TYPE probity_relay_checkpoint_position gauge\n\
-             probity_relay_checkpoint_position {}\n\
-             # HELP probity_relay_lag_milliseconds Recording-to-ack time of the last published event.\n\
-             # TYPE probity_relay_lag_milliseconds gauge\n\
-             probity_relay_lag_milliseconds {}\n\
-             # HELP probity_relay_leader 1 when this server's relay holds the lock.\n\
-             # TYPE probity_relay_leader gauge\n\
-             probity_relay_leader {}\n",
-            s.published,
-            s.duplicates,
-            s.errors,
-            s.last_checkpoint.position,
-            s.last_lag_ms,
-            u8::from(s.leader)
-        )
+        counter!("probity_relay_published_total").absolute(s.published);
+        counter!("probity_relay_duplicates_total").absolute(s.duplicates);
+        counter!("probity_relay_errors_total").absolute(s.errors);
+        gauge!("probity_relay_checkpoint_position").set(s.last_checkpoint.position as f64);
+        gauge!("probity_relay_lag_milliseconds").set(s.last_lag_ms as f64);
+        gauge!("probity_relay_leader").set(f64::from(u8::from(s.leader)));
     })
 }
 
-/// Prometheus text for the partition leases of this server (ADR 0026).
-fn partitions_renderer(metrics: Arc<probity_bus::LeaseMetrics>) -> probity_app::MetricsRenderer {
+/// Records the partition leases of this server (ADR 0026) through the `metrics` facade.
+fn partitions_sampler(metrics: Arc<probity_bus::LeaseMetrics>) -> probity_app::MetricsSampler {
+    use ::metrics::{counter, describe_counter, describe_gauge, gauge};
     use std::sync::atomic::Ordering;
     Arc::new(move || {
-        format!(
-            "# HELP probity_partitions_held Projection partitions this server consumes.\n\
-             # TYPE probity_partitions_held gauge\n\
-             probity_partitions_held {}\n\
-             # HELP probity_partition_members Live servers sharing the projection partitions.\n\
-             # TYPE probity_partition_members gauge\n\
-             probity_partition_members {}\n\
-             # HELP probity_partitions_acquired_total Partitions this server took.\n\
-             # TYPE probity_partitions_acquired_total counter\n\
-             probity_partitions_acquired_total {}\n\
-             # HELP probity_partitions_released_total Partitions this server handed back or lost.\n\
-             # TYPE probity_partitions_released_total counter\n\
-             probity_partitions_released_total {}\n",
-            metrics.held.load(Ordering::Relaxed),
-            metrics.members.load(Ordering::Relaxed),
-            metrics.acquired.load(Ordering::Relaxed),
-            metrics.released.load(Ordering::Relaxed),
-        )
+        describe_gauge!(
+            "probity_partitions_held",
+            "Projection partitions this server consumes."
+        );
+        describe_gauge!(
+            "probity_partition_members",
+            "Live servers sharing the projection partitions."
+        );
+        describe_counter!(
+            "probity_partitions_acquired_total",
+            "Partitions this server took."
+        );
+        describe_counter!(
+            "probity_partitions_released_total",
+            "Partitions this server handed back or lost."
+        );
+        gauge!("probity_partitions_held").set(metrics.held.load(Ordering::Relaxed) as f64);
+        gauge!("probity_partition_members").set(metrics.members.load(Ordering::Relaxed) as f64);
+        counter!("probity_partitions_acquired_total")
+            .absolute(metrics.acquired.load(Ordering::Relaxed));
+        counter!("probity_partitions_released_total")
+            .absolute(metrics.released.load(Ordering::Relaxed));
     })
 }
 
-/// Prometheus text for the projector feeds' counters: each metric's HELP and TYPE once,
-/// then one sample per projector.
-fn projectors_renderer(
+/// Records the projector feeds' counters through the `metrics` facade, one series per
+/// projector (label `projector`).
+fn projectors_sampler(
     feeds: Vec<(&'static str, Arc<probity_bus::ProjectorMetrics>)>,
-) -> probity_app::MetricsRenderer {
+) -> probity_app::MetricsSampler {
+    use ::metrics::{counter, describe_counter, describe_gauge, gauge};
     Arc::new(move || {
-        let stats: Vec<_> = feeds
-            .iter()
-            .map(|(name, m)| (*name, m.snapshot()))
-            .collect();
-        let mut out = String::new();
-        type Pick = fn(&probity_bus::ProjectorStats) -> i64;
-        let metrics: [(&str, &str, &str, Pick); 5] = [
-            (
-                "probity_projector_applied_total",
-                "Events that changed a view.",
-                "counter",
-                |s| s.applied as i64,
-            ),
-            (
-                "probity_projector_redelivered_total",
-                "Redeliveries already applied.",
-                "counter",
-                |s| s.already_applied as i64,
-            ),
-            (
-                "probity_projector_gaps_total",
-                "Events that arrived before their predecessor.",
-                "counter",
-                |s| s.gaps as i64,
-            ),
-            (
-                "probity_projector_errors_total",
-                "Projector or transport errors.",
-                "counter",
-                |s| s.errors as i64,
-            ),
-            (
-                "probity_projector_lag_milliseconds",
-                "Recording-to-handling time of the last event.",
-                "gauge",
-                |s| s.last_lag_ms,
-            ),
-        ];
-        for (metric, help, kind, pick) in metrics {
-            out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} {kind}\n"));
-            for (name, s) in &stats {
-                out.push_str(&format!("{metric}{{projector=\"{name}\"}} {}\n", pick(s)));
-            }
+        describe_counter!(
+            "probity_projector_applied_total",
+            "Events that changed a view."
+        );
+        describe_counter!(
+            "probity_projector_redelivered_total",
+            "Redeliveries already applied."
+        );
+        describe_counter!(
+            "probity_projector_gaps_total",
+            "Events that arrived before their predecessor."
+        );
+        describe_counter!(
+            "probity_projector_errors_total",
+            "Projector or transport errors."
+        );
+        describe_gauge!(
+            "probity_projector_lag_milliseconds",
+            "Recording-to-handling time of the last event."
+        );
+        for (name, m) in &feeds {
+            let s = m.snapshot();
+            let name = *name;
+            counter!("probity_projector_applied_total", "projector" => name).absolute(s.applied);
+            counter!("probity_projector_redelivered_total", "projector" => name)
+                .absolute(s.already_applied);
+            counter!("probity_projector_gaps_total", "projector" => name).absolute(s.gaps);
+            counter!("probity_projector_errors_total", "projector" => name).absolute(s.errors);
+            gauge!("probity_projector_lag_milliseconds", "projector" => name)
+                .set(s.last_lag_ms as f64);
         }
-        out
     })
 }

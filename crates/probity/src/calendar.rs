@@ -121,6 +121,9 @@ pub const SCHEDULE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::fr
 pub struct ScheduleWatchState {
     /// The missing year and the warning about it, while one is missing.
     current: std::sync::Mutex<Option<(i32, String)>>,
+    /// The years whose gauge was shown at 1 (set back to 0 once in force: the recorder
+    /// keeps a series once shown).
+    shown: std::sync::Mutex<std::collections::BTreeSet<i32>>,
 }
 
 impl ScheduleWatchState {
@@ -132,27 +135,35 @@ impl ScheduleWatchState {
             .and_then(|w| w.as_ref().map(|(_, text)| text.clone()))
     }
 
-    /// Prometheus text: `probity_calendar_schedule_missing{year}` is 1 while a schedule the
-    /// servers need is not in force.
-    pub fn render(&self) -> String {
+    /// Records the gauge through the `metrics` facade, into the recorder in force (the
+    /// server's, while it samples before rendering `/metrics`; ADR 0032):
+    /// `probity_calendar_schedule_missing{year}` is 1 while a schedule the servers need is
+    /// not in force; without a label it is 0 while none was ever missing.
+    pub fn record(&self) {
+        const NAME: &str = "probity_calendar_schedule_missing";
+        metrics::describe_gauge!(
+            NAME,
+            "1 while an official holiday schedule the servers need (this year, or next year from December) is not in force."
+        );
         let year = self
             .current
             .lock()
             .ok()
-            .and_then(|w| w.as_ref().map(|(year, _)| *year))
-            .unwrap_or(0);
-        let mut out = String::from(
-            "# HELP probity_calendar_schedule_missing 1 while an official holiday schedule the servers need (this year, or next year from December) is not in force.\n\
-             # TYPE probity_calendar_schedule_missing gauge\n",
-        );
-        if year == 0 {
-            out.push_str("probity_calendar_schedule_missing 0\n");
-        } else {
-            out.push_str(&format!(
-                "probity_calendar_schedule_missing{{year=\"{year}\"}} 1\n"
-            ));
+            .and_then(|w| w.as_ref().map(|(year, _)| *year));
+        let mut shown = self
+            .shown
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(year) = year {
+            shown.insert(year);
         }
-        out
+        if shown.is_empty() {
+            metrics::gauge!(NAME).set(0.0);
+        }
+        for shown in shown.iter() {
+            let missing = if Some(*shown) == year { 1.0 } else { 0.0 };
+            metrics::gauge!(NAME, "year" => shown.to_string()).set(missing);
+        }
     }
 
     fn set(&self, warning: Option<(i32, String)>) {
@@ -271,15 +282,25 @@ mod tests {
     #[test]
     fn the_gauge_names_the_missing_year() {
         let state = ScheduleWatchState::default();
-        assert!(state
-            .render()
-            .contains("probity_calendar_schedule_missing 0"));
+        let server = probity_app::Metrics::new();
+        let render = || {
+            server.record(|| state.record());
+            server.render()
+        };
+        assert!(render().contains("probity_calendar_schedule_missing 0\n"));
         state.set(Some((2027, "load it".into())));
-        assert!(state
-            .render()
-            .contains("probity_calendar_schedule_missing{year=\"2027\"} 1"));
+        assert!(render().contains("probity_calendar_schedule_missing{year=\"2027\"} 1\n"));
         assert_eq!(state.warning().as_deref(), Some("load it"));
         state.set(None);
         assert_eq!(state.warning(), None);
+        let text = render();
+        assert!(
+            text.contains("probity_calendar_schedule_missing{year=\"2027\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("probity_calendar_schedule_missing{year=\"2027\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -152,23 +152,26 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupStats {
-    /// Prometheus text of the counters.
-    pub fn render(&self) -> String {
+    /// Records the counters through the `metrics` facade, into the recorder in force
+    /// (the server's, while it samples before rendering `/metrics`; ADR 0032).
+    pub fn record(&self) {
+        use metrics::{counter, describe_counter};
         use std::sync::atomic::Ordering::Relaxed;
-        format!(
-            "# HELP probity_group_commit_batches_total Transactions the group committer wrote (rewrites after a conflict included).\n\
-             # TYPE probity_group_commit_batches_total counter\n\
-             probity_group_commit_batches_total {}\n\
-             # HELP probity_group_commit_appends_total Commands whose events the group committer committed.\n\
-             # TYPE probity_group_commit_appends_total counter\n\
-             probity_group_commit_appends_total {}\n\
-             # HELP probity_group_commit_conflicts_total Appends refused as optimistic-lock conflicts (then retried by their command).\n\
-             # TYPE probity_group_commit_conflicts_total counter\n\
-             probity_group_commit_conflicts_total {}\n",
-            self.batches.load(Relaxed),
-            self.appends.load(Relaxed),
-            self.conflicts.load(Relaxed),
-        )
+        describe_counter!(
+            "probity_group_commit_batches_total",
+            "Transactions the group committer wrote (rewrites after a conflict included)."
+        );
+        describe_counter!(
+            "probity_group_commit_appends_total",
+            "Commands whose events the group committer committed."
+        );
+        describe_counter!(
+            "probity_group_commit_conflicts_total",
+            "Appends refused as optimistic-lock conflicts (then retried by their command)."
+        );
+        counter!("probity_group_commit_batches_total").absolute(self.batches.load(Relaxed));
+        counter!("probity_group_commit_appends_total").absolute(self.appends.load(Relaxed));
+        counter!("probity_group_commit_conflicts_total").absolute(self.conflicts.load(Relaxed));
     }
 }
 

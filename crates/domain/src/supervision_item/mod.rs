@@ -311,14 +311,14 @@ pub enum SupervisionItemCommand {
     },
     /// Grant the pending extension request (supervisor or admin).
     ApproveSupervisionExtension {
-        /// The supervisor's note.
+        /// The supervisor's note (may be blank).
         note: String,
         /// When.
         at: DateTime<Utc>,
     },
     /// Refuse the pending extension request (supervisor or admin).
     DenySupervisionExtension {
-        /// The supervisor's note.
+        /// The supervisor's note (may be blank).
         note: String,
         /// When.
         at: DateTime<Utc>,
@@ -563,6 +563,17 @@ impl From<(&'static str, String)> for SupervisionItemError {
     }
 }
 
+/// A supervisor's note: optional, at most [`TEXT_MAX_CHARS`].
+fn check_note(note: &str) -> Result<(), SupervisionItemError> {
+    if note.chars().count() > TEXT_MAX_CHARS {
+        return Err(SupervisionItemError::Invalid {
+            field: "note",
+            message: format!("must be at most {TEXT_MAX_CHARS} characters"),
+        });
+    }
+    Ok(())
+}
+
 fn registered(unit_registered: bool) -> Result<(), SupervisionItemError> {
     if unit_registered {
         Ok(())
@@ -753,7 +764,7 @@ impl SupervisionItem {
                 let asked = self
                     .pending_extension
                     .ok_or(SupervisionItemError::NoExtensionPending)?;
-                check_text("note", &note, TEXT_MAX_CHARS)?;
+                check_note(&note)?;
                 // The bound of the policy in force now (it may have changed since the request).
                 let months = self.within_limit(limits, asked)?;
                 let Some(from) = self.counted_from else {
@@ -772,7 +783,7 @@ impl SupervisionItem {
                 if self.pending_extension.is_none() {
                     return Err(SupervisionItemError::NoExtensionPending);
                 }
-                check_text("note", &note, TEXT_MAX_CHARS)?;
+                check_note(&note)?;
                 Ok(vec![SupervisionItemEvent::SupervisionExtensionDenied {
                     note: note.trim().to_string(),
                     at,

@@ -1039,3 +1039,28 @@ fn a_second_handling_is_not_extended() {
         .when(request_extension(unit_a(), 1, "2026-07-10 10:00"))
         .then_expect_error(SupervisionItemError::RehandlingNotExtended);
 }
+
+#[test]
+fn an_extension_is_denied_without_a_note_but_not_with_one_too_long() {
+    let given = vec![npc_assigned(), extension_requested(3, "2026-05-01 10:00")];
+    item()
+        .given(given.clone())
+        .when(SupervisionItemCommand::DenySupervisionExtension {
+            note: String::new(),
+            at: at("2026-05-02 10:00"),
+        })
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionExtensionDenied {
+            note: String::new(),
+            at: at("2026-05-02 10:00"),
+        }]);
+    item()
+        .given(given)
+        .when(SupervisionItemCommand::ApproveSupervisionExtension {
+            note: "长".repeat(TEXT_MAX_CHARS + 1),
+            at: at("2026-05-02 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "note",
+            message: format!("must be at most {TEXT_MAX_CHARS} characters"),
+        });
+}

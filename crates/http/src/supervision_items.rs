@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
 use crate::complaints::page_limit;
-use crate::complaints::NoteBody;
+use crate::complaints::{NoteBody, MAX_TEXT_CHARS};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson, RequestCtx};
 use crate::problems::{Denied, InvalidDue, Unprocessable, VerbProblems};
@@ -25,6 +25,7 @@ use crate::resource::{
     check_choice, document_view, parse_code, respond, text_bodies, verbs, Creation, DocAnswer, Verb,
 };
 use crate::AppState;
+use probity_app::validate::check_length;
 
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -281,6 +282,7 @@ verbs! {
     |v, body: OptionalJson<NoteBody>| {
         v.require(&[Role::Supervisor, Role::Admin])?;
         let OptionalJson(NoteBody { note }) = body;
+        check_length("note", &note, MAX_TEXT_CHARS)?;
         run(&v, SupervisionItemCommand::ApproveSupervisionExtension { note, at: v.now() }).await
     }
 
@@ -289,6 +291,7 @@ verbs! {
     |v, body: OptionalJson<NoteBody>| {
         v.require(&[Role::Supervisor, Role::Admin])?;
         let OptionalJson(NoteBody { note }) = body;
+        check_length("note", &note, MAX_TEXT_CHARS)?;
         run(&v, SupervisionItemCommand::DenySupervisionExtension { note, at: v.now() }).await
     }
 

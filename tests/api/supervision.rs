@@ -419,6 +419,17 @@ async fn an_approved_extension_moves_the_due_day_on_the_board(mode: Mode) {
     board_shows(&app, &[(&id, "2026-06-11")]).await;
     let verb = |v: &str| format!("/api/v1/supervision-items/{id}/{v}");
     let ask = |months: u32| json!({"months": months, "reason": "涉及多个部门，需联合调研"});
+    let spec = app.get("/api/v1/openapi.json", &app.intake).await;
+    let paths = spec.assert_ok()["paths"].as_object().unwrap().clone();
+    for v in [
+        "request-extension",
+        "approve-extension",
+        "deny-extension",
+        "return-for-rehandling",
+    ] {
+        let path = format!("/api/v1/supervision-items/{{id}}/{v}");
+        assert!(paths.contains_key(&path), "{path} is not documented");
+    }
 
     // Only the assigned unit's handler asks, for 1 to 3 months, with a reason.
     app.post(&verb("request-extension"), &app.handler_a, &ask(3))

@@ -1,7 +1,8 @@
 //! Supervision items through the API (issue 11 item 1): assigned with a reply due day
 //! counted in calendar months, on the supervisors' board, overdue by itself once the
 //! server's clock passes the due day and escalated (督办) exactly once by the deadline
-//! engine; replied late, rated, reassigned; on Postgres + NATS and embedded.
+//! engine; replied late, rated, reassigned; extended (延期) and handled a second time
+//! (再办理) after a dissatisfied rating; on Postgres + NATS and embedded.
 
 use chrono::NaiveDate;
 use probity_tests::{
@@ -13,6 +14,8 @@ crate::both_modes!(
     a_supervision_item_becomes_overdue_by_itself_and_is_escalated_once,
     bad_input_and_wrong_roles_on_supervision_items_get_stable_problem_codes,
     the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2,
+    an_approved_extension_moves_the_due_day_on_the_board,
+    a_dissatisfied_item_is_handled_again_goes_overdue_and_is_escalated_once,
 );
 
 /// A valid unified social credit code no test registers.
@@ -383,4 +386,322 @@ async fn the_on_time_reply_rate_counts_in_the_assessment_from_formula_version_2(
         .get("/api/v1/assessments?period=2026", &app.supervisor)
         .await;
     assert_eq!(old.assert_ok()["formula"]["version"], 1);
+}
+
+/// The board's `supervision_reply` entries of UNIT_B, once they are exactly `expected`
+/// (case id, due day).
+async fn board_shows(app: &TestApp, expected: &[(&str, &str)]) {
+    app.eventually(
+        &format!("/api/v1/deadlines?kind=supervision_reply&unit={UNIT_B}"),
+        &app.supervisor,
+        |b| {
+            b["items"].as_array().is_some_and(|items| {
+                items.len() == expected.len()
+                    && expected.iter().all(|(id, due)| {
+                        items
+                            .iter()
+                            .any(|i| i["case_id"] == *id && i["due"] == *due)
+                    })
+            })
+        },
+    )
+    .await;
+}
+
+async fn an_approved_extension_moves_the_due_day_on_the_board(mode: Mode) {
+    // The server's clock reads Wed 11 Mar 2026 (PINNED_AT).
+    let app = spawn_app(mode).await;
+    register_subjects(&app).await;
+    // An NPC proposal to the department: due Thu 11 Jun 2026.
+    let npc = assign(&app, &app.supervisor, "npc_proposal", UNIT_B).await;
+    let id = npc["id"].as_str().unwrap().to_string();
+    assert_eq!(day(&npc["due"]), date("2026-06-11"));
+    board_shows(&app, &[(&id, "2026-06-11")]).await;
+    let verb = |v: &str| format!("/api/v1/supervision-items/{id}/{v}");
+    let ask = |months: u32| json!({"months": months, "reason": "涉及多个部门，需联合调研"});
+    let spec = app.get("/api/v1/openapi.json", &app.intake).await;
+    let paths = spec.assert_ok()["paths"].as_object().unwrap().clone();
+    for v in [
+        "request-extension",
+        "approve-extension",
+        "deny-extension",
+        "return-for-rehandling",
+    ] {
+        let path = format!("/api/v1/supervision-items/{{id}}/{v}");
+        assert!(paths.contains_key(&path), "{path} is not documented");
+    }
+
+    // Only the assigned unit's handler asks, for 1 to 3 months, with a reason.
+    app.post(&verb("request-extension"), &app.handler_a, &ask(3))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(&verb("request-extension"), &app.supervisor, &ask(3))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(&verb("request-extension"), &app.handler_b, &ask(4))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.post(
+        &verb("request-extension"),
+        &app.handler_b,
+        &json!({"months": 1, "reason": " "}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    // Nothing to decide yet.
+    app.post(&verb("approve-extension"), &app.supervisor, &json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+
+    let r = app
+        .post(&verb("request-extension"), &app.handler_b, &ask(3))
+        .await;
+    assert_eq!(r.assert_ok()["extension_requested"]["months"], 3);
+    assert_eq!(day(&r.body["due"]), date("2026-06-11"));
+    app.post(&verb("request-extension"), &app.handler_b, &ask(1))
+        .await
+        .assert_problem(409, "invalid_transition");
+    // A handler does not decide.
+    app.post(&verb("approve-extension"), &app.handler_b, &json!({}))
+        .await
+        .assert_problem(403, "forbidden");
+    // Approved: six months from the assignment, Fri 11 Sep 2026; the board follows.
+    let r = app
+        .post(
+            &verb("approve-extension"),
+            &app.supervisor,
+            &json!({"note": "涉及面广，同意延期"}),
+        )
+        .await;
+    assert_eq!(r.assert_ok()["months"], 6);
+    assert_eq!(day(&r.body["due"]), date("2026-09-11"));
+    assert_eq!(r.body["extension_requested"], Value::Null);
+    assert_eq!(r.body["extensions"][0]["decision"], "approved");
+    assert_eq!(r.body["extensions"][0]["due"], "2026-09-11");
+    board_shows(&app, &[(&id, "2026-09-11")]).await;
+    // Six months is the NPC bound: no further extension.
+    app.post(&verb("request-extension"), &app.handler_b, &ask(1))
+        .await
+        .assert_problem(422, "validation_failed");
+
+    // A procuratorial suggestion is not extended by default; a CPPCC motion's request
+    // may be denied, and its due day stands.
+    let proc = assign(&app, &app.supervisor, "procuratorial_suggestion", UNIT_B).await;
+    let proc_id = proc["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/api/v1/supervision-items/{proc_id}/request-extension"),
+        &app.handler_b,
+        &ask(1),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let motion = assign(&app, &app.supervisor, "cppcc_motion", UNIT_B).await;
+    let motion_id = motion["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/api/v1/supervision-items/{motion_id}/request-extension"),
+        &app.handler_b,
+        &ask(2),
+    )
+    .await
+    .assert_ok();
+    let r = app
+        .post(
+            &format!("/api/v1/supervision-items/{motion_id}/deny-extension"),
+            &app.supervisor,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.assert_ok()["extensions"][0]["decision"], "denied");
+    assert_eq!(day(&r.body["due"]), date("2026-06-11"));
+    assert_eq!(r.body["months"], 3);
+
+    // On Fri 12 Jun 2026 the motion is overdue and the extended proposal is not.
+    let backing = app.backing.clone();
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    let app = start_on(backing, dir, offset_to(at("2026-06-12T10:00:00+08:00"))).await;
+    let v = app
+        .eventually(
+            &format!("/api/v1/supervision-items/{motion_id}"),
+            &app.supervisor,
+            |b| b["escalations"].as_array().is_some_and(|e| !e.is_empty()),
+        )
+        .await;
+    assert_eq!(v["escalations"], json!(["2026-06-11"]));
+    let overdue = app
+        .get("/api/v1/supervision-items?overdue=true", &app.supervisor)
+        .await;
+    let ids: Vec<&str> = overdue.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert!(ids.contains(&motion_id.as_str()), "{}", overdue.body);
+    assert!(ids.contains(&proc_id.as_str()), "{}", overdue.body);
+    assert!(!ids.contains(&id.as_str()), "{}", overdue.body);
+    let v = app
+        .get(&format!("/api/v1/supervision-items/{id}"), &app.supervisor)
+        .await;
+    assert_eq!(v.assert_ok()["overdue"], false);
+    assert_eq!(v.body["escalations"], json!([]));
+    // Replied by the extended due day: on time.
+    let r = app
+        .post(
+            &verb("reply"),
+            &app.handler_b,
+            &json!({"text": "已联合调研并答复代表"}),
+        )
+        .await;
+    assert_eq!(r.assert_ok()["replied_on_time"], true);
+}
+
+async fn a_dissatisfied_item_is_handled_again_goes_overdue_and_is_escalated_once(mode: Mode) {
+    // The server's clock reads Wed 11 Mar 2026 (PINNED_AT).
+    let app = spawn_app(mode).await;
+    register_subjects(&app).await;
+    let item = assign(&app, &app.supervisor, "judicial_suggestion", UNIT_B).await;
+    let id = item["id"].as_str().unwrap().to_string();
+    let verb = |v: &str| format!("/api/v1/supervision-items/{id}/{v}");
+    let objections = json!({"reason": "法院认为整改措施未落实"});
+    let r = app
+        .post(
+            &verb("reply"),
+            &app.handler_b,
+            &json!({"text": "已修订执法程序规定"}),
+        )
+        .await;
+    assert_eq!(r.assert_ok()["replied_on_time"], true);
+    // Not rated yet: not returned.
+    app.post(&verb("return-for-rehandling"), &app.supervisor, &objections)
+        .await
+        .assert_problem(409, "invalid_transition");
+    app.post(
+        &verb("satisfaction"),
+        &app.supervisor,
+        &json!({"satisfaction": "dissatisfied"}),
+    )
+    .await
+    .assert_ok();
+    board_shows(&app, &[]).await;
+    // Only a supervisor or an administrator returns it, with the objections.
+    app.post(&verb("return-for-rehandling"), &app.handler_b, &objections)
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        &verb("return-for-rehandling"),
+        &app.supervisor,
+        &json!({"reason": ""}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    // Returned: the unit owes a second reply within a month, by Mon 13 Apr 2026 (11 Apr
+    // is a Saturday); it is on the board again.
+    let r = app
+        .post(&verb("return-for-rehandling"), &app.supervisor, &objections)
+        .await;
+    let v = r.assert_ok();
+    assert_eq!(v["status"], "assigned");
+    assert_eq!(v["handling"], 2);
+    assert_eq!(v["months"], 1);
+    assert_eq!(day(&v["due"]), date("2026-04-13"));
+    assert_eq!(v["reply"], Value::Null);
+    assert_eq!(v["earlier_handlings"][0]["replied_on_time"], true);
+    assert_eq!(v["earlier_handlings"][0]["satisfaction"], "dissatisfied");
+    assert_eq!(v["earlier_handlings"][0]["due"], "2026-05-11");
+    board_shows(&app, &[(&id, "2026-04-13")]).await;
+    // A second handling is not extended.
+    app.post(
+        &verb("request-extension"),
+        &app.handler_b,
+        &json!({"months": 1, "reason": "需要更多时间"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+
+    // Tue 14 Apr 2026: overdue, escalated by the engine by itself, once.
+    let backing = app.backing.clone();
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    let app = start_on(backing, dir, offset_to(at("2026-04-14T10:00:00+08:00"))).await;
+    let v = app
+        .eventually(
+            &format!("/api/v1/supervision-items/{id}"),
+            &app.supervisor,
+            |b| b["escalations"].as_array().is_some_and(|e| !e.is_empty()),
+        )
+        .await;
+    assert_eq!(v["overdue"], true, "{v}");
+    assert_eq!(v["escalations"], json!(["2026-04-13"]));
+    let version = v["version"].clone();
+    // Several ticks later (1 s each), still one escalation and one event.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let v = app
+        .get(&format!("/api/v1/supervision-items/{id}"), &app.supervisor)
+        .await;
+    assert_eq!(v.assert_ok()["escalations"], json!(["2026-04-13"]));
+    assert_eq!(v.body["version"], version);
+    let history = app
+        .get(
+            &format!("/api/v1/history/supervision_item/{id}"),
+            &app.auditor,
+        )
+        .await;
+    let types: Vec<String> = history.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "SupervisionItemAssigned",
+            "SupervisionItemReplied",
+            "SupervisionSatisfactionRecorded",
+            "SupervisionItemReturnedForRehandling",
+            "SupervisionReplyOverdue"
+        ],
+        "{}",
+        history.body
+    );
+    // The assessment keeps the first (on-time) reply and counts the second handling,
+    // unanswered past its due day, as late.
+    app.eventually("/api/v1/assessments?period=2026", &app.supervisor, |b| {
+        b["items"].as_array().is_some_and(|items| {
+            items.iter().any(|i| {
+                i["code"] == UNIT_B
+                    && i["total"]["supervision_item_replies"]["on_time"] == 1
+                    && i["total"]["supervision_item_replies"]["late"] == 1
+            })
+        })
+    })
+    .await;
+
+    // The second reply, late, with its own flag; rated dissatisfied again, it is not
+    // returned a third time.
+    let r = app
+        .post(
+            &verb("reply"),
+            &app.handler_b,
+            &json!({"text": "已落实整改措施"}),
+        )
+        .await;
+    assert_eq!(r.assert_ok()["replied_on_time"], false);
+    assert_eq!(r.body["earlier_handlings"][0]["replied_on_time"], true);
+    assert_eq!(r.body["overdue"], false);
+    board_shows(&app, &[]).await;
+    app.post(
+        &verb("satisfaction"),
+        &app.supervisor,
+        &json!({"satisfaction": "dissatisfied"}),
+    )
+    .await
+    .assert_ok();
+    app.post(&verb("return-for-rehandling"), &app.supervisor, &objections)
+        .await
+        .assert_problem(409, "invalid_transition");
 }

@@ -620,6 +620,15 @@ fn supervision_item(e: SupervisionItemError) -> ApiError {
             ApiError::field(field, "invalid", message)
         }
         SupervisionItemError::Calendar(c) => calendar(c),
+        SupervisionItemError::ExtensionTooLate
+        | SupervisionItemError::ExtensionPending
+        | SupervisionItemError::NoExtensionPending
+        | SupervisionItemError::RehandlingNotExtended
+        | SupervisionItemError::NotDissatisfied
+        | SupervisionItemError::AlreadyRehandled => ApiError::InvalidTransition(e.to_string()),
+        SupervisionItemError::ExtensionBeyondLimit { .. } => {
+            ApiError::field("months", "out_of_range", e.to_string())
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! must reply (supervisor or admin), replied to by a handler of that unit, the proposer's
 //! satisfaction recorded, reassigned while unanswered; the list and one item. Their
 //! reply deadline is on the supervisors' board and escalated by the deadline engine.
+//! A complex item's unit asks for an extension (延期) that a supervisor approves or denies;
+//! an item rated `dissatisfied` is returned to its unit for a second handling (再办理).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,13 +17,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Auth, Role};
 use crate::complaints::page_limit;
+use crate::complaints::{NoteBody, MAX_TEXT_CHARS};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, RequestCtx};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson, RequestCtx};
 use crate::problems::{Denied, InvalidDue, Unprocessable, VerbProblems};
 use crate::resource::{
     check_choice, document_view, parse_code, respond, text_bodies, verbs, Creation, DocAnswer, Verb,
 };
 use crate::AppState;
+use probity_app::validate::check_length;
 
 /// The routes of this module (under `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -83,7 +87,31 @@ pub struct ReassignBody {
     pub reason: String,
 }
 
+/// `request-extension` of a supervision item.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionExtensionBody {
+    /// Calendar months asked for (1 to 3); the total from the assignment is bounded per
+    /// kind (`[integrity.supervision]`, an NPC proposal 6 months by default).
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
+    #[schema(minimum = 1, maximum = 3)]
+    pub months: u32,
+    /// At most 8000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
+    pub reason: String,
+}
+
 text_bodies! {
+    /// `return-for-rehandling` of a supervision item.
+    RehandlingBody {
+        /// The proposer's objections (why the item is handled again). At most 8000
+        /// characters, not blank.
+        reason: 8000
+    }
     /// `reply` of a supervision item.
     SupervisionReplyBody {
         /// At most 8000 characters, not blank.
@@ -238,5 +266,41 @@ verbs! {
         let unit = parse_code("unit", &unit)?;
         let app = &v.state.app;
         respond(app.reassign_supervision_item(v.command(), &v.id.0, v.if_match.0, unit, reason).await?)
+    }
+
+    /// Ask for more months, by the due day (a handler of the assigned unit; first handling only).
+    supervision_item_request_extension "/api/v1/supervision-items/{id}/request-extension" [SupervisionExtensionBody]
+    |v, body: ApiJson<SupervisionExtensionBody>| {
+        v.require(&[Role::Handler])?;
+        let SupervisionExtensionBody { months, reason } = body.value;
+        let (unit, at) = (v.auth.handler_unit()?, v.now());
+        run(&v, SupervisionItemCommand::RequestSupervisionExtension { unit, months, reason, at }).await
+    }
+
+    /// Approve the pending extension; `due` moves (supervisor, admin).
+    supervision_item_approve_extension "/api/v1/supervision-items/{id}/approve-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        v.require(&[Role::Supervisor, Role::Admin])?;
+        let OptionalJson(NoteBody { note }) = body;
+        check_length("note", &note, MAX_TEXT_CHARS)?;
+        run(&v, SupervisionItemCommand::ApproveSupervisionExtension { note, at: v.now() }).await
+    }
+
+    /// Deny the pending extension; `due` stands (supervisor, admin).
+    supervision_item_deny_extension "/api/v1/supervision-items/{id}/deny-extension" [Option<NoteBody>]
+    |v, body: OptionalJson<NoteBody>| {
+        v.require(&[Role::Supervisor, Role::Admin])?;
+        let OptionalJson(NoteBody { note }) = body;
+        check_length("note", &note, MAX_TEXT_CHARS)?;
+        run(&v, SupervisionItemCommand::DenySupervisionExtension { note, at: v.now() }).await
+    }
+
+    /// Return an item rated `dissatisfied` to its unit for a second reply (再办理), due
+    /// the configured months later (supervisor, admin; once per item).
+    supervision_item_return_for_rehandling "/api/v1/supervision-items/{id}/return-for-rehandling" [RehandlingBody]
+    |v, body: ApiJson<RehandlingBody>| {
+        v.require(&[Role::Supervisor, Role::Admin])?;
+        let (reason, at) = (body.value.reason, v.now());
+        run(&v, SupervisionItemCommand::ReturnSupervisionItemForRehandling { reason, at }).await
     }
 }

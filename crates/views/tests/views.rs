@@ -1136,3 +1136,23 @@ async fn two_processes_projecting_at_once_apply_each_event_once(kind: Kind) -> a
     assert_eq!(dump(&app.db).await?, concurrent);
     Ok(())
 }
+
+#[test]
+fn a_supervision_item_view_stored_before_extensions_reads_as_its_first_handling() {
+    // A document as the projector stored it before ADR 0033 (no handling, extensions or
+    // earlier handlings).
+    let stored = serde_json::json!({
+        "id": "0193a0c2-0000-7000-8000-000000000001", "version": 3, "kind": "npc_proposal",
+        "source_ref": "第0123号", "title": "关于加快老旧小区改造的建议",
+        "unit": UNIT_B, "status": "replied", "months": 3, "due": "2026-06-11",
+        "provisional": false, "overdue": false, "policy": "supervision-2026",
+        "assigned_at": "2026-03-11T02:00:00Z", "reply": "已纳入年度计划",
+        "replied_at": "2026-04-01T02:00:00Z", "replied_on_time": true,
+        "satisfaction": null, "evaluated_at": null, "escalations": [], "reassignments": []
+    });
+    let v: probity_views::integrity::SupervisionItemView =
+        serde_json::from_value(stored).expect("an older document reads");
+    assert_eq!(v.handling, 1);
+    assert_eq!(v.extension_requested, None);
+    assert!(v.extensions.is_empty() && v.earlier_handlings.is_empty());
+}

@@ -6,6 +6,10 @@
 //! is recorded; a supervisor may reassign it while unanswered (the limit runs again
 //! from the reassignment). A reply not given by the due day is escalated once per due day
 //! (督办, by the deadline engine), and the on-time reply rate counts in the assessment.
+//! A complex item may be extended (延期: the unit asks with a reason by the due day, a
+//! supervisor approves or denies) up to the kind's total limit from the assignment; after
+//! a `dissatisfied` rating a supervisor may return it once for a second handling (再办理),
+//! due [`SupervisionLimits::rehandling_months`] later (ADR 0033).
 
 #[cfg(test)]
 mod tests;
@@ -92,6 +96,19 @@ pub struct SupervisionLimits {
     pub judicial_suggestion_months: u32,
     /// 检察建议: 2 months (人民检察院检察建议工作规定).
     pub procuratorial_suggestion_months: u32,
+    /// 人大代表建议, with extensions: at most 6 months from the assignment for a complex
+    /// item (全国人大代表建议、批评和意见办理办法: 涉及面广、处理难度大的, 六个月内答复).
+    pub npc_proposal_max_months: u32,
+    /// 政协提案, with extensions: at most 6 months (the local 提案工作条例, as for proposals).
+    pub cppcc_motion_max_months: u32,
+    /// 司法建议, with extensions: 2 months, no extension unless the court allows one **[local]**.
+    pub judicial_suggestion_max_months: u32,
+    /// 检察建议, with extensions: 2 months, no extension (检察建议工作规定 sets two months).
+    pub procuratorial_suggestion_max_months: u32,
+    /// 再办理: a second reply due this many calendar months after the return (代表对答复
+    /// 不满意的, 承办单位应当再次研究办理, 一个月内重新答复 in the NPC rules and their local
+    /// equivalents; the same default for the other kinds **[policy]**).
+    pub rehandling_months: u32,
 }
 
 impl Default for SupervisionLimits {
@@ -102,6 +119,11 @@ impl Default for SupervisionLimits {
             cppcc_motion_months: 3,
             judicial_suggestion_months: 2,
             procuratorial_suggestion_months: 2,
+            npc_proposal_max_months: 6,
+            cppcc_motion_max_months: 6,
+            judicial_suggestion_max_months: 2,
+            procuratorial_suggestion_max_months: 2,
+            rehandling_months: 1,
         }
     }
 }
@@ -117,6 +139,18 @@ impl SupervisionLimits {
         }
     }
 
+    /// The most months a kind may reach from its assignment with extensions (never less
+    /// than its plain limit).
+    pub fn max_months(&self, kind: SupervisionKind) -> u32 {
+        let max = match kind {
+            SupervisionKind::NpcProposal => self.npc_proposal_max_months,
+            SupervisionKind::CppccMotion => self.cppcc_motion_max_months,
+            SupervisionKind::JudicialSuggestion => self.judicial_suggestion_max_months,
+            SupervisionKind::ProcuratorialSuggestion => self.procuratorial_suggestion_max_months,
+        };
+        max.max(self.months(kind))
+    }
+
     /// The reply due day of an item of `kind` assigned on `assigned` (a local date):
     /// the same day `months` later (the last day of a shorter month); when that day is
     /// not a working day, the next working day (期间届满日为节假日的，顺延).
@@ -127,11 +161,18 @@ impl SupervisionLimits {
         assigned: NaiveDate,
     ) -> Result<(u32, Deadline), CalendarError> {
         let months = self.months(kind);
-        Ok((
-            months,
-            calendar.add_working_days(add_months(assigned, months), 0)?,
-        ))
+        Ok((months, months_later(calendar, assigned, months)?))
     }
+}
+
+/// `months` calendar months after `from` (the last day of a shorter month), rolled to the
+/// next working day.
+fn months_later(
+    calendar: &WorkingCalendar,
+    from: NaiveDate,
+    months: u32,
+) -> Result<Deadline, CalendarError> {
+    calendar.add_working_days(add_months(from, months), 0)
 }
 
 /// Where an item stands.
@@ -182,7 +223,25 @@ pub struct SupervisionItem {
     pub escalated: Vec<NaiveDate>,
     /// Due days already reminded.
     pub reminded: Vec<NaiveDate>,
+    /// The local day the limit counts from (the assignment or the last reassignment).
+    #[serde(default)]
+    pub counted_from: Option<NaiveDate>,
+    /// Calendar months allowed from `counted_from` (extensions included).
+    #[serde(default)]
+    pub months: u32,
+    /// Months asked for by an undecided extension request.
+    #[serde(default)]
+    pub pending_extension: Option<u32>,
+    /// The handling under way: 1, or 2 after a return for rehandling (再办理).
+    #[serde(default)]
+    pub handling: u32,
+    /// The last satisfaction recorded (of the current handling).
+    #[serde(default)]
+    pub satisfaction: Option<Satisfaction>,
 }
+
+/// Calendar months one extension request may ask for.
+pub const EXTENSION_MONTHS: std::ops::RangeInclusive<u32> = 1..=3;
 
 /// What can be asked of a supervision item.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,6 +298,39 @@ pub enum SupervisionItemCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 延期申请: the assigned unit asks for `months` more (a handler of that unit).
+    RequestSupervisionExtension {
+        /// The acting handler's unit.
+        unit: CreditCode,
+        /// Calendar months asked for, 1–3.
+        months: u32,
+        /// Why (not blank).
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Grant the pending extension request (supervisor or admin).
+    ApproveSupervisionExtension {
+        /// The supervisor's note (may be blank).
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Refuse the pending extension request (supervisor or admin).
+    DenySupervisionExtension {
+        /// The supervisor's note (may be blank).
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 再办理: after a `dissatisfied` rating, send the item back to its unit for a second
+    /// reply (supervisor or admin).
+    ReturnSupervisionItemForRehandling {
+        /// The proposer's objections, or why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl SupervisionItemCommand {
@@ -251,6 +343,10 @@ impl SupervisionItemCommand {
             Self::ReassignSupervisionItem { .. } => "ReassignSupervisionItem",
             Self::RemindReplyDue { .. } => "RemindReplyDue",
             Self::EscalateOverdueReply { .. } => "EscalateOverdueReply",
+            Self::RequestSupervisionExtension { .. } => "RequestSupervisionExtension",
+            Self::ApproveSupervisionExtension { .. } => "ApproveSupervisionExtension",
+            Self::DenySupervisionExtension { .. } => "DenySupervisionExtension",
+            Self::ReturnSupervisionItemForRehandling { .. } => "ReturnSupervisionItemForRehandling",
         }
     }
 }
@@ -326,6 +422,50 @@ pub enum SupervisionItemEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// 延期申请: the assigned unit asked for more months.
+    SupervisionExtensionRequested {
+        /// The unit that asked.
+        unit: CreditCode,
+        /// Calendar months asked for.
+        months: u32,
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 延期批准: the reply is due on `due`, `months` after the assignment (or reassignment).
+    SupervisionExtensionApproved {
+        /// The supervisor's note.
+        note: String,
+        /// Calendar months allowed in all, from the assignment (or the last reassignment).
+        months: u32,
+        /// The new reply due day.
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 延期不予批准: the due day stands.
+    SupervisionExtensionDenied {
+        /// The supervisor's note.
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// 再办理: returned to its unit after a `dissatisfied` rating; a second reply is due.
+    SupervisionItemReturnedForRehandling {
+        /// The unit that owes the second reply.
+        unit: CreditCode,
+        /// Why (the proposer's objections).
+        reason: String,
+        /// Calendar months allowed from the return.
+        months: u32,
+        /// The second reply's due day.
+        due: Deadline,
+        /// The limits' policy name.
+        policy: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SupervisionItemEvent {
@@ -337,6 +477,12 @@ impl DomainEvent for SupervisionItemEvent {
             Self::SupervisionItemReassigned { .. } => "SupervisionItemReassigned",
             Self::SupervisionReplyDueSoon { .. } => "SupervisionReplyDueSoon",
             Self::SupervisionReplyOverdue { .. } => "SupervisionReplyOverdue",
+            Self::SupervisionExtensionRequested { .. } => "SupervisionExtensionRequested",
+            Self::SupervisionExtensionApproved { .. } => "SupervisionExtensionApproved",
+            Self::SupervisionExtensionDenied { .. } => "SupervisionExtensionDenied",
+            Self::SupervisionItemReturnedForRehandling { .. } => {
+                "SupervisionItemReturnedForRehandling"
+            }
         }
         .to_string()
     }
@@ -383,12 +529,49 @@ pub enum SupervisionItemError {
     /// The calendar has no data for a needed year (422 `calendar_missing`).
     #[error(transparent)]
     Calendar(#[from] CalendarError),
+    /// An extension asked for after the due day (409 `invalid_transition`).
+    #[error("an extension must be requested by the due day")]
+    ExtensionTooLate,
+    /// An extension request is already pending (409 `invalid_transition`).
+    #[error("an extension request is already pending")]
+    ExtensionPending,
+    /// No extension request is pending (409 `invalid_transition`).
+    #[error("no extension request is pending")]
+    NoExtensionPending,
+    /// The extension would pass the kind's total limit (422 `validation_failed`, `months`).
+    #[error("months: at most {max_months} months from the assignment for this kind; {months} already allowed")]
+    ExtensionBeyondLimit {
+        /// The total limit of the kind.
+        max_months: u32,
+        /// The months already allowed.
+        months: u32,
+    },
+    /// A second handling is extended no further (409 `invalid_transition`).
+    #[error("a second handling cannot be extended")]
+    RehandlingNotExtended,
+    /// Only a `dissatisfied` rating returns an item for rehandling (409 `invalid_transition`).
+    #[error("only an item rated dissatisfied is returned for rehandling")]
+    NotDissatisfied,
+    /// An item is handled a second time once only (409 `invalid_transition`).
+    #[error("the supervision item was already handled a second time")]
+    AlreadyRehandled,
 }
 
 impl From<(&'static str, String)> for SupervisionItemError {
     fn from((field, message): (&'static str, String)) -> Self {
         SupervisionItemError::Invalid { field, message }
     }
+}
+
+/// A supervisor's note: optional, at most [`TEXT_MAX_CHARS`].
+fn check_note(note: &str) -> Result<(), SupervisionItemError> {
+    if note.chars().count() > TEXT_MAX_CHARS {
+        return Err(SupervisionItemError::Invalid {
+            field: "note",
+            message: format!("must be at most {TEXT_MAX_CHARS} characters"),
+        });
+    }
+    Ok(())
 }
 
 fn registered(unit_registered: bool) -> Result<(), SupervisionItemError> {
@@ -535,7 +718,124 @@ impl SupervisionItem {
                     at,
                 }])
             }
+            SupervisionItemCommand::RequestSupervisionExtension {
+                unit,
+                months,
+                reason,
+                at,
+            } => {
+                self.require("request an extension for", &[S::Assigned])?;
+                if self.unit.as_ref() != Some(&unit) {
+                    return Err(SupervisionItemError::NotAssignedUnit);
+                }
+                if self.handling > 1 {
+                    return Err(SupervisionItemError::RehandlingNotExtended);
+                }
+                if !EXTENSION_MONTHS.contains(&months) {
+                    return Err(SupervisionItemError::Invalid {
+                        field: "months",
+                        message: format!(
+                            "must be between {} and {}",
+                            EXTENSION_MONTHS.start(),
+                            EXTENSION_MONTHS.end()
+                        ),
+                    });
+                }
+                check_text("reason", &reason, TEXT_MAX_CHARS)?;
+                if self
+                    .due
+                    .is_some_and(|due| crate::is_overdue(due, WorkingCalendar::local_date(at)))
+                {
+                    return Err(SupervisionItemError::ExtensionTooLate);
+                }
+                if self.pending_extension.is_some() {
+                    return Err(SupervisionItemError::ExtensionPending);
+                }
+                self.within_limit(limits, months)?;
+                Ok(vec![SupervisionItemEvent::SupervisionExtensionRequested {
+                    unit,
+                    months,
+                    reason: reason.trim().to_string(),
+                    at,
+                }])
+            }
+            SupervisionItemCommand::ApproveSupervisionExtension { note, at } => {
+                self.require("approve an extension for", &[S::Assigned])?;
+                let asked = self
+                    .pending_extension
+                    .ok_or(SupervisionItemError::NoExtensionPending)?;
+                check_note(&note)?;
+                // The bound of the policy in force now (it may have changed since the request).
+                let months = self.within_limit(limits, asked)?;
+                let Some(from) = self.counted_from else {
+                    return Err(SupervisionItemError::NotFound);
+                };
+                let due = months_later(&services.calendar, from, months)?;
+                Ok(vec![SupervisionItemEvent::SupervisionExtensionApproved {
+                    note: note.trim().to_string(),
+                    months,
+                    due,
+                    at,
+                }])
+            }
+            SupervisionItemCommand::DenySupervisionExtension { note, at } => {
+                self.require("deny an extension for", &[S::Assigned])?;
+                if self.pending_extension.is_none() {
+                    return Err(SupervisionItemError::NoExtensionPending);
+                }
+                check_note(&note)?;
+                Ok(vec![SupervisionItemEvent::SupervisionExtensionDenied {
+                    note: note.trim().to_string(),
+                    at,
+                }])
+            }
+            SupervisionItemCommand::ReturnSupervisionItemForRehandling { reason, at } => {
+                self.require("return for rehandling", &[S::Evaluated])?;
+                if self.handling > 1 {
+                    return Err(SupervisionItemError::AlreadyRehandled);
+                }
+                if self.satisfaction != Some(Satisfaction::Dissatisfied) {
+                    return Err(SupervisionItemError::NotDissatisfied);
+                }
+                check_text("reason", &reason, TEXT_MAX_CHARS)?;
+                let Some(unit) = self.unit.clone() else {
+                    return Err(SupervisionItemError::NotFound);
+                };
+                let months = limits.rehandling_months;
+                let due =
+                    months_later(&services.calendar, WorkingCalendar::local_date(at), months)?;
+                Ok(vec![
+                    SupervisionItemEvent::SupervisionItemReturnedForRehandling {
+                        unit,
+                        reason: reason.trim().to_string(),
+                        months,
+                        due,
+                        policy: limits.policy.clone(),
+                        at,
+                    },
+                ])
+            }
         }
+    }
+
+    /// The months allowed after adding `more`, refused past the kind's total limit.
+    fn within_limit(
+        &self,
+        limits: &SupervisionLimits,
+        more: u32,
+    ) -> Result<u32, SupervisionItemError> {
+        let Some(kind) = self.kind else {
+            return Err(SupervisionItemError::NotFound);
+        };
+        let max_months = limits.max_months(kind);
+        let months = self.months.saturating_add(more);
+        if months > max_months {
+            return Err(SupervisionItemError::ExtensionBeyondLimit {
+                max_months,
+                months: self.months,
+            });
+        }
+        Ok(months)
     }
 }
 
@@ -563,21 +863,68 @@ impl Aggregate for SupervisionItem {
         use SupervisionItemEvent as E;
         match event {
             E::SupervisionItemAssigned {
-                kind, unit, due, ..
+                kind,
+                unit,
+                months,
+                due,
+                at,
+                ..
             } => {
                 self.status = SupervisionStatus::Assigned;
                 self.kind = Some(kind);
                 self.unit = Some(unit);
                 self.due = Some(due.due);
+                self.counted_from = Some(WorkingCalendar::local_date(at));
+                self.months = months;
+                self.handling = 1;
             }
-            E::SupervisionItemReplied { .. } => self.status = SupervisionStatus::Replied,
-            E::SupervisionSatisfactionRecorded { .. } => self.status = SupervisionStatus::Evaluated,
-            E::SupervisionItemReassigned { to, due, .. } => {
+            E::SupervisionItemReplied { .. } => {
+                self.status = SupervisionStatus::Replied;
+                self.pending_extension = None;
+            }
+            E::SupervisionSatisfactionRecorded { satisfaction, .. } => {
+                self.status = SupervisionStatus::Evaluated;
+                self.satisfaction = Some(satisfaction);
+            }
+            E::SupervisionItemReassigned {
+                to,
+                months,
+                due,
+                at,
+                ..
+            } => {
                 self.unit = Some(to);
                 self.due = Some(due.due);
+                self.counted_from = Some(WorkingCalendar::local_date(at));
+                self.months = months;
+                self.pending_extension = None;
             }
             E::SupervisionReplyDueSoon { due, .. } => self.reminded.push(due),
             E::SupervisionReplyOverdue { due, .. } => self.escalated.push(due),
+            E::SupervisionExtensionRequested { months, .. } => {
+                self.pending_extension = Some(months);
+            }
+            E::SupervisionExtensionApproved { months, due, .. } => {
+                self.pending_extension = None;
+                self.months = months;
+                self.due = Some(due.due);
+            }
+            E::SupervisionExtensionDenied { .. } => self.pending_extension = None,
+            E::SupervisionItemReturnedForRehandling {
+                unit,
+                months,
+                due,
+                at,
+                ..
+            } => {
+                self.status = SupervisionStatus::Assigned;
+                self.unit = Some(unit);
+                self.due = Some(due.due);
+                self.counted_from = Some(WorkingCalendar::local_date(at));
+                self.months = months;
+                self.handling = 2;
+                self.satisfaction = None;
+            }
         }
     }
 }

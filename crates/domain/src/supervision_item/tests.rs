@@ -583,3 +583,484 @@ fn a_reassigned_item_is_escalated_on_its_new_due_day_only() {
             },
         ));
 }
+
+// ---------------------------------------------------------------------------------------
+// Extension (延期) of complex items
+// ---------------------------------------------------------------------------------------
+
+fn request_extension(unit: CreditCode, months: u32, when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::RequestSupervisionExtension {
+        unit,
+        months,
+        reason: " 涉及多个部门，需联合调研 ".into(),
+        at: at(when),
+    }
+}
+
+fn extension_requested(months: u32, when: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionExtensionRequested {
+        unit: unit_a(),
+        months,
+        reason: "涉及多个部门，需联合调研".into(),
+        at: at(when),
+    }
+}
+
+fn extension_approved(months: u32, due_day: &str, when: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionExtensionApproved {
+        note: "同意延期".into(),
+        months,
+        due: due(due_day),
+        at: at(when),
+    }
+}
+
+fn approve(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::ApproveSupervisionExtension {
+        note: " 同意延期 ".into(),
+        at: at(when),
+    }
+}
+
+fn deny(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::DenySupervisionExtension {
+        note: " 不属于复杂事项 ".into(),
+        at: at(when),
+    }
+}
+
+#[test]
+fn the_assigned_unit_asks_for_an_extension_by_the_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(request_extension(unit_a(), 3, "2026-06-10 23:00"))
+        .then_expect_events(vec![extension_requested(3, "2026-06-10 23:00")]);
+}
+
+#[test]
+fn an_extension_is_not_asked_for_after_the_due_day() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(request_extension(unit_a(), 3, "2026-06-11 08:00"))
+        .then_expect_error(SupervisionItemError::ExtensionTooLate);
+}
+
+#[test]
+fn another_unit_cannot_ask_for_an_extension() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(request_extension(unit_b(), 1, "2026-05-01 10:00"))
+        .then_expect_error(SupervisionItemError::NotAssignedUnit);
+}
+
+#[test]
+fn an_extension_without_a_reason_is_refused() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(SupervisionItemCommand::RequestSupervisionExtension {
+            unit: unit_a(),
+            months: 1,
+            reason: " ".into(),
+            at: at("2026-05-01 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "reason",
+            message: "must not be blank".into(),
+        });
+}
+
+#[test]
+fn an_extension_of_no_months_or_more_than_three_is_refused() {
+    for months in [0, 4] {
+        item()
+            .given(vec![npc_assigned()])
+            .when(request_extension(unit_a(), months, "2026-05-01 10:00"))
+            .then_expect_error(SupervisionItemError::Invalid {
+                field: "months",
+                message: "must be between 1 and 3".into(),
+            });
+    }
+}
+
+#[test]
+fn an_npc_proposal_is_not_extended_past_six_months_from_its_assignment() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(2, "2026-05-01 10:00"),
+            extension_approved(5, "2026-08-10", "2026-05-02 10:00"),
+        ])
+        .when(request_extension(unit_a(), 2, "2026-07-01 10:00"))
+        .then_expect_error(SupervisionItemError::ExtensionBeyondLimit {
+            max_months: 6,
+            months: 5,
+        });
+}
+
+#[test]
+fn a_procuratorial_suggestion_is_not_extended_by_default() {
+    item()
+        .given(vec![assigned(
+            SupervisionKind::ProcuratorialSuggestion,
+            2,
+            "2026-03-10 10:00",
+            "2026-05-11",
+        )])
+        .when(request_extension(unit_a(), 1, "2026-04-01 10:00"))
+        .then_expect_error(SupervisionItemError::ExtensionBeyondLimit {
+            max_months: 2,
+            months: 2,
+        });
+}
+
+#[test]
+fn the_total_limits_come_from_the_configuration() {
+    let mut policy = IntegrityPolicy::default();
+    policy.supervision.procuratorial_suggestion_max_months = 3;
+    Framework::with(services(policy))
+        .given(vec![assigned(
+            SupervisionKind::ProcuratorialSuggestion,
+            2,
+            "2026-03-10 10:00",
+            "2026-05-11",
+        )])
+        .when(request_extension(unit_a(), 1, "2026-04-01 10:00"))
+        .then_expect_events(vec![extension_requested(1, "2026-04-01 10:00")]);
+}
+
+#[test]
+fn a_second_extension_request_waits_for_the_first_decision() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(1, "2026-05-01 10:00"),
+        ])
+        .when(request_extension(unit_a(), 1, "2026-05-02 10:00"))
+        .then_expect_error(SupervisionItemError::ExtensionPending);
+}
+
+#[test]
+fn an_approved_extension_counts_the_months_from_the_assignment() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+        ])
+        .when(approve("2026-05-02 10:00"))
+        .then_expect_events(vec![extension_approved(
+            6,
+            "2026-09-10",
+            "2026-05-02 10:00",
+        )]);
+}
+
+#[test]
+fn a_reassigned_item_is_extended_from_its_reassignment() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            SupervisionItemEvent::SupervisionItemReassigned {
+                from: unit_a(),
+                to: unit_b(),
+                reason: "不属于本单位职责".into(),
+                months: 3,
+                due: due("2026-06-22"),
+                at: at("2026-03-20 10:00"),
+            },
+            SupervisionItemEvent::SupervisionExtensionRequested {
+                unit: unit_b(),
+                months: 1,
+                reason: "需联合调研".into(),
+                at: at("2026-05-01 10:00"),
+            },
+        ])
+        .when(approve("2026-05-02 10:00"))
+        .then_expect_events(vec![extension_approved(
+            4,
+            "2026-07-20",
+            "2026-05-02 10:00",
+        )]);
+}
+
+#[test]
+fn an_extension_is_not_approved_past_a_limit_lowered_since_the_request() {
+    let mut policy = IntegrityPolicy::default();
+    policy.supervision.npc_proposal_max_months = 4;
+    Framework::with(services(policy))
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+        ])
+        .when(approve("2026-05-02 10:00"))
+        .then_expect_error(SupervisionItemError::ExtensionBeyondLimit {
+            max_months: 4,
+            months: 3,
+        });
+}
+
+#[test]
+fn a_denied_extension_leaves_the_due_day() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+        ])
+        .when(deny("2026-05-02 10:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionExtensionDenied {
+            note: "不属于复杂事项".into(),
+            at: at("2026-05-02 10:00"),
+        }]);
+}
+
+#[test]
+fn no_extension_is_approved_or_denied_without_a_request() {
+    item()
+        .given(vec![npc_assigned()])
+        .when(approve("2026-05-02 10:00"))
+        .then_expect_error(SupervisionItemError::NoExtensionPending);
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+            extension_approved(6, "2026-09-10", "2026-05-02 10:00"),
+        ])
+        .when(deny("2026-05-03 10:00"))
+        .then_expect_error(SupervisionItemError::NoExtensionPending);
+}
+
+#[test]
+fn an_extension_is_not_decided_once_the_item_is_replied() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+            replied(true, "2026-05-02 09:00"),
+        ])
+        .when(approve("2026-05-02 10:00"))
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "approve an extension for",
+            status: SupervisionStatus::Replied,
+        });
+}
+
+#[test]
+fn an_extended_item_is_escalated_on_its_new_due_day_only() {
+    let extended = vec![
+        npc_assigned(),
+        extension_requested(3, "2026-05-01 10:00"),
+        extension_approved(6, "2026-09-10", "2026-05-02 10:00"),
+    ];
+    item()
+        .given(extended.clone())
+        .when(escalate("2026-06-11 00:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::NotYetDue {
+                due: day("2026-09-10"),
+            },
+        ));
+    item()
+        .given(extended)
+        .when(escalate("2026-09-11 00:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionReplyOverdue {
+            unit: unit_a(),
+            due: day("2026-09-10"),
+            at: at("2026-09-11 00:00"),
+        }]);
+}
+
+#[test]
+fn a_reply_by_the_extended_due_day_is_on_time() {
+    item()
+        .given(vec![
+            npc_assigned(),
+            extension_requested(3, "2026-05-01 10:00"),
+            extension_approved(6, "2026-09-10", "2026-05-02 10:00"),
+        ])
+        .when(reply(unit_a(), "已纳入年度计划", "2026-08-01 10:00"))
+        .then_expect_events(vec![replied(true, "2026-08-01 10:00")]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Second handling (再办理) after a dissatisfied rating
+// ---------------------------------------------------------------------------------------
+
+fn rated(satisfaction: Satisfaction, when: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionSatisfactionRecorded {
+        satisfaction,
+        at: at(when),
+    }
+}
+
+fn return_for_rehandling(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::ReturnSupervisionItemForRehandling {
+        reason: " 代表认为答复未解决实际问题 ".into(),
+        at: at(when),
+    }
+}
+
+fn returned(when: &str, due_day: &str) -> SupervisionItemEvent {
+    SupervisionItemEvent::SupervisionItemReturnedForRehandling {
+        unit: unit_a(),
+        reason: "代表认为答复未解决实际问题".into(),
+        months: 1,
+        due: due(due_day),
+        policy: "supervision-2026".into(),
+        at: at(when),
+    }
+}
+
+fn dissatisfied_item() -> Vec<SupervisionItemEvent> {
+    vec![
+        npc_assigned(),
+        replied(true, "2026-05-01 10:00"),
+        rated(Satisfaction::Dissatisfied, "2026-06-25 10:00"),
+    ]
+}
+
+#[test]
+fn a_dissatisfied_item_returns_to_its_unit_due_a_month_later() {
+    item()
+        .given(dissatisfied_item())
+        .when(return_for_rehandling("2026-07-01 10:00"))
+        // 1 Aug 2026 is a Saturday: due the next Monday.
+        .then_expect_events(vec![returned("2026-07-01 10:00", "2026-08-03")]);
+}
+
+#[test]
+fn a_satisfied_item_is_not_returned_for_rehandling() {
+    for satisfaction in [Satisfaction::Satisfied, Satisfaction::BasicallySatisfied] {
+        item()
+            .given(vec![
+                npc_assigned(),
+                replied(true, "2026-05-01 10:00"),
+                rated(satisfaction, "2026-06-25 10:00"),
+            ])
+            .when(return_for_rehandling("2026-07-01 10:00"))
+            .then_expect_error(SupervisionItemError::NotDissatisfied);
+    }
+}
+
+#[test]
+fn an_item_not_yet_rated_is_not_returned_for_rehandling() {
+    item()
+        .given(vec![npc_assigned(), replied(true, "2026-05-01 10:00")])
+        .when(return_for_rehandling("2026-07-01 10:00"))
+        .then_expect_error(SupervisionItemError::InvalidTransition {
+            action: "return for rehandling",
+            status: SupervisionStatus::Replied,
+        });
+}
+
+#[test]
+fn an_item_is_not_returned_for_rehandling_without_a_reason() {
+    item()
+        .given(dissatisfied_item())
+        .when(SupervisionItemCommand::ReturnSupervisionItemForRehandling {
+            reason: "".into(),
+            at: at("2026-07-01 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "reason",
+            message: "must not be blank".into(),
+        });
+}
+
+#[test]
+fn the_second_reply_is_on_time_by_its_own_due_day() {
+    let mut given = dissatisfied_item();
+    given.push(returned("2026-07-01 10:00", "2026-08-03"));
+    item()
+        .given(given.clone())
+        .when(reply(unit_a(), "已重新研究办理", "2026-08-03 18:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionItemReplied {
+            unit: unit_a(),
+            text: "已重新研究办理".into(),
+            on_time: true,
+            at: at("2026-08-03 18:00"),
+        }]);
+    item()
+        .given(given)
+        .when(reply(unit_a(), "已重新研究办理", "2026-08-04 09:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionItemReplied {
+            unit: unit_a(),
+            text: "已重新研究办理".into(),
+            on_time: false,
+            at: at("2026-08-04 09:00"),
+        }]);
+}
+
+#[test]
+fn a_returned_item_is_escalated_once_after_its_new_due_day() {
+    let mut given = dissatisfied_item();
+    given.push(returned("2026-07-01 10:00", "2026-08-03"));
+    item()
+        .given(given.clone())
+        .when(escalate("2026-08-04 00:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionReplyOverdue {
+            unit: unit_a(),
+            due: day("2026-08-03"),
+            at: at("2026-08-04 00:00"),
+        }]);
+    given.push(SupervisionItemEvent::SupervisionReplyOverdue {
+        unit: unit_a(),
+        due: day("2026-08-03"),
+        at: at("2026-08-04 00:00"),
+    });
+    item()
+        .given(given)
+        .when(escalate("2026-08-05 00:00"))
+        .then_expect_error(SupervisionItemError::Deadline(
+            DecisionDeadlineRefusal::AlreadyFlagged {
+                due: day("2026-08-03"),
+            },
+        ));
+}
+
+#[test]
+fn an_item_is_handled_a_second_time_once_only() {
+    let mut given = dissatisfied_item();
+    given.extend([
+        returned("2026-07-01 10:00", "2026-08-03"),
+        replied(true, "2026-07-20 10:00"),
+        rated(Satisfaction::Dissatisfied, "2026-07-25 10:00"),
+    ]);
+    item()
+        .given(given)
+        .when(return_for_rehandling("2026-07-26 10:00"))
+        .then_expect_error(SupervisionItemError::AlreadyRehandled);
+}
+
+#[test]
+fn a_second_handling_is_not_extended() {
+    let mut given = dissatisfied_item();
+    given.push(returned("2026-07-01 10:00", "2026-08-03"));
+    item()
+        .given(given)
+        .when(request_extension(unit_a(), 1, "2026-07-10 10:00"))
+        .then_expect_error(SupervisionItemError::RehandlingNotExtended);
+}
+
+#[test]
+fn an_extension_is_denied_without_a_note_but_not_with_one_too_long() {
+    let given = vec![npc_assigned(), extension_requested(3, "2026-05-01 10:00")];
+    item()
+        .given(given.clone())
+        .when(SupervisionItemCommand::DenySupervisionExtension {
+            note: String::new(),
+            at: at("2026-05-02 10:00"),
+        })
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionExtensionDenied {
+            note: String::new(),
+            at: at("2026-05-02 10:00"),
+        }]);
+    item()
+        .given(given)
+        .when(SupervisionItemCommand::ApproveSupervisionExtension {
+            note: "长".repeat(TEXT_MAX_CHARS + 1),
+            at: at("2026-05-02 10:00"),
+        })
+        .then_expect_error(SupervisionItemError::Invalid {
+            field: "note",
+            message: format!("must be at most {TEXT_MAX_CHARS} characters"),
+        });
+}

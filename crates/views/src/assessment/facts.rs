@@ -252,6 +252,7 @@ impl Item {
                     aggregate_type::SUPERVISION_ITEM,
                     &event.payload,
                 )?,
+                emit,
             ),
             aggregate_type::COMPLAINT => Self::apply_complaint(
                 item,
@@ -356,7 +357,11 @@ impl Item {
         }
     }
 
-    fn apply_supervision_item(item: &mut Option<Item>, event: SupervisionItemEvent) {
+    fn apply_supervision_item(
+        item: &mut Option<Item>,
+        event: SupervisionItemEvent,
+        emit: &mut Vec<Fact>,
+    ) {
         match (event, item.as_mut()) {
             (SupervisionItemEvent::SupervisionItemAssigned { unit, due, .. }, _) => {
                 *item = Some(Item::Supervision(SupervisionItemFact {
@@ -376,6 +381,26 @@ impl Item {
                 SupervisionItemEvent::SupervisionItemReplied { on_time, at, .. },
                 Some(Item::Supervision(s)),
             ) => s.replied = Some((on_time, local(at))),
+            (
+                SupervisionItemEvent::SupervisionExtensionApproved { due, .. },
+                Some(Item::Supervision(s)),
+            ) => s.due = due.due,
+            (
+                SupervisionItemEvent::SupervisionItemReturnedForRehandling { unit, due, .. },
+                Some(Item::Supervision(s)),
+            ) => {
+                // The first handling's reply stays counted where it was (it becomes a
+                // settled fact for good); the item now stands on the second reply owed
+                // (ADR 0033).
+                if let Some(Standing::Settled(first)) = Item::Supervision(s.clone()).standing() {
+                    emit.push(first);
+                }
+                *s = SupervisionItemFact {
+                    unit: unit.to_string(),
+                    due: due.due,
+                    replied: None,
+                };
+            }
             _ => {}
         }
     }
@@ -660,6 +685,75 @@ mod tests {
                 figure: Figure::SupervisionReplyLate
             })),
             "a late reply counts in the period of the day it was due"
+        );
+    }
+
+    #[test]
+    fn a_returned_item_keeps_its_first_reply_counted_and_owes_the_second_by_its_own_day() {
+        use probity_domain::calendar::Deadline;
+        use probity_domain::CreditCode;
+        let unit = CreditCode::parse("914403001922038216").unwrap();
+        let mut item = Some(Item::Supervision(SupervisionItemFact {
+            unit: unit.to_string(),
+            due: day("2026-06-10"),
+            replied: Some((false, day("2026-06-20"))),
+        }));
+        let mut emit = Vec::new();
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        Item::apply_supervision_item(
+            &mut item,
+            SupervisionItemEvent::SupervisionItemReturnedForRehandling {
+                unit: unit.clone(),
+                reason: "不满意".into(),
+                months: 1,
+                due: Deadline {
+                    due: day("2026-08-03"),
+                    provisional: false,
+                },
+                policy: "supervision-2026".into(),
+                at: at("2026-07-01T02:00:00Z"),
+            },
+            &mut emit,
+        );
+        assert_eq!(
+            emit,
+            vec![Fact {
+                unit: unit.to_string(),
+                day: day("2026-06-10"),
+                figure: Figure::SupervisionReplyLate
+            }],
+            "the first (late) reply stays in the period of its due day"
+        );
+        assert_eq!(
+            item.as_ref().and_then(Item::standing),
+            Some(Standing::Owed(Owed {
+                unit: unit.to_string(),
+                due: day("2026-08-03"),
+                kind: OwedKind::SupervisionReply
+            }))
+        );
+        Item::apply_supervision_item(
+            &mut item,
+            SupervisionItemEvent::SupervisionItemReplied {
+                unit: unit.clone(),
+                text: "再次答复".into(),
+                on_time: false,
+                at: at("2026-08-05T02:00:00Z"),
+            },
+            &mut emit,
+        );
+        assert_eq!(
+            item.as_ref().and_then(Item::standing),
+            Some(Standing::Settled(Fact {
+                unit: unit.to_string(),
+                day: day("2026-08-03"),
+                figure: Figure::SupervisionReplyLate
+            })),
+            "a late second reply counts as late, in the period of its own due day"
         );
     }
 

@@ -956,6 +956,62 @@ pub struct SupervisionItemView {
     pub escalations: Vec<NaiveDate>,
     /// Earlier units and why it left them.
     pub reassignments: Vec<Reassignment>,
+    /// The handling under way: 1, or 2 after a return for rehandling (再办理).
+    #[serde(default = "first_handling")]
+    pub handling: u32,
+    /// An extension request (延期申请) waiting for a supervisor's decision.
+    #[serde(default)]
+    pub extension_requested: Option<SupervisionExtensionRequest>,
+    /// Extension requests decided, oldest first.
+    #[serde(default)]
+    pub extensions: Vec<SupervisionExtension>,
+    /// The first handling's reply and rating, once the item was returned for rehandling.
+    #[serde(default)]
+    pub earlier_handlings: Vec<EarlierHandling>,
+}
+
+fn first_handling() -> u32 {
+    1
+}
+
+/// An undecided extension request of a supervision item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SupervisionExtensionRequest {
+    /// Calendar months asked for.
+    pub months: u32,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// A decided extension request of a supervision item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SupervisionExtension {
+    /// Calendar months asked for.
+    pub months: u32,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+    /// approved, denied.
+    pub decision: String,
+    /// The supervisor's note.
+    pub note: String,
+    pub decided_at: DateTime<Utc>,
+    /// The due day in force after the decision.
+    pub due: NaiveDate,
+}
+
+/// A finished handling of a supervision item (before a return for rehandling).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EarlierHandling {
+    /// The due day of that handling.
+    pub due: NaiveDate,
+    pub reply: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub replied_on_time: Option<bool>,
+    pub satisfaction: Option<String>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    /// Why it was returned (the proposer's objections).
+    pub returned_reason: String,
+    pub returned_at: DateTime<Utc>,
 }
 
 /// One reassignment (改办) of a supervision item.
@@ -1008,6 +1064,10 @@ impl SupervisionItemView {
                 evaluated_at: None,
                 escalations: Vec::new(),
                 reassignments: Vec::new(),
+                handling: 1,
+                extension_requested: None,
+                extensions: Vec::new(),
+                earlier_handlings: Vec::new(),
             });
         }
         let mut v = view?;
@@ -1018,6 +1078,7 @@ impl SupervisionItemView {
                 text, on_time, at, ..
             } => {
                 v.status = SupervisionStatus::Replied.as_str().into();
+                v.extension_requested = None;
                 v.reply = Some(text.clone());
                 v.replied_at = Some(*at);
                 v.replied_on_time = Some(*on_time);
@@ -1045,8 +1106,58 @@ impl SupervisionItemView {
                 v.months = *months;
                 v.due = due.due;
                 v.provisional = due.provisional;
+                v.extension_requested = None;
             }
             E::SupervisionReplyOverdue { due, .. } => v.escalations.push(*due),
+            E::SupervisionExtensionRequested {
+                months, reason, at, ..
+            } => {
+                v.extension_requested = Some(SupervisionExtensionRequest {
+                    months: *months,
+                    reason: reason.clone(),
+                    requested_at: *at,
+                });
+            }
+            E::SupervisionExtensionApproved {
+                note,
+                months,
+                due,
+                at,
+            } => {
+                v.months = *months;
+                v.due = due.due;
+                v.provisional = due.provisional;
+                v.decide_extension("approved", note, *at);
+            }
+            E::SupervisionExtensionDenied { note, at } => {
+                v.decide_extension("denied", note, *at);
+            }
+            E::SupervisionItemReturnedForRehandling {
+                unit,
+                reason,
+                months,
+                due,
+                policy,
+                at,
+            } => {
+                v.earlier_handlings.push(EarlierHandling {
+                    due: v.due,
+                    reply: v.reply.take(),
+                    replied_at: v.replied_at.take(),
+                    replied_on_time: v.replied_on_time.take(),
+                    satisfaction: v.satisfaction.take(),
+                    evaluated_at: v.evaluated_at.take(),
+                    returned_reason: reason.clone(),
+                    returned_at: *at,
+                });
+                v.handling += 1;
+                v.status = SupervisionStatus::Assigned.as_str().into();
+                v.unit = unit.as_str().into();
+                v.months = *months;
+                v.due = due.due;
+                v.provisional = due.provisional;
+                v.policy = policy.clone();
+            }
         }
         Some(v)
     }
@@ -1054,6 +1165,21 @@ impl SupervisionItemView {
     /// The unit still owes its reply.
     pub fn owed(&self) -> bool {
         self.status == SupervisionStatus::Assigned.as_str()
+    }
+
+    /// Moves the pending extension request to the decided ones.
+    fn decide_extension(&mut self, decision: &str, note: &str, at: DateTime<Utc>) {
+        if let Some(r) = self.extension_requested.take() {
+            self.extensions.push(SupervisionExtension {
+                months: r.months,
+                reason: r.reason,
+                requested_at: r.requested_at,
+                decision: decision.into(),
+                note: note.into(),
+                decided_at: at,
+                due: self.due,
+            });
+        }
     }
 
     /// Sets `overdue` for the reader's day.

@@ -2,14 +2,16 @@
 //! embedded: two debt records within 12 months raise a government's warning by
 //! themselves; the clock moving a year on clears it; an overdue rectification of a debt
 //! record raises it again and its verification clears it; every raising and clearing is
-//! in the warning's history. The debt list is a public sector list.
+//! in the warning's history. The debt list is a public sector list. Two servers on one
+//! store sweep once per tick between them, and the survivor sweeps when one dies.
 
 use probity_http::Role;
 use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A};
 use serde_json::{json, Value};
 
 crate::both_modes!(
-    a_debt_warning_is_raised_and_cleared_by_the_records_the_clock_and_the_rectification
+    a_debt_warning_is_raised_and_cleared_by_the_records_the_clock_and_the_rectification,
+    two_servers_sweep_once_per_tick_and_the_survivor_sweeps_when_one_dies,
 );
 
 /// A government outside the county's authority.
@@ -232,4 +234,108 @@ async fn a_debt_warning_is_raised_and_cleared_by_the_records_the_clock_and_the_r
         "{history}"
     );
     assert_eq!(history["items"][0]["actor"], "debt-warning-sweep");
+}
+
+/// This server's debt-sweep counters from `/metrics`: (swept, skipped).
+async fn sweep_counts(app: &TestApp) -> (u64, u64) {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics: {text}"))
+    };
+    (
+        counter("probity_debt_sweeps_total "),
+        counter("probity_debt_sweeps_skipped_total "),
+    )
+}
+
+/// Polls until `done` holds for the servers' counters (at most a minute).
+async fn counts_until(
+    servers: &[&TestApp],
+    done: impl Fn(&[(u64, u64)]) -> bool,
+) -> Vec<(u64, u64)> {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut counts = Vec::new();
+        for server in servers {
+            counts.push(sweep_counts(server).await);
+        }
+        if done(&counts) {
+            return counts;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "sweep counters never got there: {counts:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn two_servers_sweep_once_per_tick_and_the_survivor_sweeps_when_one_dies(mode: Mode) {
+    let started = std::time::Instant::now();
+    let first = spawn_app(mode).await;
+    let r = first
+        .post(
+            "/api/v1/subjects",
+            &first.admin,
+            &json!({"credit_code": UNIT_A, "name": "某县人民政府", "kind": "government"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let second = start_on(first.backing.clone(), None, first.clock_offset).await;
+
+    // Both tick every second (the suite's deadline tick); each tick only one sweeps.
+    let counts = counts_until(&[&first, &second], |c| {
+        c.iter().all(|(swept, skipped)| swept + skipped >= 4)
+    })
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let swept: u64 = counts.iter().map(|c| c.0).sum();
+    let skipped: u64 = counts.iter().map(|c| c.1).sum();
+    assert!(
+        skipped > 0,
+        "no tick was left to the other server: {counts:?}"
+    );
+    // The lease lasts 0.9 of a tick: at most one sweep per 0.9 s across both servers
+    // (two servers sweeping every tick would make about twice the seconds elapsed).
+    assert!(
+        (swept as f64) <= elapsed / 0.9 + 1.0,
+        "{swept} sweeps in {elapsed:.1} s: {counts:?}"
+    );
+
+    // The server that swept most dies (its lease is never given back): the other one
+    // sweeps once it has run out, and a warning owed afterwards is raised.
+    let (dead, survivor) = if counts[0].0 >= counts[1].0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    dead.app.stop().await;
+    let before = sweep_counts(&survivor).await.0;
+    counts_until(&[&survivor], |c| c[0].0 >= before + 2).await;
+    let today = survivor.today();
+    for (n, days) in [(1, 60), (2, 1)] {
+        debt_record(
+            &survivor,
+            &format!("九财债罚〔2026〕{}号", 90 + n),
+            today - chrono::Duration::days(days),
+        )
+        .await;
+    }
+    let warnings = survivor
+        .eventually("/api/v1/debt-warnings", &survivor.supervisor, |b| {
+            codes(b) == vec![UNIT_A.to_string()]
+        })
+        .await;
+    assert_eq!(warnings["items"][0]["status"], "raised", "{warnings}");
+    survivor.app.stop().await;
 }

@@ -5,12 +5,13 @@
 //! escalated exactly once.
 
 use probity_http::Role;
-use probity_tests::{spawn_app, start_on, Mode, TestApp, UNIT_A, UNIT_B};
+use probity_tests::{spawn_app, spawn_app_at, start_on, Mode, TestApp, UNIT_A, UNIT_B};
 use serde_json::{json, Value};
 
 crate::both_modes!(
     the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once,
     the_withdrawal_and_the_check_stop_their_clocks,
+    provisional_withdrawal_and_check_days_become_final_when_the_year_is_loaded,
 );
 
 async fn register(app: &TestApp) {
@@ -251,5 +252,126 @@ async fn the_withdrawal_and_the_check_stop_their_clocks(mode: Mode) {
         .get(&format!("/api/v1/records/{rec}"), &app.supervisor)
         .await;
     assert_eq!(r.assert_ok()["source_change"]["answered"], true);
+    app.app.stop().await;
+}
+
+/// The board's entry of `kind` of one case.
+fn entry(board: &Value, case_id: &str, kind: &str) -> Value {
+    entries(board, case_id)
+        .into_iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or(Value::Null)
+}
+
+async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loaded(mode: Mode) {
+    // Thu 31 Dec 2026: the limits run into 2027, whose schedule is not shipped.
+    let app = spawn_app_at(mode, probity_tests::at("2026-12-31T10:00:00+08:00")).await;
+    register(&app).await;
+    let rec = record(&app, "九市罚〔2026〕91号").await;
+    let path = format!("/api/v1/records/{rec}/source-changed");
+    let body = json!({"changed_on": app.today(), "note": "复议决定撤销原处罚决定"});
+    let changed = app.post(&path, &app.supervisor, &body).await;
+    let change = &changed.assert_ok()["source_change"];
+    // Weekends alone: Fri 1, Mon 4, Tue 5 Jan.
+    assert_eq!(change["withdrawal_due"], "2027-01-05", "{}", changed.body);
+    assert_eq!(change["provisional"], true, "{}", changed.body);
+    let obj = object(&app, &record(&app, "九市罚〔2026〕92号").await).await;
+    let o = app
+        .get(&format!("/api/v1/objections/{obj}"), &app.supervisor)
+        .await;
+    let o = o.assert_ok();
+    assert_eq!(o["check_due"], "2027-01-01", "{o}");
+    assert_eq!(o["check_provisional"], true, "{o}");
+    assert_eq!(o["decision_due"], "2027-01-07", "{o}");
+    let before = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            !entries(b, &rec).is_empty() && kinds(b, &obj).len() == 2
+        })
+        .await;
+    for (case, kind) in [
+        (&rec, "record_withdrawal"),
+        (&obj, "objection_check"),
+        (&obj, "objection_decision"),
+    ] {
+        assert_eq!(
+            entry(&before, case, kind)["provisional"],
+            true,
+            "{kind}: {before}"
+        );
+    }
+
+    // The operator loads 2027 (a TEST schedule, 1–3 Jan off) and restarts the server.
+    let file = tempfile::Builder::new()
+        .suffix(".json")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(
+        file.path(),
+        r#"{"year": 2027, "holidays": ["2027-01-01", "2027-01-02", "2027-01-03"], "makeup_workdays": []}"#,
+    )
+    .unwrap();
+    let backing = app.backing.clone();
+    let offset = app.clock_offset;
+    let mut app = app;
+    let dir = app.dir.take();
+    app.app.stop().await;
+    probity::calendar::run(
+        &backing.settings(offset),
+        file.path(),
+        Some("test schedule, not official".into()),
+    )
+    .await
+    .expect("the schedule loads");
+    let app = start_on(backing, dir, offset).await;
+
+    // Thu 31 Dec, Mon 4, Tue 5… the withdrawal by Wed 6 Jan; the check by Mon 4 Jan,
+    // the decision by Fri 8 Jan: final on the board and in the cases' views.
+    let expected = [
+        (&rec, "record_withdrawal", "2027-01-06"),
+        (&obj, "objection_check", "2027-01-04"),
+        (&obj, "objection_decision", "2027-01-08"),
+    ];
+    let after = app
+        .eventually("/api/v1/deadlines", &app.supervisor, |b| {
+            expected
+                .iter()
+                .all(|(case, kind, _)| entry(b, case, kind)["provisional"] == false)
+        })
+        .await;
+    for (case, kind, due) in expected {
+        assert_eq!(entry(&after, case, kind)["due"], due, "{kind}: {after}");
+    }
+    let r = app
+        .get(&format!("/api/v1/records/{rec}"), &app.supervisor)
+        .await;
+    let change = &r.assert_ok()["source_change"];
+    assert_eq!(change["withdrawal_due"], "2027-01-06", "{}", r.body);
+    assert_eq!(change["provisional"], false, "{}", r.body);
+    let o = app
+        .get(&format!("/api/v1/objections/{obj}"), &app.supervisor)
+        .await;
+    let o = o.assert_ok();
+    assert_eq!(o["check_due"], "2027-01-04", "{o}");
+    assert_eq!(o["check_provisional"], false, "{o}");
+    // Recounted once: the events are in the cases' histories.
+    for (path, event_type) in [
+        (
+            format!("/api/v1/history/record/{rec}"),
+            "WithdrawalDueRecomputed",
+        ),
+        (
+            format!("/api/v1/history/objection/{obj}"),
+            "ObjectionCheckDueRecomputed",
+        ),
+    ] {
+        let h = app.get(&path, &app.auditor).await;
+        let count = h.assert_ok()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event_type"] == event_type)
+            .count();
+        assert_eq!(count, 1, "{event_type} once: {}", h.body);
+    }
     app.app.stop().await;
 }

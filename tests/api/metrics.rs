@@ -87,6 +87,16 @@ const EVERY_SERVER: &[(&str, &str, &str)] = &[
         "1 while an official holiday schedule the servers need (this year, or next year from December) is not in force.",
     ),
     (
+        "probity_debt_sweeps_total",
+        "counter",
+        "Debt-warning sweeps this server ran (it held the lease).",
+    ),
+    (
+        "probity_debt_sweeps_skipped_total",
+        "counter",
+        "Ticks another server swept.",
+    ),
+    (
         "probity_projector_applied_total",
         "counter",
         "Events that changed a view.",

@@ -5,8 +5,9 @@
 //! recomputes, once, every open provisional deadline: the candidates are the cases whose
 //! log holds a provisional deadline (read from the log, not from the deadline board,
 //! which may lag), and each case's aggregate decides (`RecomputeProvisionalDeadlines`,
-//! `RecomputeProvisionalDue`): final deadlines, closed deadlines and cases already
-//! recomputed are refused and counted, never changed. Loading the same schedule again
+//! `RecomputeProvisionalDue` of rectifications, repairs, objections (check and decision)
+//! and records (the withdrawal owed after a source decision changed)): final deadlines,
+//! closed deadlines and cases already recomputed are refused and counted, never changed. Loading the same schedule again
 //! records nothing new (`AlreadyLoaded`) but still recomputes what is left.
 //!
 //! Servers fold the calendar at startup ([`calendar_in_force`]): they count on a newly
@@ -15,7 +16,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use probity_domain::aggregate_type::{COMPLAINT, OBJECTION, RECTIFICATION, REPAIR};
+use probity_domain::aggregate_type::{COMPLAINT, OBJECTION, RECORD, RECTIFICATION, REPAIR};
 use probity_domain::calendar_admin::{
     CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
     CALENDAR_ID, CALENDAR_TYPE,
@@ -25,6 +26,7 @@ use probity_domain::complaint::{
 };
 use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
 use probity_domain::objection::{Objection, ObjectionCommand, ObjectionError};
+use probity_domain::record::{DishonestyRecord, RecordCommand, RecordError};
 use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
 use probity_domain::repair::{Repair, RepairCommand, RepairError};
 use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
@@ -218,7 +220,8 @@ pub async fn load_schedule_under(
             }
         }
     }
-    let objections = Executor::<Objection>::new(db.clone(), integrity);
+    // The check (核查) and decision days of objections, recounted by one command.
+    let objections = Executor::<Objection>::new(db.clone(), integrity.clone());
     for case in provisional_of(db, OBJECTION, &["ObjectionFiled"]).await? {
         let command = ObjectionCommand::RecomputeProvisionalDue { at: now };
         match objections.execute(&case, command, None, metadata()).await {
@@ -228,6 +231,21 @@ pub async fn load_schedule_under(
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional objection due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    // The withdrawal owed after a record's source decision changed.
+    let records = Executor::<DishonestyRecord>::new(db.clone(), integrity);
+    for case in provisional_of(db, RECORD, &["SourceDecisionChanged"]).await? {
+        let command = RecordCommand::RecomputeProvisionalDue { at: now };
+        match records.execute(&case, command, None, metadata()).await {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(RecordError::NotRecomputable(why))) => {
+                count_refusal(&mut summary, why)
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional withdrawal due not recomputed");
                 summary.failed.push((case, e.to_string()));
             }
         }

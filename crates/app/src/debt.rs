@@ -9,6 +9,15 @@
 //! a withdrawal, and a clock move (a record leaving the 12-month window) all reach the
 //! warning within a tick of their projection, and a restart on a later clock clears or
 //! raises at its first tick.
+//!
+//! With several servers on one store the sweep runs once per tick across them
+//! ([`App::sweep_debt_warnings_once`]): the server that takes the store lease
+//! [`SWEEP_LEASE`] for the tick sweeps, the others skip that tick. The lease is never
+//! given back early: it runs out by itself, so a server that dies while sweeping (or
+//! after) leaves it to another server's next tick, and nothing is lost (each sweep
+//! re-evaluates every government from the read models).
+
+use std::time::Duration;
 
 use probity_domain::debt_warning::{
     reasons, DebtWarningCommand, DebtWarningError, DebtWarningStatus,
@@ -24,6 +33,9 @@ use crate::App;
 
 /// The actor of the sweep's commands (event metadata).
 pub const ACTOR: &str = "debt-warning-sweep";
+
+/// The store lease (`store_leases`) that makes one server sweep per tick.
+pub const SWEEP_LEASE: &str = "debt-warning-sweep";
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,6 +124,24 @@ impl App {
             }
         }
         Ok(sweep)
+    }
+
+    /// Sweeps ([`App::sweep_debt_warnings`]) when this server takes the store lease
+    /// [`SWEEP_LEASE`] for `period` (the deadline tick), `None` when another server holds
+    /// it (it swept within the period). The lease is left to run out, never released:
+    /// the other servers skip until the period ends, and if this server dies the next
+    /// server to tick after it ran out sweeps.
+    #[tracing::instrument(name = "debt_warning_sweep_once", skip(self))]
+    pub async fn sweep_debt_warnings_once(
+        &self,
+        period: std::time::Duration,
+    ) -> AppResult<Option<DebtSweep>> {
+        // A little under the period, so this server's own next tick finds it run out.
+        let length = period.mul_f64(0.9);
+        match probity_store::Lease::acquire(&self.db, SWEEP_LEASE, length, Duration::ZERO).await? {
+            Some(_lease) => Ok(Some(self.sweep_debt_warnings().await?)),
+            None => Ok(None),
+        }
     }
 
     /// The debt warnings a supervisor or an auditor reads (`status`: `raised`,

@@ -515,7 +515,8 @@ fn record(e: RecordError) -> ApiError {
         RecordError::Withdrawn { .. }
         | RecordError::ObjectionNotUpheld(_)
         | RecordError::WithdrawalPending { .. }
-        | RecordError::Deadline(_) => ApiError::InvalidTransition(e.to_string()),
+        | RecordError::Deadline(_)
+        | RecordError::NotRecomputable(_) => ApiError::InvalidTransition(e.to_string()),
         RecordError::Invalid { field, message } => ApiError::field(field, "invalid", message),
         RecordError::Calendar(c) => calendar(c),
     }

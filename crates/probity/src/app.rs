@@ -344,11 +344,15 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
         integrity,
     });
     // §13 debt risk warnings: re-evaluate every government with a debt record or a
-    // raised warning on the server's clock, every deadline tick (ADR 0028).
+    // raised warning on the server's clock, once per deadline tick across the servers on
+    // this store (the store lease `debt-warning-sweep`; ADR 0028, ADR 0034).
     {
         let app = app.clone();
         let token = shutdown.clone();
         let tick = settings.policy.deadlines.tick();
+        use std::sync::atomic::Ordering;
+        let metrics = Arc::new(DebtSweepMetrics::default());
+        samplers.push(debt_sweep_sampler(metrics.clone()));
         tasks.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -357,14 +361,21 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
                     _ = token.cancelled() => break,
                     _ = interval.tick() => {}
                 }
-                match app.sweep_debt_warnings().await {
-                    Ok(sweep) if sweep.raised + sweep.cleared > 0 => tracing::info!(
-                        evaluated = sweep.evaluated,
-                        raised = sweep.raised,
-                        cleared = sweep.cleared,
-                        "debt warnings re-evaluated"
-                    ),
-                    Ok(_) => {}
+                match app.sweep_debt_warnings_once(tick).await {
+                    Ok(Some(sweep)) => {
+                        metrics.swept.fetch_add(1, Ordering::Relaxed);
+                        if sweep.raised + sweep.cleared > 0 {
+                            tracing::info!(
+                                evaluated = sweep.evaluated,
+                                raised = sweep.raised,
+                                cleared = sweep.cleared,
+                                "debt warnings re-evaluated"
+                            )
+                        }
+                    }
+                    Ok(None) => {
+                        metrics.skipped.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(error) => tracing::warn!(%error, "the debt warning sweep failed"),
                 }
             }
@@ -527,6 +538,33 @@ fn relay_sampler(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::Metric
         gauge!("probity_relay_checkpoint_position").set(s.last_checkpoint.position as f64);
         gauge!("probity_relay_lag_milliseconds").set(s.last_lag_ms as f64);
         gauge!("probity_relay_leader").set(f64::from(u8::from(s.leader)));
+    })
+}
+
+/// The debt-warning sweep's ticks on this server: swept (it held the store lease) or
+/// skipped (another server swept this tick).
+#[derive(Debug, Default)]
+struct DebtSweepMetrics {
+    swept: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+}
+
+/// Records the debt-warning sweep's counters of this server through the `metrics` facade.
+fn debt_sweep_sampler(metrics: Arc<DebtSweepMetrics>) -> probity_app::MetricsSampler {
+    use ::metrics::{counter, describe_counter};
+    use std::sync::atomic::Ordering;
+    Arc::new(move || {
+        describe_counter!(
+            "probity_debt_sweeps_total",
+            "Debt-warning sweeps this server ran (it held the lease)."
+        );
+        describe_counter!(
+            "probity_debt_sweeps_skipped_total",
+            "Ticks another server swept."
+        );
+        counter!("probity_debt_sweeps_total").absolute(metrics.swept.load(Ordering::Relaxed));
+        counter!("probity_debt_sweeps_skipped_total")
+            .absolute(metrics.skipped.load(Ordering::Relaxed));
     })
 }
 

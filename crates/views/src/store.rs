@@ -52,8 +52,10 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// `state` of the deadline board.
+/// `state` of the deadline board. Its OpenAPI name is `DeadlineBoardState`: the HTTP
+/// layer's `DeadlineState` is the query parameter's schema (one name, one schema).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeadlineBoardState)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineState {
     /// The due day has passed.

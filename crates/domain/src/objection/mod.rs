@@ -133,6 +133,9 @@ pub struct Objection {
     /// Check due days already reminded.
     #[serde(default)]
     pub check_reminded: Vec<chrono::NaiveDate>,
+    /// The check due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub check_provisional: bool,
 }
 
 /// What can be asked of an objection.
@@ -208,8 +211,8 @@ pub enum ObjectionCommand {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Recount a provisional decision due day once its year's holiday schedule is
-    /// loaded (`probity calendar load`).
+    /// Recount the provisional check (while owed) and decision due days once their
+    /// year's holiday schedule is loaded (`probity calendar load`).
     RecomputeProvisionalDue {
         /// When.
         at: DateTime<Utc>,
@@ -319,6 +322,14 @@ pub enum ObjectionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional check (核查) due day recounted on the loaded holiday schedule: final
+    /// now.
+    ObjectionCheckDueRecomputed {
+        /// The check due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ObjectionEvent {
@@ -331,6 +342,7 @@ impl DomainEvent for ObjectionEvent {
             Self::ObjectionDecisionOverdue { .. } => "ObjectionDecisionOverdue",
             Self::ObjectionDecisionDueSoon { .. } => "ObjectionDecisionDueSoon",
             Self::ObjectionDueRecomputed { .. } => "ObjectionDueRecomputed",
+            Self::ObjectionCheckDueRecomputed { .. } => "ObjectionCheckDueRecomputed",
             Self::ObjectionChecked { .. } => "ObjectionChecked",
             Self::ObjectionCheckDueSoon { .. } => "ObjectionCheckDueSoon",
             Self::ObjectionCheckOverdue { .. } => "ObjectionCheckOverdue",
@@ -542,21 +554,60 @@ impl Objection {
                 if self.status != ObjectionStatus::Filed {
                     return Err(ObjectionError::NotRecomputable("no decision is pending"));
                 }
-                let (Some(due), Some(from)) = (self.decision_due, self.due_from) else {
+                let Some(from) = self.due_from else {
                     return Err(ObjectionError::NotRecomputable("no due date is known"));
                 };
-                let due = recount_provisional(
-                    &services.calendar,
-                    from,
-                    services.policy.objection.decision_working_days,
-                    Deadline {
-                        due,
-                        provisional: self.due_provisional,
-                    },
-                    WorkingCalendar::local_date(at),
-                )
-                .map_err(ObjectionError::NotRecomputable)?;
-                Ok(vec![ObjectionEvent::ObjectionDueRecomputed { due, at }])
+                let today = WorkingCalendar::local_date(at);
+                let limits = &services.policy.objection;
+                // The check, while it is owed, then the decision: each recounted on its own.
+                let check = match self.check_owed() {
+                    Some(due) => recount_provisional(
+                        &services.calendar,
+                        from,
+                        limits.check_working_days,
+                        Deadline {
+                            due,
+                            provisional: self.check_provisional,
+                        },
+                        today,
+                    ),
+                    None => Err("the check is done"),
+                };
+                let decision = match self.decision_due {
+                    Some(due) => recount_provisional(
+                        &services.calendar,
+                        from,
+                        limits.decision_working_days,
+                        Deadline {
+                            due,
+                            provisional: self.due_provisional,
+                        },
+                        today,
+                    ),
+                    None => Err("no due date is known"),
+                };
+                let mut events = Vec::new();
+                let mut refusals = Vec::new();
+                match check {
+                    Ok(due) => events.push(ObjectionEvent::ObjectionCheckDueRecomputed { due, at }),
+                    Err(why) => refusals.push(why),
+                }
+                match decision {
+                    Ok(due) => events.push(ObjectionEvent::ObjectionDueRecomputed { due, at }),
+                    Err(why) => refusals.push(why),
+                }
+                if events.is_empty() {
+                    // Still provisional when either is (a later year without data);
+                    // otherwise the decision's reason.
+                    let why = refusals
+                        .iter()
+                        .find(|why| why.contains("still provisional"))
+                        .or(refusals.last())
+                        .copied()
+                        .unwrap_or("nothing is provisional");
+                    return Err(ObjectionError::NotRecomputable(why));
+                }
+                Ok(events)
             }
             ObjectionCommand::MarkUndeterminable { note, decider, at } => {
                 self.decided("mark undeterminable", &decider)?;
@@ -603,6 +654,7 @@ impl Aggregate for Objection {
                 self.check_due = Some(check_due.due);
                 self.due_from = Some(WorkingCalendar::local_date(at));
                 self.due_provisional = decision_due.provisional;
+                self.check_provisional = check_due.provisional;
                 self.status = ObjectionStatus::Filed;
                 self.decision_due = Some(decision_due.due);
                 self.record_id = Some(record_id);
@@ -624,6 +676,10 @@ impl Aggregate for Objection {
             ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
                 self.decision_due = Some(due.due);
                 self.due_provisional = due.provisional;
+            }
+            ObjectionEvent::ObjectionCheckDueRecomputed { due, .. } => {
+                self.check_due = Some(due.due);
+                self.check_provisional = due.provisional;
             }
         }
     }

@@ -683,6 +683,115 @@ fn an_objection_day_is_not_recounted_before_its_year_is_loaded() {
         ));
 }
 
+fn provisional(s: &str) -> Deadline {
+    Deadline {
+        due: day(s),
+        provisional: true,
+    }
+}
+
+/// Filed Thu 31 Dec 2026: the check is due Fri 1 Jan 2027 and the decision Thu 7 Jan on
+/// weekends alone (both provisional).
+fn filed_on_new_years_eve() -> ObjectionEvent {
+    ObjectionEvent::ObjectionFiled {
+        record_id: "record-1".into(),
+        unit: unit_a(),
+        recorded_by: Some(authority()),
+        grounds: Grounds::WrongData,
+        detail: "处罚金额登记错误".into(),
+        check_due: provisional("2027-01-01"),
+        decision_due: provisional("2027-01-07"),
+        at: at("2026-12-31 10:00"),
+    }
+}
+
+#[test]
+fn a_provisional_check_day_is_recounted_with_the_decision_day_once_the_year_is_loaded() {
+    let recount = ObjectionCommand::RecomputeProvisionalDue {
+        at: at("2026-12-31 12:00"),
+    };
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_on_new_years_eve()])
+        .when(recount)
+        .then_expect_events(vec![
+            ObjectionEvent::ObjectionCheckDueRecomputed {
+                due: due("2027-01-04"),
+                at: at("2026-12-31 12:00"),
+            },
+            ObjectionEvent::ObjectionDueRecomputed {
+                due: due("2027-01-08"),
+                at: at("2026-12-31 12:00"),
+            },
+        ]);
+}
+
+#[test]
+fn a_check_day_left_provisional_is_recounted_after_its_decision_day_was() {
+    let decision_recounted = ObjectionEvent::ObjectionDueRecomputed {
+        due: due("2027-01-08"),
+        at: at("2026-12-31 11:00"),
+    };
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_on_new_years_eve(), decision_recounted])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 12:00"),
+        })
+        .then_expect_events(vec![ObjectionEvent::ObjectionCheckDueRecomputed {
+            due: due("2027-01-04"),
+            at: at("2026-12-31 12:00"),
+        }]);
+}
+
+#[test]
+fn a_done_check_is_not_recounted_but_its_decision_day_is() {
+    let checked = ObjectionEvent::ObjectionChecked {
+        note: "已调取原处罚决定书核对".into(),
+        at: at("2026-12-31 11:00"),
+    };
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(vec![filed_on_new_years_eve(), checked])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 12:00"),
+        })
+        .then_expect_events(vec![ObjectionEvent::ObjectionDueRecomputed {
+            due: due("2027-01-08"),
+            at: at("2026-12-31 12:00"),
+        }]);
+}
+
+#[test]
+fn a_recounted_check_day_is_not_recounted_again() {
+    let both = vec![
+        filed_on_new_years_eve(),
+        ObjectionEvent::ObjectionCheckDueRecomputed {
+            due: due("2027-01-04"),
+            at: at("2026-12-31 12:00"),
+        },
+        ObjectionEvent::ObjectionDueRecomputed {
+            due: due("2027-01-08"),
+            at: at("2026-12-31 12:00"),
+        },
+    ];
+    TestFramework::<Objection>::with(services_with_2027())
+        .given(both)
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 13:00"),
+        })
+        .then_expect_error(ObjectionError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn a_check_day_is_not_recounted_before_its_year_is_loaded() {
+    objection()
+        .given(vec![filed_on_new_years_eve()])
+        .when(ObjectionCommand::RecomputeProvisionalDue {
+            at: at("2026-12-31 12:00"),
+        })
+        .then_expect_error(ObjectionError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
 // ------------------------------------------------------ the 1-working-day check (issue 10, item 8)
 
 fn check(note: &str, decider: Decider) -> ObjectionCommand {

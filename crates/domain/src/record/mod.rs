@@ -17,8 +17,9 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_decision_overdue, check_reminder, check_text, DecisionDeadlineRefusal,
-    IntegrityServices, Offence, Publicity, PublicityPolicy, RecordFacts, Sector, Severity, Source,
+    add_months, check_decision_overdue, check_reminder, check_text, recount_provisional,
+    DecisionDeadlineRefusal, IntegrityServices, Offence, Publicity, PublicityPolicy, RecordFacts,
+    Sector, Severity, Source,
 };
 use crate::objection::ObjectionOutcome;
 
@@ -117,6 +118,12 @@ pub struct DishonestyRecord {
     /// Withdrawal due days already reminded.
     #[serde(default)]
     pub withdrawal_reminded: Vec<NaiveDate>,
+    /// The day the withdrawal period was counted from (the source decision's change).
+    #[serde(default)]
+    pub withdrawal_from: Option<NaiveDate>,
+    /// The withdrawal due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub withdrawal_provisional: bool,
 }
 
 /// What can be asked of a dishonesty record.
@@ -181,6 +188,12 @@ pub enum RecordCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional withdrawal due day once its year's holiday schedule is
+    /// loaded (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Correct or complete it after an upheld objection.
     CorrectRecord {
         /// The objection it rests on.
@@ -208,6 +221,7 @@ impl RecordCommand {
             Self::NoteSourceDecisionChanged { .. } => "NoteSourceDecisionChanged",
             Self::FlagWithdrawalOverdue { .. } => "FlagWithdrawalOverdue",
             Self::RemindWithdrawal { .. } => "RemindWithdrawal",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -284,6 +298,14 @@ pub enum RecordEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional withdrawal due day recounted on the loaded holiday schedule: final
+    /// now.
+    WithdrawalDueRecomputed {
+        /// The withdrawal due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// 更正/补充 after an upheld objection: the record's fields as they now stand.
     RecordCorrected {
         /// The objection it rests on.
@@ -314,6 +336,7 @@ impl DomainEvent for RecordEvent {
             Self::SourceDecisionChanged { .. } => "SourceDecisionChanged",
             Self::WithdrawalDueSoon { .. } => "WithdrawalDueSoon",
             Self::WithdrawalOverdue { .. } => "WithdrawalOverdue",
+            Self::WithdrawalDueRecomputed { .. } => "WithdrawalDueRecomputed",
         }
         .to_string()
     }
@@ -362,6 +385,10 @@ pub enum RecordError {
     /// Flagging or reminding the withdrawal was refused (409 `invalid_transition`).
     #[error(transparent)]
     Deadline(#[from] DecisionDeadlineRefusal),
+    /// The withdrawal due day cannot be recounted (final, passed, none owed, or still
+    /// provisional) (409 `invalid_transition`).
+    #[error("the withdrawal due day is not recounted: {0}")]
+    NotRecomputable(&'static str),
 }
 
 impl From<(&'static str, String)> for RecordError {
@@ -611,6 +638,26 @@ impl DishonestyRecord {
                 )?;
                 Ok(vec![RecordEvent::WithdrawalDueSoon { due, at }])
             }
+            RecordCommand::RecomputeProvisionalDue { at } => {
+                if self.target.is_none() {
+                    return Err(RecordError::NotFound);
+                }
+                let (Some(due), Some(from)) = (self.withdrawal_owed(), self.withdrawal_from) else {
+                    return Err(RecordError::NotRecomputable("no withdrawal is owed"));
+                };
+                let due = recount_provisional(
+                    &services.calendar,
+                    from,
+                    WITHDRAWAL_WORKING_DAYS,
+                    Deadline {
+                        due,
+                        provisional: self.withdrawal_provisional,
+                    },
+                    WorkingCalendar::local_date(at),
+                )
+                .map_err(RecordError::NotRecomputable)?;
+                Ok(vec![RecordEvent::WithdrawalDueRecomputed { due, at }])
+            }
             RecordCommand::CorrectRecord {
                 objection,
                 summary,
@@ -749,8 +796,18 @@ impl Aggregate for DishonestyRecord {
                 self.policy = Some(policy);
             }
             RecordEvent::RecordWithdrawn { .. } => self.withdrawn = true,
-            RecordEvent::SourceDecisionChanged { withdrawal_due, .. } => {
-                self.withdrawal_due = Some(withdrawal_due.due)
+            RecordEvent::SourceDecisionChanged {
+                changed_on,
+                withdrawal_due,
+                ..
+            } => {
+                self.withdrawal_due = Some(withdrawal_due.due);
+                self.withdrawal_from = Some(changed_on);
+                self.withdrawal_provisional = withdrawal_due.provisional;
+            }
+            RecordEvent::WithdrawalDueRecomputed { due, .. } => {
+                self.withdrawal_due = Some(due.due);
+                self.withdrawal_provisional = due.provisional;
             }
             RecordEvent::WithdrawalDueSoon { due, .. } => self.withdrawal_reminded.push(due),
             RecordEvent::WithdrawalOverdue { due, .. } => self.withdrawal_flagged.push(due),

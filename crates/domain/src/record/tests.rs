@@ -1498,3 +1498,97 @@ fn after_a_correction_a_later_change_may_be_noted() {
             at: at("2026-03-19 15:00"),
         }]);
 }
+
+// ------------------------------ a provisional withdrawal day recounted on a calendar load
+
+/// The shipped calendar plus a TEST 2027 schedule (1–3 Jan off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: vec![day("2027-01-01"), day("2027-01-02"), day("2027-01-03")],
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+/// Changed Wed 30 Dec 2026: withdraw by Mon 4 Jan 2027 on weekends alone (Thu 31, Fri 1,
+/// Mon 4), provisional.
+fn changed_on_new_years_eve() -> RecordEvent {
+    RecordEvent::SourceDecisionChanged {
+        changed_on: day("2026-12-30"),
+        note: "复议决定撤销原处罚决定".into(),
+        withdrawal_due: crate::calendar::Deadline {
+            due: day("2027-01-04"),
+            provisional: true,
+        },
+        at: at("2026-12-30 15:00"),
+    }
+}
+
+fn recount(local: &str) -> RecordCommand {
+    RecordCommand::RecomputeProvisionalDue { at: at(local) }
+}
+
+#[test]
+fn a_provisional_withdrawal_day_is_recounted_once_the_year_is_loaded() {
+    // 1–3 Jan 2027 off: Thu 31 Dec, Mon 4, Tue 5 Jan.
+    let recounted = RecordEvent::WithdrawalDueRecomputed {
+        due: crate::calendar::Deadline {
+            due: day("2027-01-05"),
+            provisional: false,
+        },
+        at: at("2026-12-31 09:00"),
+    };
+    Framework::with(services_with_2027())
+        .given(vec![recorded(), changed_on_new_years_eve()])
+        .when(recount("2026-12-31 09:00"))
+        .then_expect_events(vec![recounted.clone()]);
+    Framework::with(services_with_2027())
+        .given(vec![recorded(), changed_on_new_years_eve(), recounted])
+        .when(recount("2026-12-31 10:00"))
+        .then_expect_error(RecordError::NotRecomputable("the due date is final"));
+}
+
+#[test]
+fn a_withdrawal_day_is_not_recounted_before_its_year_is_loaded() {
+    record()
+        .given(vec![recorded(), changed_on_new_years_eve()])
+        .when(recount("2026-12-31 09:00"))
+        .then_expect_error(RecordError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
+#[test]
+fn a_withdrawal_already_made_is_not_recounted() {
+    let withdrawn = RecordEvent::RecordWithdrawn {
+        reason: "原处罚决定已被撤销".into(),
+        at: at("2026-12-31 08:00"),
+    };
+    Framework::with(services_with_2027())
+        .given(vec![recorded(), changed_on_new_years_eve(), withdrawn])
+        .when(recount("2026-12-31 09:00"))
+        .then_expect_error(RecordError::NotRecomputable("no withdrawal is owed"));
+}
+
+#[test]
+fn a_record_without_a_changed_decision_has_no_withdrawal_day_to_recount() {
+    Framework::with(services_with_2027())
+        .given(vec![recorded()])
+        .when(recount("2026-12-31 09:00"))
+        .then_expect_error(RecordError::NotRecomputable("no withdrawal is owed"));
+}
+
+#[test]
+fn recounting_the_withdrawal_day_of_an_unknown_record_is_not_found() {
+    Framework::with(services_with_2027())
+        .given_no_previous_events()
+        .when(recount("2026-12-31 09:00"))
+        .then_expect_error(RecordError::NotFound);
+}

@@ -347,6 +347,12 @@ impl RecordView {
                 });
             }
             RecordEvent::WithdrawalDueSoon { .. } => {}
+            RecordEvent::WithdrawalDueRecomputed { due, .. } => {
+                if let Some(change) = v.source_change.as_mut() {
+                    change.withdrawal_due = due.due;
+                    change.provisional = due.provisional;
+                }
+            }
             RecordEvent::WithdrawalOverdue { due, .. } => {
                 if let Some(change) = v.source_change.as_mut() {
                     change.overdue_flags.push(*due);
@@ -809,6 +815,10 @@ impl ObjectionView {
             ObjectionEvent::ObjectionDueRecomputed { due, .. } => {
                 v.decision_due = due.due;
                 v.provisional = due.provisional;
+            }
+            ObjectionEvent::ObjectionCheckDueRecomputed { due, .. } => {
+                v.check_due = due.due;
+                v.check_provisional = due.provisional;
             }
         }
         Some(v)

@@ -57,15 +57,20 @@ pub const PURPOSE_HEADER_PATTERN: &str = "^[ -~]*$";
 pub const NUMBER_CURSOR_PATTERN: &str = "^[0-9]{1,18}$";
 /// An assessment period: a year (`2026`) or a quarter (`2026-Q2`).
 pub const PERIOD_PATTERN: &str = "^[1-9][0-9]{3}(?:-[Qq][1-4])?$";
+/// Assessment periods separated by commas (`2027`, `2027-Q2, 2026`): the open data's
+/// `period`.
+pub const PERIODS_PATTERN: &str =
+    "^[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*$";
 
 /// The patterns the document may carry (see the module's test).
-pub const PATTERNS: [&str; 13] = [
+pub const PATTERNS: [&str; 14] = [
     BLANK,
     SPACES,
     PURPOSE_PATTERN,
     PURPOSE_HEADER_PATTERN,
     NUMBER_CURSOR_PATTERN,
     PERIOD_PATTERN,
+    PERIODS_PATTERN,
     CREDIT_CODE_PATTERN,
     CREDIT_CODE_OR_BLANK_PATTERN,
     IDENTITY_NUMBER_PATTERN,
@@ -454,5 +459,11 @@ mod tests {
             assert!(matches(BLANK, blank), "{blank:?}");
         }
         assert!(!matches(BLANK, " a "));
+        for periods in ["2027", "2027-Q2", "2027-q2, 2026", "2025,2026 , 2027-Q4"] {
+            assert!(matches(PERIODS_PATTERN, periods), "{periods:?}");
+        }
+        for bad in ["", "2027,", "27", "2027-Q5", "2027;2026"] {
+            assert!(!matches(PERIODS_PATTERN, bad), "{bad:?}");
+        }
     }
 }

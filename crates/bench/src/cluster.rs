@@ -183,10 +183,22 @@ async fn start_servers(
         ("PROBITY_NATS_REPLICAS", nats.replicas().to_string()),
         ("PROBITY_NATS_PREFIX", prefix.to_string()),
     ];
-    let started = futures::future::join_all((0..n).map(|_| start_one(args, nats, db_url, &env)))
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // One after the other (the first creates the streams), each retried: on a loaded
+    // machine a replicated stream's creation may time out.
+    let mut started = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut attempt = 0;
+        loop {
+            match start_one(args, nats, db_url, &env).await {
+                Ok(server) => break started.push(server),
+                Err(e) if attempt < 2 => {
+                    attempt += 1;
+                    println!("cluster: a server did not start ({e:#}); trying again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
     Ok(started)
 }
 
@@ -479,11 +491,6 @@ async fn failover(args: &Args) -> anyhow::Result<()> {
     let db_url = migrated_database(args, &nats).await?;
     let prefix = format!("cbench{}", uuid::Uuid::new_v4().simple());
     let mut servers = start_servers(args, &nats, &db_url, &prefix, 2).await?;
-    let env = [
-        ("NATS_URL", nats.urls()),
-        ("PROBITY_NATS_REPLICAS", nats.replicas().to_string()),
-        ("PROBITY_NATS_PREFIX", prefix.clone()),
-    ];
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
@@ -523,7 +530,7 @@ async fn failover(args: &Args) -> anyhow::Result<()> {
         relay_ms.push(r);
         partitions_ms.push(p);
         // Back to two servers for the next round.
-        servers.push(start_one(args, &nats, &db_url, &env).await?);
+        servers.extend(start_servers(args, &nats, &db_url, &prefix, 1).await?);
     }
     let (r50, rmax) = median_max(&mut relay_ms);
     let (p50, pmax) = median_max(&mut partitions_ms);

@@ -264,6 +264,21 @@ async fn wait_projected(pool: &PgPool, limit: Duration) -> anyhow::Result<Durati
 }
 
 pub async fn cluster(args: &Args) -> anyhow::Result<()> {
+    let phase = |name: &str| args.cluster_phases.iter().any(|p| p == name);
+    if phase("scaling") {
+        scaling(args).await?;
+    }
+    if phase("failover") {
+        failover(args).await?;
+    }
+    if phase("lag") {
+        lag(args).await?;
+    }
+    Ok(())
+}
+
+/// Intake and catch-up with 1 and 2 servers, single node then cluster.
+async fn scaling(args: &Args) -> anyhow::Result<()> {
     let mut intake_cps: HashMap<(bool, usize), f64> = HashMap::new();
     let mut catch_up_secs: HashMap<(bool, usize), f64> = HashMap::new();
     for on_cluster in [false, true] {
@@ -298,8 +313,6 @@ pub async fn cluster(args: &Args) -> anyhow::Result<()> {
                 / catch_up_secs[&(on_cluster, 2)].max(f64::MIN_POSITIVE)
         );
     }
-    failover(args).await?;
-    lag(args).await?;
     Ok(())
 }
 
@@ -453,6 +466,9 @@ async fn holdings(http: &reqwest::Client, servers: &[Server]) -> Vec<(f64, f64)>
     out
 }
 
+/// Projection partitions (the servers' default, `PROBITY_NATS_PARTITIONS` unset).
+const PARTITIONS: f64 = 8.0;
+
 /// Waits until every server holds a share of the partitions and one leads the relay.
 async fn wait_balanced(
     http: &reqwest::Client,
@@ -463,7 +479,8 @@ async fn wait_balanced(
     loop {
         let h = holdings(http, servers).await;
         let leaders = h.iter().filter(|(_, r)| *r == 1.0).count();
-        if h.iter().all(|(held, _)| *held >= 1.0) && leaders == 1 {
+        let held: f64 = h.iter().map(|(held, _)| held).sum();
+        if h.iter().all(|(held, _)| *held >= 1.0) && leaders == 1 && held == PARTITIONS {
             return Ok(h);
         }
         if started.elapsed() > limit {
@@ -498,7 +515,7 @@ async fn failover(args: &Args) -> anyhow::Result<()> {
     for round in 0..args.cluster_failovers {
         let h = wait_balanced(&http, &servers, Duration::from_secs(60)).await?;
         let victim = h.iter().position(|(_, r)| *r == 1.0).unwrap_or(0);
-        let total: f64 = h.iter().map(|(held, _)| held).sum();
+        let total = PARTITIONS;
         let moved = h[victim].0;
         let mut killed_server = servers.remove(victim);
         let killed = Instant::now();

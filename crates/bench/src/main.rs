@@ -170,6 +170,10 @@ struct Args {
     /// Filings per second in the cluster scenario's lag phase.
     #[arg(long, default_value_t = 50)]
     cluster_rate: u64,
+    /// Parts of the cluster scenario to run, comma-separated: scaling (intake and
+    /// catch-up), failover, lag.
+    #[arg(long, value_delimiter = ',', default_value = "scaling,failover,lag")]
+    cluster_phases: Vec<String>,
     /// Duration of each window of the cluster scenario's lag phase, in seconds.
     #[arg(long, default_value_t = 20)]
     cluster_lag_seconds: u64,

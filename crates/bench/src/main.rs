@@ -22,7 +22,11 @@
 //!   query per filter (see `deadlines.rs`);
 //! - `restrictions`: the restriction check over 1,000,000 records generated into
 //!   `record_views`, beside `SELECT 1` and the same check without its index (see
-//!   `restrictions.rs`).
+//!   `restrictions.rs`);
+//! - `cluster`: intake and catch-up with 1 and 2 servers on a private 3-node JetStream
+//!   cluster (replicas 3) beside a private single node (replicas 1), per-server CPU;
+//!   relay and partition fail-over after a SIGKILL; view lag during a NATS node loss
+//!   (see `cluster.rs`).
 //!
 //! Nothing here is a test: figures are reported as measured, missed targets included.
 
@@ -46,6 +50,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod assessments;
+mod cluster;
 mod deadlines;
 mod keyed;
 mod open311;
@@ -95,7 +100,10 @@ struct Args {
     /// scale (per-event costs on `--scale-events` events extrapolated to `--scale-target`;
     /// see `scale.rs` and docs/scale.md; not in the default list),
     /// open311-window (Open311's date-window read before and after ADR 0020, over
-    /// `--window-cases` cases, in process; not in the default list).
+    /// `--window-cases` cases, in process; not in the default list),
+    /// cluster (private 3-node NATS cluster against a private single node: intake,
+    /// catch-up, fail-over, lag under a node loss; see `cluster.rs`; not in the default
+    /// list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -147,6 +155,28 @@ struct Args {
     /// Timed window reads each way in the open311-window scenario.
     #[arg(long, default_value_t = 20)]
     window_runs: u64,
+    /// Concurrent filing clients in the cluster scenario's intake phase.
+    #[arg(long, default_value_t = 8)]
+    cluster_clients: usize,
+    /// Duration of each intake phase of the cluster scenario, in seconds.
+    #[arg(long, default_value_t = 8)]
+    cluster_seconds: u64,
+    /// Events loaded into the log for each catch-up phase of the cluster scenario.
+    #[arg(long, default_value_t = 50_000)]
+    cluster_backlog: u64,
+    /// Kills of the relay's server in the cluster scenario's fail-over phase.
+    #[arg(long, default_value_t = 3)]
+    cluster_failovers: usize,
+    /// Filings per second in the cluster scenario's lag phase.
+    #[arg(long, default_value_t = 50)]
+    cluster_rate: u64,
+    /// Parts of the cluster scenario to run, comma-separated: scaling (intake and
+    /// catch-up), failover, lag.
+    #[arg(long, value_delimiter = ',', default_value = "scaling,failover,lag")]
+    cluster_phases: Vec<String>,
+    /// Duration of each window of the cluster scenario's lag phase, in seconds.
+    #[arg(long, default_value_t = 20)]
+    cluster_lag_seconds: u64,
 }
 
 const UNIT: &str = "113604000123456713";
@@ -190,6 +220,7 @@ async fn main() -> anyhow::Result<()> {
             "restrictions" => restrictions::restrictions(&args).await?,
             "scale" => scale::scale(&args).await?,
             "open311-window" => open311::open311_window(&args).await?,
+            "cluster" => cluster::cluster(&args).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

@@ -116,30 +116,14 @@ async fn a_supervision_item_becomes_overdue_by_itself_and_is_escalated_once(mode
     assert_eq!(items.len(), 1, "{}", overdue.body);
     assert_eq!(items[0]["id"], id.as_str());
     // Several ticks later (1 s each), still one escalation and one event.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let v = app
-        .get(&format!("/api/v1/supervision-items/{id}"), &app.supervisor)
-        .await;
-    assert_eq!(v.assert_ok()["escalations"], json!(["2026-05-11"]));
-    assert_eq!(v.body["version"], version);
-    let history = app
-        .get(
-            &format!("/api/v1/history/supervision_item/{id}"),
-            &app.auditor,
-        )
-        .await;
-    let types: Vec<String> = history.assert_ok()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        types,
-        ["SupervisionItemAssigned", "SupervisionReplyOverdue"],
-        "{}",
-        history.body
-    );
+    escalated_once(
+        &app,
+        &id,
+        "2026-05-11",
+        &version,
+        &["SupervisionItemAssigned", "SupervisionReplyOverdue"],
+    )
+    .await;
 
     // The department replies late; the proposer's satisfaction closes it.
     let r = app
@@ -638,36 +622,20 @@ async fn a_dissatisfied_item_is_handled_again_goes_overdue_and_is_escalated_once
     assert_eq!(v["escalations"], json!(["2026-04-13"]));
     let version = v["version"].clone();
     // Several ticks later (1 s each), still one escalation and one event.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let v = app
-        .get(&format!("/api/v1/supervision-items/{id}"), &app.supervisor)
-        .await;
-    assert_eq!(v.assert_ok()["escalations"], json!(["2026-04-13"]));
-    assert_eq!(v.body["version"], version);
-    let history = app
-        .get(
-            &format!("/api/v1/history/supervision_item/{id}"),
-            &app.auditor,
-        )
-        .await;
-    let types: Vec<String> = history.assert_ok()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        types,
-        [
+    escalated_once(
+        &app,
+        &id,
+        "2026-04-13",
+        &version,
+        &[
             "SupervisionItemAssigned",
             "SupervisionItemReplied",
             "SupervisionSatisfactionRecorded",
             "SupervisionItemReturnedForRehandling",
-            "SupervisionReplyOverdue"
+            "SupervisionReplyOverdue",
         ],
-        "{}",
-        history.body
-    );
+    )
+    .await;
     // The assessment keeps the first (on-time) reply and counts the second handling,
     // unanswered past its due day, as late.
     app.eventually("/api/v1/assessments?period=2026", &app.supervisor, |b| {
@@ -704,4 +672,28 @@ async fn a_dissatisfied_item_is_handled_again_goes_overdue_and_is_escalated_once
     app.post(&verb("return-for-rehandling"), &app.supervisor, &objections)
         .await
         .assert_problem(409, "invalid_transition");
+}
+
+/// Waits three deadline ticks (1 s each), then checks the item was escalated exactly once,
+/// on `day`, that its version did not move, and that its history is `events`.
+async fn escalated_once(app: &TestApp, id: &str, day: &str, version: &Value, events: &[&str]) {
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let v = app
+        .get(&format!("/api/v1/supervision-items/{id}"), &app.supervisor)
+        .await;
+    assert_eq!(v.assert_ok()["escalations"], json!([day]));
+    assert_eq!(&v.body["version"], version);
+    let history = app
+        .get(
+            &format!("/api/v1/history/supervision_item/{id}"),
+            &app.auditor,
+        )
+        .await;
+    let types: Vec<&str> = history.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, events, "{}", history.body);
 }

@@ -27,7 +27,7 @@ async fn register(app: &TestApp, code: &str, name: &str, kind: &str, parent: Opt
 }
 
 /// Records a general finding of `severity` against `code`, decided today; its id.
-async fn record(app: &TestApp, code: &str, source_ref: &str, severity: &str) -> String {
+pub(crate) async fn record(app: &TestApp, code: &str, source_ref: &str, severity: &str) -> String {
     let r = app
         .post(
             "/api/v1/records",

@@ -5,6 +5,7 @@
 //! `GET /public/assessments` shows. Every pull is in the access log; other roles are
 //! refused; a bad `period` or `since` is 422. On Postgres + NATS and embedded.
 
+use crate::assessments::record;
 use std::collections::BTreeMap;
 
 use chrono::Datelike as _;
@@ -58,26 +59,6 @@ async fn register(app: &TestApp) {
         let r = app.post("/api/v1/subjects", &app.admin, &body).await;
         assert_eq!(r.status.as_u16(), 201, "{}", r.body);
     }
-}
-
-/// Records a finding of `severity` against `code`, decided today.
-async fn record(app: &TestApp, code: &str, source_ref: &str, severity: &str) {
-    let r = app
-        .post(
-            "/api/v1/records",
-            &app.supervisor,
-            &json!({
-                "subject_code": code,
-                "source": "administrative_penalty",
-                "source_ref": source_ref,
-                "decision_date": app.today(),
-                "severity": severity,
-                "sector": "general",
-                "summary": "未按承诺期限办结行政许可"
-            }),
-        )
-        .await;
-    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
 }
 
 fn key(row: &Value) -> (String, String) {

@@ -278,6 +278,40 @@ pub async fn ensure_stream(
         .map_err(BusError::nats("ensure stream"))
 }
 
+/// [`ensure_stream`] at a server's start, retried while JetStream does not answer yet.
+///
+/// A JetStream request waits only the short request timeout (2 s by default, so a node
+/// loss does not stall the relay), but a cluster that has just been started, or
+/// restarted from its store directories, answers its first API request only once its
+/// meta leader is elected and the streams are recovered, which can take longer. So a
+/// NATS error here is retried, with a back-off from 100 ms doubling to 2 s, until
+/// `patience` has passed; the last error is returned then. A configuration that cannot
+/// work is refused at once.
+pub async fn ensure_stream_patiently(
+    js: &jetstream::Context,
+    cfg: &BusConfig,
+    patience: Duration,
+) -> Result<stream::Info, BusError> {
+    cfg.validate()?;
+    let started = tokio::time::Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match ensure_stream(js, cfg).await {
+            Ok(info) => return Ok(info),
+            Err(error @ BusError::Nats { .. }) if started.elapsed() + backoff < patience => {
+                tracing::warn!(
+                    %error,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "JetStream does not answer yet; retrying"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// After a transport failure: checks that the streams are there with a stream info
 /// request each (answered by the stream's leader) and calls [`ensure_stream`] only when
 /// one is missing. Unlike [`ensure_stream`] (a create-or-update, which the JetStream meta

@@ -30,8 +30,8 @@ pub mod relay;
 
 pub use cloudevent::{message_id, CloudEvent, CLOUDEVENT_CONTENT_TYPE, CLOUDEVENT_SOURCE};
 pub use config::{
-    check_stream, ensure_stream, parse_server_list, BusConfig, DEFAULT_WORK_MAX_AGE,
-    DUPLICATE_WINDOW,
+    check_stream, ensure_stream, ensure_stream_patiently, parse_server_list, BusConfig,
+    DEFAULT_WORK_MAX_AGE, DUPLICATE_WINDOW,
 };
 pub use consumer::{
     run_nats_projector, ConsumerOptions, NatsProjector, ProjectorMetrics, ProjectorStats,

@@ -169,7 +169,9 @@ pub async fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result
             let mut js = async_nats::jetstream::new(client.clone());
             js.set_timeout(bus.request_timeout());
             let cfg = bus.bus_config(&settings.nats_prefix)?;
-            probity_bus::ensure_stream(&js, &cfg)
+            // A cluster started a moment ago answers only once it has elected its
+            // leaders: wait for it rather than exit (deploy/local/up after down).
+            probity_bus::ensure_stream_patiently(&js, &cfg, STREAM_START_PATIENCE)
                 .await
                 .context("creating the JetStream streams")?;
             let relay = probity_bus::Relay::new(log.clone(), js.clone(), cfg.clone());
@@ -505,6 +507,11 @@ impl probity_http::Readiness for Readiness {
         Ok(())
     }
 }
+
+/// How long a starting server waits for JetStream to answer its first request (the
+/// streams' creation) before it gives up: a freshly started or restarted cluster elects
+/// its leaders first.
+const STREAM_START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Records the relay's counters and gauges through the `metrics` facade (ADR 0032).
 fn relay_sampler(metrics: Arc<probity_bus::RelayMetrics>) -> probity_app::MetricsSampler {

@@ -144,3 +144,39 @@ async fn a_stream_deleted_under_a_running_relay_is_created_again() -> anyhow::Re
     drop_stream(&js, &cfg).await?;
     Ok(())
 }
+
+/// A server starting while JetStream does not answer yet (a cluster started a moment
+/// ago, `deploy/local/up` right after `down`) waits for it instead of giving up after
+/// one 2 s request timeout; with no NATS at all it still gives up once its patience is
+/// spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starting_server_waits_for_jetstream_to_answer_its_first_request() -> anyhow::Result<()> {
+    let mut nats = PrivateNats::start().await?;
+    let js = jetstream_at(&nats.url()).await?;
+    let cfg = bus_config();
+    nats.stop();
+
+    let starting = {
+        let (js, cfg) = (js.clone(), cfg.clone());
+        tokio::spawn(async move {
+            probity_bus::ensure_stream_patiently(&js, &cfg, Duration::from_secs(60)).await
+        })
+    };
+    // Longer than a request timeout: the first tries fail, and the start goes on trying.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !starting.is_finished(),
+        "the start gave up while NATS was down"
+    );
+    nats.restart().await?;
+    let info = tokio::time::timeout(WAIT, starting).await???;
+    assert_eq!(info.config.name, cfg.stream_name());
+
+    nats.stop();
+    let refused = probity_bus::ensure_stream_patiently(&js, &cfg, Duration::from_secs(1)).await;
+    assert!(
+        matches!(refused, Err(probity_bus::BusError::Nats { .. })),
+        "{refused:?}"
+    );
+    Ok(())
+}

@@ -153,6 +153,16 @@ impl Signer {
             }
         }
         let cp = SignedCheckpoint::sign(&self.key, chain_index, head.try_get(1)?, head.try_get(2)?);
+        // The key first: a reader that sees a checkpoint must find the key that signed it
+        // (the bundle export read the checkpoint, then its key, and answered 500 when it
+        // came between the two inserts of the first checkpoint).
+        sqlx::query(
+            "INSERT INTO audit_keys (key_id, public_key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(&cp.key_id)
+        .bind(hex::encode(self.key.verifying_key().as_bytes()))
+        .execute(&self.db.any)
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO audit_checkpoints (chain_index, position, chain_hash, key_id, signature, signed_at)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain_index) DO NOTHING",
@@ -163,13 +173,6 @@ impl Signer {
         .bind(&cp.key_id)
         .bind(&cp.signature)
         .bind(&cp.signed_at)
-        .execute(&self.db.any)
-        .await?;
-        sqlx::query(
-            "INSERT INTO audit_keys (key_id, public_key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
-        )
-        .bind(&cp.key_id)
-        .bind(hex::encode(self.key.verifying_key().as_bytes()))
         .execute(&self.db.any)
         .await?;
         if inserted.rows_affected() == 0 {

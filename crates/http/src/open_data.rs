@@ -120,10 +120,11 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct OpenDataAssessmentQuery {
     /// The periods: a year (`2027`) or a quarter (`2027-Q2`), several separated by
-    /// commas (at most 40). Absent: every year and quarter with assessment figures.
+    /// commas (at most 40). Absent or blank: every year and quarter with assessment
+    /// figures.
     #[param(
         max_length = 400,
-        pattern = "^[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*$"
+        pattern = "^(?:[ \\t\\r\\n]*|[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*)$"
     )]
     pub period: Option<String>,
     /// The cursor a previous pull of the same periods returned (its `Probity-Cursor`

@@ -57,10 +57,10 @@ pub const PURPOSE_HEADER_PATTERN: &str = "^[ -~]*$";
 pub const NUMBER_CURSOR_PATTERN: &str = "^[0-9]{1,18}$";
 /// An assessment period: a year (`2026`) or a quarter (`2026-Q2`).
 pub const PERIOD_PATTERN: &str = "^[1-9][0-9]{3}(?:-[Qq][1-4])?$";
-/// Assessment periods separated by commas (`2027`, `2027-Q2, 2026`): the open data's
-/// `period`.
+/// Assessment periods separated by commas (`2027`, `2027-Q2, 2026`), or blank (every
+/// period, as when absent): the open data's `period`.
 pub const PERIODS_PATTERN: &str =
-    "^[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*$";
+    "^(?:[ \\t\\r\\n]*|[1-9][0-9]{3}(?:-[Qq][1-4])?(?: *, *[1-9][0-9]{3}(?:-[Qq][1-4])?)*)$";
 
 /// The patterns the document may carry (see the module's test).
 pub const PATTERNS: [&str; 14] = [
@@ -462,7 +462,10 @@ mod tests {
         for periods in ["2027", "2027-Q2", "2027-q2, 2026", "2025,2026 , 2027-Q4"] {
             assert!(matches(PERIODS_PATTERN, periods), "{periods:?}");
         }
-        for bad in ["", "2027,", "27", "2027-Q5", "2027;2026"] {
+        for blank in ["", "  "] {
+            assert!(matches(PERIODS_PATTERN, blank), "{blank:?}");
+        }
+        for bad in ["2027,", "27", "2027-Q5", "2027;2026", " x "] {
             assert!(!matches(PERIODS_PATTERN, bad), "{bad:?}");
         }
     }

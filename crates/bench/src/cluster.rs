@@ -42,7 +42,8 @@ use sqlx::PgPool;
 use tokio::process::Command;
 
 use crate::{
-    command_loop, drop_database, fresh_database, load_events, metric, quantiles_ms, Args, Server,
+    command_loop, drop_database, fresh_database, latencies, load_events, metric, quantiles_ms,
+    Args, Server,
 };
 
 /// The private NATS of one topology.
@@ -349,12 +350,7 @@ async fn intake(args: &Args, nats: &Nats, n: usize) -> anyhow::Result<f64> {
             ))
         })
         .collect();
-    let mut hist = Histogram::<u64>::new(3)?;
-    for t in tasks {
-        for micros in t.await? {
-            hist.record(micros.max(1))?;
-        }
-    }
+    let hist = latencies(tasks).await?;
     let cpu = meter.report();
     let cps = count.load(Ordering::Relaxed) as f64 / args.cluster_seconds as f64;
     let (p50, p99, _) = quantiles_ms(&hist);

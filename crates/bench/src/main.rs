@@ -618,12 +618,7 @@ async fn commands_on(args: &Args, baseline_tps: Option<f64>, embedded: bool) -> 
                         ))
                     })
                     .collect();
-                let mut hist = Histogram::<u64>::new(3)?;
-                for t in tasks {
-                    for micros in t.await? {
-                        hist.record(micros.max(1))?;
-                    }
-                }
+                let hist = latencies(tasks).await?;
                 let (p50, p99, _) = quantiles_ms(&hist);
                 let cps = count.load(Ordering::Relaxed) as f64 / args.seconds as f64;
                 by_mode.insert((group_commit, workload, clients), cps);
@@ -954,6 +949,19 @@ async fn rebuild_only(args: &Args) -> anyhow::Result<()> {
     pool.close().await;
     drop_database(&args.admin_url, &db_url).await?;
     Ok(())
+}
+
+/// The latencies (microseconds) the client tasks returned, in one histogram.
+async fn latencies(
+    tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut hist = Histogram::<u64>::new(3)?;
+    for t in tasks {
+        for micros in t.await? {
+            hist.record(micros.max(1))?;
+        }
+    }
+    Ok(hist)
 }
 
 /// Milliseconds from a histogram of microseconds: (p50, p99, max).

@@ -239,20 +239,59 @@ fn account(name: &str) -> Option<RunAs<'_>> {
     })
 }
 
-/// How to run a Postgres binary: directly, or as an unprivileged user when we are root.
+/// How to run a Postgres binary: directly, or as an unprivileged user when we are root
+/// (the child switches user between fork and exec, with no supplementary groups).
+///
+/// Under libfaketime (CI's runs with a moved clock) the child does not inherit the
+/// wrapper's `FAKETIME_SHARED`: that semaphore belongs to root, and a process of another
+/// user that cannot open it tries to make its own under its process id and exits ("sem_open
+/// failed and recreation attempts failed: Permission denied") when a leftover file of that
+/// name exists. Without it, Postgres makes its own or, if it cannot, runs without one;
+/// with a fixed offset (`faketime -f +190d`) the shared segment is not needed. Leftovers
+/// of dead processes are removed first all the same ([`clear_stale_faketime_files`]), so
+/// they do not pile up for the `faketime` wrapper's own start to trip on.
 fn command(binary: &Path, as_user: Option<RunAs<'_>>) -> Command {
-    match as_user {
-        Some(user) => {
-            let mut cmd = Command::new("setpriv");
-            cmd.arg(format!("--reuid={}", user.uid))
-                .arg(format!("--regid={}", user.gid))
-                .arg("--clear-groups")
-                .arg("--");
-            cmd.arg(binary);
-            cmd
-        }
-        None => Command::new(binary),
+    let mut cmd = Command::new(binary);
+    if let Some(user) = as_user {
+        use std::os::unix::process::CommandExt;
+        clear_stale_faketime_files(Path::new("/dev/shm"));
+        cmd.env_remove("FAKETIME_SHARED")
+            .uid(user.uid)
+            .gid(user.gid);
     }
+    cmd
+}
+
+/// libfaketime names the semaphore and segment a process makes after its process id
+/// (`/dev/shm/sem.faketime_sem_<pid>`, `/dev/shm/faketime_shm_<pid>`) and leaves them
+/// behind when the process does not exit normally (a killed Postgres, a drill's
+/// SIGKILL). A later process given the same id then cannot make its own: the `faketime`
+/// wrapper refuses to start ("sem_open: File exists"). This removes the leftovers of
+/// processes that no longer exist; a live process's files are kept.
+fn clear_stale_faketime_files(shm: &Path) {
+    let Ok(entries) = std::fs::read_dir(shm) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = faketime_file_pid(&name.to_string_lossy()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in the name of a file libfaketime keeps in `/dev/shm`, if it is one.
+fn faketime_file_pid(name: &str) -> Option<u32> {
+    let digits = name
+        .strip_prefix("sem.faketime_sem_")
+        .or_else(|| name.strip_prefix("faketime_shm_"))?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The binaries, data directory and account of a freshly initialised cluster.
@@ -563,5 +602,46 @@ mod tests {
     fn it_hides_passwords_in_messages() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn it_reads_the_process_id_of_libfaketime_files_only() {
+        assert_eq!(faketime_file_pid("sem.faketime_sem_3945"), Some(3945));
+        assert_eq!(faketime_file_pid("faketime_shm_12"), Some(12));
+        assert_eq!(faketime_file_pid("faketime_shm_"), None);
+        assert_eq!(faketime_file_pid("sem.faketime_sem_12x"), None);
+        assert_eq!(faketime_file_pid("PostgreSQL.3595248716"), None);
+    }
+
+    #[test]
+    fn it_removes_the_faketime_files_of_dead_processes_and_keeps_the_rest() {
+        let dir =
+            std::env::temp_dir().join(format!("probity-shm-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A process that has exited and been reaped: its id names no live process.
+        let mut child = Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::process::id();
+        let files = [
+            format!("sem.faketime_sem_{dead}"),
+            format!("faketime_shm_{dead}"),
+            format!("sem.faketime_sem_{live}"),
+            format!("faketime_shm_{live}"),
+            "PostgreSQL.1234".to_string(),
+        ];
+        for file in &files {
+            std::fs::write(dir.join(file), b"x").unwrap();
+        }
+
+        clear_stale_faketime_files(&dir);
+
+        let left: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let expected: std::collections::BTreeSet<String> = files[2..].iter().cloned().collect();
+        assert_eq!(left, expected);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

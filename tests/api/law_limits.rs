@@ -2,7 +2,8 @@
 //! withdrawal within 3 working days of its source decision changing, and an objection's
 //! 1-working-day check. Both appear with their own kinds, are stopped by the withdrawal
 //! (or a correction) and the check, and after a clock move are overdue on the board and
-//! escalated exactly once.
+//! escalated exactly once. Provisional days of these and of supervision items' replies
+//! become final when the year's holiday schedule is loaded.
 
 use probity_http::Role;
 use probity_tests::{spawn_app, spawn_app_at, start_on, Mode, TestApp, UNIT_A, UNIT_B};
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 crate::both_modes!(
     the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once,
     the_withdrawal_and_the_check_stop_their_clocks,
-    provisional_withdrawal_and_check_days_become_final_when_the_year_is_loaded,
+    provisional_withdrawal_check_and_reply_days_become_final_when_the_year_is_loaded,
 );
 
 async fn register(app: &TestApp) {
@@ -263,7 +264,9 @@ fn entry(board: &Value, case_id: &str, kind: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loaded(mode: Mode) {
+async fn provisional_withdrawal_check_and_reply_days_become_final_when_the_year_is_loaded(
+    mode: Mode,
+) {
     // Thu 31 Dec 2026: the limits run into 2027, whose schedule is not shipped.
     let app = spawn_app_at(mode, probity_tests::at("2026-12-31T10:00:00+08:00")).await;
     register(&app).await;
@@ -283,15 +286,30 @@ async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loa
     assert_eq!(o["check_due"], "2027-01-01", "{o}");
     assert_eq!(o["check_provisional"], true, "{o}");
     assert_eq!(o["decision_due"], "2027-01-07", "{o}");
+    // An NPC proposal assigned today: three calendar months, Wed 31 Mar 2027, provisional.
+    let r = app
+        .post(
+            "/api/v1/supervision-items",
+            &app.supervisor,
+            &json!({"kind": "npc_proposal", "source_ref": "九人大建〔2026〕118号", "title": "关于加强农村饮水安全的建议", "unit": UNIT_B}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    assert_eq!(r.body["due"], "2027-03-31", "{}", r.body);
+    assert_eq!(r.body["provisional"], true, "{}", r.body);
+    let item = r.body["id"].as_str().unwrap().to_string();
     let before = app
         .eventually("/api/v1/deadlines", &app.supervisor, |b| {
-            !entries(b, &rec).is_empty() && kinds(b, &obj).len() == 2
+            !entries(b, &rec).is_empty()
+                && kinds(b, &obj).len() == 2
+                && !entries(b, &item).is_empty()
         })
         .await;
     for (case, kind) in [
         (&rec, "record_withdrawal"),
         (&obj, "objection_check"),
         (&obj, "objection_decision"),
+        (&item, "supervision_reply"),
     ] {
         assert_eq!(
             entry(&before, case, kind)["provisional"],
@@ -300,14 +318,15 @@ async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loa
         );
     }
 
-    // The operator loads 2027 (a TEST schedule, 1–3 Jan off) and restarts the server.
+    // The operator loads 2027 (a TEST schedule, 1–3 Jan and 31 Mar off) and restarts the
+    // server.
     let file = tempfile::Builder::new()
         .suffix(".json")
         .tempfile()
         .expect("a temporary file");
     std::fs::write(
         file.path(),
-        r#"{"year": 2027, "holidays": ["2027-01-01", "2027-01-02", "2027-01-03"], "makeup_workdays": []}"#,
+        r#"{"year": 2027, "holidays": ["2027-01-01", "2027-01-02", "2027-01-03", "2027-03-31"], "makeup_workdays": []}"#,
     )
     .unwrap();
     let backing = app.backing.clone();
@@ -325,11 +344,13 @@ async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loa
     let app = start_on(backing, dir, offset).await;
 
     // Thu 31 Dec, Mon 4, Tue 5… the withdrawal by Wed 6 Jan; the check by Mon 4 Jan,
-    // the decision by Fri 8 Jan: final on the board and in the cases' views.
+    // the decision by Fri 8 Jan; the reply, 31 Mar being off, by Thu 1 Apr: final on the
+    // board and in the cases' views.
     let expected = [
         (&rec, "record_withdrawal", "2027-01-06"),
         (&obj, "objection_check", "2027-01-04"),
         (&obj, "objection_decision", "2027-01-08"),
+        (&item, "supervision_reply", "2027-04-01"),
     ];
     let after = app
         .eventually("/api/v1/deadlines", &app.supervisor, |b| {
@@ -353,6 +374,15 @@ async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loa
     let o = o.assert_ok();
     assert_eq!(o["check_due"], "2027-01-04", "{o}");
     assert_eq!(o["check_provisional"], false, "{o}");
+    let i = app
+        .get(
+            &format!("/api/v1/supervision-items/{item}"),
+            &app.supervisor,
+        )
+        .await;
+    let i = i.assert_ok();
+    assert_eq!(i["due"], "2027-04-01", "{i}");
+    assert_eq!(i["provisional"], false, "{i}");
     // Recounted once: the events are in the cases' histories.
     for (path, event_type) in [
         (
@@ -362,6 +392,10 @@ async fn provisional_withdrawal_and_check_days_become_final_when_the_year_is_loa
         (
             format!("/api/v1/history/objection/{obj}"),
             "ObjectionCheckDueRecomputed",
+        ),
+        (
+            format!("/api/v1/history/supervision_item/{item}"),
+            "SupervisionReplyDueRecomputed",
         ),
     ] {
         let h = app.get(&path, &app.auditor).await;

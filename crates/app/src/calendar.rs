@@ -6,7 +6,8 @@
 //! log holds a provisional deadline (read from the log, not from the deadline board,
 //! which may lag), and each case's aggregate decides (`RecomputeProvisionalDeadlines`,
 //! `RecomputeProvisionalDue` of rectifications, repairs, objections (check and decision)
-//! and records (the withdrawal owed after a source decision changed)): final deadlines,
+//! records (the withdrawal owed after a source decision changed) and supervision items (the
+//! reply due day)): final deadlines,
 //! closed deadlines and cases already recomputed are refused and counted, never changed. Loading the same schedule again
 //! records nothing new (`AlreadyLoaded`) but still recomputes what is left.
 //!
@@ -16,7 +17,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use probity_domain::aggregate_type::{COMPLAINT, OBJECTION, RECORD, RECTIFICATION, REPAIR};
+use probity_domain::aggregate_type::{
+    COMPLAINT, OBJECTION, RECORD, RECTIFICATION, REPAIR, SUPERVISION_ITEM,
+};
 use probity_domain::calendar_admin::{
     CalendarAdmin, CalendarAdminError, CalendarCommand, CalendarEvent, CalendarServices,
     CALENDAR_ID, CALENDAR_TYPE,
@@ -29,6 +32,9 @@ use probity_domain::objection::{Objection, ObjectionCommand, ObjectionError};
 use probity_domain::record::{DishonestyRecord, RecordCommand, RecordError};
 use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
 use probity_domain::repair::{Repair, RepairCommand, RepairError};
+use probity_domain::supervision_item::{
+    SupervisionItem, SupervisionItemCommand, SupervisionItemError,
+};
 use probity_domain::{TimeLimits, WorkingCalendar, YearSchedule};
 use probity_store::{Db, EventLog, ExecuteError, Executor, Metadata};
 use serde::Deserialize;
@@ -236,7 +242,7 @@ pub async fn load_schedule_under(
         }
     }
     // The withdrawal owed after a record's source decision changed.
-    let records = Executor::<DishonestyRecord>::new(db.clone(), integrity);
+    let records = Executor::<DishonestyRecord>::new(db.clone(), integrity.clone());
     for case in provisional_of(db, RECORD, &["SourceDecisionChanged"]).await? {
         let command = RecordCommand::RecomputeProvisionalDue { at: now };
         match records.execute(&case, command, None, metadata()).await {
@@ -246,6 +252,32 @@ pub async fn load_schedule_under(
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional withdrawal due not recomputed");
+                summary.failed.push((case, e.to_string()));
+            }
+        }
+    }
+    // The reply due day of supervision items (calendar months rolled to a working day).
+    let items = Executor::<SupervisionItem>::new(db.clone(), integrity);
+    for case in provisional_of(
+        db,
+        SUPERVISION_ITEM,
+        &[
+            "SupervisionItemAssigned",
+            "SupervisionItemReassigned",
+            "SupervisionExtensionApproved",
+            "SupervisionItemReturnedForRehandling",
+        ],
+    )
+    .await?
+    {
+        let command = SupervisionItemCommand::RecomputeProvisionalDue { at: now };
+        match items.execute(&case, command, None, metadata()).await {
+            Ok(_) => summary.recomputed += 1,
+            Err(ExecuteError::Domain(SupervisionItemError::NotRecomputable(why))) => {
+                count_refusal(&mut summary, why)
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, error = %e, "provisional supervision reply due not recomputed");
                 summary.failed.push((case, e.to_string()));
             }
         }

@@ -626,7 +626,8 @@ fn supervision_item(e: SupervisionItemError) -> ApiError {
         | SupervisionItemError::NoExtensionPending
         | SupervisionItemError::RehandlingNotExtended
         | SupervisionItemError::NotDissatisfied
-        | SupervisionItemError::AlreadyRehandled => ApiError::InvalidTransition(e.to_string()),
+        | SupervisionItemError::AlreadyRehandled
+        | SupervisionItemError::NotRecomputable(_) => ApiError::InvalidTransition(e.to_string()),
         SupervisionItemError::ExtensionBeyondLimit { .. } => {
             ApiError::field("months", "out_of_range", e.to_string())
         }

@@ -9,7 +9,9 @@
 //! A complex item may be extended (延期: the unit asks with a reason by the due day, a
 //! supervisor approves or denies) up to the kind's total limit from the assignment; after
 //! a `dissatisfied` rating a supervisor may return it once for a second handling (再办理),
-//! due [`SupervisionLimits::rehandling_months`] later (ADR 0033).
+//! due [`SupervisionLimits::rehandling_months`] later (ADR 0033). A due day that falls in a
+//! year without a holiday schedule is provisional; it is recounted once, by the same months
+//! from the same day, when that year's schedule is loaded (`RecomputeProvisionalDue`).
 
 #[cfg(test)]
 mod tests;
@@ -23,7 +25,8 @@ use thiserror::Error;
 use crate::calendar::{CalendarError, Deadline, WorkingCalendar};
 use crate::ids::CreditCode;
 use crate::integrity::{
-    add_months, check_reminder, check_text, DecisionDeadlineRefusal, IntegrityServices,
+    add_months, check_reminder, check_text, recount_provisional, DecisionDeadlineRefusal,
+    IntegrityServices,
 };
 
 /// Longest free text (the reply, a reason), in characters.
@@ -238,6 +241,9 @@ pub struct SupervisionItem {
     /// The last satisfaction recorded (of the current handling).
     #[serde(default)]
     pub satisfaction: Option<Satisfaction>,
+    /// The current due day was counted through a year without a holiday schedule.
+    #[serde(default)]
+    pub due_provisional: bool,
 }
 
 /// Calendar months one extension request may ask for.
@@ -331,6 +337,12 @@ pub enum SupervisionItemCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Recount a provisional reply due day once its year's holiday schedule is loaded
+    /// (`probity calendar load`).
+    RecomputeProvisionalDue {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl SupervisionItemCommand {
@@ -347,6 +359,7 @@ impl SupervisionItemCommand {
             Self::ApproveSupervisionExtension { .. } => "ApproveSupervisionExtension",
             Self::DenySupervisionExtension { .. } => "DenySupervisionExtension",
             Self::ReturnSupervisionItemForRehandling { .. } => "ReturnSupervisionItemForRehandling",
+            Self::RecomputeProvisionalDue { .. } => "RecomputeProvisionalDue",
         }
     }
 }
@@ -466,6 +479,14 @@ pub enum SupervisionItemEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A provisional reply due day recounted on the loaded holiday schedule: final now
+    /// (the same months from the same day, rolled to the next working day).
+    SupervisionReplyDueRecomputed {
+        /// The reply due day now (never provisional).
+        due: Deadline,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for SupervisionItemEvent {
@@ -483,6 +504,7 @@ impl DomainEvent for SupervisionItemEvent {
             Self::SupervisionItemReturnedForRehandling { .. } => {
                 "SupervisionItemReturnedForRehandling"
             }
+            Self::SupervisionReplyDueRecomputed { .. } => "SupervisionReplyDueRecomputed",
         }
         .to_string()
     }
@@ -555,6 +577,10 @@ pub enum SupervisionItemError {
     /// An item is handled a second time once only (409 `invalid_transition`).
     #[error("the supervision item was already handled a second time")]
     AlreadyRehandled,
+    /// The reply due day cannot be recounted (final, passed, none owed, or still
+    /// provisional) (409 `invalid_transition`).
+    #[error("the reply due day is not recounted: {0}")]
+    NotRecomputable(&'static str),
 }
 
 impl From<(&'static str, String)> for SupervisionItemError {
@@ -815,6 +841,32 @@ impl SupervisionItem {
                     },
                 ])
             }
+            SupervisionItemCommand::RecomputeProvisionalDue { at } => {
+                if self.status == S::New {
+                    return Err(SupervisionItemError::NotFound);
+                }
+                let (Some(due), Some(from)) = (self.owed(), self.counted_from) else {
+                    return Err(SupervisionItemError::NotRecomputable("no reply is owed"));
+                };
+                // Every due day of an item is `months` calendar months from the day it
+                // counts from (the assignment, reassignment or return; extensions
+                // included), rolled to the next working day: counted again the same way.
+                let due = recount_provisional(
+                    &services.calendar,
+                    add_months(from, self.months),
+                    0,
+                    Deadline {
+                        due,
+                        provisional: self.due_provisional,
+                    },
+                    WorkingCalendar::local_date(at),
+                )
+                .map_err(SupervisionItemError::NotRecomputable)?;
+                Ok(vec![SupervisionItemEvent::SupervisionReplyDueRecomputed {
+                    due,
+                    at,
+                }])
+            }
         }
     }
 
@@ -874,6 +926,7 @@ impl Aggregate for SupervisionItem {
                 self.kind = Some(kind);
                 self.unit = Some(unit);
                 self.due = Some(due.due);
+                self.due_provisional = due.provisional;
                 self.counted_from = Some(WorkingCalendar::local_date(at));
                 self.months = months;
                 self.handling = 1;
@@ -895,6 +948,7 @@ impl Aggregate for SupervisionItem {
             } => {
                 self.unit = Some(to);
                 self.due = Some(due.due);
+                self.due_provisional = due.provisional;
                 self.counted_from = Some(WorkingCalendar::local_date(at));
                 self.months = months;
                 self.pending_extension = None;
@@ -908,6 +962,7 @@ impl Aggregate for SupervisionItem {
                 self.pending_extension = None;
                 self.months = months;
                 self.due = Some(due.due);
+                self.due_provisional = due.provisional;
             }
             E::SupervisionExtensionDenied { .. } => self.pending_extension = None,
             E::SupervisionItemReturnedForRehandling {
@@ -920,10 +975,15 @@ impl Aggregate for SupervisionItem {
                 self.status = SupervisionStatus::Assigned;
                 self.unit = Some(unit);
                 self.due = Some(due.due);
+                self.due_provisional = due.provisional;
                 self.counted_from = Some(WorkingCalendar::local_date(at));
                 self.months = months;
                 self.handling = 2;
                 self.satisfaction = None;
+            }
+            E::SupervisionReplyDueRecomputed { due, .. } => {
+                self.due = Some(due.due);
+                self.due_provisional = due.provisional;
             }
         }
     }

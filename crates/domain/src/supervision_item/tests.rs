@@ -1064,3 +1064,208 @@ fn an_extension_is_denied_without_a_note_but_not_with_one_too_long() {
             message: format!("must be at most {TEXT_MAX_CHARS} characters"),
         });
 }
+
+// ---------------------------------------------------------------------------------------
+// A provisional due day recounted on a calendar load
+// ---------------------------------------------------------------------------------------
+
+/// The shipped calendar plus a TEST 2027 schedule (15–19 Feb off; not the official one).
+fn services_with_2027() -> IntegrityServices {
+    let mut calendar = WorkingCalendar::china();
+    calendar
+        .add_year(crate::calendar::YearSchedule {
+            year: 2027,
+            holidays: (15..=19)
+                .map(|d| NaiveDate::from_ymd_opt(2027, 2, d).unwrap())
+                .collect(),
+            makeup_workdays: vec![],
+        })
+        .unwrap();
+    IntegrityServices {
+        calendar: Arc::new(calendar),
+        policy: IntegrityPolicy::default(),
+    }
+}
+
+fn provisional(s: &str) -> Deadline {
+    Deadline {
+        due: day(s),
+        provisional: true,
+    }
+}
+
+/// An NPC proposal assigned Mon 16 Nov 2026: due Tue 16 Feb 2027 on weekends alone,
+/// provisional (2027 has no schedule in the shipped calendar).
+fn assigned_through_2027() -> SupervisionItemEvent {
+    let SupervisionItemEvent::SupervisionItemAssigned { due, .. } = item()
+        .given_no_previous_events()
+        .when(assign(SupervisionKind::NpcProposal, "2026-11-16 09:00"))
+        .inspect_result()
+        .unwrap()
+        .remove(0)
+    else {
+        panic!("not an assignment");
+    };
+    assert_eq!(due, provisional("2027-02-16"));
+    SupervisionItemEvent::SupervisionItemAssigned {
+        kind: SupervisionKind::NpcProposal,
+        source_ref: "第0123号".into(),
+        title: "关于加快老旧小区改造的建议".into(),
+        unit: unit_a(),
+        months: 3,
+        due,
+        policy: "supervision-2026".into(),
+        at: at("2026-11-16 09:00"),
+    }
+}
+
+fn recount(when: &str) -> SupervisionItemCommand {
+    SupervisionItemCommand::RecomputeProvisionalDue { at: at(when) }
+}
+
+#[test]
+fn a_provisional_due_day_is_recounted_once_the_year_is_loaded() {
+    // 16 Feb 2027 falls in the (test) holiday of 15–19 Feb: the next working day is Mon 22.
+    let recounted = SupervisionItemEvent::SupervisionReplyDueRecomputed {
+        due: due("2027-02-22"),
+        at: at("2026-12-20 09:00"),
+    };
+    Framework::with(services_with_2027())
+        .given(vec![assigned_through_2027()])
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_events(vec![recounted.clone()]);
+    Framework::with(services_with_2027())
+        .given(vec![assigned_through_2027(), recounted])
+        .when(recount("2026-12-20 10:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable(
+            "the due date is final",
+        ));
+}
+
+#[test]
+fn a_recounted_due_day_is_the_one_a_reply_is_on_time_by() {
+    let recounted = SupervisionItemEvent::SupervisionReplyDueRecomputed {
+        due: due("2027-02-22"),
+        at: at("2026-12-20 09:00"),
+    };
+    Framework::with(services_with_2027())
+        .given(vec![assigned_through_2027(), recounted])
+        .when(reply(unit_a(), "已办理", "2027-02-22 16:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionItemReplied {
+            unit: unit_a(),
+            text: "已办理".into(),
+            on_time: true,
+            at: at("2027-02-22 16:00"),
+        }]);
+}
+
+#[test]
+fn a_due_day_is_not_recounted_before_its_year_is_loaded() {
+    item()
+        .given(vec![assigned_through_2027()])
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable(
+            "the due date is still provisional",
+        ));
+}
+
+#[test]
+fn an_extended_due_day_is_recounted_by_all_its_months_from_the_assignment() {
+    // Assigned Wed 16 Sep 2026 (due 16 Dec), extended to 5 months: Tue 16 Feb 2027,
+    // provisional; on the loaded year Mon 22 Feb.
+    let given = vec![
+        assigned(
+            SupervisionKind::NpcProposal,
+            3,
+            "2026-09-16 10:00",
+            "2026-12-16",
+        ),
+        extension_requested(2, "2026-12-01 10:00"),
+        SupervisionItemEvent::SupervisionExtensionApproved {
+            note: "同意延期".into(),
+            months: 5,
+            due: provisional("2027-02-16"),
+            at: at("2026-12-02 10:00"),
+        },
+    ];
+    Framework::with(services_with_2027())
+        .given(given)
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_events(vec![SupervisionItemEvent::SupervisionReplyDueRecomputed {
+            due: due("2027-02-22"),
+            at: at("2026-12-20 09:00"),
+        }]);
+}
+
+#[test]
+fn a_final_due_day_is_not_recounted() {
+    Framework::with(services_with_2027())
+        .given(vec![npc_assigned()])
+        .when(recount("2026-04-01 09:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable(
+            "the due date is final",
+        ));
+}
+
+#[test]
+fn a_passed_due_day_is_not_recounted() {
+    Framework::with(services_with_2027())
+        .given(vec![assigned_through_2027()])
+        .when(recount("2027-02-17 09:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable(
+            "the due date has passed",
+        ));
+}
+
+#[test]
+fn a_replied_item_has_no_due_day_to_recount() {
+    Framework::with(services_with_2027())
+        .given(vec![
+            assigned_through_2027(),
+            replied(true, "2026-12-18 10:00"),
+        ])
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable("no reply is owed"));
+}
+
+#[test]
+fn a_due_day_the_limits_in_force_do_not_give_is_left_alone() {
+    // Stored as 17 Feb (not 3 months from 16 Nov on any calendar): never overwritten.
+    let SupervisionItemEvent::SupervisionItemAssigned {
+        kind,
+        source_ref,
+        title,
+        unit,
+        months,
+        policy,
+        at: when,
+        ..
+    } = assigned_through_2027()
+    else {
+        unreachable!()
+    };
+    let odd = SupervisionItemEvent::SupervisionItemAssigned {
+        kind,
+        source_ref,
+        title,
+        unit,
+        months,
+        due: provisional("2027-02-17"),
+        policy,
+        at: when,
+    };
+    Framework::with(services_with_2027())
+        .given(vec![odd])
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_error(SupervisionItemError::NotRecomputable(
+            "the due date cannot be reproduced under the limits in force",
+        ));
+}
+
+#[test]
+fn recounting_the_due_day_of_an_unknown_item_is_not_found() {
+    Framework::with(services_with_2027())
+        .given_no_previous_events()
+        .when(recount("2026-12-20 09:00"))
+        .then_expect_error(SupervisionItemError::NotFound);
+}

@@ -382,7 +382,8 @@ impl Item {
                 Some(Item::Supervision(s)),
             ) => s.replied = Some((on_time, local(at))),
             (
-                SupervisionItemEvent::SupervisionExtensionApproved { due, .. },
+                SupervisionItemEvent::SupervisionExtensionApproved { due, .. }
+                | SupervisionItemEvent::SupervisionReplyDueRecomputed { due, .. },
                 Some(Item::Supervision(s)),
             ) => s.due = due.due,
             (

@@ -1168,6 +1168,10 @@ impl SupervisionItemView {
                 v.provisional = due.provisional;
                 v.policy = policy.clone();
             }
+            E::SupervisionReplyDueRecomputed { due, .. } => {
+                v.due = due.due;
+                v.provisional = due.provisional;
+            }
         }
         Some(v)
     }

@@ -135,16 +135,20 @@ impl<S: Send + Sync> FromRequestParts<S> for PurposeHeader {
 }
 
 /// The purpose to record: the header, else the query parameter, else `audit`. A blank
-/// value is no value; each value given is checked, whichever is used.
+/// value is no value; each value given is checked, whichever is used, as given: a control
+/// character anywhere is refused, at the ends too, and the length counts what was sent
+/// (`trim` would take a trailing U+0085, line feed or space away; the schema's pattern
+/// and `maxLength` see them).
 pub(crate) fn purpose(header: Option<String>, query: Option<String>) -> Result<String, ApiError> {
     let check = |field: &str, given: Option<String>| -> Result<Option<String>, ApiError> {
-        let Some(given) = given.map(|g| g.trim().to_string()) else {
+        let Some(raw) = given else {
             return Ok(None);
         };
-        if given.is_empty() {
+        let given = raw.trim().to_string();
+        if !raw.chars().any(char::is_control) && given.is_empty() {
             return Ok(None);
         }
-        if given.chars().count() > MAX_PURPOSE_CHARS || given.chars().any(char::is_control) {
+        if raw.chars().count() > MAX_PURPOSE_CHARS || raw.chars().any(char::is_control) {
             return Err(ApiError::field(
                 field,
                 "invalid",
@@ -280,6 +284,12 @@ mod tests {
         assert_eq!(purpose(Some("  ".into()), None).unwrap(), "audit");
         assert!(purpose(Some("x".repeat(201)), None).is_err());
         assert!(purpose(None, Some("a\nb".into())).is_err());
+        // At the ends too, where trimming would hide them (schemathesis sent `;²s\u{85}`).
+        assert!(purpose(None, Some(";²s\u{85}".into())).is_err());
+        assert!(purpose(None, Some("q\n".into())).is_err());
+        assert!(purpose(None, Some("\t".into())).is_err());
+        assert_eq!(purpose(None, Some("q\u{3000}".into())).unwrap(), "q");
+        assert!(purpose(None, Some(format!("{} ", "x".repeat(200)))).is_err());
         // A blank header is no header: the query's purpose is used (and checked).
         assert_eq!(purpose(Some(" ".into()), Some("q".into())).unwrap(), "q");
         assert!(purpose(Some("".into()), Some("a\nb".into())).is_err());

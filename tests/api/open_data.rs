@@ -17,6 +17,7 @@ crate::both_modes!(
     third_party_information_is_published_only_once_the_credit_office_confirms_it,
     a_record_past_its_window_leaves_the_feed_by_the_calendar_alone,
     an_evaluator_pulls_the_published_commitments_then_only_what_changed,
+    the_proposals_waiting_for_the_credit_office_come_in_full_pages,
 );
 
 const PATH: &str = "/api/v1/open-data/records";
@@ -387,16 +388,14 @@ async fn third_party_information_is_published_only_once_the_credit_office_confir
         .await
         .assert_problem(422, "validation_failed");
 
-    // The supervisors list them; the evaluator sees its own only.
-    let list = app
-        .get("/api/v1/record-proposals?status=submitted", &app.supervisor)
-        .await;
-    assert_eq!(
-        list.assert_ok()["items"].as_array().unwrap().len(),
-        2,
-        "{}",
-        list.body
-    );
+    // The supervisors list them (from the view, once projected); the evaluator sees its
+    // own only.
+    app.eventually(
+        "/api/v1/record-proposals?status=submitted",
+        &app.supervisor,
+        |b| b["items"].as_array().is_some_and(|items| items.len() == 2),
+    )
+    .await;
     app.get("/api/v1/record-proposals", &token)
         .await
         .assert_problem(403, "forbidden");
@@ -486,14 +485,23 @@ async fn third_party_information_is_published_only_once_the_credit_office_confir
         vec![record_id.clone()]
     );
     assert_eq!(after[&record_id]["source"], "third_party");
-    let decided = app.get("/api/v1/record-proposals", &app.auditor).await;
-    let statuses: Vec<&str> = decided.assert_ok()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["rejected", "confirmed"]);
+    let statuses = |b: &Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|p| p["status"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let decided = app
+        .eventually("/api/v1/record-proposals", &app.auditor, |b| {
+            statuses(b) == ["rejected", "confirmed"]
+        })
+        .await;
+    assert_eq!(statuses(&decided), ["rejected", "confirmed"]);
     app.app.stop().await;
 }
 
@@ -669,6 +677,106 @@ async fn an_evaluator_pulls_the_published_commitments_then_only_what_changed(mod
     for entry in log["items"].as_array().unwrap() {
         assert_eq!(entry["case_id"], "commitments", "{entry}");
         assert_eq!(entry["role"], "evaluator", "{entry}");
+    }
+    app.app.stop().await;
+}
+
+async fn the_proposals_waiting_for_the_credit_office_come_in_full_pages(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let token = evaluator(&app).await;
+    register(&app).await;
+    // Three findings, then the newest decided: two still wait, the oldest two.
+    let mut ids = Vec::new();
+    for reference in ["CS-P1", "CS-P2", "CS-P3"] {
+        let r = app
+            .post(
+                "/api/v1/record-proposals",
+                &token,
+                &proposal_body(reference),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let rejected = app
+        .post(
+            &format!("/api/v1/record-proposals/{}/reject", ids[2]),
+            &app.supervisor,
+            &json!({"reason": "来源无法核实"}),
+        )
+        .await;
+    assert_eq!(rejected.assert_ok()["status"], "rejected");
+    let listed = |b: &Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    app.eventually(
+        "/api/v1/record-proposals?status=rejected",
+        &app.supervisor,
+        |b| listed(b) == [ids[2].clone()],
+    )
+    .await;
+
+    // One at a time, newest submission first: each page holds a waiting proposal (the
+    // decision, the newest event of all, takes no room on the first page).
+    let first = app
+        .get(
+            "/api/v1/record-proposals?status=submitted&limit=1",
+            &app.supervisor,
+        )
+        .await;
+    assert_eq!(
+        listed(first.assert_ok()),
+        [ids[1].clone()],
+        "{}",
+        first.body
+    );
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = app
+        .get(
+            &format!("/api/v1/record-proposals?status=submitted&limit=1&cursor={cursor}"),
+            &app.supervisor,
+        )
+        .await;
+    assert_eq!(
+        listed(second.assert_ok()),
+        [ids[0].clone()],
+        "{}",
+        second.body
+    );
+    assert!(second.body["next_cursor"].is_null(), "{}", second.body);
+    // Unfiltered: all three, newest first.
+    let all = app.get("/api/v1/record-proposals", &app.auditor).await;
+    assert_eq!(
+        listed(all.assert_ok()),
+        [ids[2].clone(), ids[1].clone(), ids[0].clone()],
+        "{}",
+        all.body
+    );
+
+    // A cursor this list never returned is refused, naming the field.
+    for bad in ["12345", "not a cursor"] {
+        let r = app
+            .get(
+                &format!(
+                    "/api/v1/record-proposals?cursor={}",
+                    bad.replace(' ', "%20")
+                ),
+                &app.supervisor,
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "cursor", "{}", r.body);
     }
     app.app.stop().await;
 }

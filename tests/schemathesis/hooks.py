@@ -66,7 +66,7 @@ schemathesis.openapi.format("resident-identity-number", identity_numbers)
 # one, anything else is 422), each list's its own kind (a format each). Behind the
 # opacity, URL-safe base64 of a JSON array of the last row's sort key
 # (crates/views/src/sql.rs): complaints (received_at, id), supervision items
-# (assigned_at, id), records (decision_date, id),
+# (assigned_at, id), record proposals (submitted_at, id), records (decision_date, id),
 # deadlines (due, case_id, case_type, kind). These strategies draw well-formed ones, as
 # a client paging through a list would send.
 def cursor(parts):
@@ -82,6 +82,7 @@ instants = st.datetimes(
 schemathesis.openapi.format("complaint-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format("supervision-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format("commitment-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
+schemathesis.openapi.format("proposal-cursor", st.tuples(instants, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format("record-cursor", st.tuples(days, ids).map(lambda k: cursor(list(k))))
 schemathesis.openapi.format(
     "deadline-cursor", st.tuples(days, ids, ids, ids).map(lambda k: cursor(list(k)))

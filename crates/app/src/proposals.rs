@@ -5,11 +5,11 @@
 //! source `third_party`, or rejects it with a reason. A proposal is never a record until
 //! then, so no public view and no open data shows it.
 //!
-//! Proposals are read from their own events (the log), not from a projection: a single
-//! proposal is folded from its history; the list walks the submissions newest first, a
-//! page at a time, and folds each one.
+//! A single proposal is folded from its own events (the log: read-your-writes after a
+//! submission or decision); the list reads the integrity projector's
+//! `record_proposal_views`, folded by the same aggregate code (ADR 0035), filtered by
+//! status and paged newest submission first.
 
-use probity_domain::aggregate_type::RECORD_PROPOSAL;
 use probity_domain::integrity::Source;
 use probity_domain::record::record_id_for;
 use probity_domain::record_proposal::{
@@ -33,8 +33,8 @@ pub struct Proposal {
 #[derive(Debug, Clone)]
 pub struct ProposalPage {
     pub items: Vec<Proposal>,
-    /// The position to read before for the next page, when there may be one.
-    pub next_before: Option<i64>,
+    /// The opaque cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
 }
 
 /// The id of the proposal of a provider's finding: one per provider and reference, so a
@@ -183,36 +183,34 @@ impl App {
         Ok(proposal)
     }
 
-    /// A page of proposals, newest submission first, before log position `before`, with
-    /// only those in `status` when given (supervisors, auditors, admins). A page reads
-    /// `limit` events of the log, so with a filter it may hold fewer items.
+    /// A page of proposals, newest submission first, after `cursor` (a `next_cursor` of
+    /// this list), with only those in `status` when given (supervisors, auditors,
+    /// admins). Read from the view: a proposal submitted a moment ago shows once the
+    /// projector has folded it.
     pub async fn proposals(
         &self,
         caller: &Caller,
         status: Option<ProposalStatus>,
-        before: Option<i64>,
+        cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<ProposalPage> {
         caller.require(&[Role::Supervisor, Role::Auditor, Role::Admin])?;
-        let events = self
-            .log
-            .read_type_newest_first(RECORD_PROPOSAL, None, before, i64::from(limit))
+        let page = self
+            .views
+            .record_proposals(status.map(ProposalStatus::as_str), limit, cursor)
             .await?;
-        let mut items = Vec::new();
-        for e in events
-            .iter()
-            .filter(|e| e.event_type == "ProposalSubmitted")
-        {
-            let proposal = self.proposal_state(&e.aggregate_id).await?;
-            if status.is_none_or(|s| s == proposal.state.status) {
-                items.push(proposal);
-            }
-        }
-        let next_before = match events.last() {
-            Some(last) if events.len() == limit as usize => Some(last.position),
-            _ => None,
-        };
-        Ok(ProposalPage { items, next_before })
+        Ok(ProposalPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|v| Proposal {
+                    id: v.id,
+                    version: usize::try_from(v.version).unwrap_or(usize::MAX),
+                    state: v.state,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     /// A proposal folded from its events; not found when it has none.

@@ -149,11 +149,11 @@ pub struct ProposalQuery {
     /// submitted, confirmed or rejected.
     #[param(value_type = Option<crate::schema::ProposalStatus>)]
     pub status: Option<String>,
-    /// Events of the log read per page: 1 to 500, default 50.
+    /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,18}$")]
+    /// A `next_cursor` this list returned (opaque); anything else is 422.
+    #[param(format = "proposal-cursor")]
     pub cursor: Option<String>,
 }
 
@@ -209,8 +209,8 @@ pub async fn proposal_submit(
     answer(StatusCode::CREATED, p)
 }
 
-/// Record proposals, newest first (supervisor, auditor, admin). A page reads `limit`
-/// events of the log, so with `status` it may hold fewer items.
+/// Record proposals, newest submission first (supervisor, auditor, admin), only those in
+/// `status` when given; every page is full while more match.
 #[utoipa::path(get, path = "/api/v1/record-proposals", tag = "record-proposals", operation_id = "proposal_list",
     params(ProposalQuery),
     responses((status = 200, body = ProposalList), Denied, Unprocessable),
@@ -241,20 +241,17 @@ pub async fn proposal_list(
             ))
         }
     };
-    let before = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| {
-            ApiError::field("cursor", "invalid", "not a cursor this list returned")
-        })?),
-    };
-    let page = state.app.proposals(&auth, status, before, limit).await?;
+    let page = state
+        .app
+        .proposals(&auth, status, q.cursor.as_deref(), limit)
+        .await?;
     Ok(Json(ProposalList {
         items: page
             .items
             .into_iter()
             .map(ProposalResponse::from_proposal)
             .collect::<Result<_, _>>()?,
-        next_cursor: page.next_before.map(|p| p.to_string()),
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -47,6 +47,7 @@ const VIEW_TABLES: &[&str] = &[
     "commitment_views",
     "supervision_item_views",
     "debt_warning_views",
+    "record_proposal_views",
     "assessment_items",
     "assessment_counts",
     "assessment_owed",
@@ -245,7 +246,7 @@ async fn write_folded(
                 "LOCK TABLE projection_positions, complaint_views, deadline_entries, \
                  subject_views, civil_servant_views, record_views, rectification_views, \
                  repair_views, objection_views, commitment_views, supervision_item_views, debt_warning_views, \
-                 assessment_items, assessment_counts, assessment_owed IN EXCLUSIVE MODE",
+                 record_proposal_views, assessment_items, assessment_counts, assessment_owed IN EXCLUSIVE MODE",
             )
             .execute(&mut *tx)
             .await?;

@@ -290,6 +290,14 @@ impl Aggregate for RecordProposal {
     }
 
     fn apply(&mut self, event: Self::Event) {
+        self.fold(event)
+    }
+}
+
+impl RecordProposal {
+    /// One event folded in: the aggregate's `apply`, also the read model's fold (the
+    /// supervisors' list, `record_proposal_views`), so both show the same state.
+    pub fn fold(&mut self, event: ProposalEvent) {
         match event {
             ProposalEvent::ProposalSubmitted {
                 finding,

@@ -1,5 +1,6 @@
 //! The integrity read models (subjects, civil servants, records, rectifications,
-//! repairs, objections, commitments): one document per aggregate, folded from that
+//! repairs, objections, commitments, supervision items, debt warnings and third parties'
+//! record proposals): one document per aggregate, folded from that
 //! aggregate's own events with no I/O. The same folds serve the projector, rebuild, the
 //! HTTP responses built from a command's history, and `as_of` reads.
 //!
@@ -14,6 +15,7 @@ use probity_domain::debt_warning::{DebtWarningEvent, DebtWarningReason, DebtWarn
 use probity_domain::integrity::Publicity;
 use probity_domain::objection::{ObjectionEvent, ObjectionStatus};
 use probity_domain::record::{RecordEvent, RecordTarget};
+use probity_domain::record_proposal::{ProposalEvent, RecordProposal};
 use probity_domain::rectification::{RectificationEvent, RectificationStatus};
 use probity_domain::repair::{RepairEvent, RepairStatus};
 use probity_domain::subject::SubjectEvent;
@@ -28,8 +30,8 @@ use probity_domain::civil_servant::CivilServantWireEvent;
 pub use probity_domain::aggregate_type::{
     CIVIL_SERVANT as CIVIL_SERVANT_TYPE, COMMITMENT as COMMITMENT_TYPE,
     DEBT_WARNING as DEBT_WARNING_TYPE, OBJECTION as OBJECTION_TYPE, RECORD as RECORD_TYPE,
-    RECTIFICATION as RECTIFICATION_TYPE, REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE,
-    SUPERVISION_ITEM as SUPERVISION_ITEM_TYPE,
+    RECORD_PROPOSAL as RECORD_PROPOSAL_TYPE, RECTIFICATION as RECTIFICATION_TYPE,
+    REPAIR as REPAIR_TYPE, SUBJECT as SUBJECT_TYPE, SUPERVISION_ITEM as SUPERVISION_ITEM_TYPE,
 };
 
 /// Every integrity aggregate type.
@@ -43,6 +45,7 @@ pub const INTEGRITY_TYPES: &[&str] = &[
     COMMITMENT_TYPE,
     SUPERVISION_ITEM_TYPE,
     DEBT_WARNING_TYPE,
+    RECORD_PROPOSAL_TYPE,
 ];
 
 fn name<T: Serialize>(value: &T) -> String {
@@ -1260,6 +1263,48 @@ impl DebtWarningView {
     }
 }
 
+/// A third party's record proposal (§3) as the supervisors' list shows it: the
+/// aggregate's own state, folded by the aggregate's own [`RecordProposal::fold`], so the
+/// list and a single read (folded from the log) never disagree. Never public: only the
+/// proposal endpoints read it (supervisor, auditor, admin; an evaluator its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposalView {
+    pub id: String,
+    pub version: u64,
+    pub state: RecordProposal,
+}
+
+impl ProposalView {
+    /// One fold step: a submission creates the document, a decision changes it.
+    pub fn apply(
+        view: Option<Self>,
+        id: &str,
+        sequence: u64,
+        event: &ProposalEvent,
+    ) -> Option<Self> {
+        let mut v = match (view, event) {
+            (Some(v), _) => v,
+            (None, ProposalEvent::ProposalSubmitted { .. }) => ProposalView {
+                id: id.to_string(),
+                version: 0,
+                state: RecordProposal::default(),
+            },
+            (None, _) => return None,
+        };
+        v.version = sequence;
+        v.state.fold(event.clone());
+        Some(v)
+    }
+
+    /// The subject the proposed finding is about.
+    pub fn subject_code(&self) -> &str {
+        self.state
+            .finding
+            .as_ref()
+            .map_or("", |f| f.subject_code.as_str())
+    }
+}
+
 /// Any integrity document, for the projector and rebuild.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntegrityDoc {
@@ -1272,6 +1317,7 @@ pub enum IntegrityDoc {
     Commitment(CommitmentView),
     SupervisionItem(SupervisionItemView),
     DebtWarning(DebtWarningView),
+    RecordProposal(ProposalView),
 }
 
 /// One step of the fold `V` on the document `doc` (of `V`'s kind, else none yet).
@@ -1297,6 +1343,7 @@ impl IntegrityDoc {
             IntegrityDoc::Commitment(v) => v.version,
             IntegrityDoc::SupervisionItem(v) => v.version,
             IntegrityDoc::DebtWarning(v) => v.version,
+            IntegrityDoc::RecordProposal(v) => v.version,
         }
     }
 
@@ -1313,6 +1360,7 @@ impl IntegrityDoc {
             IntegrityDoc::Commitment(v) => &v.subject_code,
             IntegrityDoc::SupervisionItem(v) => &v.unit,
             IntegrityDoc::DebtWarning(v) => &v.subject_code,
+            IntegrityDoc::RecordProposal(v) => v.subject_code(),
         }
     }
 
@@ -1328,6 +1376,7 @@ impl IntegrityDoc {
             IntegrityDoc::Commitment(v) => serde_json::to_value(v),
             IntegrityDoc::SupervisionItem(v) => serde_json::to_value(v),
             IntegrityDoc::DebtWarning(v) => serde_json::to_value(v),
+            IntegrityDoc::RecordProposal(v) => serde_json::to_value(v),
         }
     }
 
@@ -1405,6 +1454,13 @@ impl IntegrityDoc {
                 };
                 step::<DebtWarningView>(prev, id, sequence, payload)?.map(D::DebtWarning)
             }
+            RECORD_PROPOSAL_TYPE => {
+                let prev = match doc {
+                    Some(D::RecordProposal(v)) => Some(v),
+                    _ => None,
+                };
+                step::<ProposalView>(prev, id, sequence, payload)?.map(D::RecordProposal)
+            }
             _ => doc,
         })
     }
@@ -1452,4 +1508,5 @@ fold_as_stored! {
     CommitmentView => COMMITMENT_TYPE, CommitmentEvent;
     SupervisionItemView => SUPERVISION_ITEM_TYPE, SupervisionItemEvent;
     DebtWarningView => DEBT_WARNING_TYPE, DebtWarningEvent;
+    ProposalView => RECORD_PROPOSAL_TYPE, ProposalEvent;
 }

@@ -1,4 +1,4 @@
-//! The integrity projector: folds the committed events of the seven integrity aggregates
+//! The integrity projector: folds the committed events of the integrity aggregates
 //! into one row per aggregate (and its open deadlines), with each aggregate's position, a
 //! whole batch in one transaction. Same exactly-once protocol as the complaint projector
 //! ([`crate::batch`]: positions read and locked, events classified, positions claimed,
@@ -63,6 +63,7 @@ pub(crate) fn table_of(aggregate_type: &str) -> Option<(&'static str, &'static s
         COMMITMENT_TYPE => ("commitment_views", "id"),
         SUPERVISION_ITEM_TYPE => ("supervision_item_views", "id"),
         DEBT_WARNING_TYPE => ("debt_warning_views", "subject_code"),
+        RECORD_PROPOSAL_TYPE => ("record_proposal_views", "id"),
         _ => return None,
     })
 }
@@ -82,6 +83,7 @@ pub(crate) fn parse_doc(
         COMMITMENT_TYPE => D::Commitment(serde_json::from_str(doc)?),
         SUPERVISION_ITEM_TYPE => D::SupervisionItem(serde_json::from_str(doc)?),
         DEBT_WARNING_TYPE => D::DebtWarning(serde_json::from_str(doc)?),
+        RECORD_PROPOSAL_TYPE => D::RecordProposal(serde_json::from_str(doc)?),
         _ => return Ok(None),
     }))
 }
@@ -395,6 +397,19 @@ pub(crate) fn doc_row(doc: &IntegrityDoc) -> Result<DocRow, serde_json::Error> {
                 Int(v.version as i64),
                 Text(v.status.clone()),
                 Text(ts_text(v.raised_at)),
+                Text(serde_json::to_string(v)?),
+            ],
+        ),
+        D::RecordProposal(v) => row(
+            "record_proposal_views",
+            &["id", "version", "status", "submitted_at", "doc"],
+            "id",
+            &v.id,
+            vec![
+                Text(v.id.clone()),
+                Int(v.version as i64),
+                Text(v.state.status.as_str().to_string()),
+                Text(v.state.submitted_at.map(ts_text).unwrap_or_default()),
                 Text(serde_json::to_string(v)?),
             ],
         ),

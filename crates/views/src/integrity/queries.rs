@@ -1031,3 +1031,51 @@ impl Views {
         Ok(Page { items, next_cursor })
     }
 }
+
+impl Views {
+    /// Third parties' record proposals, newest submission first, only those in `status`
+    /// when given (`submitted`, `confirmed`, `rejected`), paged by cursor: every page is
+    /// full while more match.
+    #[tracing::instrument(skip(self, cursor))]
+    pub async fn record_proposals(
+        &self,
+        status: Option<&str>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<ProposalView>, ViewError> {
+        let limit = clamp(limit);
+        let mut binds = Binds::default();
+        let mut sql =
+            "SELECT submitted_at, id, doc FROM record_proposal_views WHERE 1 = 1".to_string();
+        if let Some(status) = status {
+            sql += &format!(" AND status = {}", binds.push(status));
+        }
+        if let Some(cursor) = cursor {
+            let key = decode_cursor(cursor, 2)?;
+            let (a1, a2, id) = (
+                binds.push(key[0].clone()),
+                binds.push(key[0].clone()),
+                binds.push(key[1].clone()),
+            );
+            sql += &format!(" AND (submitted_at < {a1} OR (submitted_at = {a2} AND id > {id}))");
+        }
+        sql += &format!(" ORDER BY submitted_at DESC, id LIMIT {}", limit + 1);
+        let mut query = sqlx::query(&sql);
+        for value in &binds.values {
+            query = query.bind(value.as_str());
+        }
+        let rows = query.fetch_all(&self.db.any).await?;
+        let more = rows.len() > limit as usize;
+        let mut items = Vec::new();
+        let mut last = None;
+        for row in rows.iter().take(limit as usize) {
+            items.push(serde_json::from_str(&row.try_get::<String, _>(2)?)?);
+            last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+        }
+        let next_cursor = match (more, last) {
+            (true, Some((at, id))) => Some(encode_cursor(&[&at, &id])),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}

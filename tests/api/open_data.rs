@@ -485,17 +485,7 @@ async fn third_party_information_is_published_only_once_the_credit_office_confir
         vec![record_id.clone()]
     );
     assert_eq!(after[&record_id]["source"], "third_party");
-    let statuses = |b: &Value| -> Vec<String> {
-        b["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|p| p["status"].as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let statuses = |b: &Value| items_field(b, "status");
     let decided = app
         .eventually("/api/v1/record-proposals", &app.auditor, |b| {
             statuses(b) == ["rejected", "confirmed"]
@@ -681,6 +671,19 @@ async fn an_evaluator_pulls_the_published_commitments_then_only_what_changed(mod
     app.app.stop().await;
 }
 
+/// One text field of every item of a list, in order.
+fn items_field(list: &Value, field: &str) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| item[field].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn the_proposals_waiting_for_the_credit_office_come_in_full_pages(mode: Mode) {
     let app = spawn_app(mode).await;
     let token = evaluator(&app).await;
@@ -706,17 +709,7 @@ async fn the_proposals_waiting_for_the_credit_office_come_in_full_pages(mode: Mo
         )
         .await;
     assert_eq!(rejected.assert_ok()["status"], "rejected");
-    let listed = |b: &Value| -> Vec<String> {
-        b["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|p| p["id"].as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let listed = |b: &Value| items_field(b, "id");
     app.eventually(
         "/api/v1/record-proposals?status=rejected",
         &app.supervisor,

@@ -899,6 +899,26 @@ impl Views {
                  SELECT code FROM below))"
             );
         }
+        let mut page: Page<SupervisionItemView> = self
+            .newest_first(sql, binds, "assigned_at", limit, cursor)
+            .await?;
+        for view in &mut page.items {
+            view.refresh_overdue(today);
+        }
+        Ok(page)
+    }
+
+    /// A page of the documents `sql` selects (the sort instant, the id and the document,
+    /// its filters appended, bound in `binds`), newest `column` first (ties by id), after
+    /// `cursor` (a `next_cursor` of the same list).
+    async fn newest_first<T: serde::de::DeserializeOwned>(
+        &self,
+        mut sql: String,
+        mut binds: Binds,
+        column: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ViewError> {
         if let Some(cursor) = cursor {
             let key = decode_cursor(cursor, 2)?;
             let (a1, a2, id) = (
@@ -906,9 +926,9 @@ impl Views {
                 binds.push(key[0].clone()),
                 binds.push(key[1].clone()),
             );
-            sql += &format!(" AND (assigned_at < {a1} OR (assigned_at = {a2} AND id > {id}))");
+            sql += &format!(" AND ({column} < {a1} OR ({column} = {a2} AND id > {id}))");
         }
-        sql += &format!(" ORDER BY assigned_at DESC, id LIMIT {}", limit + 1);
+        sql += &format!(" ORDER BY {column} DESC, id LIMIT {}", limit + 1);
         let mut query = sqlx::query(&sql);
         for value in &binds.values {
             query = query.bind(value.as_str());
@@ -918,14 +938,11 @@ impl Views {
         let mut items = Vec::new();
         let mut last = None;
         for row in rows.iter().take(limit as usize) {
-            let mut view: SupervisionItemView =
-                serde_json::from_str(&row.try_get::<String, _>(2)?)?;
-            view.refresh_overdue(today);
-            items.push(view);
+            items.push(serde_json::from_str(&row.try_get::<String, _>(2)?)?);
             last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
         }
         let next_cursor = match (more, last) {
-            (true, Some((a, id))) => Some(encode_cursor(&[&a, &id])),
+            (true, Some((at, id))) => Some(encode_cursor(&[&at, &id])),
             _ => None,
         };
         Ok(Page { items, next_cursor })
@@ -1050,32 +1067,7 @@ impl Views {
         if let Some(status) = status {
             sql += &format!(" AND status = {}", binds.push(status));
         }
-        if let Some(cursor) = cursor {
-            let key = decode_cursor(cursor, 2)?;
-            let (a1, a2, id) = (
-                binds.push(key[0].clone()),
-                binds.push(key[0].clone()),
-                binds.push(key[1].clone()),
-            );
-            sql += &format!(" AND (submitted_at < {a1} OR (submitted_at = {a2} AND id > {id}))");
-        }
-        sql += &format!(" ORDER BY submitted_at DESC, id LIMIT {}", limit + 1);
-        let mut query = sqlx::query(&sql);
-        for value in &binds.values {
-            query = query.bind(value.as_str());
-        }
-        let rows = query.fetch_all(&self.db.any).await?;
-        let more = rows.len() > limit as usize;
-        let mut items = Vec::new();
-        let mut last = None;
-        for row in rows.iter().take(limit as usize) {
-            items.push(serde_json::from_str(&row.try_get::<String, _>(2)?)?);
-            last = Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
-        }
-        let next_cursor = match (more, last) {
-            (true, Some((at, id))) => Some(encode_cursor(&[&at, &id])),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        self.newest_first(sql, binds, "submitted_at", limit, cursor)
+            .await
     }
 }

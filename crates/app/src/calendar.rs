@@ -27,7 +27,7 @@ use probity_domain::calendar_admin::{
 use probity_domain::complaint::{
     Complaint, ComplaintCommand, ComplaintError, ComplaintServices, DeadlineRefusal,
 };
-use probity_domain::integrity::{IntegrityPolicy, IntegrityServices};
+use probity_domain::integrity::{IntegrityPolicy, IntegrityServices, RecountRefusal};
 use probity_domain::objection::{Objection, ObjectionCommand, ObjectionError};
 use probity_domain::record::{DishonestyRecord, RecordCommand, RecordError};
 use probity_domain::rectification::{Rectification, RectificationCommand, RectificationError};
@@ -191,13 +191,8 @@ pub async fn load_schedule_under(
             .await
         {
             Ok(_) => summary.recomputed += 1,
-            Err(ExecuteError::Domain(RectificationError::NotRecomputable(why)))
-                if why.contains("still provisional") =>
-            {
-                summary.still_provisional += 1
-            }
-            Err(ExecuteError::Domain(RectificationError::NotRecomputable(_))) => {
-                summary.already_final += 1
+            Err(ExecuteError::Domain(RectificationError::NotRecomputable(why))) => {
+                count_refusal(&mut summary, case, why)
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional rectification due not recomputed");
@@ -218,7 +213,7 @@ pub async fn load_schedule_under(
         match repairs.execute(&case, command, None, metadata()).await {
             Ok(_) => summary.recomputed += 1,
             Err(ExecuteError::Domain(RepairError::NotRecomputable(why))) => {
-                count_refusal(&mut summary, why)
+                count_refusal(&mut summary, case, why)
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional repair due not recomputed");
@@ -233,7 +228,7 @@ pub async fn load_schedule_under(
         match objections.execute(&case, command, None, metadata()).await {
             Ok(_) => summary.recomputed += 1,
             Err(ExecuteError::Domain(ObjectionError::NotRecomputable(why))) => {
-                count_refusal(&mut summary, why)
+                count_refusal(&mut summary, case, why)
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional objection due not recomputed");
@@ -248,7 +243,7 @@ pub async fn load_schedule_under(
         match records.execute(&case, command, None, metadata()).await {
             Ok(_) => summary.recomputed += 1,
             Err(ExecuteError::Domain(RecordError::NotRecomputable(why))) => {
-                count_refusal(&mut summary, why)
+                count_refusal(&mut summary, case, why)
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional withdrawal due not recomputed");
@@ -274,7 +269,7 @@ pub async fn load_schedule_under(
         match items.execute(&case, command, None, metadata()).await {
             Ok(_) => summary.recomputed += 1,
             Err(ExecuteError::Domain(SupervisionItemError::NotRecomputable(why))) => {
-                count_refusal(&mut summary, why)
+                count_refusal(&mut summary, case, why)
             }
             Err(e) => {
                 tracing::warn!(case = %case, error = %e, "provisional supervision reply due not recomputed");
@@ -285,12 +280,17 @@ pub async fn load_schedule_under(
     Ok(summary)
 }
 
-/// Counts a refused recount: still provisional, or settled (final, passed, decided).
-fn count_refusal(summary: &mut LoadSummary, why: &str) {
-    if why.contains("still provisional") {
-        summary.still_provisional += 1
-    } else {
-        summary.already_final += 1
+/// Counts a refused recount of `case`: still provisional; settled (final, nothing owed,
+/// decided); or failed, with why (the day passed before its year was loaded, or the
+/// limits or calendar in force do not give it back), as a complaint's are.
+fn count_refusal(summary: &mut LoadSummary, case: String, why: &str) {
+    match RecountRefusal::of(why) {
+        RecountRefusal::StillProvisional => summary.still_provisional += 1,
+        RecountRefusal::Settled => summary.already_final += 1,
+        RecountRefusal::Failed => {
+            tracing::warn!(case = %case, why, "provisional due day not recomputed");
+            summary.failed.push((case, why.to_string()));
+        }
     }
 }
 

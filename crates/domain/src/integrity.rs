@@ -517,6 +517,41 @@ pub enum DecisionDeadlineRefusal {
     },
 }
 
+/// Why a recount was refused: the due day is final already.
+pub const RECOUNT_FINAL: &str = "the due date is final";
+/// Why a recount was refused: the provisional due day passed before its year was loaded.
+pub const RECOUNT_PASSED: &str = "the due date has passed";
+/// Why a recount was refused: the limits in force do not give the stored due day back.
+pub const RECOUNT_NOT_REPRODUCED: &str =
+    "the due date cannot be reproduced under the limits in force";
+/// Why a recount was refused: the calendar in force cannot count to the due day.
+pub const RECOUNT_NOT_COVERED: &str = "the calendar in force does not cover the due date";
+/// Why a recount was refused: the due day reaches a later year without data.
+pub const RECOUNT_STILL_PROVISIONAL: &str = "the due date is still provisional";
+
+/// How a refused recount counts in a calendar load's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecountRefusal {
+    /// Nothing provisional is open (final, nothing owed, decided).
+    Settled,
+    /// Still provisional: a later year has no data yet.
+    StillProvisional,
+    /// The provisional day cannot be made final (passed, or the limits or calendar in force
+    /// do not give it back): an operator must look at the case.
+    Failed,
+}
+
+impl RecountRefusal {
+    /// The class of a recount refusal's reason.
+    pub fn of(why: &str) -> Self {
+        match why {
+            RECOUNT_STILL_PROVISIONAL => Self::StillProvisional,
+            RECOUNT_PASSED | RECOUNT_NOT_REPRODUCED | RECOUNT_NOT_COVERED => Self::Failed,
+            _ => Self::Settled,
+        }
+    }
+}
+
 /// Recounts a provisional due day once its year's holiday schedule is loaded: `working_days`
 /// after `from` on `calendar`. Refused (with why) unless the stored due day is
 /// provisional and not passed on `today`, the limit in force reproduces it on the
@@ -532,10 +567,10 @@ pub fn recount_provisional(
 ) -> Result<crate::calendar::Deadline, &'static str> {
     use chrono::Datelike;
     if !stored.provisional {
-        return Err("the due date is final");
+        return Err(RECOUNT_FINAL);
     }
     if crate::is_overdue(stored.due, today) {
-        return Err("the due date has passed");
+        return Err(RECOUNT_PASSED);
     }
     let lowest = from.year().saturating_sub(1);
     let highest = stored.due.year().saturating_sub(1);
@@ -551,13 +586,13 @@ pub fn recount_provisional(
             == Some(stored)
     });
     if !reproduced {
-        return Err("the due date cannot be reproduced under the limits in force");
+        return Err(RECOUNT_NOT_REPRODUCED);
     }
     let again = calendar
         .add_working_days(from, working_days)
-        .map_err(|_| "the calendar in force does not cover the due date")?;
+        .map_err(|_| RECOUNT_NOT_COVERED)?;
     if again.provisional {
-        return Err("the due date is still provisional");
+        return Err(RECOUNT_STILL_PROVISIONAL);
     }
     Ok(again)
 }
@@ -614,6 +649,22 @@ pub(crate) fn check_text(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_refused_recount_counts_as_settled_still_provisional_or_failed() {
+        assert_eq!(RecountRefusal::of(RECOUNT_FINAL), RecountRefusal::Settled);
+        assert_eq!(
+            RecountRefusal::of("no reply is owed"),
+            RecountRefusal::Settled
+        );
+        assert_eq!(
+            RecountRefusal::of(RECOUNT_STILL_PROVISIONAL),
+            RecountRefusal::StillProvisional
+        );
+        for why in [RECOUNT_PASSED, RECOUNT_NOT_REPRODUCED, RECOUNT_NOT_COVERED] {
+            assert_eq!(RecountRefusal::of(why), RecountRefusal::Failed, "{why}");
+        }
+    }
     use super::*;
 
     fn day(s: &str) -> NaiveDate {

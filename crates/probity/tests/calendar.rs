@@ -30,7 +30,8 @@ const EXAMPLE: &str = concat!(
 
 on_both_backends!(
     loading_2027_recomputes_the_provisional_deadline_once,
-    the_command_line_loads_the_example_once
+    the_command_line_loads_the_example_once,
+    a_provisional_day_that_passed_before_the_load_is_reported_failed
 );
 
 /// An instant given in Asia/Shanghai time, e.g. `at("2026-12-24 10:00")`.
@@ -318,5 +319,74 @@ async fn the_command_line_loads_the_example_once(kind: Kind) -> anyhow::Result<(
         probity::cli::Cli::try_parse_from(argv(&["calendar", "load", bad.to_str().unwrap()]))?;
     assert!(probity::cli::run(cli).await.is_err());
     store.db.close().await;
+    Ok(())
+}
+
+async fn a_provisional_day_that_passed_before_the_load_is_reported_failed(
+    kind: Kind,
+) -> anyhow::Result<()> {
+    let store = store(kind).await?;
+    let db = &store.db;
+    // A rectification ordered Thu 24 Dec 2026 for 15 working days: Thu 14 Jan 2027 on
+    // weekends alone, provisional.
+    let rectifications = Executor::<probity_domain::rectification::Rectification>::new(
+        db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: Arc::new(WorkingCalendar::china()),
+            policy: Default::default(),
+        },
+    );
+    let record = probity_domain::integrity::RecordFacts {
+        record_id: "record-late".into(),
+        unit: unit(),
+        personal: false,
+        severity: probity_domain::integrity::Severity::Ordinary,
+        publicity: probity_domain::integrity::PublicityPolicy::default().window(
+            probity_domain::integrity::Severity::Ordinary,
+            day("2026-12-01"),
+            false,
+            false,
+        ),
+        withdrawn: false,
+        recorded_by: None,
+    };
+    rectifications
+        .execute(
+            "rect-late",
+            probity_domain::rectification::RectificationCommand::OrderRectification {
+                record,
+                working_days: 15,
+                at: at("2026-12-24 10:00"),
+            },
+            None,
+            Default::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // The schedule is loaded only on Mon 18 Jan 2027, after that day: the day cannot be
+    // made final any more, and the operator is told which case and why.
+    let schedule = read_schedule(std::path::Path::new(EXAMPLE))?;
+    let summary = load_schedule(
+        db,
+        schedule,
+        "test notice",
+        TimeLimits::default(),
+        at("2027-01-18 09:00"),
+    )
+    .await?;
+    assert_eq!(
+        (summary.recomputed, summary.already_final),
+        (0, 0),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary.failed,
+        vec![(
+            "rect-late".to_string(),
+            probity_domain::integrity::RECOUNT_PASSED.to_string()
+        )]
+    );
+    db.close().await;
     Ok(())
 }

@@ -509,17 +509,19 @@ impl Rectification {
                     return Err(RectificationError::NotRecomputable("no due date is owed"));
                 }
                 if !self.due_provisional {
-                    return Err(RectificationError::NotRecomputable("the due date is final"));
+                    return Err(RectificationError::NotRecomputable(
+                        crate::integrity::RECOUNT_FINAL,
+                    ));
                 }
                 if crate::is_overdue(due, WorkingCalendar::local_date(at)) {
                     return Err(RectificationError::NotRecomputable(
-                        "the due date has passed",
+                        crate::integrity::RECOUNT_PASSED,
                     ));
                 }
                 let recomputed = services.calendar.add_working_days(from, working_days)?;
                 if recomputed.provisional {
                     return Err(RectificationError::NotRecomputable(
-                        "the due date is still provisional",
+                        crate::integrity::RECOUNT_STILL_PROVISIONAL,
                     ));
                 }
                 Ok(vec![RectificationEvent::RectificationDueRecomputed {

@@ -89,6 +89,46 @@ fn unit() -> CreditCode {
     CreditCode::parse("914403001922038216").unwrap()
 }
 
+/// Orders rectification `id` of record `record_id` on Thu 24 Dec 2026 for 15 working
+/// days: due Thu 14 Jan 2027 on weekends alone, provisional. The events recorded, counted.
+async fn order_rectification(db: &Db, id: &str, record_id: &str) -> anyhow::Result<usize> {
+    let rectifications = Executor::<probity_domain::rectification::Rectification>::new(
+        db.clone(),
+        probity_domain::integrity::IntegrityServices {
+            calendar: Arc::new(WorkingCalendar::china()),
+            policy: Default::default(),
+        },
+    );
+    let record = probity_domain::integrity::RecordFacts {
+        record_id: record_id.into(),
+        unit: unit(),
+        personal: false,
+        severity: probity_domain::integrity::Severity::Ordinary,
+        publicity: probity_domain::integrity::PublicityPolicy::default().window(
+            probity_domain::integrity::Severity::Ordinary,
+            day("2026-12-01"),
+            false,
+            false,
+        ),
+        withdrawn: false,
+        recorded_by: None,
+    };
+    rectifications
+        .execute(
+            id,
+            probity_domain::rectification::RectificationCommand::OrderRectification {
+                record,
+                working_days: 15,
+                at: at("2026-12-24 10:00"),
+            },
+            None,
+            Default::default(),
+        )
+        .await
+        .map(|events| events.len())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 async fn events_of(db: &Db, aggregate_type: &str, id: &str) -> anyhow::Result<Vec<StoredEvent>> {
     Ok(EventLog::new(db.clone())
         .read_aggregate(aggregate_type, id, None)
@@ -144,41 +184,8 @@ async fn loading_2027_recomputes_the_provisional_deadline_once(kind: Kind) -> an
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     // A rectification ordered the same day for 15 working days: provisional as well.
-    let rectifications = Executor::<probity_domain::rectification::Rectification>::new(
-        db.clone(),
-        probity_domain::integrity::IntegrityServices {
-            calendar: Arc::new(WorkingCalendar::china()),
-            policy: Default::default(),
-        },
-    );
-    let record = probity_domain::integrity::RecordFacts {
-        record_id: "record-1".into(),
-        unit: unit(),
-        personal: false,
-        severity: probity_domain::integrity::Severity::Ordinary,
-        publicity: probity_domain::integrity::PublicityPolicy::default().window(
-            probity_domain::integrity::Severity::Ordinary,
-            day("2026-12-01"),
-            false,
-            false,
-        ),
-        withdrawn: false,
-        recorded_by: None,
-    };
-    let ordered = rectifications
-        .execute(
-            "rect-provisional",
-            probity_domain::rectification::RectificationCommand::OrderRectification {
-                record,
-                working_days: 15,
-                at: at("2026-12-24 10:00"),
-            },
-            None,
-            Default::default(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(ordered.len(), 1);
+    let ordered = order_rectification(db, "rect-provisional", "record-1").await?;
+    assert_eq!(ordered, 1);
     assert_eq!(
         calendar_in_force(db).await?.data_range(),
         Some((2025, 2026))
@@ -329,40 +336,7 @@ async fn a_provisional_day_that_passed_before_the_load_is_reported_failed(
     let db = &store.db;
     // A rectification ordered Thu 24 Dec 2026 for 15 working days: Thu 14 Jan 2027 on
     // weekends alone, provisional.
-    let rectifications = Executor::<probity_domain::rectification::Rectification>::new(
-        db.clone(),
-        probity_domain::integrity::IntegrityServices {
-            calendar: Arc::new(WorkingCalendar::china()),
-            policy: Default::default(),
-        },
-    );
-    let record = probity_domain::integrity::RecordFacts {
-        record_id: "record-late".into(),
-        unit: unit(),
-        personal: false,
-        severity: probity_domain::integrity::Severity::Ordinary,
-        publicity: probity_domain::integrity::PublicityPolicy::default().window(
-            probity_domain::integrity::Severity::Ordinary,
-            day("2026-12-01"),
-            false,
-            false,
-        ),
-        withdrawn: false,
-        recorded_by: None,
-    };
-    rectifications
-        .execute(
-            "rect-late",
-            probity_domain::rectification::RectificationCommand::OrderRectification {
-                record,
-                working_days: 15,
-                at: at("2026-12-24 10:00"),
-            },
-            None,
-            Default::default(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    order_rectification(db, "rect-late", "record-late").await?;
 
     // The schedule is loaded only on Mon 18 Jan 2027, after that day: the day cannot be
     // made final any more, and the operator is told which case and why.

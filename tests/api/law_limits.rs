@@ -189,14 +189,7 @@ async fn the_withdrawal_and_check_limits_are_on_the_board_and_escalated_once(mod
             "ObjectionCheckOverdue",
         ),
     ] {
-        let h = app.get(&path, &app.auditor).await;
-        let count = h.assert_ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event_type"] == event_type)
-            .count();
-        assert_eq!(count, 1, "{event_type} once: {}", h.body);
+        recorded_once(&app, &path, event_type).await;
     }
     second.app.stop().await;
     app.app.stop().await;
@@ -254,6 +247,18 @@ async fn the_withdrawal_and_the_check_stop_their_clocks(mode: Mode) {
         .await;
     assert_eq!(r.assert_ok()["source_change"]["answered"], true);
     app.app.stop().await;
+}
+
+/// `event_type` is in the history at `path` exactly once (read as the auditor).
+async fn recorded_once(app: &TestApp, path: &str, event_type: &str) {
+    let h = app.get(path, &app.auditor).await;
+    let count = h.assert_ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == event_type)
+        .count();
+    assert_eq!(count, 1, "{event_type} once: {}", h.body);
 }
 
 /// The board's entry of `kind` of one case.
@@ -398,14 +403,7 @@ async fn provisional_withdrawal_check_and_reply_days_become_final_when_the_year_
             "SupervisionReplyDueRecomputed",
         ),
     ] {
-        let h = app.get(&path, &app.auditor).await;
-        let count = h.assert_ok()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event_type"] == event_type)
-            .count();
-        assert_eq!(count, 1, "{event_type} once: {}", h.body);
+        recorded_once(&app, &path, event_type).await;
     }
     app.app.stop().await;
 }

@@ -27,6 +27,8 @@ use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 use probity_domain::integrity::{Offence, Sector};
 use probity_store::Db;
+// The product's own statement (`Views::restriction`), timed and explained as it is.
+use probity_views::integrity::restrictions::RESTRICTION_SQL as CHECK_SQL;
 use probity_views::Views;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Row;
@@ -223,16 +225,6 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-/// The exact SQL of `Views::restriction` (Postgres placeholders).
-const CHECK_SQL: &str = "SELECT r.id, r.source, r.decision_date, r.ban_until, r.sector, r.offence \
-     FROM record_views r \
-     WHERE r.subject_code = $1 AND r.ban_until IS NOT NULL AND $2 < r.ban_until \
-     AND r.decision_date <= $3 AND r.status = 'active' \
-     AND (r.sector = $4 OR ($5 = 1 AND r.offence = 'bribery')) \
-     AND NOT EXISTS (SELECT 1 FROM objection_views o WHERE o.record_id = r.id \
-         AND o.status = 'upheld' AND o.outcome = 'unlist') \
-     ORDER BY r.decision_date, r.id LIMIT 100";
 
 /// Binds a question to [`CHECK_SQL`]'s placeholders as `Views::restriction` does.
 fn bind_check(

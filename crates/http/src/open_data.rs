@@ -168,6 +168,26 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 }
 
 /// One line of a feed as NDJSON.
+/// Each line of a feed as the client asked: a CSV row (`to_csv`) or an NDJSON line.
+fn encoded<T, S>(
+    lines: S,
+    csv: bool,
+    to_csv: fn(&T) -> Result<Vec<u8>, ApiError>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, ApiError>> + Send + 'static
+where
+    T: serde::Serialize + 'static,
+    S: futures::Stream<Item = probity_app::AppResult<T>> + Send + 'static,
+{
+    lines.map(move |line| {
+        let line = line.map_err(ApiError::from)?;
+        if csv {
+            to_csv(&line)
+        } else {
+            ndjson_line(&line)
+        }
+    })
+}
+
 fn ndjson_line<T: serde::Serialize>(line: &T) -> Result<Vec<u8>, ApiError> {
     let mut line = serde_json::to_vec(line).map_err(ApiError::internal)?;
     line.push(b'\n');
@@ -281,14 +301,7 @@ pub async fn open_data_records(
     let pull = start_pull(&state, &ctx, &auth, purpose_header, q, RECORDS).await?;
     let cursor = pull.until.to_string();
     let csv = wants_csv(&headers);
-    let lines = record_lines(state.app.views.clone(), pull).map(move |line| {
-        let line = line.map_err(ApiError::from)?;
-        if csv {
-            csv_row(&line)
-        } else {
-            ndjson_line(&line)
-        }
-    });
+    let lines = encoded(record_lines(state.app.views.clone(), pull), csv, csv_row);
     respond(cursor, "", RECORDS, csv, &RECORD_COLUMNS, lines)
 }
 
@@ -331,14 +344,11 @@ pub async fn open_data_commitments(
     let pull = start_pull(&state, &ctx, &auth, purpose_header, q, COMMITMENTS).await?;
     let cursor = pull.until.to_string();
     let csv = wants_csv(&headers);
-    let lines = commitment_lines(state.app.views.clone(), pull).map(move |line| {
-        let line = line.map_err(ApiError::from)?;
-        if csv {
-            commitment_csv_row(&line)
-        } else {
-            ndjson_line(&line)
-        }
-    });
+    let lines = encoded(
+        commitment_lines(state.app.views.clone(), pull),
+        csv,
+        commitment_csv_row,
+    );
     respond(cursor, "", COMMITMENTS, csv, &COMMITMENT_COLUMNS, lines)
 }
 
@@ -414,14 +424,11 @@ pub async fn open_data_assessments(
         ),
     };
     let csv = wants_csv(&headers);
-    let lines = assessment_lines(state.app.views.clone(), pull).map(move |line| {
-        let line = line.map_err(ApiError::from)?;
-        if csv {
-            assessment_csv_row(&line)
-        } else {
-            ndjson_line(&line)
-        }
-    });
+    let lines = encoded(
+        assessment_lines(state.app.views.clone(), pull),
+        csv,
+        assessment_csv_row,
+    );
     respond(cursor, &next, ASSESSMENTS, csv, &ASSESSMENT_COLUMNS, lines)
 }
 

@@ -21,6 +21,19 @@ use crate::{ViewError, Views};
 /// all the same; the list says so by its length).
 pub const MAX_REASONS: i64 = 100;
 
+/// The check's one statement (placeholders: subject code, the asked day twice, the
+/// sector, 1 when a bribery conviction bars this sector), ending `LIMIT` [`MAX_REASONS`].
+/// Public so the benchmark times and explains exactly what the product runs.
+pub const RESTRICTION_SQL: &str =
+    "SELECT r.id, r.source, r.decision_date, r.ban_until, r.sector, r.offence \
+     FROM record_views r \
+     WHERE r.subject_code = $1 AND r.ban_until IS NOT NULL AND $2 < r.ban_until \
+     AND r.decision_date <= $3 AND r.status = 'active' \
+     AND (r.sector = $4 OR ($5 = 1 AND r.offence = 'bribery')) \
+     AND NOT EXISTS (SELECT 1 FROM objection_views o WHERE o.record_id = r.id \
+         AND o.status = 'upheld' AND o.outcome = 'unlist') \
+     ORDER BY r.decision_date, r.id LIMIT 100";
+
 /// Why a subject is barred: one record whose ban runs on the asked day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RestrictionReason {
@@ -63,23 +76,14 @@ impl Views {
     ) -> Result<Restriction, ViewError> {
         let day = date_text(on);
         let bribery_bars = i64::from(Offence::Bribery.bars() == sector);
-        let rows = sqlx::query(&format!(
-            "SELECT r.id, r.source, r.decision_date, r.ban_until, r.sector, r.offence \
-             FROM record_views r \
-             WHERE r.subject_code = $1 AND r.ban_until IS NOT NULL AND $2 < r.ban_until \
-             AND r.decision_date <= $3 AND r.status = 'active' \
-             AND (r.sector = $4 OR ($5 = 1 AND r.offence = 'bribery')) \
-             AND NOT EXISTS (SELECT 1 FROM objection_views o WHERE o.record_id = r.id \
-                 AND o.status = 'upheld' AND o.outcome = 'unlist') \
-             ORDER BY r.decision_date, r.id LIMIT {MAX_REASONS}"
-        ))
-        .bind(subject_code)
-        .bind(day.clone())
-        .bind(day)
-        .bind(sector.as_str())
-        .bind(bribery_bars)
-        .fetch_all(&self.db.any)
-        .await?;
+        let rows = sqlx::query(RESTRICTION_SQL)
+            .bind(subject_code)
+            .bind(day.clone())
+            .bind(day)
+            .bind(sector.as_str())
+            .bind(bribery_bars)
+            .fetch_all(&self.db.any)
+            .await?;
         let reasons = rows
             .iter()
             .map(|row| {
@@ -103,6 +107,11 @@ impl Views {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_check_lists_at_most_max_reasons() {
+        assert!(super::RESTRICTION_SQL.ends_with(&format!("LIMIT {}", super::MAX_REASONS)));
+    }
+
     use super::*;
 
     #[test]
